@@ -1,0 +1,49 @@
+//! `webtrigger`: the whole platform in one process on the embedded backend, plus operator commands.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use webtrigger::local::{serve, ServeOptions};
+
+#[derive(Parser)]
+#[command(name = "webtrigger", version, about = "WebTrigger: webhooks in, Web Push and WhatsApp out — local all-in-one server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, webhooks, workers, minute tick and dashboard on the embedded (SQLite) backend.
+    Serve {
+        /// Where the database, master keys and generated secrets live (created on first run).
+        #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 8080, env = "WEBTRIGGER_PORT")]
+        port: u16,
+        /// Address to bind; use 0.0.0.0 to accept connections from other machines.
+        #[arg(long, default_value = "127.0.0.1", env = "WEBTRIGGER_BIND")]
+        bind: IpAddr,
+        /// The built dashboard; served at `/` when the directory exists.
+        #[arg(long, default_value = "static-site/dist", env = "WEBTRIGGER_STATIC_DIR")]
+        static_dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    webtrigger::telemetry::init();
+    match Cli::parse().command {
+        Command::Serve { data_dir, port, bind, static_dir } => {
+            let static_dir = static_dir.join("index.html").is_file().then_some(static_dir);
+            let opts = ServeOptions { data_dir, addr: SocketAddr::new(bind, port), static_dir, drain_timeout: Duration::from_secs(30) };
+            serve(opts, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}

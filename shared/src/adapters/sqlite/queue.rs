@@ -1,0 +1,225 @@
+//! `SqliteQueue`: the `Queue` port on SQLite with SQS semantics (visibility timeout, receive count,
+//! redrive to `<name>-dlq` after `max_receives`). Long polling wakes on local sends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use tokio::sync::Notify;
+
+use super::SqliteDb;
+use crate::ports::queue::check_send;
+use crate::ports::{Clock, Delivery, OutgoingMessage, Queue, QueueError, QueueSpec};
+
+pub struct SqliteQueue {
+    db: SqliteDb,
+    clock: Arc<dyn Clock>,
+    sent: Arc<Notify>,
+}
+
+impl SqliteQueue {
+    pub fn new(db: SqliteDb, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock, sent: Arc::new(Notify::new()) }
+    }
+}
+
+impl From<String> for QueueError {
+    fn from(s: String) -> Self {
+        QueueError::Unavailable(s)
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+struct QueueRow {
+    visibility_ms: i64,
+    max_receives: u32,
+    dlq: Option<String>,
+}
+
+fn queue_row(c: &rusqlite::Connection, name: &str) -> Result<QueueRow, QueueError> {
+    c.query_row("SELECT visibility_ms, max_receives, dlq FROM queues WHERE name = ?1", [name], |r| {
+        Ok(QueueRow { visibility_ms: r.get(0)?, max_receives: r.get(1)?, dlq: r.get(2)? })
+    })
+    .optional()
+    .map_err(db_err)?
+    .ok_or_else(|| QueueError::UnknownQueue(name.to_owned()))
+}
+
+fn check_name(name: &str) -> Result<(), QueueError> {
+    let ok = !name.is_empty() && name.len() <= 70 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(()) } else { Err(QueueError::Invalid(format!("bad queue name `{name}`"))) }
+}
+
+impl SqliteQueue {
+    async fn receive_now(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let queue = queue.to_owned();
+        let now = self.clock.now().timestamp_millis();
+        let receipt_seed = self.clock.new_id().to_string();
+        self.db
+            .call(move |c| {
+                let q = queue_row(c, &queue)?;
+                let tx = c.transaction().map_err(db_err)?;
+                let candidates: Vec<(String, String, i64, u32)> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT id, body, sent_at, receive_count FROM queue_messages
+                             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+                        )
+                        .map_err(db_err)?;
+                    let rows = stmt
+                        .query_map(params![queue, now, (max * 4) as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                        .map_err(db_err)?;
+                    rows.collect::<rusqlite::Result<_>>().map_err(db_err)?
+                };
+                let mut out = Vec::new();
+                for (n, (id, body, sent_at, count)) in candidates.into_iter().enumerate() {
+                    if count >= q.max_receives {
+                        if let Some(dlq) = &q.dlq {
+                            tx.execute(
+                                "UPDATE queue_messages SET queue = ?1, receive_count = 0, visible_at = ?2, receipt = NULL WHERE id = ?3",
+                                params![dlq, now, id],
+                            )
+                            .map_err(db_err)?;
+                            continue;
+                        }
+                    }
+                    if out.len() == max {
+                        break;
+                    }
+                    let receipt = format!("{receipt_seed}-{n}");
+                    tx.execute(
+                        "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2 WHERE id = ?3",
+                        params![now + q.visibility_ms, receipt, id],
+                    )
+                    .map_err(db_err)?;
+                    out.push(Delivery { message_id: id, receipt_handle: receipt, body, receive_count: count + 1, sent_at_ms: sent_at });
+                }
+                tx.commit().map_err(db_err)?;
+                Ok(out)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn ensure(&self, spec: &QueueSpec) -> Result<(), QueueError> {
+        check_name(&spec.name)?;
+        if spec.max_receives == 0 {
+            return Err(QueueError::Invalid("max_receives must be at least 1".into()));
+        }
+        let spec = spec.clone();
+        self.db
+            .call(move |c| {
+                let dlq = spec.dlq_name();
+                c.execute(
+                    "INSERT INTO queues (name, visibility_ms, max_receives, dlq) VALUES (?1, ?2, ?3, NULL)
+                     ON CONFLICT (name) DO NOTHING",
+                    params![dlq, spec.visibility_timeout.as_millis() as i64, u32::MAX],
+                )
+                .map_err(db_err)?;
+                c.execute(
+                    "INSERT INTO queues (name, visibility_ms, max_receives, dlq) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (name) DO UPDATE SET visibility_ms = excluded.visibility_ms,
+                        max_receives = excluded.max_receives, dlq = excluded.dlq",
+                    params![spec.name, spec.visibility_timeout.as_millis() as i64, spec.max_receives, dlq],
+                )
+                .map_err(db_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn send(&self, queue: &str, messages: Vec<OutgoingMessage>) -> Result<Vec<String>, QueueError> {
+        check_send(&messages)?;
+        let queue = queue.to_owned();
+        let now = self.clock.now().timestamp_millis();
+        let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
+        let out = ids.clone();
+        self.db
+            .call(move |c| {
+                queue_row(c, &queue)?;
+                let tx = c.transaction().map_err(db_err)?;
+                for (id, m) in ids.iter().zip(&messages) {
+                    tx.execute(
+                        "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![id, queue, m.body, now, now + m.delay.as_millis() as i64],
+                    )
+                    .map_err(db_err)?;
+                }
+                tx.commit().map_err(db_err)
+            })
+            .await?;
+        self.sent.notify_waiters();
+        Ok(out)
+    }
+
+    async fn receive(&self, queue: &str, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        if max == 0 || max > crate::ports::queue::MAX_BATCH {
+            return Err(QueueError::Invalid("receive takes 1..=10 messages".into()));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.sent.notified();
+            let got = self.receive_now(queue, max).await?;
+            let now = tokio::time::Instant::now();
+            if !got.is_empty() || now >= deadline {
+                return Ok(got);
+            }
+            // Wake on a local send, or poll again for delayed/timed-out messages becoming visible.
+            let nap = (deadline - now).min(Duration::from_millis(100));
+            let _ = tokio::time::timeout(nap, notified).await;
+        }
+    }
+
+    async fn ack(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
+        let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
+        self.db
+            .call(move |c| {
+                queue_row(c, &queue)?;
+                c.execute("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2", params![queue, receipt]).map_err(db_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn retry_after(&self, queue: &str, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        if delay > Duration::from_secs(12 * 3600) {
+            return Err(QueueError::Invalid("visibility timeout exceeds 12 hours".into()));
+        }
+        let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
+        let visible_at = self.clock.now().timestamp_millis() + delay.as_millis() as i64;
+        let changed = self
+            .db
+            .call(move |c| {
+                queue_row(c, &queue)?;
+                c.execute(
+                    "UPDATE queue_messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3",
+                    params![visible_at, queue, receipt],
+                )
+                .map_err(db_err)
+            })
+            .await?;
+        if changed == 0 {
+            return Err(QueueError::StaleReceipt);
+        }
+        self.sent.notify_waiters();
+        Ok(())
+    }
+
+    async fn depth(&self, queue: &str) -> Result<u64, QueueError> {
+        let queue = queue.to_owned();
+        self.db
+            .call(move |c| {
+                queue_row(c, &queue)?;
+                c.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", [queue], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(db_err)
+            })
+            .await
+    }
+}

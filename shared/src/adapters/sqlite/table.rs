@@ -1,0 +1,259 @@
+//! `SqliteTable`: the `Table` port on SQLite. Sort order is SQLite's BINARY collation, which matches
+//! DynamoDB's byte-wise UTF-8 ordering.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension, Transaction};
+use serde_json::{Map, Value};
+
+use super::SqliteDb;
+use crate::ports::table::{check_counter_name, check_transaction};
+use crate::ports::{Clock, Condition, Cursor, Direction, Index, IndexKey, Item, Key, Page, Query, SkRange, Table, TableError, TxWrite};
+
+pub struct SqliteTable {
+    db: SqliteDb,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteTable {
+    pub fn new(db: SqliteDb, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+
+    /// Deletes items whose TTL has passed (DynamoDB does this in the background; locally the tick does).
+    pub async fn purge_expired(&self) -> Result<usize, TableError> {
+        let now = self.clock.epoch_seconds();
+        self.db.call(move |c| c.execute("DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1", [now]).map_err(db_err)).await
+    }
+}
+
+impl From<String> for TableError {
+    fn from(s: String) -> Self {
+        TableError::Unavailable(s)
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> TableError {
+    TableError::Unavailable(e.to_string())
+}
+
+const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, ttl, version, data";
+
+fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+    let gsi1 = match (row.get::<_, Option<String>>(2)?, row.get::<_, Option<String>>(3)?) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
+    let data: String = row.get(6)?;
+    let attrs: Map<String, Value> = serde_json::from_str(&data)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(Item {
+        key: Key { pk: row.get(0)?, sk: row.get(1)? },
+        gsi1,
+        expires_at: row.get(4)?,
+        version: row.get::<_, i64>(5)? as u64,
+        attrs,
+    })
+}
+
+/// (version, ttl) of the stored item, if any.
+fn current(tx: &Transaction<'_>, key: &Key) -> rusqlite::Result<Option<(u64, Option<i64>)>> {
+    tx.query_row("SELECT version, ttl FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+    })
+    .optional()
+}
+
+fn holds(tx: &Transaction<'_>, key: &Key, condition: Condition, now: i64) -> rusqlite::Result<bool> {
+    if condition == Condition::None {
+        return Ok(true);
+    }
+    let live = current(tx, key)?.filter(|(_, ttl)| ttl.is_none_or(|t| t > now));
+    Ok(match condition {
+        Condition::None => true,
+        Condition::NotExists => live.is_none(),
+        Condition::Exists => live.is_some(),
+        Condition::VersionIs(v) => live.is_some_and(|(stored, _)| stored == v),
+    })
+}
+
+fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+    let data = serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))?;
+    let (gpk, gsk) = item.gsi1.as_ref().map(|g| (Some(&g.pk), Some(&g.sk))).unwrap_or((None, None));
+    tx.execute(
+        "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, ttl, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![item.key.pk, item.key.sk, gpk, gsk, item.expires_at, item.version as i64, data],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn build_query(q: &Query, now: i64) -> Result<(String, Vec<SqlValue>), TableError> {
+    let (pk_col, sk_col) = match q.index {
+        Index::Primary => ("pk", "sk"),
+        Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+    };
+    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ? AND (ttl IS NULL OR ttl > ?)");
+    let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
+    match &q.sk {
+        SkRange::All => {}
+        SkRange::Prefix(p) => {
+            sql += &format!(" AND {sk_col} >= ? AND substr({sk_col}, 1, ?) = ?");
+            args.extend([p.clone().into(), (p.chars().count() as i64).into(), p.clone().into()]);
+        }
+        SkRange::Between(a, b) => {
+            sql += &format!(" AND {sk_col} BETWEEN ? AND ?");
+            args.extend([a.clone().into(), b.clone().into()]);
+        }
+    }
+    let (cmp, order) = match q.direction {
+        Direction::Forward => (">", "ASC"),
+        Direction::Reverse => ("<", "DESC"),
+    };
+    if let Some(cursor) = &q.after {
+        let (key, index_key) = cursor.decode()?;
+        match (q.index, index_key) {
+            (Index::Primary, None) => {
+                sql += &format!(" AND sk {cmp} ?");
+                args.push(key.sk.into());
+            }
+            (Index::Gsi1, Some(ik)) => {
+                sql += &format!(" AND (gsi1sk, pk, sk) {cmp} (?, ?, ?)");
+                args.extend([ik.sk.into(), key.pk.into(), key.sk.into()]);
+            }
+            _ => return Err(TableError::InvalidCursor),
+        }
+    }
+    sql += &match q.index {
+        Index::Primary => format!(" ORDER BY sk {order} LIMIT ?"),
+        Index::Gsi1 => format!(" ORDER BY gsi1sk {order}, pk {order}, sk {order} LIMIT ?"),
+    };
+    args.push((q.limit as i64 + 1).into());
+    Ok((sql, args))
+}
+
+#[async_trait]
+impl Table for SqliteTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let key = key.clone();
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |c| {
+                c.query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
+                    .optional()
+                    .map_err(db_err)
+            })
+            .await
+            .map(|found| found.filter(|item| !item.is_expired(now)))
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
+        item.check_attr_names()?;
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                if !holds(&tx, &item.key, condition, now).map_err(db_err)? {
+                    return Err(TableError::ConditionFailed);
+                }
+                write(&tx, &item)?;
+                tx.commit().map_err(db_err)
+            })
+            .await
+    }
+
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), TableError> {
+        let key = key.clone();
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                if !holds(&tx, &key, condition, now).map_err(db_err)? {
+                    return Err(TableError::ConditionFailed);
+                }
+                tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(db_err)?;
+                tx.commit().map_err(db_err)
+            })
+            .await
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, TableError> {
+        if query.limit == 0 || query.limit > 1000 {
+            return Err(TableError::Invalid("query limit must be 1..=1000".into()));
+        }
+        let (sql, args) = build_query(&query, self.clock.epoch_seconds())?;
+        let mut items = self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+                let rows = stmt.query_map(params_from_iter(args), row_to_item).map_err(db_err)?;
+                rows.collect::<rusqlite::Result<Vec<Item>>>().map_err(db_err)
+            })
+            .await?;
+        let more = items.len() > query.limit as usize;
+        items.truncate(query.limit as usize);
+        let next = if more { items.last().map(|last| Cursor::at(last, query.index)) } else { None };
+        Ok(Page { items, next })
+    }
+
+    async fn add(&self, key: &Key, deltas: &[(&str, i64)]) -> Result<Vec<i64>, TableError> {
+        for (name, _) in deltas {
+            check_counter_name(name)?;
+        }
+        let key = key.clone();
+        let deltas: Vec<(String, i64)> = deltas.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                let existing = tx
+                    .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
+                    .optional()
+                    .map_err(db_err)?;
+                let mut item = existing.unwrap_or_else(|| Item::new(key.clone()));
+                let mut out = Vec::with_capacity(deltas.len());
+                for (name, delta) in &deltas {
+                    let old = match item.attrs.get(name) {
+                        None => 0,
+                        Some(v) => v.as_i64().ok_or_else(|| TableError::Invalid(format!("attribute `{name}` is not a number")))?,
+                    };
+                    let new = old.checked_add(*delta).ok_or_else(|| TableError::Invalid(format!("counter `{name}` overflows")))?;
+                    item.attrs.insert(name.clone(), new.into());
+                    out.push(new);
+                }
+                write(&tx, &item)?;
+                tx.commit().map_err(db_err)?;
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), TableError> {
+        check_transaction(&writes)?;
+        let now = self.clock.epoch_seconds();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction().map_err(db_err)?;
+                for (index, w) in writes.iter().enumerate() {
+                    let (key, condition) = match w {
+                        TxWrite::Put { item, condition } => (&item.key, *condition),
+                        TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
+                    };
+                    if !holds(&tx, key, condition, now).map_err(db_err)? {
+                        return Err(TableError::TransactionCancelled { index });
+                    }
+                }
+                for w in &writes {
+                    match w {
+                        TxWrite::Put { item, .. } => write(&tx, item)?,
+                        TxWrite::Delete { key, .. } => {
+                            tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(db_err)?;
+                        }
+                        TxWrite::Check { .. } => {}
+                    }
+                }
+                tx.commit().map_err(db_err)
+            })
+            .await
+    }
+}

@@ -1,0 +1,114 @@
+//! Typed configuration, read from the environment once at start; a bad value fails start-up, never a handler.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Default request body cap for API routes (webhook receivers may set their own).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendConfig {
+    /// SQLite + local key files under `data_dir`.
+    Embedded { data_dir: PathBuf },
+    Aws(AwsConfig),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsConfig {
+    pub table: String,
+    pub kms_key_id: String,
+    pub secrets_prefix: String,
+    /// Logical queue name → queue URL, from `WEBTRIGGER_QUEUE_URL_<NAME>`.
+    pub queue_urls: HashMap<String, String>,
+    /// Overrides every AWS endpoint (tests against a local AWS-protocol server).
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub backend: BackendConfig,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("{name} has an invalid value: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Builds the configuration from `(name, value)` pairs (the environment, or a test's map).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars.into_iter().collect();
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let max_body_bytes = match get("WEBTRIGGER_MAX_BODY_BYTES") {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(v) => v.parse().ok().filter(|n| (1024..=64 * 1024 * 1024).contains(n)).ok_or(ConfigError::Invalid {
+                name: "WEBTRIGGER_MAX_BODY_BYTES",
+                reason: format!("`{v}` is not a byte count between 1 KiB and 64 MiB"),
+            })?,
+        };
+        let backend = match get("WEBTRIGGER_BACKEND").as_deref() {
+            None | Some("embedded") => {
+                BackendConfig::Embedded { data_dir: get("WEBTRIGGER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")) }
+            }
+            Some("aws") => BackendConfig::Aws(AwsConfig {
+                table: get("WEBTRIGGER_TABLE").ok_or(ConfigError::Missing("WEBTRIGGER_TABLE"))?,
+                kms_key_id: get("WEBTRIGGER_KMS_KEY_ID").ok_or(ConfigError::Missing("WEBTRIGGER_KMS_KEY_ID"))?,
+                secrets_prefix: get("WEBTRIGGER_SECRETS_PREFIX").unwrap_or_else(|| "webtrigger/".to_owned()),
+                queue_urls: vars
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("WEBTRIGGER_QUEUE_URL_")?.to_ascii_lowercase().replace('_', "-"), v.clone())))
+                    .collect(),
+                endpoint: get("WEBTRIGGER_AWS_ENDPOINT"),
+            }),
+            Some(other) => {
+                return Err(ConfigError::Invalid { name: "WEBTRIGGER_BACKEND", reason: format!("`{other}` is neither `aws` nor `embedded`") })
+            }
+        };
+        Ok(Self { backend, max_body_bytes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn embedded_is_the_default() {
+        let c = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(c.backend, BackendConfig::Embedded { data_dir: "data".into() });
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn aws_needs_table_and_key_and_maps_queue_urls() {
+        assert_eq!(Config::from_vars(vars(&[("WEBTRIGGER_BACKEND", "aws")])), Err(ConfigError::Missing("WEBTRIGGER_TABLE")));
+        let c = Config::from_vars(vars(&[
+            ("WEBTRIGGER_BACKEND", "aws"),
+            ("WEBTRIGGER_TABLE", "t"),
+            ("WEBTRIGGER_KMS_KEY_ID", "k"),
+            ("WEBTRIGGER_QUEUE_URL_PUSH_SEND", "https://sqs/1/push"),
+        ]))
+        .unwrap();
+        let BackendConfig::Aws(aws) = c.backend else { panic!("expected aws") };
+        assert_eq!(aws.queue_urls.get("push-send").map(String::as_str), Some("https://sqs/1/push"));
+        assert_eq!(aws.secrets_prefix, "webtrigger/");
+    }
+
+    #[test]
+    fn bad_values_fail_at_start() {
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_BACKEND", "mongo")])), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_MAX_BODY_BYTES", "ten")])), Err(ConfigError::Invalid { .. })));
+    }
+}

@@ -1,0 +1,18 @@
+//! WebTrigger core: ports and their adapters, the shared HTTP layer, workers and the minute tick.
+//! Lambda binaries in `functions/` and the local binary only wire state and hand over to this crate.
+
+pub mod adapters;
+pub mod config;
+pub mod crypto;
+pub mod health;
+pub mod http;
+pub mod lambda;
+pub mod local;
+pub mod ports;
+pub mod queues;
+pub mod schedule;
+pub mod state;
+pub mod telemetry;
+pub mod worker;
+
+pub use state::AppState;

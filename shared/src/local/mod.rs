@@ -1,0 +1,100 @@
+//! Local mode: every route group, queue consumer and the minute tick in one process on the embedded
+//! backend, plus the built dashboard at `/`. Ctrl-C stops intake, drains in-flight work, then exits.
+
+mod consumer;
+mod site;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use consumer::{consume, deliveries_to_event};
+pub use site::dashboard;
+
+use crate::ports::SystemClock;
+use crate::state::{AppState, InitError};
+
+/// Every route group, merged. Each later domain module adds its `routes()` here and gets its own Lambda.
+pub fn all_routes() -> Router<AppState> {
+    Router::new().merge(crate::health::routes())
+}
+
+/// Every queue with its worker.
+pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::JobHandler>)> {
+    vec![(crate::queues::echo(), Arc::new(crate::health::EchoWorker))]
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub addr: SocketAddr,
+    /// The built dashboard (`static-site/dist`); `None` serves the API only.
+    pub static_dir: Option<PathBuf>,
+    /// How long shutdown waits for in-flight batches.
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Server(std::io::Error),
+}
+
+/// Runs until `shutdown` resolves. Returns once background work has drained (or the timeout passed).
+pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
+    state.ensure_queues().await?;
+    let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Server)?;
+    let site = opts.static_dir.as_deref().map(dashboard);
+    let app = crate::http::api(all_routes(), state.clone(), site);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = JoinSet::new();
+    for (spec, handler) in all_workers() {
+        background.spawn(consume(state.clone(), spec, handler, stop_rx.clone()));
+    }
+    background.spawn(minute_timer(state.clone(), stop_rx.clone()));
+    tracing::info!(%addr, data_dir = %opts.data_dir.display(), dashboard = opts.static_dir.is_some(), "webtrigger listening");
+
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutdown requested; draining");
+        let _ = stop_tx.send(true);
+    });
+    let served = server.await.map_err(ServeError::Server);
+    let drained = tokio::time::timeout(opts.drain_timeout, async {
+        while background.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("background work did not drain in time; remaining jobs stay queued for the next start");
+    }
+    tracing::info!("stopped");
+    served
+}
+
+/// Ticks at start and then at each minute boundary, like the EventBridge rule.
+async fn minute_timer(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        match crate::schedule::tick(&state, state.clock.now()).await {
+            Ok(report) => tracing::debug!(?report, "tick"),
+            Err(e) => tracing::warn!(error = %e, "tick failed"),
+        }
+        let into_minute = state.clock.now().timestamp_millis().rem_euclid(60_000) as u64;
+        let wait = Duration::from_millis(60_000 - into_minute + 50);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

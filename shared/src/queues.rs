@@ -1,0 +1,16 @@
+//! Every platform queue in one place: name, visibility timeout and receives before the dead-letter queue.
+//! The CDK app declares the same queues; the local binary creates them on start.
+
+use std::time::Duration;
+
+use crate::ports::QueueSpec;
+
+/// Heartbeats from the minute tick, consumed by the echo worker to prove the queue pipeline is alive.
+pub fn echo() -> QueueSpec {
+    QueueSpec::new("echo", Duration::from_secs(30), 5)
+}
+
+/// All queues the local binary consumes.
+pub fn all() -> Vec<QueueSpec> {
+    vec![echo()]
+}

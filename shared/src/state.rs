@@ -1,0 +1,111 @@
+//! `AppState`: the ports every handler and worker gets, built once at init for either backend.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::adapters::{self, DynamoTable, KmsKeyring, LocalKeyring, LocalSecrets, SecretsManagerSecrets, SqliteDb, SqliteQueue, SqliteTable, SqsQueue};
+use crate::config::{AwsConfig, BackendConfig, Config};
+use crate::ports::{Clock, Keyring, Queue, Secrets, SystemClock, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Embedded,
+    Aws,
+}
+
+/// Platform secrets the local binary generates on first use.
+pub const GENERATED_SECRETS: &[&str] = &["token-signing-key"];
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: Arc<dyn Table>,
+    pub queue: Arc<dyn Queue>,
+    pub keyring: Arc<dyn Keyring>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+    pub backend: BackendKind,
+    pub max_body_bytes: usize,
+    /// Present on the embedded backend, for local-only maintenance (TTL purge).
+    pub sqlite: Option<Arc<SqliteTable>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot prepare data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot open database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("cannot create queue: {0}")]
+    Queue(#[from] crate::ports::QueueError),
+}
+
+impl AppState {
+    /// Builds the state the configuration names (called once per process).
+    pub async fn from_config(config: &Config) -> Result<Self, InitError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let mut state = match &config.backend {
+            BackendConfig::Embedded { data_dir } => Self::embedded(data_dir, clock)?,
+            BackendConfig::Aws(aws) => Self::aws(aws, clock).await,
+        };
+        state.max_body_bytes = config.max_body_bytes;
+        Ok(state)
+    }
+
+    /// The embedded backend in `data_dir` (created if missing): `webtrigger.db`, `keys/`, `secrets/`.
+    pub fn embedded(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, InitError> {
+        let io = |source| InitError::DataDir { path: data_dir.display().to_string(), source };
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let db = SqliteDb::open(&data_dir.join("webtrigger.db"))?;
+        let keyring = LocalKeyring::open(&data_dir.join("keys")).map_err(io)?;
+        let secrets = LocalSecrets::with_dir(data_dir.join("secrets")).generating(GENERATED_SECRETS);
+        Ok(Self::embedded_parts(db, Arc::new(keyring), Arc::new(secrets), clock))
+    }
+
+    /// The embedded backend from parts (tests use an in-memory database).
+    pub fn embedded_parts(db: SqliteDb, keyring: Arc<dyn Keyring>, secrets: Arc<dyn Secrets>, clock: Arc<dyn Clock>) -> Self {
+        let table = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
+        Self {
+            table: table.clone(),
+            queue: Arc::new(SqliteQueue::new(db, clock.clone())),
+            keyring,
+            secrets,
+            clock,
+            backend: BackendKind::Embedded,
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            sqlite: Some(table),
+        }
+    }
+
+    /// The AWS backend; clients are created once here and reused for the life of the Lambda.
+    pub async fn aws(aws: &AwsConfig, clock: Arc<dyn Clock>) -> Self {
+        let sdk = match &aws.endpoint {
+            Some(endpoint) => adapters::aws::sdk_config_for_endpoint(endpoint).await,
+            None => adapters::aws::sdk_config_from_env().await,
+        };
+        Self::aws_from_sdk(&sdk, aws, clock)
+    }
+
+    pub fn aws_from_sdk(sdk: &aws_config::SdkConfig, aws: &AwsConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            table: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), &aws.table, clock.clone())),
+            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), aws.queue_urls.clone())),
+            keyring: Arc::new(KmsKeyring::new(aws_sdk_kms::Client::new(sdk), &aws.kms_key_id)),
+            secrets: Arc::new(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), &aws.secrets_prefix)),
+            clock,
+            backend: BackendKind::Aws,
+            max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            sqlite: None,
+        }
+    }
+
+    /// Creates every platform queue (local mode; in AWS the CDK app owns them).
+    pub async fn ensure_queues(&self) -> Result<(), InitError> {
+        for spec in crate::queues::all() {
+            self.queue.ensure(&spec).await?;
+        }
+        Ok(())
+    }
+}
