@@ -1,0 +1,182 @@
+//! `Table` contract cases.
+
+use std::collections::BTreeSet;
+
+use webtrigger::ports::{Condition, Cursor, Index, Item, Key, Query, TableError, TxWrite};
+
+use super::backends::Backend;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub async fn conditional_put_conflict(b: Backend) {
+    let key = Key::new("WS#1", "USER#a");
+    b.table.put(Item::new(key.clone()).with_attr("name", "first"), Condition::NotExists).await.unwrap();
+    let again = b.table.put(Item::new(key.clone()).with_attr("name", "second"), Condition::NotExists).await;
+    assert_eq!(again, Err(TableError::ConditionFailed));
+    assert_eq!(b.table.get(&key).await.unwrap().unwrap().attrs["name"], "first", "a failed put must not write");
+
+    let missing = Key::new("WS#1", "USER#missing");
+    assert_eq!(b.table.put(Item::new(missing.clone()), Condition::Exists).await, Err(TableError::ConditionFailed));
+    assert_eq!(b.table.delete(&missing, Condition::Exists).await, Err(TableError::ConditionFailed));
+    b.table.delete(&missing, Condition::None).await.expect("unconditional delete of an absent item is fine");
+    b.table.put(Item::new(key.clone()).with_attr("name", "third"), Condition::Exists).await.unwrap();
+    b.table.delete(&key, Condition::Exists).await.unwrap();
+    assert_eq!(b.table.get(&key).await.unwrap(), None);
+}
+
+pub async fn reserved_attribute_names_are_refused(b: Backend) {
+    let bad = Item::new(Key::new("P", "S")).with_attr("pk", "spoof");
+    assert!(matches!(b.table.put(bad, Condition::None).await, Err(TableError::Invalid(_))));
+}
+
+pub async fn version_conflict(b: Backend) {
+    let key = Key::new("WS#1", "CAMPAIGN#1");
+    b.table.put(Item::new(key.clone()).with_attr("status", "draft").with_version(1), Condition::NotExists).await.unwrap();
+    b.table.put(Item::new(key.clone()).with_attr("status", "scheduled").with_version(2), Condition::VersionIs(1)).await.unwrap();
+    let stale = b.table.put(Item::new(key.clone()).with_attr("status", "sent").with_version(2), Condition::VersionIs(1)).await;
+    assert_eq!(stale, Err(TableError::ConditionFailed));
+    let stored = b.table.get(&key).await.unwrap().unwrap();
+    assert_eq!((stored.version, stored.attrs["status"].as_str()), (2, Some("scheduled")));
+    assert_eq!(b.table.delete(&key, Condition::VersionIs(1)).await, Err(TableError::ConditionFailed));
+    b.table.delete(&key, Condition::VersionIs(2)).await.unwrap();
+}
+
+pub async fn transaction_all_or_nothing(b: Backend) {
+    let (ka, kb, kc) = (Key::new("T", "A"), Key::new("T", "B"), Key::new("T", "C"));
+    b.table.put(Item::new(kb.clone()).with_attr("v", 1), Condition::None).await.unwrap();
+    let failing = vec![
+        TxWrite::Put { item: Item::new(ka.clone()), condition: Condition::NotExists },
+        TxWrite::Put { item: Item::new(kb.clone()).with_attr("v", 2), condition: Condition::NotExists },
+        TxWrite::Put { item: Item::new(kc.clone()), condition: Condition::None },
+    ];
+    assert_eq!(b.table.transact(failing).await, Err(TableError::TransactionCancelled { index: 1 }));
+    assert_eq!(b.table.get(&ka).await.unwrap(), None, "no write of a cancelled transaction may land");
+    assert_eq!(b.table.get(&kc).await.unwrap(), None);
+    assert_eq!(b.table.get(&kb).await.unwrap().unwrap().attrs["v"], 1);
+
+    let check_fails = vec![
+        TxWrite::Put { item: Item::new(ka.clone()), condition: Condition::None },
+        TxWrite::Check { key: kc.clone(), condition: Condition::Exists },
+    ];
+    assert_eq!(b.table.transact(check_fails).await, Err(TableError::TransactionCancelled { index: 1 }));
+    assert_eq!(b.table.get(&ka).await.unwrap(), None);
+
+    let ok = vec![
+        TxWrite::Put { item: Item::new(ka.clone()).with_attr("v", 9), condition: Condition::NotExists },
+        TxWrite::Delete { key: kb.clone(), condition: Condition::Exists },
+        TxWrite::Check { key: kc.clone(), condition: Condition::NotExists },
+    ];
+    b.table.transact(ok).await.unwrap();
+    assert_eq!(b.table.get(&ka).await.unwrap().unwrap().attrs["v"], 9);
+    assert_eq!(b.table.get(&kb).await.unwrap(), None);
+
+    let duplicate_keys = vec![TxWrite::Check { key: ka.clone(), condition: Condition::None }, TxWrite::Delete { key: ka, condition: Condition::None }];
+    assert!(matches!(b.table.transact(duplicate_keys).await, Err(TableError::Invalid(_))));
+}
+
+async fn collect_pages(b: &Backend, query: Query) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = b.table.query(query.clone().after(cursor)).await.unwrap();
+        assert!(page.items.len() <= query.limit as usize);
+        seen.extend(page.items.iter().map(|i| i.key.sk.clone()));
+        pages += 1;
+        assert!(pages < 50, "pagination does not terminate");
+        match page.next {
+            Some(next) => cursor = Some(Cursor::parse(next.as_str()).unwrap()),
+            None => return (seen, pages),
+        }
+    }
+}
+
+pub async fn query_pagination_both_directions(b: Backend) {
+    for i in 0..23 {
+        b.table.put(Item::new(Key::new("WS#p", format!("MSG#{i:03}"))).with_attr("i", i), Condition::None).await.unwrap();
+    }
+    b.table.put(Item::new(Key::new("WS#p", "CONTACT#1")), Condition::None).await.unwrap();
+    b.table.put(Item::new(Key::new("WS#p", "MSG")), Condition::None).await.unwrap();
+    b.table.put(Item::new(Key::new("WS#other", "MSG#000")), Condition::None).await.unwrap();
+    let expected: Vec<String> = (0..23).map(|i| format!("MSG#{i:03}")).collect();
+
+    let (forward, pages) = collect_pages(&b, Query::partition("WS#p").prefix("MSG#").limit(5)).await;
+    assert_eq!(forward, expected);
+    assert!(pages >= 5, "23 items in pages of 5 need at least 5 pages, got {pages}");
+    let (reverse, _) = collect_pages(&b, Query::partition("WS#p").prefix("MSG#").limit(5).reverse()).await;
+    assert_eq!(reverse, expected.iter().rev().cloned().collect::<Vec<_>>());
+
+    // Back from page 2 to page 1: a cursor at page 2's first item, read in reverse.
+    let page1 = b.table.query(Query::partition("WS#p").prefix("MSG#").limit(5)).await.unwrap();
+    let page2 = b.table.query(Query::partition("WS#p").prefix("MSG#").limit(5).after(page1.next.clone())).await.unwrap();
+    assert_eq!(page2.items[0].key.sk, "MSG#005");
+    let back = b.table.query(Query::partition("WS#p").prefix("MSG#").limit(5).reverse().after(Some(Cursor::at(&page2.items[0], Index::Primary)))).await.unwrap();
+    let back_sks: Vec<_> = back.items.iter().map(|i| i.key.sk.as_str()).collect();
+    assert_eq!(back_sks, ["MSG#004", "MSG#003", "MSG#002", "MSG#001", "MSG#000"]);
+
+    let range = b.table.query(Query::partition("WS#p").between("MSG#010", "MSG#012")).await.unwrap();
+    assert_eq!(range.items.iter().map(|i| i.key.sk.as_str()).collect::<Vec<_>>(), ["MSG#010", "MSG#011", "MSG#012"]);
+    assert_eq!(range.items[1].attrs["i"], 11);
+
+    let all = b.table.query(Query::partition("WS#p").limit(100)).await.unwrap();
+    assert_eq!(all.items.len(), 25);
+    assert!(all.next.is_none());
+
+    assert_eq!(Cursor::parse("not-a-cursor!").unwrap_err(), TableError::InvalidCursor);
+}
+
+pub async fn gsi_query(b: Backend) {
+    for (pk, ts) in [("WS#1#CONV#a", "2026-01-03"), ("WS#1#CONV#b", "2026-01-01"), ("WS#1#CONV#c", "2026-01-02"), ("WS#2#CONV#d", "2026-01-04")] {
+        let ws = &pk[..4];
+        let item = Item::new(Key::new(pk, "META")).with_gsi1(format!("{ws}#INBOX"), ts).with_attr("ts", ts);
+        b.table.put(item, Condition::None).await.unwrap();
+    }
+    b.table.put(Item::new(Key::new("WS#1#CONV#z", "META")), Condition::None).await.unwrap();
+
+    let first = b.table.query(Query::gsi1("WS#1#INBOX").limit(2).reverse()).await.unwrap();
+    let pks: Vec<_> = first.items.iter().map(|i| i.key.pk.as_str()).collect();
+    assert_eq!(pks, ["WS#1#CONV#a", "WS#1#CONV#c"], "newest first on the index sort key");
+    assert_eq!(first.items[0].gsi1.as_ref().unwrap().sk, "2026-01-03");
+    let rest = b.table.query(Query::gsi1("WS#1#INBOX").limit(2).reverse().after(first.next)).await.unwrap();
+    assert_eq!(rest.items.iter().map(|i| i.key.pk.as_str()).collect::<Vec<_>>(), ["WS#1#CONV#b"]);
+    let ranged = b.table.query(Query::gsi1("WS#1#INBOX").between("2026-01-02", "2026-01-09")).await.unwrap();
+    assert_eq!(ranged.items.len(), 2);
+    // A primary-index cursor is no position on the index.
+    let wrong = b.table.query(Query::gsi1("WS#1#INBOX").after(Some(Cursor::at(&Item::new(Key::new("x", "y")), Index::Primary)))).await;
+    assert_eq!(wrong.unwrap_err(), TableError::InvalidCursor);
+}
+
+pub async fn counter_add_under_concurrency(b: Backend) {
+    let key = Key::new("WS#1", "STATS#notif1");
+    let adds = (0..50).map(|_| {
+        let table = b.table.clone();
+        let key = key.clone();
+        tokio::spawn(async move { table.add(&key, &[("sent", 1), ("bytes", 100)]).await.unwrap() })
+    });
+    let results = futures_util::future::join_all(adds).await;
+    let sent_values: BTreeSet<i64> = results.into_iter().map(|r| r.unwrap()[0]).collect();
+    assert_eq!(sent_values, (1..=50).collect(), "every add sees a distinct new value: no lost update");
+    let stored = b.table.get(&key).await.unwrap().unwrap();
+    assert_eq!((stored.attrs["sent"].as_i64(), stored.attrs["bytes"].as_i64()), (Some(50), Some(5000)));
+    assert_eq!(b.table.add(&key, &[("sent", -10)]).await.unwrap(), vec![40]);
+    assert!(matches!(b.table.add(&key, &[("bad name", 1)]).await, Err(TableError::Invalid(_))));
+}
+
+pub async fn ttl_expiry_honoured_on_read(b: Backend) {
+    let (gone, live) = (Key::new("WS#1", "EVENT#old"), Key::new("WS#1", "EVENT#new"));
+    let later = now() + 3600;
+    b.table.put(Item::new(gone.clone()).with_expiry(now() - 30).with_gsi1("IDX", "1"), Condition::None).await.unwrap();
+    b.table.put(Item::new(live.clone()).with_expiry(later).with_gsi1("IDX", "2"), Condition::None).await.unwrap();
+    assert_eq!(b.table.get(&gone).await.unwrap(), None);
+    assert_eq!(b.table.get(&live).await.unwrap().unwrap().expires_at, Some(later));
+    let listed = b.table.query(Query::partition("WS#1").prefix("EVENT#")).await.unwrap();
+    assert_eq!(listed.items.iter().map(|i| i.key.sk.as_str()).collect::<Vec<_>>(), ["EVENT#new"]);
+    let indexed = b.table.query(Query::gsi1("IDX")).await.unwrap();
+    assert_eq!(indexed.items.len(), 1);
+    // An expired item counts as absent for conditions: a dedupe window can be reused once it lapses.
+    b.table.put(Item::new(gone.clone()).with_attr("again", true), Condition::NotExists).await.unwrap();
+    assert_eq!(b.table.get(&gone).await.unwrap().unwrap().attrs["again"], true);
+    assert_eq!(b.table.put(Item::new(live), Condition::NotExists).await, Err(TableError::ConditionFailed));
+}
