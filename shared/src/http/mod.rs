@@ -24,9 +24,10 @@ pub fn api(routes: Router<AppState>, state: AppState, fallback: Option<Router>) 
         Some(site) => routes.fallback_service(site),
         None => routes.fallback(not_found),
     };
-    app.layer(axum::middleware::from_fn(move |req, next| middleware::envelope_errors(limit, req, next)))
-        .layer(DefaultBodyLimit::max(limit))
+    // Outermost last: request id around everything, then the envelope around the body limits.
+    app.layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn(move |req, next| middleware::envelope_errors(limit, req, next)))
         .layer(axum::middleware::from_fn(middleware::request_context))
 }
 
