@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one test command: every Rust test (port conformance on SQLite AND on moto, event samples, HTTP layer,
+# workers, the local binary end to end), the PWA build and its browser test in headless Chromium against
+# the real local binary, and the CDK assertion tests, synth and cfn-lint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+started=$(date +%s)
+
+scripts/setup-tools.sh
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+echo "==> moto_server (AWS-protocol server for the AWS adapters)"
+MOTO_PORT=$(free_port)
+.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$TARGET_DIR/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$MOTO_PORT/moto-api/" > /dev/null 2>&1 && break; sleep 0.2; done
+export WEBTRIGGER_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+
+echo "==> PWA build"
+(cd static-site && npm run build)
+
+echo "==> cargo test (workspace)"
+cargo build --workspace --quiet
+cargo test --workspace
+
+echo "==> browser test: the dashboard served by the local binary in headless Chromium"
+WEB_PORT=$(free_port)
+DATA_DIR=$(mktemp -d)
+"$TARGET_DIR/debug/webtrigger" serve --data-dir "$DATA_DIR" --port "$WEB_PORT" --static-dir static-site/dist > "$TARGET_DIR/serve-e2e.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEB_PORT/v1/health" > /dev/null 2>&1 && break; sleep 0.2; done
+(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 npm run test:e2e)
+
+echo "==> CDK: assertion tests, synth, cfn-lint"
+(cd infra-cdk && npm test && PATH="$ROOT/.venv/bin:$PATH" npm run lint)
+
+echo "==> all tests passed in $(( $(date +%s) - started )) s"
