@@ -15,6 +15,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+mkdir -p "$TARGET_DIR"
 echo "==> moto_server (AWS-protocol server for the AWS adapters)"
 MOTO_PORT=$(free_port)
 .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$TARGET_DIR/moto.log" 2>&1 &
