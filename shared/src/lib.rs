@@ -2,6 +2,7 @@
 //! Lambda binaries in `functions/` and the local binary only wire state and hand over to this crate.
 
 pub mod adapters;
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod health;
@@ -14,5 +15,6 @@ pub mod schedule;
 pub mod state;
 pub mod telemetry;
 pub mod worker;
+pub mod workspaces;
 
 pub use state::AppState;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::auth::TokenKeys;
 use crate::adapters::{self, DynamoTable, KmsKeyring, LocalKeyring, LocalSecrets, SecretsManagerSecrets, SqliteDb, SqliteQueue, SqliteTable, SqsQueue};
 use crate::config::{AwsConfig, BackendConfig, Config};
 use crate::ports::{Clock, Keyring, Queue, Secrets, SystemClock, Table};
@@ -30,6 +31,12 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Present on the embedded backend, for local-only maintenance (TTL purge).
     pub sqlite: Option<Arc<SqliteTable>>,
+    /// Access-token signing keys, read from `secrets` and cached.
+    pub tokens: Arc<TokenKeys>,
+    /// Take the client IP from X-Forwarded-For (behind CloudFront) rather than the peer address.
+    pub trust_forwarded_for: bool,
+    /// Mark the refresh cookie `Secure` (HTTPS deployments).
+    pub cookie_secure: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +83,9 @@ impl AppState {
             backend: BackendKind::Embedded,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             sqlite: Some(table),
+            tokens: Arc::new(TokenKeys::default()),
+            trust_forwarded_for: false,
+            cookie_secure: false,
         }
     }
 
@@ -98,6 +108,9 @@ impl AppState {
             backend: BackendKind::Aws,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             sqlite: None,
+            tokens: Arc::new(TokenKeys::default()),
+            trust_forwarded_for: true,
+            cookie_secure: true,
         }
     }
 

@@ -19,9 +19,13 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body exceeds the size limit{}", .0.map(|n| format!(" of {n} bytes")).unwrap_or_default())]
     PayloadTooLarge(Option<usize>),
-    #[error("authentication required")]
+    #[error("authentication required, or the token is invalid or expired")]
     Unauthorized,
-    #[error("not allowed")]
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("this API key has been revoked")]
+    RevokedKey,
+    #[error("your role or API key scopes do not allow this")]
     Forbidden,
     #[error("{0}")]
     NotFound(String),
@@ -46,7 +50,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials | Self::RevokedKey => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -64,6 +68,8 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::RevokedKey => "api_key_revoked",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -89,6 +95,12 @@ impl ApiError {
             s if s.is_server_error() => Self::Internal(format!("bare {s} response")),
             s => Self::Validation(s.canonical_reason().unwrap_or("bad request").to_lowercase()),
         }
+    }
+}
+
+impl From<ApiError> for String {
+    fn from(e: ApiError) -> String {
+        e.to_string()
     }
 }
 
