@@ -28,7 +28,8 @@ impl SqsQueue {
         Self { client, urls: RwLock::new(urls) }
     }
 
-    async fn url(&self, name: &str) -> Result<String, QueueError> {
+    /// The URL a logical queue name resolves to.
+    pub async fn url(&self, name: &str) -> Result<String, QueueError> {
         if let Some(url) = self.urls.read().expect("url map").get(name) {
             return Ok(url.clone());
         }

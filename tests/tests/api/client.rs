@@ -1,0 +1,102 @@
+//! A small client over the full local router (no network): JSON in and out, bearer tokens, and the
+//! refresh cookie kept like a browser would.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use webtrigger::AppState;
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        assert_eq!(self.body["success"], true, "expected success, got {} {}", self.status, self.body);
+        &self.body["data"]
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {} {}", self.status, self.body))
+    }
+
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    app: Router,
+    pub token: Option<String>,
+    pub cookie: Option<String>,
+    pub ip: String,
+}
+
+impl Client {
+    pub fn new(state: AppState) -> Self {
+        let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
+        Self { app, token: None, cookie: None, ip: "198.51.100.1".into() }
+    }
+
+    pub fn with_token(&self, token: &str) -> Self {
+        Self { token: Some(token.to_owned()), cookie: None, ..self.clone() }
+    }
+
+    pub async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path).header("x-forwarded-for", &self.ip);
+        let addr: std::net::SocketAddr = format!("{}:40000", self.ip).parse().unwrap();
+        if let Some(t) = &self.token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, format!("wt_refresh={c}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut request = req.body(body).unwrap();
+        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            let value = set.split(';').next().unwrap().trim_start_matches("wt_refresh=").to_owned();
+            self.cookie = (!value.is_empty()).then_some(value);
+        }
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Reply { status, body, headers }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Signs up and keeps the access token and refresh cookie.
+    pub async fn sign_up(&mut self, email: &str) -> String {
+        let r = self.post("/v1/auth/signup", serde_json::json!({"email": email, "password": "correct horse battery"})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        self.token = Some(r.data()["access_token"].as_str().unwrap().to_owned());
+        r.data()["user_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_workspace(&mut self, name: &str) -> String {
+        let r = self.post("/v1/workspaces", serde_json::json!({"name": name})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.data()["id"].as_str().unwrap().to_owned()
+    }
+}
