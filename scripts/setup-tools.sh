@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, idempotently: a Python venv with moto (the AWS-protocol
-# server) and cfn-lint, Debian's Chromium for the browser test, and the npm packages of the PWA and CDK app.
+# server), cfn-lint and openapi-spec-validator, Debian's Chromium for the browser test, and the npm packages of the PWA and CDK app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
-  echo "==> python venv: moto[server], cfn-lint"
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ] || [ ! -x .venv/bin/openapi-spec-validator ]; then
+  echo "==> python venv: moto[server], cfn-lint, openapi-spec-validator"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1.20,<2'
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5.1,<6' 'cfn-lint>=1.20,<2' 'openapi-spec-validator>=0.7,<1'
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

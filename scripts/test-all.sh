@@ -38,6 +38,10 @@ pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEB_PORT/v1/health" > /dev/null 2>&1 && break; sleep 0.2; done
 (cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 npm run test:e2e)
 
+echo "==> OpenAPI document validates (openapi-spec-validator)"
+curl -fs "http://127.0.0.1:$WEB_PORT/v1/openapi.json" > "$TARGET_DIR/openapi.json"
+.venv/bin/openapi-spec-validator "$TARGET_DIR/openapi.json"
+
 echo "==> CDK: assertion tests, synth, cfn-lint"
 (cd infra-cdk && npm test && PATH="$ROOT/.venv/bin:$PATH" npm run lint)
 

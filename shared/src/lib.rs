@@ -9,6 +9,7 @@ pub mod health;
 pub mod http;
 pub mod lambda;
 pub mod local;
+pub mod openapi;
 pub mod ports;
 pub mod queues;
 pub mod schedule;

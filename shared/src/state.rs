@@ -10,7 +10,7 @@ use crate::adapters::{self, DynamoTable, KmsKeyring, LocalKeyring, LocalSecrets,
 use crate::config::{AwsConfig, BackendConfig, Config};
 use crate::ports::{Clock, Keyring, Queue, Secrets, SystemClock, Table};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Embedded,

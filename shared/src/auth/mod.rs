@@ -12,6 +12,6 @@ pub mod types;
 
 pub use permissions::Action;
 pub use principal::{member_key, open_workspace, Principal, RequestMeta, Workspace};
-pub use routes::routes;
+pub use routes::{api, routes};
 pub use tokens::TokenKeys;
 pub use types::{ApiKeyId, Email, InviteId, NewPassword, Role, Scope, UserId, WorkspaceId};

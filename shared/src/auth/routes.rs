@@ -4,42 +4,52 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::accounts::{self, Session};
 use super::principal::{open_workspace, Principal, RequestMeta};
 use super::tokens::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
+use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 use crate::workspaces::{invites, members};
 
 const REFRESH_COOKIE: &str = "wt_refresh";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/signup", post(sign_up))
-        .route("/v1/auth/login", post(log_in))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(log_out))
-        .route("/v1/me", get(me))
-        .route("/v1/me/password", post(change_password))
-        .route("/v1/me/default-workspace", put(set_default_workspace))
-        .route("/v1/invites/accept", post(accept_invite))
+/// The auth route group with its documentation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(refresh))
+        .routes(routes!(log_out))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(set_default_workspace))
+        .routes(routes!(accept_invite))
 }
 
-#[derive(Deserialize)]
+/// The `api-auth` route group.
+pub fn routes() -> Router<AppState> {
+    api().split_for_parts().0
+}
+
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenResponse {
     user_id: String,
+    /// Short-lived (10 minutes); the refresh token is in the `wt_refresh` HttpOnly cookie.
     access_token: String,
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
     expires_in: u64,
 }
@@ -64,22 +74,33 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// Creates an account (argon2id) and starts a session.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = Credentials, responses(
+    (status = 201, description = "Created", body = Envelope<TokenResponse>), (status = 409, description = "Email taken", body = ErrorEnvelope),
+    (status = 422, description = "Malformed email or weak password", body = ErrorEnvelope)))]
 async fn sign_up(State(state): State<AppState>, meta: RequestMeta, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
     let session = accounts::sign_up(&state, &c.email, &c.password, &meta.user_agent).await?;
     Ok(session_response(&state, StatusCode::CREATED, session))
 }
 
+/// Starts a session. Unknown email and wrong password answer alike; failures are rate limited.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Credentials, responses(
+    (status = 200, description = "OK", body = Envelope<TokenResponse>), (status = 401, description = "Not authenticated, or bad credentials", body = ErrorEnvelope), (status = 429, description = "Rate limited; see Retry-After", body = ErrorEnvelope)))]
 async fn log_in(State(state): State<AppState>, meta: RequestMeta, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
     let session = accounts::log_in(&state, &c.email, &c.password, &meta.ip, &meta.user_agent).await?;
     Ok(session_response(&state, StatusCode::OK, session))
 }
 
+/// Rotates the refresh cookie and issues a new access token; a reused refresh token ends the session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", responses((status = 200, description = "OK", body = Envelope<TokenResponse>), (status = 401, description = "Not authenticated, or bad credentials", body = ErrorEnvelope)))]
 async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = refresh_cookie(&headers).ok_or(ApiError::Unauthorized)?;
     let session = accounts::refresh(&state, &token).await?;
     Ok(session_response(&state, StatusCode::OK, session))
 }
 
+/// Ends the session of the refresh cookie and clears it.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", responses((status = 200, description = "Logged out")))]
 async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(token) = refresh_cookie(&headers) {
         accounts::log_out(&state, &token).await?;
@@ -89,34 +110,47 @@ async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
     Ok(response)
 }
 
-async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<serde_json::Value> {
+#[derive(Serialize, ToSchema)]
+struct MeView {
+    id: super::UserId,
+    email: super::Email,
+    created_at: String,
+    default_workspace: Option<super::WorkspaceId>,
+    workspaces: Vec<members::WorkspaceView>,
+}
+
+/// The signed-in user and their workspaces.
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])), responses((status = 200, description = "OK", body = Envelope<MeView>), (status = 401, description = "Not authenticated, or bad credentials", body = ErrorEnvelope)))]
+async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<MeView> {
     let (user, _) = principal.user()?;
     let profile = accounts::load_profile(&state, user).await?;
     let workspaces = members::list_mine(&state, &principal).await?;
-    Ok(ApiOk::ok(json!({
-        "id": user, "email": profile.email, "created_at": profile.created_at,
-        "default_workspace": profile.default_workspace, "workspaces": workspaces,
-    })))
+    Ok(ApiOk::ok(MeView { id: user.clone(), email: profile.email, created_at: profile.created_at, default_workspace: profile.default_workspace, workspaces }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
+/// Changes the password and revokes every other session.
+#[utoipa::path(post, path = "/v1/me/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange, responses(
+    (status = 200, description = "Changed"), (status = 401, description = "Not authenticated, or bad credentials", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
 async fn change_password(State(state): State<AppState>, principal: Principal, ApiJson(body): ApiJson<PasswordChange>) -> ApiResult<serde_json::Value> {
     let (user, sid) = principal.user()?;
     accounts::change_password(&state, user, sid, &body.current_password, &body.new_password).await?;
     Ok(ApiOk::ok(json!({"changed": true, "other_sessions_revoked": true})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct DefaultWorkspace {
     workspace_id: String,
 }
 
 /// Switches the workspace the dashboard opens by default.
+#[utoipa::path(put, path = "/v1/me/default-workspace", tag = "auth", security(("bearer" = [])), request_body = DefaultWorkspace, responses(
+    (status = 200, description = "Switched"), (status = 404, description = "Not found (or not yours)", body = ErrorEnvelope)))]
 async fn set_default_workspace(State(state): State<AppState>, principal: Principal, ApiJson(body): ApiJson<DefaultWorkspace>) -> ApiResult<serde_json::Value> {
     let (user, _) = principal.user()?;
     let ws = open_workspace(&state, &principal, &body.workspace_id).await?;
@@ -126,11 +160,14 @@ async fn set_default_workspace(State(state): State<AppState>, principal: Princip
     Ok(ApiOk::ok(json!({"default_workspace": ws.id()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AcceptInvite {
     token: String,
 }
 
+/// Joins a workspace with an invite token addressed to the signed-in user's email.
+#[utoipa::path(post, path = "/v1/invites/accept", tag = "workspaces", security(("bearer" = [])), request_body = AcceptInvite, responses(
+    (status = 201, description = "Created", body = Envelope<members::Member>), (status = 404, description = "Not found (or not yours)", body = ErrorEnvelope), (status = 409, description = "Conflict", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
 async fn accept_invite(State(state): State<AppState>, principal: Principal, meta: RequestMeta, ApiJson(body): ApiJson<AcceptInvite>) -> ApiResult<members::Member> {
     Ok(ApiOk::created(invites::accept(&state, &principal, &meta, &body.token).await?))
 }

@@ -4,29 +4,41 @@
 mod worker;
 
 use axum::extract::State;
-use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use worker::{EchoWorker, Heartbeat, heartbeat_key};
 
 use crate::http::{ApiError, ApiOk, ApiResult};
 use crate::state::{AppState, BackendKind};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
     pub backend: BackendKind,
+    #[schema(value_type = String)]
     pub version: &'static str,
     pub time: String,
     /// Seconds since the echo worker last processed a tick heartbeat; absent before the first one.
     pub heartbeat_age_seconds: Option<i64>,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/health", get(health))
+/// The health route group with its documentation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(openapi_json))
 }
 
+/// The `api-health` route group: health and the API description.
+pub fn routes() -> Router<AppState> {
+    api().split_for_parts().0
+}
+
+/// Platform health: backend, version, and the age of the last queue heartbeat.
+#[utoipa::path(get, path = "/v1/health", tag = "health",
+    responses((status = 200, description = "OK", body = crate::openapi::Envelope<Health>), (status = 503, description = "The table is unreachable", body = crate::openapi::ErrorEnvelope)))]
 async fn health(State(state): State<AppState>) -> ApiResult<Health> {
     let heartbeat = state.table.get(&heartbeat_key()).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let now = state.clock.now();
@@ -40,4 +52,10 @@ async fn health(State(state): State<AppState>) -> ApiResult<Health> {
         time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         heartbeat_age_seconds,
     }))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi::document())
 }

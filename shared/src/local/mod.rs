@@ -21,7 +21,7 @@ use crate::state::{AppState, InitError};
 
 /// Every route group, merged. Each later domain module adds its `routes()` here and gets its own Lambda.
 pub fn all_routes() -> Router<AppState> {
-    Router::new().merge(crate::health::routes()).merge(crate::auth::routes()).merge(crate::workspaces::routes())
+    crate::openapi::all_groups().split_for_parts().0
 }
 
 /// Every queue with its worker.

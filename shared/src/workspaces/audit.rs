@@ -10,7 +10,7 @@ use crate::state::AppState;
 
 const RETENTION_SECS: i64 = 400 * 24 * 3600;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: String,
     pub at: String,

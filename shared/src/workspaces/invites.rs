@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 pub const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Invite {
     pub id: InviteId,
     pub email: Email,
@@ -26,10 +26,11 @@ pub struct Invite {
     pub created_at: String,
     pub expires_at: i64,
     #[serde(skip_serializing, default)]
+    #[schema(ignore)]
     token_hash: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedInvite {
     #[serde(flatten)]
     pub invite: Invite,

@@ -6,4 +6,4 @@ pub mod invites;
 pub mod members;
 mod routes;
 
-pub use routes::routes;
+pub use routes::{api, routes};

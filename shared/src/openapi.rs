@@ -1,0 +1,68 @@
+//! The API's self-description, served at `GET /v1/openapi.json`. Every route group registers its
+//! handlers through `utoipa-axum`, so a route and its documentation come from the same line.
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// `{"success": true, "data": T}`.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub data: T,
+}
+
+/// `{"success": false, "error": {"code", "message"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`, `rate_limited`.
+    pub code: String,
+    pub message: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An access token from /v1/auth/login (JWT), or a workspace API key `wt_…`"))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "WebTrigger API", description = "Webhooks in, Web Push and WhatsApp out. Every answer is an envelope: `{success, data}` or `{success: false, error: {code, message}}`."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Platform health"),
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "workspaces", description = "Workspaces, members, invites, API keys and audit log"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route group with its documentation.
+pub fn all_groups() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api())
+}
+
+/// The OpenAPI document (built once per process).
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| all_groups().into_openapi())
+}
