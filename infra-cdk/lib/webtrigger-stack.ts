@@ -1,0 +1,174 @@
+// The whole AWS deployment: one table, the envelope-encryption key, platform secrets, work queues,
+// one Lambda per route group / worker / tick, the HTTP API, the minute rule, and the dashboard on
+// S3 + CloudFront with /v1/* routed to the API.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DEFAULT_ASSET_ROOT, RustFunction } from './constructs/rust-function.ts';
+import { WorkerQueue } from './constructs/worker-queue.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SITE_DIST = path.resolve(here, '../../static-site/dist');
+const SECRETS_PREFIX = 'webtrigger/';
+
+export class WebTriggerStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+    const assetRoot: string = this.node.tryGetContext('lambdaAssetRoot') ?? DEFAULT_ASSET_ROOT;
+
+    const table = new dynamodb.TableV2(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      globalSecondaryIndexes: [
+        {
+          indexName: 'gsi1',
+          partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING },
+          sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
+          projectionType: dynamodb.ProjectionType.ALL,
+        },
+      ],
+    });
+
+    // Master key for envelope encryption of credentials and VAPID keys (the `Keyring` port).
+    const key = new kms.Key(this, 'EnvelopeKey', {
+      alias: 'alias/webtrigger',
+      description: 'WebTrigger envelope encryption (data keys bound to an encryption context)',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Access-token signing keys: rotate by copying the current value to -previous, then regenerating.
+    const signingSecrets = ['token-signing-key', 'token-signing-key-previous'].map(
+      (name) =>
+        new secretsmanager.Secret(this, name.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase()), {
+          secretName: `${SECRETS_PREFIX}${name}`,
+          description: `WebTrigger ${name} (HS256 access tokens)`,
+          generateSecretString: { passwordLength: 64, excludePunctuation: true },
+        }),
+    );
+
+    const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
+
+    const baseEnv = {
+      WEBTRIGGER_BACKEND: 'aws',
+      WEBTRIGGER_TABLE: table.tableName,
+      WEBTRIGGER_KMS_KEY_ID: key.keyArn,
+      WEBTRIGGER_SECRETS_PREFIX: SECRETS_PREFIX,
+    };
+    const fn = (id: string, crate: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
+      new RustFunction(this, id, { crate, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: more.reserved });
+
+    const apiHealth = fn('ApiHealth', 'api-health', 'GET /v1/health and /v1/openapi.json');
+    const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
+    const apiWorkspaces = fn('ApiWorkspaces', 'api-workspaces', 'Workspaces, members, invites, API keys, audit log');
+    const workerEcho = fn('WorkerEcho', 'worker-echo', 'Consumes tick heartbeats from the echo queue', echo.environment());
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, sweeps, heartbeat', echo.environment(), { timeout: Duration.seconds(50), reserved: 1 });
+
+    // Least privilege, per function.
+    apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
+    for (const f of [apiAuth, apiWorkspaces]) {
+      table.grantReadWriteData(f);
+      signingSecrets.forEach((s) => s.grantRead(f));
+    }
+    workerEcho.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [table.tableArn] }));
+    workerEcho.addEventSource(new SqsEventSource(echo.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    echo.deadLetterQueue.grantSendMessages(workerEcho);
+    table.grantReadWriteData(cronTick);
+    echo.queue.grantSendMessages(cronTick);
+    new events.Rule(this, 'MinuteTick', {
+      description: 'Runs cron-tick every minute; it catches up missed minutes from its cursor',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(cronTick, { retryAttempts: 2 })],
+    });
+
+    const api = new apigw.HttpApi(this, 'HttpApi', { description: 'WebTrigger API (payload format 2.0)', createDefaultStage: true });
+    const route = (paths: string[], handler: RustFunction, methods: apigw.HttpMethod[]) => {
+      const integration = new HttpLambdaIntegration(`${handler.node.id}Integration`, handler, { payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0 });
+      for (const p of paths) api.addRoutes({ path: p, methods, integration });
+    };
+    route(['/v1/health', '/v1/openapi.json'], apiHealth, [apigw.HttpMethod.GET]);
+    route(['/v1/auth/{proxy+}', '/v1/me', '/v1/me/{proxy+}', '/v1/invites/{proxy+}'], apiAuth, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces', '/v1/workspaces/{proxy+}'], apiWorkspaces, [apigw.HttpMethod.ANY]);
+
+    const site = new s3.Bucket(this, 'SiteBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const siteOrigin = origins.S3BucketOrigin.withOriginAccessControl(site);
+    const spaRewrite = new cloudfront.Function(this, 'SpaRewrite', {
+      comment: 'Client-side routes (no file extension) get index.html',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromInline(
+        "function handler(event) { var r = event.request; if (!r.uri.startsWith('/v1/') && r.uri.lastIndexOf('.') <= r.uri.lastIndexOf('/')) { r.uri = '/index.html'; } return r; }",
+      ),
+    });
+    const apiDomain = Fn.select(2, Fn.split('/', api.apiEndpoint));
+    const noCache = { origin: siteOrigin, cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED, viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS };
+    const distribution = new cloudfront.Distribution(this, 'Distribution', {
+      comment: 'WebTrigger dashboard and API',
+      defaultRootObject: 'index.html',
+      defaultBehavior: {
+        origin: siteOrigin,
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        functionAssociations: [{ function: spaRewrite, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST }],
+      },
+      additionalBehaviors: {
+        '/v1/*': {
+          origin: new origins.HttpOrigin(apiDomain, { protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY }),
+          allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
+          cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
+          originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+        },
+        // The service worker and the index must never be served stale, or updates never arrive.
+        '/sw.js': noCache,
+        '/index.html': noCache,
+      },
+    });
+
+    const skipSite = this.node.tryGetContext('skipSiteDeployment') === true || this.node.tryGetContext('skipSiteDeployment') === 'true';
+    if (!skipSite && fs.existsSync(path.join(SITE_DIST, 'index.html'))) {
+      new s3deploy.BucketDeployment(this, 'SiteDeployment', {
+        sources: [s3deploy.Source.asset(SITE_DIST)],
+        destinationBucket: site,
+        distribution,
+        distributionPaths: ['/index.html', '/sw.js', '/manifest.webmanifest'],
+      });
+    } else if (!skipSite) {
+      Annotations.of(this).addWarningV2('webtrigger:no-site', 'static-site/dist is missing: build the dashboard before deploying (cd static-site && npm run build)');
+    }
+
+    for (const f of [apiHealth, apiAuth, apiWorkspaces, workerEcho, cronTick]) {
+      if (f.usesPlaceholder) Annotations.of(f).addWarningV2('webtrigger:placeholder', `target/lambda/${f.crate} not built: using a placeholder bootstrap`);
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
+    new CfnOutput(this, 'DashboardUrl', { value: `https://${distribution.distributionDomainName}` });
+    new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'EchoQueueUrl', { value: echo.queue.queueUrl });
+    new CfnOutput(this, 'EchoDlqUrl', { value: echo.deadLetterQueue.queueUrl });
+  }
+}

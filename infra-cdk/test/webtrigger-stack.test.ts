@@ -1,0 +1,127 @@
+// Assertions on the synthesized template: what the platform relies on, and least privilege.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { WebTriggerStack } from '../lib/webtrigger-stack.ts';
+
+const app = new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: '/nonexistent' } });
+const stack = new WebTriggerStack(app, 'Test');
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
+
+/** The Lambda of a crate: construct ids are the crate name in PascalCase (`api-health` → `ApiHealth…`). */
+function functionNamed(crate: string): [string, any] {
+  const prefix = crate.split('-').map((p) => p[0].toUpperCase() + p.slice(1)).join('');
+  const id = Object.keys(resources).find((k) => resources[k].Type === 'AWS::Lambda::Function' && k.startsWith(prefix));
+  assert.ok(id, `no function for ${crate}`);
+  return [id, resources[id]];
+}
+
+function policiesOf(functionId: string): any[] {
+  const roleRef = resources[functionId].Properties.Role['Fn::GetAtt'][0];
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((role: any) => role.Ref === roleRef))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement);
+}
+
+const actionsOf = (statements: any[]) => statements.flatMap((s) => [s.Action].flat());
+
+test('table: keys, gsi1, TTL, point-in-time recovery, on-demand, retained', () => {
+  template.hasResource('AWS::DynamoDB::GlobalTable', {
+    DeletionPolicy: 'Retain',
+    Properties: Match.objectLike({
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'gsi1', KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }] })],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
+    }),
+  });
+});
+
+test('KMS key rotates', () => {
+  template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/webtrigger' });
+});
+
+test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
+  template.hasResourceProperties('AWS::SQS::Queue', {
+    RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    VisibilityTimeout: 60,
+  });
+  template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: 0,
+  });
+});
+
+test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'worker-echo', 'cron-tick']) {
+    const [, fn] = functionNamed(crate);
+    assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
+    assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
+    assert.equal(fn.Properties.Handler, 'bootstrap', crate);
+    const env = fn.Properties.Environment.Variables;
+    for (const v of ['WEBTRIGGER_TABLE', 'WEBTRIGGER_KMS_KEY_ID', 'WEBTRIGGER_SECRETS_PREFIX', 'RUST_LOG']) assert.ok(env[v], `${crate} lacks ${v}`);
+    assert.equal(env.WEBTRIGGER_BACKEND, 'aws');
+  }
+  const [, worker] = functionNamed('worker-echo');
+  assert.ok(worker.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_ECHO);
+  assert.ok(worker.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_ECHO_DLQ, 'permanent failures are copied to the DLQ');
+});
+
+test('worker reads SQS with partial batch failures', () => {
+  template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10 });
+});
+
+test('minute rule targets cron-tick', () => {
+  const [tickId] = functionNamed('cron-tick');
+  template.hasResourceProperties('AWS::Events::Rule', {
+    ScheduleExpression: 'rate(1 minute)',
+    Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [tickId, 'Arn'] } })],
+  });
+});
+
+test('HTTP API routes each group to its function', () => {
+  const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
+  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}']) {
+    assert.ok(routes.includes(key), `missing route ${key}: ${routes.join(', ')}`);
+  }
+});
+
+test('dashboard: private bucket behind CloudFront OAC, /v1/* to the API uncached', () => {
+  template.hasResourceProperties('AWS::S3::Bucket', {
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+  });
+  template.resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+  const dist = Object.values(resources).find((r) => r.Type === 'AWS::CloudFront::Distribution')!.Properties.DistributionConfig;
+  const api = dist.CacheBehaviors.find((b: any) => b.PathPattern === '/v1/*');
+  assert.ok(api, 'no /v1/* behavior');
+  assert.equal(api.CachePolicyId, '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', '/v1/* must use CachingDisabled');
+  assert.deepEqual(api.AllowedMethods.sort(), ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+  assert.ok(dist.CacheBehaviors.some((b: any) => b.PathPattern === '/sw.js'), 'the service worker is not cached');
+  assert.equal(dist.DefaultRootObject, 'index.html');
+});
+
+test('least privilege: api-health reads one table item and writes nothing', () => {
+  const [id] = functionNamed('api-health');
+  const actions = actionsOf(policiesOf(id));
+  assert.deepEqual(actions, ['dynamodb:GetItem']);
+});
+
+test('least privilege: no dynamodb/sqs/kms/secrets action on Resource "*"', () => {
+  for (const policy of Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy')) {
+    for (const st of policy.Properties.PolicyDocument.Statement) {
+      const actions = [st.Action].flat().join(' ');
+      const wildcard = [st.Resource].flat().some((r: any) => r === '*');
+      assert.ok(!(wildcard && /dynamodb:|sqs:|kms:|secretsmanager:/.test(actions)), `wildcard resource for ${actions}`);
+    }
+  }
+});
+
+test('only the auth route groups can read the token signing secrets', () => {
+  const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiWorkspaces']);
+});
