@@ -1,0 +1,138 @@
+// Typed client for the WebTrigger API (`/v1/*`, same origin).
+//
+// Every response is an envelope: `{"success":true,"data":…}` or
+// `{"success":false,"error":{"code":"…","message":"…"}}`. `apiFetch` unwraps `data` or throws `ApiError`.
+//
+// Auth (later issue): the access token will be held in memory only — never localStorage/sessionStorage or a
+// readable cookie — and sent as `Authorization: Bearer …`; a reload re-obtains it through the refresh flow.
+// The service worker never caches `/v1/*`, so API responses are not persisted on the device.
+
+/** Thrown for any failed call. `status` 0 means no HTTP response (offline, unreachable, timed out). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+
+  /** True when the request never got an HTTP response. */
+  get isNetworkError(): boolean {
+    return this.status === 0;
+  }
+}
+
+/** Error codes produced by the client itself (status 0) rather than the server. */
+export const CLIENT_ERROR = {
+  offline: 'offline',
+  network: 'network_error',
+  timeout: 'timeout',
+  aborted: 'aborted',
+  invalidResponse: 'invalid_response',
+} as const;
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+let accessToken: string | null = null;
+
+/** Sets (or clears) the in-memory access token sent with every request. Not persisted anywhere. */
+export function setAccessToken(token: string | null): void {
+  accessToken = token;
+}
+
+export interface ApiInit extends Omit<RequestInit, 'body'> {
+  /** A JSON-serialisable body (sent as application/json) or a raw BodyInit. */
+  body?: unknown;
+  /** Milliseconds before the request is abandoned with code `timeout`. */
+  timeoutMs?: number;
+}
+
+type Envelope<T> =
+  | { success: true; data: T }
+  | { success: false; error: { code: string; message: string } };
+
+export async function apiFetch<T>(path: string, init: ApiInit = {}): Promise<T> {
+  if (!path.startsWith('/v1/')) throw new Error(`apiFetch expects a /v1/ path, got ${path}`);
+  const { body, timeoutMs = DEFAULT_TIMEOUT_MS, headers: extraHeaders, signal: callerSignal, ...rest } = init;
+
+  const headers = new Headers(extraHeaders);
+  headers.set('Accept', 'application/json');
+  if (accessToken) headers.set('Authorization', `Bearer ${accessToken}`);
+  let requestBody: BodyInit | null = null;
+  if (body !== undefined && body !== null) {
+    if (isRawBody(body)) {
+      requestBody = body;
+    } else {
+      headers.set('Content-Type', 'application/json');
+      requestBody = JSON.stringify(body);
+    }
+  }
+
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+
+  let response: Response;
+  try {
+    response = await fetch(path, { ...rest, headers, body: requestBody, signal, credentials: 'same-origin' });
+  } catch (error) {
+    if (timeout.aborted) throw new ApiError(0, CLIENT_ERROR.timeout, `The server did not answer within ${timeoutMs / 1000} s.`);
+    if (callerSignal?.aborted) throw new ApiError(0, CLIENT_ERROR.aborted, 'The request was cancelled.');
+    if (!navigator.onLine) throw new ApiError(0, CLIENT_ERROR.offline, 'You are offline.');
+    throw new ApiError(0, CLIENT_ERROR.network, `The server could not be reached (${describe(error)}).`);
+  }
+
+  let envelope: Envelope<T>;
+  try {
+    envelope = (await response.json()) as Envelope<T>;
+  } catch {
+    throw new ApiError(
+      response.status,
+      CLIENT_ERROR.invalidResponse,
+      `Unexpected response from ${path} (HTTP ${response.status}, not a JSON envelope).`,
+    );
+  }
+  if (typeof envelope !== 'object' || envelope === null || typeof envelope.success !== 'boolean') {
+    throw new ApiError(response.status, CLIENT_ERROR.invalidResponse, `Unexpected response from ${path} (no envelope).`);
+  }
+  if (!envelope.success) {
+    const { code = 'unknown_error', message = `HTTP ${response.status}` } = envelope.error ?? {};
+    throw new ApiError(response.status, code, message);
+  }
+  return envelope.data;
+}
+
+function isRawBody(body: unknown): body is BodyInit {
+  return (
+    typeof body === 'string' ||
+    body instanceof FormData ||
+    body instanceof Blob ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof ReadableStream
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Endpoints
+
+export interface Health {
+  status: string;
+  backend: 'embedded' | 'aws';
+  version: string;
+  /** Server time, RFC 3339. */
+  time?: string;
+  /** Seconds since the queue pipeline last processed a heartbeat; null before the first one. */
+  heartbeat_age_seconds?: number | null;
+}
+
+export function getHealth(signal?: AbortSignal): Promise<Health> {
+  return apiFetch<Health>('/v1/health', signal ? { signal } : {});
+}

@@ -1,0 +1,161 @@
+// The dashboard's areas: one entry per page, grouped as the sidebar shows them. Later issues replace the
+// "coming soon" pages one by one; the paths here are the stable URLs they will live at.
+
+import type { IconName } from './icons';
+
+export interface Page {
+  path: string;
+  title: string;
+  /** One line on what the page is for (shown on its empty state and on the overview). */
+  description: string;
+  /** True once the page is built; false renders the "Coming in a later release" empty state. */
+  ready: boolean;
+}
+
+export interface NavGroup {
+  /** Group label; single-page groups link straight to their page. */
+  label: string;
+  icon: IconName;
+  pages: Page[];
+}
+
+export const NAV: NavGroup[] = [
+  {
+    label: 'Overview',
+    icon: 'home',
+    pages: [{ path: '/', title: 'Overview', description: 'Platform status and a map of the dashboard.', ready: true }],
+  },
+  {
+    label: 'Triggers',
+    icon: 'zap',
+    pages: [
+      {
+        path: '/triggers',
+        title: 'Triggers',
+        description:
+          'Webhook endpoints that turn incoming events into Web Push notifications and WhatsApp messages, with templates and delivery logs.',
+        ready: false,
+      },
+    ],
+  },
+  {
+    label: 'Web Push',
+    icon: 'bell',
+    pages: [
+      {
+        path: '/web-push/sites',
+        title: 'Sites',
+        description: 'Register the websites that collect push subscribers, with their VAPID keys and install snippet.',
+        ready: false,
+      },
+      {
+        path: '/web-push/subscribers',
+        title: 'Subscribers',
+        description: 'Browse, segment and clean up the browsers subscribed to each site.',
+        ready: false,
+      },
+      {
+        path: '/web-push/notifications',
+        title: 'Notifications',
+        description: 'Compose and send notifications, and follow delivery, click and failure counts.',
+        ready: false,
+      },
+    ],
+  },
+  {
+    label: 'WhatsApp',
+    icon: 'message',
+    pages: [
+      {
+        path: '/whatsapp/credentials',
+        title: 'Credentials',
+        description: 'Connect Twilio, Meta WhatsApp Cloud API or Whapi.Cloud accounts; secrets are stored encrypted.',
+        ready: false,
+      },
+      {
+        path: '/whatsapp/channels',
+        title: 'Channels',
+        description: 'The WhatsApp numbers you send from, each bound to a provider credential.',
+        ready: false,
+      },
+      {
+        path: '/whatsapp/messages',
+        title: 'Messages',
+        description: 'Every outgoing and incoming WhatsApp message with its delivery status.',
+        ready: false,
+      },
+    ],
+  },
+  {
+    label: 'Inbox',
+    icon: 'inbox',
+    pages: [
+      {
+        path: '/inbox',
+        title: 'Inbox',
+        description: 'A shared inbox where your team reads and answers WhatsApp conversations.',
+        ready: false,
+      },
+    ],
+  },
+  {
+    label: 'Campaigns',
+    icon: 'send',
+    pages: [
+      {
+        path: '/campaigns',
+        title: 'Campaigns',
+        description: 'Scheduled bulk sends to push subscribers and WhatsApp contacts, with progress and results.',
+        ready: false,
+      },
+    ],
+  },
+  {
+    label: 'Settings',
+    icon: 'settings',
+    pages: [
+      {
+        path: '/settings/workspace',
+        title: 'Workspace',
+        description: 'Workspace name, time zone and defaults.',
+        ready: false,
+      },
+      {
+        path: '/settings/members',
+        title: 'Members',
+        description: 'Invite teammates and manage their roles.',
+        ready: false,
+      },
+      {
+        path: '/settings/api-keys',
+        title: 'API keys',
+        description: 'Create and revoke keys for calling the WebTrigger API from your own systems.',
+        ready: false,
+      },
+      {
+        path: '/settings/audit-log',
+        title: 'Audit log',
+        description: 'Who changed what in this workspace, and when.',
+        ready: false,
+      },
+    ],
+  },
+];
+
+export const PAGES: Page[] = NAV.flatMap((group) => group.pages);
+
+/** Group paths (e.g. `/web-push`) redirect to their first page. */
+export const GROUP_REDIRECTS: Record<string, string> = Object.fromEntries(
+  NAV.filter((g) => g.pages.length > 1).map((g) => {
+    const first = g.pages[0]!.path;
+    return [first.slice(0, first.lastIndexOf('/')), first];
+  }),
+);
+
+export function findPage(path: string): Page | undefined {
+  return PAGES.find((page) => page.path === path);
+}
+
+export function findGroup(path: string): NavGroup | undefined {
+  return NAV.find((group) => group.pages.some((page) => page.path === path));
+}
