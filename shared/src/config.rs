@@ -28,6 +28,20 @@ pub struct AwsConfig {
 pub struct Config {
     pub backend: BackendConfig,
     pub max_body_bytes: usize,
+    pub limits: RateLimits,
+}
+
+/// Sustained requests per minute (bursts of the same size) per workspace and per API key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimits {
+    pub workspace_per_minute: u32,
+    pub api_key_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { workspace_per_minute: 600, api_key_per_minute: 120 }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -54,6 +68,15 @@ impl Config {
                 reason: format!("`{v}` is not a byte count between 1 KiB and 64 MiB"),
             })?,
         };
+        let per_minute = |name: &'static str, default: u32| match get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or(ConfigError::Invalid { name, reason: format!("`{v}` is not a count between 1 and 1000000") }),
+        };
+        let defaults = RateLimits::default();
+        let limits = RateLimits {
+            workspace_per_minute: per_minute("WEBTRIGGER_LIMIT_WORKSPACE_PER_MINUTE", defaults.workspace_per_minute)?,
+            api_key_per_minute: per_minute("WEBTRIGGER_LIMIT_API_KEY_PER_MINUTE", defaults.api_key_per_minute)?,
+        };
         let backend = match get("WEBTRIGGER_BACKEND").as_deref() {
             None | Some("embedded") => {
                 BackendConfig::Embedded { data_dir: get("WEBTRIGGER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")) }
@@ -72,7 +95,7 @@ impl Config {
                 return Err(ConfigError::Invalid { name: "WEBTRIGGER_BACKEND", reason: format!("`{other}` is neither `aws` nor `embedded`") })
             }
         };
-        Ok(Self { backend, max_body_bytes })
+        Ok(Self { backend, max_body_bytes, limits })
     }
 }
 
@@ -110,5 +133,8 @@ mod tests {
     fn bad_values_fail_at_start() {
         assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_BACKEND", "mongo")])), Err(ConfigError::Invalid { .. })));
         assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_MAX_BODY_BYTES", "ten")])), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_LIMIT_API_KEY_PER_MINUTE", "0")])), Err(ConfigError::Invalid { .. })));
+        let tuned = Config::from_vars(vars(&[("WEBTRIGGER_LIMIT_WORKSPACE_PER_MINUTE", "6000")])).unwrap();
+        assert_eq!(tuned.limits.workspace_per_minute, 6000);
     }
 }

@@ -11,6 +11,7 @@ pub mod lambda;
 pub mod local;
 pub mod openapi;
 pub mod ports;
+pub mod push;
 pub mod queues;
 pub mod schedule;
 pub mod state;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::auth::TokenKeys;
 use crate::adapters::{self, DynamoTable, KmsKeyring, LocalKeyring, LocalSecrets, SecretsManagerSecrets, SqliteDb, SqliteQueue, SqliteTable, SqsQueue};
-use crate::config::{AwsConfig, BackendConfig, Config};
+use crate::config::{AwsConfig, BackendConfig, Config, RateLimits};
 use crate::ports::{Clock, Keyring, Queue, Secrets, SystemClock, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -37,6 +37,7 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Mark the refresh cookie `Secure` (HTTPS deployments).
     pub cookie_secure: bool,
+    pub limits: RateLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,7 @@ impl AppState {
             BackendConfig::Aws(aws) => Self::aws(aws, clock).await,
         };
         state.max_body_bytes = config.max_body_bytes;
+        state.limits = config.limits;
         Ok(state)
     }
 
@@ -86,6 +88,7 @@ impl AppState {
             tokens: Arc::new(TokenKeys::default()),
             trust_forwarded_for: false,
             cookie_secure: false,
+            limits: RateLimits::default(),
         }
     }
 
@@ -111,6 +114,7 @@ impl AppState {
             tokens: Arc::new(TokenKeys::default()),
             trust_forwarded_for: true,
             cookie_secure: true,
+            limits: RateLimits::default(),
         }
     }
 

@@ -38,7 +38,8 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { data_dir, port, bind, static_dir } => {
             let static_dir = static_dir.join("index.html").is_file().then_some(static_dir);
-            let opts = ServeOptions { data_dir, addr: SocketAddr::new(bind, port), static_dir, drain_timeout: Duration::from_secs(30) };
+            let config = webtrigger::config::Config::from_env()?;
+            let opts = ServeOptions { data_dir, addr: SocketAddr::new(bind, port), static_dir, drain_timeout: Duration::from_secs(30), config };
             serve(opts, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

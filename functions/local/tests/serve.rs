@@ -110,6 +110,9 @@ async fn serve_end_to_end() {
     assert!(deep_link.text().await.unwrap().contains("WebTrigger"));
     let asset = client.get(format!("{}/assets/app-abc123.js", server.base)).send().await.unwrap();
     assert!(asset.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    let missing = client.get(format!("{}/assets/app-gone999.js", server.base)).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404, "a missing asset is not answered with index.html");
+    assert!(missing.headers().get("cache-control").is_none_or(|v| !v.to_str().unwrap().contains("immutable")));
     let sw = client.get(format!("{}/sw.js", server.base)).send().await.unwrap();
     assert_eq!(sw.headers()["cache-control"], "no-cache", "the service worker must never be cached");
 

@@ -19,10 +19,6 @@ use crate::http::ApiError;
 use crate::ports::Key;
 use crate::state::AppState;
 
-/// Requests per workspace: bursts of 600, 600 a minute sustained.
-pub const WORKSPACE_LIMIT: Limit = Limit::per_minute(600.0, 600.0);
-/// Requests per API key: bursts of 120, 120 a minute sustained.
-pub const API_KEY_LIMIT: Limit = Limit::per_minute(120.0, 120.0);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
@@ -184,13 +180,15 @@ pub async fn open_workspace(state: &AppState, principal: &Principal, raw_id: &st
             if *workspace != id {
                 return Err(not_found());
             }
-            if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("key#{key_id}"), API_KEY_LIMIT, now_ms).await? {
+            let limit = Limit::per_minute(state.limits.api_key_per_minute.into(), state.limits.api_key_per_minute.into());
+            if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("key#{key_id}"), limit, now_ms).await? {
                 return Err(ApiError::RateLimited(after));
             }
             None
         }
     };
-    if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("ws#{id}"), WORKSPACE_LIMIT, now_ms).await? {
+    let limit = Limit::per_minute(state.limits.workspace_per_minute.into(), state.limits.workspace_per_minute.into());
+    if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("ws#{id}"), limit, now_ms).await? {
         return Err(ApiError::RateLimited(after));
     }
     Ok(Workspace { id, principal: principal.clone(), role })

@@ -37,6 +37,8 @@ pub struct ServeOptions {
     pub static_dir: Option<PathBuf>,
     /// How long shutdown waits for in-flight batches.
     pub drain_timeout: Duration,
+    /// Limits and body cap (the backend part is ignored: local mode is always embedded).
+    pub config: crate::config::Config,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,9 @@ pub enum ServeError {
 
 /// Runs until `shutdown` resolves. Returns once background work has drained (or the timeout passed).
 pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
+    let mut state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
+    state.max_body_bytes = opts.config.max_body_bytes;
+    state.limits = opts.config.limits;
     state.ensure_queues().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;

@@ -28,7 +28,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (rece
 ";
 
 /// A shared SQLite connection. Writes are serialised by the mutex (SQLite allows one writer anyway);
-/// every call runs on the blocking pool so the async runtime never waits on disk.
+/// every call runs on the blocking pool so the async runtime never waits on disk. Write transactions
+/// begin IMMEDIATE so that another process on the same file (an operator command beside `serve`) waits
+/// on the busy timeout instead of failing a read-to-write upgrade with SQLITE_BUSY.
 #[derive(Clone)]
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{TransactionBehavior, params, OptionalExtension};
 use tokio::sync::Notify;
 
 use super::SqliteDb;
@@ -62,7 +62,7 @@ impl SqliteQueue {
         self.db
             .call(move |c| {
                 let q = queue_row(c, &queue)?;
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 let candidates: Vec<(String, String, i64, u32)> = {
                     let mut stmt = tx
                         .prepare_cached(
@@ -143,7 +143,7 @@ impl Queue for SqliteQueue {
         self.db
             .call(move |c| {
                 queue_row(c, &queue)?;
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 for (id, m) in ids.iter().zip(&messages) {
                     tx.execute(
                         "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{params, params_from_iter, types::Value as SqlValue, OptionalExtension, Transaction};
+use rusqlite::{TransactionBehavior, params, params_from_iter, types::Value as SqlValue, OptionalExtension, Transaction};
 use serde_json::{Map, Value};
 
 use super::SqliteDb;
@@ -153,7 +153,7 @@ impl Table for SqliteTable {
         let now = self.clock.epoch_seconds();
         self.db
             .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 if !holds(&tx, &item.key, condition, now).map_err(db_err)? {
                     return Err(TableError::ConditionFailed);
                 }
@@ -168,7 +168,7 @@ impl Table for SqliteTable {
         let now = self.clock.epoch_seconds();
         self.db
             .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 if !holds(&tx, &key, condition, now).map_err(db_err)? {
                     return Err(TableError::ConditionFailed);
                 }
@@ -205,7 +205,7 @@ impl Table for SqliteTable {
         let deltas: Vec<(String, i64)> = deltas.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect();
         self.db
             .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 let existing = tx
                     .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
                     .optional()
@@ -233,7 +233,7 @@ impl Table for SqliteTable {
         let now = self.clock.epoch_seconds();
         self.db
             .call(move |c| {
-                let tx = c.transaction().map_err(db_err)?;
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 for (index, w) in writes.iter().enumerate() {
                     let (key, condition) = match w {
                         TxWrite::Put { item, condition } => (&item.key, *condition),
