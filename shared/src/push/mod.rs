@@ -1,3 +1,6 @@
-//! Web Push: message encryption and VAPID today; sites, subscribers and the sender worker build on it.
+//! Web Push: message encryption and VAPID, parsed subscription types, and push-service answer handling.
+//! Sites, subscribers and the sender worker build on these.
 
 pub mod crypto;
+pub mod outcome;
+pub mod types;
