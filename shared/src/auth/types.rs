@@ -101,7 +101,7 @@ impl NewPassword {
 macro_rules! prefixed_id {
     ($name:ident, $prefix:literal, $what:literal) => {
         #[doc = concat!("A ", $what, " id: `", $prefix, "` followed by a ULID.")]
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -110,11 +110,11 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, ulid.to_string().to_lowercase()))
             }
 
-            pub fn parse(raw: &str) -> Result<Self, ApiError> {
+            pub fn parse(raw: &str) -> Result<Self, $crate::http::ApiError> {
                 raw.strip_prefix($prefix)
                     .filter(|rest| rest.len() == 26 && ulid::Ulid::from_string(rest).is_ok())
                     .map(|rest| Self(format!("{}{}", $prefix, rest.to_lowercase())))
-                    .ok_or_else(|| ApiError::NotFound(format!("no {} `{}`", $what, raw.chars().take(40).collect::<String>())))
+                    .ok_or_else(|| $crate::http::ApiError::NotFound(format!("no {} `{}`", $what, raw.chars().take(40).collect::<String>())))
             }
 
             pub fn as_str(&self) -> &str {
@@ -123,7 +123,7 @@ macro_rules! prefixed_id {
         }
 
         impl TryFrom<String> for $name {
-            type Error = ApiError;
+            type Error = $crate::http::ApiError;
             fn try_from(s: String) -> Result<Self, Self::Error> {
                 Self::parse(&s)
             }
@@ -147,13 +147,15 @@ macro_rules! prefixed_id {
 
         impl utoipa::ToSchema for $name {}
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
     };
 }
+
+pub(crate) use prefixed_id;
 
 prefixed_id!(UserId, "usr_", "user");
 prefixed_id!(WorkspaceId, "ws_", "workspace");
