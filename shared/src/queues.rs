@@ -10,7 +10,12 @@ pub fn echo() -> QueueSpec {
     QueueSpec::new("echo", Duration::from_secs(30), 5)
 }
 
+/// Web Push fan-out and delivery jobs; retries of individual subscribers are re-queued by the worker.
+pub fn push_send() -> QueueSpec {
+    QueueSpec::new("push-send", Duration::from_secs(120), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo()]
+    vec![echo(), push_send()]
 }

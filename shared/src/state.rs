@@ -38,6 +38,7 @@ pub struct AppState {
     /// Mark the refresh cookie `Secure` (HTTPS deployments).
     pub cookie_secure: bool,
     pub limits: RateLimits,
+    pub push: Arc<crate::push::PushRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,7 @@ impl AppState {
             trust_forwarded_for: false,
             cookie_secure: false,
             limits: RateLimits::default(),
+            push: Arc::new(crate::push::PushRuntime::default()),
         }
     }
 
@@ -115,6 +117,7 @@ impl AppState {
             trust_forwarded_for: true,
             cookie_secure: true,
             limits: RateLimits::default(),
+            push: Arc::new(crate::push::PushRuntime::default()),
         }
     }
 

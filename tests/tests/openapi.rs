@@ -32,7 +32,10 @@ async fn document_matches_the_router() {
                 .replace("{ws}", "ws_01jd5x8q0y8m3n2b7c4v6w9z1a")
                 .replace("{user}", "usr_01jd5x8q0y8m3n2b7c4v6w9z1a")
                 .replace("{invite}", "inv_01jd5x8q0y8m3n2b7c4v6w9z1a")
-                .replace("{key}", "key_01jd5x8q0y8m3n2b7c4v6w9z1a");
+                .replace("{key}", "key_01jd5x8q0y8m3n2b7c4v6w9z1a")
+                .replace("{site}", "site_01jd5x8q0y8m3n2b7c4v6w9z1a")
+                .replace("{subscriber}", "0123456789abcdef0123456789abcdef")
+                .replace("{notification}", "ntf_01jd5x8q0y8m3n2b7c4v6w9z1a");
             let mut req = Request::builder().method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap()).uri(&concrete);
             let body = if op["requestBody"].is_object() {
                 req = req.header("content-type", "application/json");

@@ -21,12 +21,17 @@ use crate::state::{AppState, InitError};
 
 /// Every route group, merged. Each later domain module adds its `routes()` here and gets its own Lambda.
 pub fn all_routes() -> Router<AppState> {
-    crate::openapi::all_groups().split_for_parts().0
+    Router::new()
+        .merge(crate::health::routes())
+        .merge(crate::auth::routes())
+        .merge(crate::workspaces::routes())
+        .merge(crate::push::routes())
+        .merge(crate::push::public_routes())
 }
 
 /// Every queue with its worker.
 pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::JobHandler>)> {
-    vec![(crate::queues::echo(), Arc::new(crate::health::EchoWorker))]
+    vec![(crate::queues::echo(), Arc::new(crate::health::EchoWorker)), (crate::queues::push_send(), Arc::new(crate::push::worker::PushWorker))]
 }
 
 #[derive(Debug, Clone)]

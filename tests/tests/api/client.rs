@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A small client over the full local router (no network): JSON in and out, bearer tokens, and the
 //! refresh cookie kept like a browser would.
 
@@ -36,12 +37,13 @@ pub struct Client {
     pub token: Option<String>,
     pub cookie: Option<String>,
     pub ip: String,
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl Client {
     pub fn new(state: AppState) -> Self {
         let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
-        Self { app, token: None, cookie: None, ip: "198.51.100.1".into() }
+        Self { app, token: None, cookie: None, ip: "198.51.100.1".into(), extra_headers: Vec::new() }
     }
 
     pub fn with_token(&self, token: &str) -> Self {
@@ -53,6 +55,9 @@ impl Client {
         let addr: std::net::SocketAddr = format!("{}:40000", self.ip).parse().unwrap();
         if let Some(t) = &self.token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        for (name, value) in &self.extra_headers {
+            req = req.header(name.as_str(), value.as_str());
         }
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, format!("wt_refresh={c}"));

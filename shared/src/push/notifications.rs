@@ -1,0 +1,268 @@
+//! Notifications: the record is written first (with its counters), then fan-out jobs are queued, one per
+//! subscriber shard; each fan-out pages its shard, keeps the subscribers the target selects and queues
+//! deliver jobs of up to 50 subscriptions; a deliver job encrypts and sends them concurrently and adds
+//! its counters once. Expired subscriptions (404/410) are deleted; transient failures are re-queued
+//! with the push service's Retry-After or backoff, up to `MAX_ATTEMPTS`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::crypto::MAX_PLAINTEXT;
+use super::sites::{self, Site, SiteId};
+use super::subscribers::{self, parse_tags, Subscriber, SHARDS};
+use super::types::{parse_topic, Urgency};
+use crate::auth::types::prefixed_id;
+use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
+use crate::http::ApiError;
+use crate::ports::{Condition, Cursor, Item, Key, OutgoingMessage, Query};
+use crate::state::AppState;
+use crate::workspaces::{audit, members::to_attrs};
+
+prefixed_id!(NotificationId, "ntf_", "notification");
+
+pub const MAX_ATTEMPTS: u32 = 5;
+pub const DELIVER_BATCH: usize = 50;
+pub const COUNTERS: [&str; 9] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "shards_done"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Target {
+    All,
+    Subscriber { id: String },
+    ExternalId { external_id: String },
+    /// Subscribers having any of the tags.
+    Tags { tags: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct NotificationAction {
+    pub action: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Content {
+    pub title: String,
+    pub body: Option<String>,
+    pub url: Option<String>,
+    pub icon: Option<String>,
+    pub image: Option<String>,
+    pub badge: Option<String>,
+    #[serde(default)]
+    pub actions: Vec<NotificationAction>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewNotification {
+    #[serde(flatten)]
+    pub content: Content,
+    pub target: Target,
+    pub ttl_seconds: Option<u32>,
+    pub urgency: Option<Urgency>,
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub site_id: SiteId,
+    #[serde(flatten)]
+    pub content: Content,
+    pub target: Target,
+    pub ttl_seconds: u32,
+    pub urgency: Urgency,
+    pub topic: Option<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    #[serde(flatten)]
+    pub notification: Notification,
+    /// `sending` until every shard is fanned out and every targeted subscriber has an outcome.
+    pub status: &'static str,
+    #[schema(value_type = Object)]
+    pub stats: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A queued push job.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PushJob {
+    Fanout { workspace: WorkspaceId, site: SiteId, notification: NotificationId, shard: u8 },
+    Deliver { workspace: WorkspaceId, site: SiteId, notification: NotificationId, attempt: u32, subscribers: Vec<Subscriber> },
+}
+
+fn partition(ws: &WorkspaceId, site: &SiteId) -> String {
+    format!("WS#{ws}#SITE#{site}#NOTIF")
+}
+
+pub fn notification_key(ws: &WorkspaceId, site: &SiteId, id: &NotificationId) -> Key {
+    Key::new(partition(ws, site), id.to_string())
+}
+
+fn check_link(v: &Option<String>, name: &str) -> Result<(), ApiError> {
+    match v {
+        Some(u) if !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/')) || u.len() > 2048 => {
+            Err(ApiError::Validation(format!("{name} must be an http(s) URL or a path")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Adds UTM parameters to a click URL unless it already has them.
+pub fn with_utm(url: &str, site: &SiteId, notification: &NotificationId) -> String {
+    if url.contains("utm_source=") {
+        return url.to_owned();
+    }
+    let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut out = format!("{base}{sep}utm_source=webtrigger&utm_medium=push&utm_campaign={notification}&utm_content={site}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The JSON the service worker receives (what is encrypted).
+pub fn payload(site: &Site, n: &Notification) -> Vec<u8> {
+    let url = n.content.url.as_deref().map(|u| with_utm(u, &n.site_id, &n.id));
+    serde_json::to_vec(&serde_json::json!({
+        "title": n.content.title, "body": n.content.body, "icon": n.content.icon.clone().or_else(|| site.default_icon.clone()),
+        "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions,
+        "data": {"notification_id": n.id, "site_id": n.site_id, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
+    }))
+    .expect("payload serialises")
+}
+
+fn validate(req: &NewNotification) -> Result<(), ApiError> {
+    let c = &req.content;
+    if c.title.trim().is_empty() || c.title.chars().count() > 200 {
+        return Err(ApiError::Validation("title must be 1–200 characters".into()));
+    }
+    if c.body.as_ref().is_some_and(|b| b.chars().count() > 1000) {
+        return Err(ApiError::Validation("body must be at most 1000 characters".into()));
+    }
+    for (v, name) in [(&c.url, "url"), (&c.icon, "icon"), (&c.image, "image"), (&c.badge, "badge")] {
+        check_link(v, name)?;
+    }
+    if c.actions.len() > 2 || c.actions.iter().any(|a| a.action.is_empty() || a.title.is_empty() || a.title.chars().count() > 60) {
+        return Err(ApiError::Validation("at most 2 actions, each with an action id and a title of 1–60 characters".into()));
+    }
+    for a in &c.actions {
+        check_link(&a.url, "actions[].url")?;
+    }
+    if let Target::Tags { tags } = &req.target {
+        if parse_tags(tags)?.is_empty() {
+            return Err(ApiError::Validation("target.tags needs at least one tag".into()));
+        }
+    }
+    if req.ttl_seconds.is_some_and(|t| t > 2_419_200) {
+        return Err(ApiError::Validation("ttl_seconds must be at most 2419200".into()));
+    }
+    req.topic.as_deref().map(parse_topic).transpose()?;
+    Ok(())
+}
+
+fn jobs_to_messages(jobs: &[PushJob]) -> Vec<OutgoingMessage> {
+    jobs.iter().map(|j| OutgoingMessage::new(serde_json::to_string(j).expect("job serialises"))).collect()
+}
+
+pub(crate) async fn enqueue(state: &AppState, jobs: Vec<PushJob>, delay: std::time::Duration) -> Result<(), ApiError> {
+    for chunk in jobs.chunks(crate::ports::queue::MAX_BATCH) {
+        let messages = jobs_to_messages(chunk).into_iter().map(|m| m.delayed(delay)).collect();
+        state.queue.send(&crate::queues::push_send().name, messages).await?;
+    }
+    Ok(())
+}
+
+/// Writes the notification, then queues its fan-out.
+pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id: &SiteId, req: NewNotification) -> Result<NotificationView, ApiError> {
+    ws.require(Action::NotificationsSend)?;
+    validate(&req)?;
+    let site = sites::get(state, ws, site_id).await?;
+    let n = Notification {
+        id: NotificationId::new(state.clock.new_id()),
+        site_id: site_id.clone(),
+        content: req.content,
+        target: Target::All,
+        ttl_seconds: req.ttl_seconds.unwrap_or(site.ttl_seconds),
+        urgency: req.urgency.unwrap_or(site.urgency),
+        topic: req.topic,
+        created_at: state.clock.now().to_rfc3339(),
+        created_by: ws.principal().actor(),
+    };
+    let n = Notification { target: req.target, ..n };
+    let size = payload(&site, &n).len();
+    if size > MAX_PLAINTEXT {
+        return Err(ApiError::Validation(format!("the notification is {size} bytes as sent; Web Push allows {MAX_PLAINTEXT} (4096 encrypted)")));
+    }
+    let mut item = to_attrs(Item::new(notification_key(ws.id(), site_id, &n.id)), &n);
+    for c in COUNTERS {
+        item.attrs.insert(c.into(), 0.into());
+    }
+    state.table.put(item, Condition::NotExists).await?;
+    audit::record(state, ws, meta, "notification.send", n.id.as_str()).await?;
+    let (workspace, site, notification) = (ws.id().clone(), site_id.clone(), n.id.clone());
+    let jobs: Vec<PushJob> = match &n.target {
+        Target::All | Target::Tags { .. } => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: workspace.clone(), site: site.clone(), notification: notification.clone(), shard }).collect(),
+        Target::Subscriber { id } => {
+            let found = subscribers::get(state, &workspace, &site, id).await.ok().into_iter().collect::<Vec<_>>();
+            direct(state, &workspace, &site, &notification, found).await?
+        }
+        Target::ExternalId { external_id } => {
+            let found = subscribers::by_external_id(state, &workspace, &site, external_id).await?;
+            direct(state, &workspace, &site, &notification, found).await?
+        }
+    };
+    enqueue(state, jobs, std::time::Duration::ZERO).await?;
+    get(state, ws, site_id, &n.id).await
+}
+
+/// Targets resolved at send time: count them and mark every shard done.
+async fn direct(state: &AppState, ws: &WorkspaceId, site: &SiteId, n: &NotificationId, found: Vec<Subscriber>) -> Result<Vec<PushJob>, ApiError> {
+    state.table.add(&notification_key(ws, site, n), &[("targeted", found.len() as i64), ("shards_done", i64::from(SHARDS))]).await?;
+    Ok(found
+        .chunks(DELIVER_BATCH)
+        .map(|c| PushJob::Deliver { workspace: ws.clone(), site: site.clone(), notification: n.clone(), attempt: 1, subscribers: c.to_vec() })
+        .collect())
+}
+
+pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &NotificationId) -> Result<NotificationView, ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    let item = state.table.get(&notification_key(ws.id(), site, id)).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?;
+    Ok(view(&item)?)
+}
+
+fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
+    let notification: Notification = item.parse()?;
+    let stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| **c != "shards_done").map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    let n = |c: &str| item.attrs.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
+    let finished = n("accepted") + n("failed_gone") + n("failed_too_large") + n("failed_transient") + n("failed_rejected");
+    let status = if n("shards_done") >= i64::from(SHARDS) && finished >= n("targeted") { "completed" } else { "sending" };
+    Ok(NotificationView { notification, status, stats })
+}
+
+pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, cursor: Option<&str>, limit: u32) -> Result<(Vec<NotificationView>, Option<String>), ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    let after = cursor.map(Cursor::parse).transpose()?;
+    let page = state.table.query(Query::partition(partition(ws.id(), site)).reverse().limit(limit.clamp(1, 100)).after(after)).await?;
+    let views = page.items.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok((views, page.next.map(|c| c.as_str().to_owned())))
+}
+
+/// Public tracking from the service worker: impressions, clicks.
+pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str) -> Result<(), ApiError> {
+    let counter = match event {
+        "impression" => "impressions",
+        "click" => "clicks",
+        other => return Err(ApiError::Validation(format!("unknown event `{}`", other.chars().take(20).collect::<String>()))),
+    };
+    let key = notification_key(ws, site, id);
+    state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?;
+    state.table.add(&key, &[(counter, 1)]).await?;
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Web Push HTTP routes. Admin (`api-sites`): sites, subscribers, notifications under
+//! `/v1/workspaces/{ws}/sites`. Public (`api-subscribers`): what the site SDK calls from customers' pages,
+//! under `/v1/public/sites/{site}`, answered with CORS for the site's allowed origins only.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::notifications::{self, NewNotification, NotificationId, NotificationView};
+use super::sites::{self, Site, SiteId, SiteSettings};
+use super::subscribers::{self, SubscribeRequest, Subscriber};
+use crate::auth::{Action, RequestMeta, Workspace};
+use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
+use crate::openapi::{Envelope, ErrorEnvelope};
+use crate::state::AppState;
+
+/// Admin routes with their documentation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sites, create_site))
+        .routes(routes!(get_site, update_site, delete_site))
+        .routes(routes!(list_subscribers))
+        .routes(routes!(get_subscriber, delete_subscriber))
+        .routes(routes!(list_notifications, send_notification))
+        .routes(routes!(get_notification))
+}
+
+/// Public routes for the site SDK, with their documentation.
+pub fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event))
+}
+
+/// The `api-sites` route group.
+pub fn routes() -> Router<AppState> {
+    api().split_for_parts().0
+}
+
+/// The `api-subscribers` route group (public, CORS).
+pub fn public_routes() -> Router<AppState> {
+    public_api().split_for_parts().0.layer(axum::middleware::from_fn(cors))
+}
+
+/// CORS for the public routes: preflights are answered for any origin (the real request is refused
+/// unless the origin is allowed for the site); answers echo the origin so browsers can read them.
+async fn cors(req: axum::extract::Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut response = if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn site_id(raw: &str) -> Result<SiteId, ApiError> {
+    SiteId::parse(raw).map_err(|_| ApiError::NotFound("no such site".into()))
+}
+
+#[derive(Deserialize)]
+struct SitePath {
+    site: String,
+}
+
+/// Sites of the workspace.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites", tag = "push", security(("bearer" = [])), params(("ws" = String, Path)), responses((status = 200, description = "OK", body = Envelope<Vec<Site>>)))]
+async fn list_sites(State(state): State<AppState>, ws: Workspace) -> ApiResult<Vec<Site>> {
+    Ok(ApiOk::ok(sites::list(&state, &ws).await?))
+}
+
+/// Creates a site with a fresh VAPID key pair.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites", tag = "push", security(("bearer" = [])), params(("ws" = String, Path)), request_body = SiteSettings,
+    responses((status = 201, description = "Created", body = Envelope<Site>), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn create_site(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<SiteSettings>) -> ApiResult<Site> {
+    Ok(ApiOk::created(sites::create(&state, &ws, &meta, &body).await?))
+}
+
+/// One site.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Site>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_site(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>) -> ApiResult<Site> {
+    Ok(ApiOk::ok(sites::get(&state, &ws, &site_id(&p.site)?).await?))
+}
+
+/// Updates a site's settings (the VAPID key stays).
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/sites/{site}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = SiteSettings,
+    responses((status = 200, description = "OK", body = Envelope<Site>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn update_site(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SiteSettings>) -> ApiResult<Site> {
+    Ok(ApiOk::ok(sites::update(&state, &ws, &meta, &site_id(&p.site)?, &body).await?))
+}
+
+/// Deletes a site.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/sites/{site}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn delete_site(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>) -> ApiResult<serde_json::Value> {
+    sites::delete(&state, &ws, &meta, &site_id(&p.site)?).await?;
+    Ok(ApiOk::ok(json!({"deleted": p.site})))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct Paging {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SubscriberPage {
+    subscribers: Vec<Subscriber>,
+    total: i64,
+    next_cursor: Option<String>,
+}
+
+/// Subscribers of a site, with the total count.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), Paging),
+    responses((status = 200, description = "OK", body = Envelope<SubscriberPage>)))]
+async fn list_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<SubscriberPage> {
+    let site = sites::get(&state, &ws, &site_id(&p.site)?).await?;
+    let (subscribers, next_cursor) = subscribers::list(&state, &ws, &site.id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
+    let total = subscribers::count(&state, ws.id(), &site.id).await?;
+    Ok(ApiOk::ok(SubscriberPage { subscribers, total, next_cursor }))
+}
+
+#[derive(Deserialize)]
+struct SubscriberPath {
+    site: String,
+    subscriber: String,
+}
+
+/// One subscriber: everything stored about them (GDPR export).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/{subscriber}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("subscriber" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Subscriber>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_subscriber(State(state): State<AppState>, ws: Workspace, Path(p): Path<SubscriberPath>) -> ApiResult<Subscriber> {
+    let site = sites::get(&state, &ws, &site_id(&p.site)?).await?;
+    Ok(ApiOk::ok(subscribers::get(&state, ws.id(), &site.id, &p.subscriber).await?))
+}
+
+/// Deletes a subscriber (GDPR erasure).
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/{subscriber}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("subscriber" = String, Path)),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn delete_subscriber(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SubscriberPath>) -> ApiResult<serde_json::Value> {
+    ws.require(Action::SubscribersManage)?;
+    let site = sites::get(&state, &ws, &site_id(&p.site)?).await?;
+    if !subscribers::remove(&state, ws.id(), &site.id, &p.subscriber).await? {
+        return Err(ApiError::NotFound("no such subscriber".into()));
+    }
+    crate::workspaces::audit::record(&state, &ws, &meta, "subscriber.delete", &p.subscriber).await?;
+    Ok(ApiOk::ok(json!({"deleted": p.subscriber})))
+}
+
+#[derive(Serialize, ToSchema)]
+struct NotificationPage {
+    notifications: Vec<NotificationView>,
+    next_cursor: Option<String>,
+}
+
+/// Notifications sent to a site, newest first, with their counters.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), Paging),
+    responses((status = 200, description = "OK", body = Envelope<NotificationPage>)))]
+async fn list_notifications(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<NotificationPage> {
+    let site = site_id(&p.site)?;
+    let (notifications, next_cursor) = notifications::list(&state, &ws, &site, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
+    Ok(ApiOk::ok(NotificationPage { notifications, next_cursor }))
+}
+
+/// Sends a notification to all subscribers, a tag set, an external user id or one subscriber.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = NewNotification,
+    responses((status = 202, description = "Accepted: queued for delivery", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input or too large", body = ErrorEnvelope)))]
+async fn send_notification(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<NewNotification>) -> ApiResult<NotificationView> {
+    let view = notifications::send(&state, &ws, &meta, &site_id(&p.site)?, body).await?;
+    Ok(ApiOk(StatusCode::ACCEPTED, view))
+}
+
+#[derive(Deserialize)]
+struct NotificationPath {
+    site: String,
+    notification: String,
+}
+
+/// One notification with its delivery counters.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_notification(State(state): State<AppState>, ws: Workspace, Path(p): Path<NotificationPath>) -> ApiResult<NotificationView> {
+    let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
+    Ok(ApiOk::ok(notifications::get(&state, &ws, &site_id(&p.site)?, &id).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct PublicSiteConfig {
+    vapid_public_key: String,
+}
+
+/// The VAPID public key the SDK subscribes with.
+#[utoipa::path(get, path = "/v1/public/sites/{site}", tag = "push-public", params(("site" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<PublicSiteConfig>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn site_config(State(state): State<AppState>, Path(p): Path<SitePath>) -> ApiResult<PublicSiteConfig> {
+    let (_, pointer) = sites::pointer_of(&state, &p.site).await?;
+    Ok(ApiOk::ok(PublicSiteConfig { vapid_public_key: pointer.vapid_public_key }))
+}
+
+fn origin(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+}
+
+#[derive(Serialize, ToSchema)]
+struct Subscribed {
+    subscriber_id: String,
+    created: bool,
+}
+
+/// Stores (or refreshes) a browser's subscription. The page's origin must be allowed for the site.
+#[utoipa::path(post, path = "/v1/public/sites/{site}/subscriptions", tag = "push-public", params(("site" = String, Path)), request_body = SubscribeRequest,
+    responses((status = 201, description = "Created", body = Envelope<Subscribed>), (status = 200, description = "Refreshed", body = Envelope<Subscribed>),
+        (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown site", body = ErrorEnvelope), (status = 422, description = "Malformed subscription", body = ErrorEnvelope)))]
+async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
+    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
+    subscribers::check_origin(&pointer, origin(&headers))?;
+    public_limit(&state, &site, &meta).await?;
+    let (sub, created) = subscribers::subscribe(&state, &state.push.policy, &pointer.workspace, &site, &body).await?;
+    Ok(ApiOk(if created { StatusCode::CREATED } else { StatusCode::OK }, Subscribed { subscriber_id: sub.id, created }))
+}
+
+/// 60 public writes a minute per site and client IP.
+async fn public_limit(state: &AppState, site: &SiteId, meta: &RequestMeta) -> Result<(), ApiError> {
+    let limit = crate::auth::ratelimit::Limit::per_minute(60.0, 60.0);
+    match crate::auth::ratelimit::take(state.table.as_ref(), &format!("public#{site}#{}", meta.ip), limit, state.clock.now().timestamp_millis()).await? {
+        Ok(()) => Ok(()),
+        Err(after) => Err(ApiError::RateLimited(after)),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+struct EndpointBody {
+    endpoint: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+fn subscriber_id_of(endpoint: &str) -> String {
+    crate::auth::tokens::token_hash(endpoint)[..32].to_owned()
+}
+
+/// Removes a browser's subscription (the SDK calls this on unsubscribe).
+#[utoipa::path(delete, path = "/v1/public/sites/{site}/subscriptions", tag = "push-public", params(("site" = String, Path)), request_body = EndpointBody,
+    responses((status = 200, description = "Removed (or already gone)"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope)))]
+async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
+    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
+    subscribers::check_origin(&pointer, origin(&headers))?;
+    public_limit(&state, &site, &meta).await?;
+    let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
+    Ok(ApiOk::ok(json!({"removed": removed})))
+}
+
+/// Replaces a subscription's tags.
+#[utoipa::path(put, path = "/v1/public/sites/{site}/subscriptions/tags", tag = "push-public", params(("site" = String, Path)), request_body = EndpointBody,
+    responses((status = 200, description = "OK"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown subscription", body = ErrorEnvelope)))]
+async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
+    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
+    subscribers::check_origin(&pointer, origin(&headers))?;
+    public_limit(&state, &site, &meta).await?;
+    let sub = subscribers::set_tags(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint), &body.tags).await?;
+    Ok(ApiOk::ok(json!({"tags": sub.tags})))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct TrackEvent {
+    /// `impression` or `click`.
+    event: String,
+}
+
+/// Impression and click tracking from the service worker.
+#[utoipa::path(post, path = "/v1/public/sites/{site}/notifications/{notification}/events", tag = "push-public", params(("site" = String, Path), ("notification" = String, Path)), request_body = TrackEvent,
+    responses((status = 200, description = "Recorded"), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown event", body = ErrorEnvelope)))]
+async fn track_event(State(state): State<AppState>, meta: RequestMeta, Path(p): Path<NotificationPath>, ApiJson(body): ApiJson<TrackEvent>) -> ApiResult<serde_json::Value> {
+    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
+    let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
+    public_limit(&state, &site, &meta).await?;
+    notifications::track(&state, &site, &pointer.workspace, &id, &body.event).await?;
+    Ok(ApiOk::ok(json!({"recorded": body.event})))
+}

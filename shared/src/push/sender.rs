@@ -1,0 +1,124 @@
+//! Sends one encrypted message to a push service: one shared HTTP client (pooled connections, timeouts,
+//! no redirects), VAPID JWTs signed once per (key, push-service origin) and reused until an hour before
+//! they expire, TTL / Urgency / Topic headers, and the answer classified into an `Outcome`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::crypto::{encrypt, VapidKey};
+use super::outcome::{classify, Outcome};
+use super::types::{PushSubscription, Urgency};
+
+/// VAPID JWTs live 12 hours (RFC 8292 allows 24) and are replaced an hour before expiry.
+const JWT_LIFETIME_SECS: i64 = 12 * 3600;
+const JWT_RENEW_BEFORE_SECS: i64 = 3600;
+
+/// How a message is to be delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery<'a> {
+    pub payload: &'a [u8],
+    pub ttl_seconds: u32,
+    pub urgency: Urgency,
+    pub topic: Option<&'a str>,
+}
+
+pub struct PushSender {
+    http: reqwest::Client,
+    jwts: Mutex<HashMap<(String, String), (String, i64)>>,
+}
+
+impl Default for PushSender {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PushSender {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("WebTrigger/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client");
+        Self { http, jwts: Mutex::new(HashMap::new()) }
+    }
+
+    /// The cached `Authorization` value for this key and audience, signing a new JWT when needed.
+    pub fn authorization(&self, key: &VapidKey, contact: &str, audience: &str, now: DateTime<Utc>) -> Result<String, super::crypto::PushCryptoError> {
+        let cache_key = (key.public_key().to_owned(), audience.to_owned());
+        let now_s = now.timestamp();
+        if let Some((jwt, exp)) = self.jwts.lock().expect("jwt cache").get(&cache_key) {
+            if *exp - JWT_RENEW_BEFORE_SECS > now_s {
+                return Ok(key.authorization(jwt));
+            }
+        }
+        let exp = now_s + JWT_LIFETIME_SECS;
+        let jwt = key.jwt(audience, contact, exp)?;
+        let header = key.authorization(&jwt);
+        self.jwts.lock().expect("jwt cache").insert(cache_key, (jwt, exp));
+        Ok(header)
+    }
+
+    /// Encrypts and posts one message. Never fails: every problem is an `Outcome`.
+    pub async fn send(&self, sub: &PushSubscription, key: &VapidKey, contact: &str, delivery: &Delivery<'_>, now: DateTime<Utc>) -> Outcome {
+        let (p256dh, auth) = sub.key_bytes();
+        let body = match encrypt(&p256dh, &auth, delivery.payload) {
+            Ok(b) => b,
+            Err(super::crypto::PushCryptoError::TooLarge(_)) => return Outcome::TooLarge,
+            Err(e) => return Outcome::Rejected(e.to_string()),
+        };
+        let origin = sub.origin();
+        let authorization = match self.authorization(key, contact, &origin, now) {
+            Ok(a) => a,
+            Err(e) => return Outcome::Rejected(e.to_string()),
+        };
+        let mut request = self
+            .http
+            .post(&sub.endpoint)
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
+            .header("TTL", delivery.ttl_seconds.to_string())
+            .header("Urgency", delivery.urgency.header())
+            .header("Authorization", authorization)
+            .body(body);
+        if let Some(topic) = delivery.topic {
+            request = request.header("Topic", topic);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let host = origin.split("://").nth(1).unwrap_or_default().to_owned();
+                let text = if status >= 300 { response.text().await.unwrap_or_default() } else { String::new() };
+                classify(status, &host, retry_after.as_deref(), now, &text)
+            }
+            Err(e) if e.is_timeout() => Outcome::Transient("push service timed out".into()),
+            Err(e) => Outcome::Transient(format!("push service unreachable: {}", e.without_url())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vapid_jwt_is_signed_once_per_origin_and_renewed_near_expiry() {
+        let sender = PushSender::new();
+        let (key, _) = VapidKey::generate().unwrap();
+        let t0 = Utc::now();
+        let a = sender.authorization(&key, "mailto:ops@example.com", "https://fcm.googleapis.com", t0).unwrap();
+        let b = sender.authorization(&key, "mailto:ops@example.com", "https://fcm.googleapis.com", t0 + chrono::Duration::hours(10)).unwrap();
+        assert_eq!(a, b, "reused while far from expiry (ECDSA is randomised, so a re-sign would differ)");
+        let other = sender.authorization(&key, "mailto:ops@example.com", "https://web.push.apple.com", t0).unwrap();
+        assert_ne!(a, other, "one JWT per audience");
+        let renewed = sender.authorization(&key, "mailto:ops@example.com", "https://fcm.googleapis.com", t0 + chrono::Duration::hours(11) + chrono::Duration::minutes(1)).unwrap();
+        assert_ne!(a, renewed, "renewed within the last hour");
+    }
+}

@@ -1,0 +1,199 @@
+//! Sites: a website or PWA collecting push subscribers. Each gets its own VAPID key pair on creation; the
+//! private scalar is sealed with the `Keyring` under {workspace, site, purpose: vapid}. A pointer item
+//! `SITE#<id>`/`SITE` lets the public subscribe endpoint find the site's workspace, origins and key.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::crypto::VapidKey;
+use super::types::{Contact, Urgency};
+use crate::auth::types::prefixed_id;
+use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
+use crate::http::ApiError;
+use crate::ports::envelope::{open, seal, Sealed};
+use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TxWrite};
+use crate::state::AppState;
+use crate::workspaces::{audit, members::to_attrs};
+
+prefixed_id!(SiteId, "site_", "site");
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    /// Origins allowed to subscribe, e.g. `https://shop.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// VAPID `sub` claim: `mailto:` or `https:`.
+    #[schema(value_type = String)]
+    pub contact: Contact,
+    /// The `applicationServerKey` browsers subscribe with.
+    pub vapid_public_key: String,
+    pub default_icon: Option<String>,
+    pub ttl_seconds: u32,
+    pub urgency: Urgency,
+    pub created_at: String,
+}
+
+/// Settings a caller may set on create or update.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SiteSettings {
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub contact: String,
+    pub default_icon: Option<String>,
+    pub ttl_seconds: Option<u32>,
+    pub urgency: Option<Urgency>,
+}
+
+/// What the public endpoints need, readable without a workspace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SitePointer {
+    pub workspace: WorkspaceId,
+    pub allowed_origins: Vec<String>,
+    pub vapid_public_key: String,
+}
+
+pub fn site_key(ws: &WorkspaceId, id: &SiteId) -> Key {
+    Key::new(format!("WS#{ws}"), format!("SITE#{id}"))
+}
+
+pub fn pointer_key(id: &SiteId) -> Key {
+    Key::new(format!("SITE#{id}"), "SITE")
+}
+
+fn vapid_context(ws: &WorkspaceId, site: &SiteId) -> EncryptionContext {
+    EncryptionContext::new([("workspace", ws.as_str()), ("site", site.as_str()), ("purpose", "vapid")])
+}
+
+/// `scheme://host[:port]`, https only except for localhost development.
+pub fn parse_origin(raw: &str) -> Result<String, ApiError> {
+    let o = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bad = || ApiError::Validation(format!("`{raw}` is not an origin like https://example.com"));
+    let (scheme, authority) = o.split_once("://").ok_or_else(bad)?;
+    let host = authority.rsplit_once(':').map_or(authority, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { authority });
+    let local = matches!(host, "localhost" | "127.0.0.1");
+    let shape = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') && !authority.contains(['/', '?', '#', '@']);
+    if !shape || !(scheme == "https" || (scheme == "http" && local)) {
+        return Err(bad());
+    }
+    Ok(o)
+}
+
+fn validate(settings: &SiteSettings) -> Result<(String, Vec<String>, Contact, u32, Urgency), ApiError> {
+    let name = settings.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ApiError::Validation("site name must be 1–80 characters".into()));
+    }
+    if settings.allowed_origins.is_empty() || settings.allowed_origins.len() > 20 {
+        return Err(ApiError::Validation("give 1–20 allowed origins".into()));
+    }
+    let origins = settings.allowed_origins.iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+    let ttl = settings.ttl_seconds.unwrap_or(86_400);
+    if ttl > 2_419_200 {
+        return Err(ApiError::Validation("ttl_seconds must be at most 28 days (2419200)".into()));
+    }
+    if let Some(icon) = &settings.default_icon {
+        if !icon.starts_with("https://") && !icon.starts_with('/') {
+            return Err(ApiError::Validation("default_icon must be an https URL or a path".into()));
+        }
+    }
+    Ok((name.to_owned(), origins, Contact::parse(&settings.contact)?, ttl, settings.urgency.unwrap_or_default()))
+}
+
+fn stored(site: &Site, sealed: &Sealed) -> Item {
+    let mut item = to_attrs(Item::new(Key::new("", "")), site);
+    item.attrs.insert("vapid_private".into(), serde_json::to_value(sealed).unwrap_or_default());
+    item
+}
+
+fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
+    let p = SitePointer { workspace: ws.clone(), allowed_origins: site.allowed_origins.clone(), vapid_public_key: site.vapid_public_key.clone() };
+    to_attrs(Item::new(pointer_key(&site.id)), &p)
+}
+
+pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settings: &SiteSettings) -> Result<Site, ApiError> {
+    ws.require(Action::SitesManage)?;
+    let (name, allowed_origins, contact, ttl_seconds, urgency) = validate(settings)?;
+    let id = SiteId::new(state.clock.new_id());
+    let (key, scalar) = VapidKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sealed = seal(state.keyring.as_ref(), &vapid_context(ws.id(), &id), &scalar).await?;
+    let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339() };
+    let mut item = stored(&site, &sealed);
+    item.key = site_key(ws.id(), &id);
+    state
+        .table
+        .transact(vec![
+            TxWrite::Put { item, condition: Condition::NotExists },
+            TxWrite::Put { item: pointer(ws.id(), &site), condition: Condition::NotExists },
+            audit::entry(state, ws, meta, "site.create", id.as_str()),
+        ])
+        .await?;
+    Ok(site)
+}
+
+async fn load_item(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Item, ApiError> {
+    state.table.get(&site_key(ws, id)).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))
+}
+
+pub async fn get(state: &AppState, ws: &Workspace, id: &SiteId) -> Result<Site, ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    Ok(load_item(state, ws.id(), id).await?.parse()?)
+}
+
+pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Site>, ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    let page = state.table.query(Query::partition(ws.pk()).prefix("SITE#").limit(500)).await?;
+    page.items.iter().map(|i| i.parse().map_err(ApiError::from)).collect()
+}
+
+pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &SiteId, settings: &SiteSettings) -> Result<Site, ApiError> {
+    ws.require(Action::SitesManage)?;
+    let (name, allowed_origins, contact, ttl_seconds, urgency) = validate(settings)?;
+    let mut item = load_item(state, ws.id(), id).await?;
+    let mut site: Site = item.parse()?;
+    site = Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site };
+    let sealed = item.attrs.remove("vapid_private").ok_or_else(|| ApiError::Internal("site without VAPID key".into()))?;
+    let mut updated = to_attrs(Item::new(site_key(ws.id(), id)), &site).with_version(item.version + 1);
+    updated.attrs.insert("vapid_private".into(), sealed);
+    state
+        .table
+        .transact(vec![
+            TxWrite::Put { item: updated, condition: Condition::VersionIs(item.version) },
+            TxWrite::Put { item: pointer(ws.id(), &site), condition: Condition::Exists },
+            audit::entry(state, ws, meta, "site.update", id.as_str()),
+        ])
+        .await?;
+    Ok(site)
+}
+
+pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &SiteId) -> Result<(), ApiError> {
+    ws.require(Action::SitesManage)?;
+    load_item(state, ws.id(), id).await?;
+    state
+        .table
+        .transact(vec![
+            TxWrite::Delete { key: site_key(ws.id(), id), condition: Condition::Exists },
+            TxWrite::Delete { key: pointer_key(id), condition: Condition::None },
+            audit::entry(state, ws, meta, "site.delete", id.as_str()),
+        ])
+        .await?;
+    Ok(())
+}
+
+/// The site's VAPID signing key, unsealed (workers call this once per batch).
+pub async fn vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<(Site, VapidKey), ApiError> {
+    let item = load_item(state, ws, id).await?;
+    let site: Site = item.parse()?;
+    let sealed: Sealed = serde_json::from_value(item.attrs.get("vapid_private").cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let scalar = open(state.keyring.as_ref(), &vapid_context(ws, id), &sealed).await?;
+    let key = VapidKey::from_private(secrecy::ExposeSecret::expose_secret(&scalar)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((site, key))
+}
+
+/// Public lookup for the subscribe endpoints.
+pub async fn pointer_of(state: &AppState, raw_id: &str) -> Result<(SiteId, SitePointer), ApiError> {
+    let not_found = || ApiError::NotFound("no such site".into());
+    let id = SiteId::parse(raw_id).map_err(|_| not_found())?;
+    let p = state.table.get(&pointer_key(&id)).await?.ok_or_else(not_found)?.parse()?;
+    Ok((id, p))
+}

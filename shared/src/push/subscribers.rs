@@ -1,0 +1,219 @@
+//! Subscribers of a site, spread over 16 shard partitions by endpoint hash so one site's fan-out is not
+//! bound to one partition: `WS#<ws>#SITE#<site>#SUBS#<shard>`/`SUB#<id>`; an external user id is
+//! indexed on gsi1. The site's subscriber count is an atomic counter updated on insert and delete.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::sites::{SiteId, SitePointer};
+use super::types::{EndpointPolicy, PushSubscription};
+use crate::auth::{Action, Workspace, WorkspaceId};
+use crate::http::ApiError;
+use crate::ports::{Condition, Cursor, Item, Key, Query, TableError};
+use crate::state::AppState;
+use crate::workspaces::members::to_attrs;
+
+pub const SHARDS: u8 = 16;
+const MAX_TAGS: usize = 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Subscriber {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub subscription: PushSubscription,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+    pub page_url: Option<String>,
+    pub external_id: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub last_seen: String,
+}
+
+/// What the site SDK posts.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SubscribeRequest {
+    #[schema(value_type = Object)]
+    pub subscription: RawSubscription,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+    pub page_url: Option<String>,
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawSubscription {
+    pub endpoint: String,
+    pub keys: RawKeys,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawKeys {
+    pub p256dh: String,
+    pub auth: String,
+}
+
+pub fn shard_of(id: &str) -> u8 {
+    u8::from_str_radix(&id[..1], 16).unwrap_or(0) % SHARDS
+}
+
+pub fn shard_partition(ws: &WorkspaceId, site: &SiteId, shard: u8) -> String {
+    format!("WS#{ws}#SITE#{site}#SUBS#{shard:02}")
+}
+
+fn sub_key(ws: &WorkspaceId, site: &SiteId, id: &str) -> Key {
+    Key::new(shard_partition(ws, site, shard_of(id)), format!("SUB#{id}"))
+}
+
+pub fn stats_key(ws: &WorkspaceId, site: &SiteId) -> Key {
+    Key::new(format!("WS#{ws}#SITE#{site}"), "STATS")
+}
+
+fn short(field: &Option<String>, max: usize, name: &str) -> Result<Option<String>, ApiError> {
+    match field {
+        Some(v) if v.chars().count() > max => Err(ApiError::Validation(format!("{name} is longer than {max} characters"))),
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => Ok(other.as_ref().map(|v| v.trim().to_owned())),
+    }
+}
+
+pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::Validation(format!("at most {MAX_TAGS} tags")));
+    }
+    let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
+    if out.iter().any(|t| t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_alphanumeric() || "-_:.".contains(c))) {
+        return Err(ApiError::Validation("tags are 1–64 characters of letters, digits, - _ : .".into()));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// 403 unless the request's `Origin` is one the site allows.
+pub fn check_origin(pointer: &SitePointer, origin: Option<&str>) -> Result<String, ApiError> {
+    let origin = origin.map(|o| o.trim_end_matches('/').to_ascii_lowercase()).ok_or(ApiError::Forbidden)?;
+    if pointer.allowed_origins.iter().any(|o| *o == origin) { Ok(origin) } else { Err(ApiError::Forbidden) }
+}
+
+/// Inserts or refreshes a subscription (upsert by endpoint). Returns the subscriber and whether it is new.
+pub async fn subscribe(state: &AppState, policy: &EndpointPolicy, ws: &WorkspaceId, site: &SiteId, req: &SubscribeRequest) -> Result<(Subscriber, bool), ApiError> {
+    let sub = PushSubscription::parse(&req.subscription.endpoint, &req.subscription.keys.p256dh, &req.subscription.keys.auth, policy)?;
+    let id = sub.id();
+    let now = state.clock.now().to_rfc3339();
+    let key = sub_key(ws, site, &id);
+    let existing = state.table.get(&key).await?;
+    let created_at = existing.as_ref().and_then(|i| i.attrs.get("created_at")?.as_str().map(str::to_owned)).unwrap_or_else(|| now.clone());
+    let subscriber = Subscriber {
+        id: id.clone(),
+        subscription: sub,
+        browser: short(&req.browser, 100, "browser")?,
+        os: short(&req.os, 100, "os")?,
+        language: short(&req.language, 35, "language")?,
+        timezone: short(&req.timezone, 64, "timezone")?,
+        page_url: short(&req.page_url, 2048, "page_url")?,
+        external_id: short(&req.external_id, 200, "external_id")?,
+        tags: parse_tags(&req.tags)?,
+        created_at,
+        last_seen: now,
+    };
+    let mut item = to_attrs(Item::new(key), &subscriber);
+    if let Some(ext) = &subscriber.external_id {
+        item = item.with_gsi1(format!("WS#{ws}#SITE#{site}#EXT#{ext}"), id.clone());
+    }
+    let is_new = match state.table.put(item.clone(), Condition::NotExists).await {
+        Ok(()) => true,
+        Err(TableError::ConditionFailed) => {
+            state.table.put(item, Condition::None).await?;
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if is_new {
+        state.table.add(&stats_key(ws, site), &[("subscribers", 1)]).await?;
+    }
+    Ok((subscriber, is_new))
+}
+
+/// Removes a subscription by id; `false` when it was already gone.
+pub async fn remove(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str) -> Result<bool, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    match state.table.delete(&sub_key(ws, site, id), Condition::Exists).await {
+        Ok(()) => {
+            state.table.add(&stats_key(ws, site), &[("subscribers", -1)]).await?;
+            Ok(true)
+        }
+        Err(TableError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn set_tags(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str, tags: &[String]) -> Result<Subscriber, ApiError> {
+    let tags = parse_tags(tags)?;
+    let key = sub_key(ws, site, id);
+    let item = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such subscription".into()))?;
+    let mut subscriber: Subscriber = item.parse()?;
+    subscriber.tags = tags;
+    subscriber.last_seen = state.clock.now().to_rfc3339();
+    let mut updated = to_attrs(Item::new(key), &subscriber);
+    updated.gsi1 = item.gsi1;
+    state.table.put(updated, Condition::Exists).await?;
+    Ok(subscriber)
+}
+
+/// One page across the shards. The cursor is `<shard>.<cursor within the shard>`.
+pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, cursor: Option<&str>, limit: u32) -> Result<(Vec<Subscriber>, Option<String>), ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    let (mut shard, mut inner) = match cursor {
+        None => (0u8, None),
+        Some(c) => {
+            let (s, rest) = c.split_once('.').ok_or_else(|| ApiError::Validation("invalid cursor".into()))?;
+            let shard = s.parse::<u8>().ok().filter(|s| *s < SHARDS).ok_or_else(|| ApiError::Validation("invalid cursor".into()))?;
+            (shard, (!rest.is_empty()).then(|| Cursor::parse(rest)).transpose()?)
+        }
+    };
+    let limit = limit.clamp(1, 200);
+    let mut out = Vec::new();
+    while shard < SHARDS {
+        let page = state.table.query(Query::partition(shard_partition(ws.id(), site, shard)).prefix("SUB#").limit(limit - out.len() as u32).after(inner.take())).await?;
+        for item in &page.items {
+            out.push(item.parse()?);
+        }
+        match page.next {
+            Some(next) if out.len() as u32 >= limit => return Ok((out, Some(format!("{shard}.{}", next.as_str())))),
+            Some(next) => inner = Some(next),
+            None => {
+                shard += 1;
+                if out.len() as u32 >= limit && shard < SHARDS {
+                    return Ok((out, Some(format!("{shard}."))));
+                }
+            }
+        }
+    }
+    Ok((out, None))
+}
+
+pub async fn count(state: &AppState, ws: &WorkspaceId, site: &SiteId) -> Result<i64, ApiError> {
+    Ok(state.table.get(&stats_key(ws, site)).await?.and_then(|i| i.attrs.get("subscribers")?.as_i64()).unwrap_or(0))
+}
+
+pub async fn get(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str) -> Result<Subscriber, ApiError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound("no such subscriber".into()));
+    }
+    Ok(state.table.get(&sub_key(ws, site, id)).await?.ok_or_else(|| ApiError::NotFound("no such subscriber".into()))?.parse()?)
+}
+
+/// Subscribers with this external user id.
+pub async fn by_external_id(state: &AppState, ws: &WorkspaceId, site: &SiteId, external_id: &str) -> Result<Vec<Subscriber>, ApiError> {
+    let page = state.table.query(Query::gsi1(format!("WS#{ws}#SITE#{site}#EXT#{external_id}")).limit(100)).await?;
+    page.items.iter().map(|i| i.parse().map_err(ApiError::from)).collect()
+}

@@ -1,0 +1,269 @@
+//! Web Push end to end on the embedded backend: sites and public subscribe endpoints, a notification
+//! fanned out by the real worker to a loopback push-service fake that decrypts every message with the
+//! subscriber keys this test holds, checks the VAPID JWT and headers, and answers per subscriber.
+
+#[path = "api/client.rs"]
+mod client;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, ECDH_P256};
+use aws_lc_rs::encoding::{AsBigEndian, EcPublicKeyUncompressedBin};
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{UnparsedPublicKey as VerifyKey, ECDSA_P256_SHA256_FIXED};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::post;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use client::Client;
+
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+#[derive(Clone, Default)]
+struct Fake {
+    received: Arc<Mutex<Vec<Received>>>,
+    calls: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+/// Answers by the last path segment: ok → 201, gone → 410, missing → 404, big → 413, denied → 403,
+/// limited → 429 (Retry-After: 1) on the first call then 201, flaky → 500 on the first call then 201.
+async fn push_service(State(fake): State<Fake>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> (StatusCode, HeaderMap, String) {
+    let n = {
+        let mut calls = fake.calls.lock().unwrap();
+        let c = calls.entry(name.clone()).or_default();
+        *c += 1;
+        *c
+    };
+    fake.received.lock().unwrap().push(Received { path: name.clone(), headers, body: body.to_vec() });
+    let mut out = HeaderMap::new();
+    let status = match (name.split('-').next().unwrap(), n) {
+        ("ok", _) | ("limited" | "flaky", 2..) => StatusCode::CREATED,
+        ("gone", _) => StatusCode::GONE,
+        ("missing", _) => StatusCode::NOT_FOUND,
+        ("big", _) => StatusCode::PAYLOAD_TOO_LARGE,
+        ("denied", _) => StatusCode::FORBIDDEN,
+        ("limited", _) => {
+            out.insert("retry-after", "1".parse().unwrap());
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, out, r#"{"code":0,"errno":0,"error":"fake"}"#.into())
+}
+
+struct Browser {
+    key: PrivateKey,
+    public: Vec<u8>,
+    auth: [u8; 16],
+}
+
+impl Browser {
+    fn new() -> Self {
+        let key = PrivateKey::generate(&ECDH_P256).unwrap();
+        let bin: EcPublicKeyUncompressedBin = key.compute_public_key().unwrap().as_be_bytes().unwrap();
+        Self { public: bin.as_ref().to_vec(), key, auth: rand_auth() }
+    }
+
+    /// RFC 8291 receiver side: what a browser does with the body.
+    fn decrypt(&self, body: &[u8]) -> Vec<u8> {
+        let (salt, rest) = body.split_at(16);
+        let rs = u32::from_be_bytes(rest[..4].try_into().unwrap());
+        assert_eq!(rs, 4096);
+        assert_eq!(rest[4], 65, "keyid is the 65-byte sender key");
+        let as_public = &rest[5..70];
+        let ciphertext = &rest[70..];
+        let ecdh: Vec<u8> = agreement::agree(&self.key, UnparsedPublicKey::new(&ECDH_P256, as_public), (), |s| Ok(s.to_vec())).unwrap();
+        let mac = |k: &[u8], parts: &[&[u8]]| {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, k);
+            let mut c = hmac::Context::with_key(&key);
+            parts.iter().for_each(|p| c.update(p));
+            c.sign().as_ref().to_vec()
+        };
+        let prk_key = mac(&self.auth, &[&ecdh]);
+        let ikm = mac(&prk_key, &[b"WebPush: info\0", &self.public, as_public, &[1]]);
+        let prk = mac(salt, &[&ikm]);
+        let cek = mac(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
+        let nonce = mac(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
+        let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &cek[..16]).unwrap());
+        let mut buf = ciphertext.to_vec();
+        let plain = key.open_in_place(Nonce::try_assume_unique_for_key(&nonce[..12]).unwrap(), Aad::empty(), &mut buf).expect("decrypts").to_vec();
+        assert_eq!(plain.last(), Some(&2), "single final record ends with delimiter 2");
+        plain[..plain.len() - 1].to_vec()
+    }
+
+    fn subscription(&self, endpoint: &str) -> Value {
+        json!({"endpoint": endpoint, "keys": {"p256dh": URL_SAFE_NO_PAD.encode(&self.public), "auth": URL_SAFE_NO_PAD.encode(self.auth)}})
+    }
+}
+
+fn rand_auth() -> [u8; 16] {
+    let mut a = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut a).unwrap();
+    a
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_end_to_end() {
+    let fake = Fake::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_host = listener.local_addr().unwrap().to_string();
+    let app = axum::Router::new().route("/push/{name}", post(push_service)).with_state(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
+
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Shop").await;
+    let sites = format!("/v1/workspaces/{ws}/sites");
+    ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["ftp://shop"], "contact": "mailto:ops@example.com"})).await.assert_error(422, "validation_failed");
+    ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "ops@example.com"})).await.assert_error(422, "validation_failed");
+    let site = ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com", "ttl_seconds": 3600, "urgency": "high"})).await;
+    assert_eq!(site.status, 201, "{}", site.body);
+    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+    let vapid_k = site.data()["vapid_public_key"].as_str().unwrap().to_owned();
+    assert_eq!(b64(&vapid_k).len(), 65);
+    assert!(!site.body.to_string().contains("vapid_private"), "the sealed private key never leaves the server");
+
+    // The public endpoints, as the SDK calls them from the customer's page.
+    let public = format!("/v1/public/sites/{site_id}");
+    let mut page = Client::new(state.clone());
+    assert_eq!(page.get(&public).await.data()["vapid_public_key"], vapid_k.as_str());
+    let names = ["ok-a", "ok-b", "gone-c", "missing-d", "big-e", "denied-f", "limited-g", "flaky-h"];
+    let browsers: Vec<Browser> = names.iter().map(|_| Browser::new()).collect();
+    let subscribe = |page: &mut Client, origin: Option<&str>, body: Value| {
+        let mut page = page.clone();
+        let origin = origin.map(str::to_owned);
+        let path = format!("{public}/subscriptions");
+        async move {
+            page.extra_headers = origin.into_iter().map(|o| ("origin".to_owned(), o)).collect();
+            page.call(Method::POST, &path, Some(body)).await
+        }
+    };
+    for (name, b) in names.iter().zip(&browsers) {
+        let body = json!({"subscription": b.subscription(&format!("http://{fake_host}/push/{name}")), "browser": "Chrome", "language": "en", "external_id": if *name == "ok-a" { "user-1" } else { "" }, "tags": if name.starts_with("ok") { vec!["vip"] } else { vec![] }});
+        let r = subscribe(&mut page, Some("https://shop.example.com"), body).await;
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+    }
+    let again = subscribe(&mut page, Some("https://shop.example.com"), json!({"subscription": browsers[0].subscription(&format!("http://{fake_host}/push/ok-a")), "external_id": "user-1", "tags": ["vip"]})).await;
+    assert_eq!((again.status, again.data()["created"].as_bool()), (200, Some(false)), "upsert by endpoint");
+    let good = browsers[0].subscription(&format!("http://{fake_host}/push/other"));
+    subscribe(&mut page, Some("https://evil.example.com"), json!({"subscription": good})).await.assert_error(403, "forbidden");
+    subscribe(&mut page, None, json!({"subscription": good})).await.assert_error(403, "forbidden");
+    let mut bad_key = good.clone();
+    bad_key["keys"]["p256dh"] = json!(URL_SAFE_NO_PAD.encode([4u8; 64]));
+    subscribe(&mut page, Some("https://shop.example.com"), json!({"subscription": bad_key})).await.assert_error(422, "validation_failed");
+    let mut bad_auth = good.clone();
+    bad_auth["keys"]["auth"] = json!("c2hvcnQ");
+    subscribe(&mut page, Some("https://shop.example.com"), json!({"subscription": bad_auth})).await.assert_error(422, "validation_failed");
+    let mut not_push = good.clone();
+    not_push["endpoint"] = json!("https://evil.example.com/push/x");
+    subscribe(&mut page, Some("https://shop.example.com"), json!({"subscription": not_push})).await.assert_error(422, "validation_failed");
+    let mut unknown = page.clone();
+    unknown.extra_headers = vec![("origin".into(), "https://shop.example.com".into())];
+    unknown.call(Method::POST, "/v1/public/sites/site_01jd5x8q0y8m3n2b7c4v6w9z1a/subscriptions", Some(json!({"subscription": good}))).await.assert_error(404, "not_found");
+    let listed = ada.get(&format!("{sites}/{site_id}/subscribers?limit=3")).await;
+    assert_eq!(listed.data()["total"], 8);
+    assert_eq!(listed.data()["subscribers"].as_array().unwrap().len(), 3);
+    assert!(listed.data()["next_cursor"].is_string());
+
+    let notifications = format!("{sites}/{site_id}/notifications");
+    let huge = json!({"title": "t", "body": "b", "url": format!("https://shop.example.com/{}", "x".repeat(2000)), "image": format!("https://shop.example.com/{}", "y".repeat(2000)), "target": {"type": "all"}});
+    ada.post(&notifications, huge).await.assert_error(422, "validation_failed");
+    ada.post(&notifications, json!({"title": "", "target": {"type": "all"}})).await.assert_error(422, "validation_failed");
+    let sent = ada.post(&notifications, json!({"title": "Sale!", "body": "50% off today", "url": "https://shop.example.com/sale", "target": {"type": "all"}, "topic": "sale"})).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let ntf = sent.data()["id"].as_str().unwrap().to_owned();
+
+    let view = loop_until_completed(&mut ada, &format!("{notifications}/{ntf}")).await;
+    let stats = &view["stats"];
+    assert_eq!(stats["targeted"], 8);
+    assert_eq!(stats["accepted"], 4, "ok-a, ok-b, and limited-g / flaky-h after their retry: {stats}");
+    assert_eq!(stats["failed_gone"], 2);
+    assert_eq!(stats["failed_too_large"], 1);
+    assert_eq!(stats["failed_rejected"], 1);
+    assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 6, "404/410 subscriptions are deleted");
+
+    let received = fake.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 10, "8 first attempts + 2 retries");
+    let now = chrono::Utc::now().timestamp();
+    for r in &received {
+        let b = &browsers[names.iter().position(|n| *n == r.path).unwrap()];
+        let h = |n: &str| r.headers.get(n).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(h("content-encoding").as_deref(), Some("aes128gcm"));
+        assert_eq!((h("ttl").as_deref(), h("urgency").as_deref(), h("topic").as_deref()), (Some("3600"), Some("high"), Some("sale")));
+        let auth = h("authorization").unwrap();
+        let (t, k) = auth.strip_prefix("vapid t=").unwrap().split_once(", k=").unwrap();
+        assert_eq!(k, vapid_k, "signed with the site's key");
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        VerifyKey::new(&ECDSA_P256_SHA256_FIXED, &b64(k)).verify(input.as_bytes(), &b64(sig)).expect("VAPID signature verifies");
+        let claims: Value = serde_json::from_slice(&b64(input.split('.').nth(1).unwrap())).unwrap();
+        assert_eq!(claims["aud"], format!("http://{fake_host}"));
+        assert_eq!(claims["sub"], "mailto:ops@example.com");
+        assert!(claims["exp"].as_i64().unwrap() <= now + 24 * 3600 && claims["exp"].as_i64().unwrap() > now);
+        let payload: Value = serde_json::from_slice(&b.decrypt(&r.body)).unwrap();
+        assert_eq!((payload["title"].as_str(), payload["body"].as_str()), (Some("Sale!"), Some("50% off today")));
+        assert!(payload["url"].as_str().unwrap().contains("utm_source=webtrigger&utm_medium=push"), "{payload}");
+        assert_eq!(payload["data"]["notification_id"], ntf.as_str());
+    }
+    let jwts: std::collections::BTreeSet<String> = received.iter().map(|r| r.headers["authorization"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(jwts.len(), 1, "one VAPID JWT per push-service origin, reused");
+
+    // Targeting: a tag reaches only tagged subscribers; an external id reaches its user.
+    fake.received.lock().unwrap().clear();
+    let vip = ada.post(&notifications, json!({"title": "VIP", "target": {"type": "tags", "tags": ["VIP"]}})).await;
+    let vip_id = vip.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(loop_until_completed(&mut ada, &format!("{notifications}/{vip_id}")).await["stats"]["accepted"], 2);
+    let user = ada.post(&notifications, json!({"title": "Hi", "target": {"type": "external_id", "external_id": "user-1"}})).await;
+    let user_id = user.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(loop_until_completed(&mut ada, &format!("{notifications}/{user_id}")).await["stats"]["targeted"], 1);
+    let paths: Vec<String> = fake.received.lock().unwrap().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.iter().filter(|p| *p == "ok-a").count(), 2);
+    assert_eq!(paths.len(), 3);
+
+    // Tracking from the service worker.
+    let mut sw = Client::new(state.clone());
+    assert_eq!(sw.post(&format!("{public}/notifications/{ntf}/events"), json!({"event": "click"})).await.status, 200);
+    sw.post(&format!("{public}/notifications/{ntf}/events"), json!({"event": "hover"})).await.assert_error(422, "validation_failed");
+    assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["clicks"], 1);
+
+    // Unsubscribe from the page.
+    let mut shop = page.clone();
+    shop.extra_headers = vec![("origin".into(), "https://shop.example.com".into())];
+    let removed = shop.call(Method::DELETE, &format!("{public}/subscriptions"), Some(json!({"endpoint": format!("http://{fake_host}/push/ok-b")}))).await;
+    assert_eq!(removed.data()["removed"], true);
+    assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 5);
+
+    stop_tx.send(true).unwrap();
+    worker.await.unwrap();
+}
+
+async fn loop_until_completed(c: &mut Client, path: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = c.get(path).await;
+        if r.data()["status"] == "completed" {
+            return r.data().clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never completed: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
