@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut config = Config::from_vars(Vec::new())?;
     config.limits = RateLimits { workspace_per_minute: 1_000_000, api_key_per_minute: 1_000_000 };
-    let opts = ServeOptions { data_dir: dir.path().join("data"), addr: ([127, 0, 0, 1], port).into(), static_dir: None, drain_timeout: Duration::from_secs(5), config: config.clone() };
+    let opts = ServeOptions { data_dir: dir.path().join("data"), addr: ([127, 0, 0, 1], port).into(), static_dir: None, drain_timeout: Duration::from_secs(5), config: config.clone(), allow_push_hosts: Vec::new() };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(opts, async move {
         let _ = stop_rx.await;

@@ -29,6 +29,10 @@ enum Command {
         /// The built dashboard; served at `/` when the directory exists.
         #[arg(long, default_value = "static-site/dist", env = "WEBTRIGGER_STATIC_DIR")]
         static_dir: PathBuf,
+        /// Also accept push subscriptions whose endpoint is on this `host:port` (http or https), e.g. a
+        /// local push-service fake in tests. Repeatable. Without it only the browser push services count.
+        #[arg(long = "allow-push-host", value_name = "HOST:PORT")]
+        allow_push_hosts: Vec<String>,
     },
 }
 
@@ -36,10 +40,10 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     webtrigger::telemetry::init();
     match Cli::parse().command {
-        Command::Serve { data_dir, port, bind, static_dir } => {
+        Command::Serve { data_dir, port, bind, static_dir, allow_push_hosts } => {
             let static_dir = static_dir.join("index.html").is_file().then_some(static_dir);
             let config = webtrigger::config::Config::from_env()?;
-            let opts = ServeOptions { data_dir, addr: SocketAddr::new(bind, port), static_dir, drain_timeout: Duration::from_secs(30), config };
+            let opts = ServeOptions { data_dir, addr: SocketAddr::new(bind, port), static_dir, drain_timeout: Duration::from_secs(30), config, allow_push_hosts };
             serve(opts, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

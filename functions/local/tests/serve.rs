@@ -140,7 +140,7 @@ fn help_documents_subcommands() {
     assert!(text.contains("serve"), "{text}");
     let serve = Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8(serve.stdout).unwrap();
-    for flag in ["--data-dir", "--port", "--static-dir"] {
+    for flag in ["--data-dir", "--port", "--static-dir", "--allow-push-host"] {
         assert!(text.contains(flag), "serve --help lacks {flag}: {text}");
     }
     let bad = Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(["serve", "--port", "not-a-port"]).output().unwrap();

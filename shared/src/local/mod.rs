@@ -44,6 +44,8 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// Limits and body cap (the backend part is ignored: local mode is always embedded).
     pub config: crate::config::Config,
+    /// Extra push endpoint hosts (`host:port`) accepted besides the browser push services.
+    pub allow_push_hosts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,11 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     let mut state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
     state.max_body_bytes = opts.config.max_body_bytes;
     state.limits = opts.config.limits;
+    if !opts.allow_push_hosts.is_empty() {
+        tracing::warn!(hosts = ?opts.allow_push_hosts, "accepting push endpoints outside the browser push services");
+        let policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };
+        state.push = Arc::new(crate::push::PushRuntime { policy, ..Default::default() });
+    }
     state.ensure_queues().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;
