@@ -68,6 +68,7 @@ export class WebTriggerStack extends Stack {
     );
 
     const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
+    const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -82,14 +83,27 @@ export class WebTriggerStack extends Stack {
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
     const apiWorkspaces = fn('ApiWorkspaces', 'api-workspaces', 'Workspaces, members, invites, API keys, audit log');
     const workerEcho = fn('WorkerEcho', 'worker-echo', 'Consumes tick heartbeats from the echo queue', echo.environment());
+    const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications', pushSend.environment());
+    const apiSubscribers = fn('ApiSubscribers', 'api-subscribers', 'Public endpoints for the site SDK (subscribe, tags, tracking)');
+    const workerPushSend = fn('WorkerPushSend', 'worker-push-send', 'Web Push fan-out and delivery', pushSend.environment(), { timeout: Duration.seconds(30), reserved: 20 });
     const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, sweeps, heartbeat', echo.environment(), { timeout: Duration.seconds(50), reserved: 1 });
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
-    for (const f of [apiAuth, apiWorkspaces]) {
+    for (const f of [apiAuth, apiWorkspaces, apiSites]) {
       table.grantReadWriteData(f);
       signingSecrets.forEach((s) => s.grantRead(f));
     }
+    // VAPID private keys: sealed by api-sites, opened by the sender, each only under its own purpose.
+    const vapidOnly = { StringEquals: { 'kms:EncryptionContext:purpose': 'vapid' } };
+    apiSites.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [key.keyArn], conditions: vapidOnly }));
+    workerPushSend.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: vapidOnly }));
+    pushSend.queue.grantSendMessages(apiSites);
+    table.grantReadWriteData(apiSubscribers);
+    table.grantReadWriteData(workerPushSend);
+    workerPushSend.addEventSource(new SqsEventSource(pushSend.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    pushSend.queue.grantSendMessages(workerPushSend);
+    pushSend.deadLetterQueue.grantSendMessages(workerPushSend);
     workerEcho.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [table.tableArn] }));
     workerEcho.addEventSource(new SqsEventSource(echo.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
     echo.deadLetterQueue.grantSendMessages(workerEcho);
@@ -109,6 +123,8 @@ export class WebTriggerStack extends Stack {
     route(['/v1/health', '/v1/openapi.json'], apiHealth, [apigw.HttpMethod.GET]);
     route(['/v1/auth/{proxy+}', '/v1/me', '/v1/me/{proxy+}', '/v1/invites/{proxy+}'], apiAuth, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces', '/v1/workspaces/{proxy+}'], apiWorkspaces, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/sites', '/v1/workspaces/{ws}/sites/{proxy+}'], apiSites, [apigw.HttpMethod.ANY]);
+    route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -161,7 +177,7 @@ export class WebTriggerStack extends Stack {
       Annotations.of(this).addWarningV2('webtrigger:no-site', 'static-site/dist is missing: build the dashboard before deploying (cd static-site && npm run build)');
     }
 
-    for (const f of [apiHealth, apiAuth, apiWorkspaces, workerEcho, cronTick]) {
+    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, workerEcho, cronTick]) {
       if (f.usesPlaceholder) Annotations.of(f).addWarningV2('webtrigger:placeholder', `target/lambda/${f.crate} not built: using a placeholder bootstrap`);
     }
 
@@ -170,5 +186,6 @@ export class WebTriggerStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EchoQueueUrl', { value: echo.queue.queueUrl });
     new CfnOutput(this, 'EchoDlqUrl', { value: echo.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PushSendDlqUrl', { value: pushSend.deadLetterQueue.queueUrl });
   }
 }

@@ -58,7 +58,7 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'worker-echo', 'cron-tick']) {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'worker-echo', 'cron-tick']) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
@@ -72,8 +72,22 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
   assert.ok(worker.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_ECHO_DLQ, 'permanent failures are copied to the DLQ');
 });
 
-test('worker reads SQS with partial batch failures', () => {
-  template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10 });
+test('workers read SQS with partial batch failures', () => {
+  const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  assert.equal(mappings.length, 2);
+  for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  const [, sender] = functionNamed('worker-push-send');
+  assert.equal(sender.Properties.ReservedConcurrentExecutions, 20, 'the push sender has reserved concurrency');
+});
+
+test('KMS use is limited to VAPID keys, by encryption context', () => {
+  const kmsStatements = Object.keys(resources)
+    .filter((id) => resources[id].Type === 'AWS::Lambda::Function')
+    .flatMap((id) => policiesOf(id).map((st) => ({ id, st })))
+    .filter(({ st }) => [st.Action].flat().some((a: string) => a.startsWith('kms:')));
+  const byFunction = kmsStatements.map(({ id, st }) => `${id.replace(/[0-9A-F]{8}$/, '')}:${[st.Action].flat().join(',')}`).sort();
+  assert.deepEqual(byFunction, ['ApiSites:kms:GenerateDataKey', 'WorkerPushSend:kms:Decrypt']);
+  for (const { st } of kmsStatements) assert.deepEqual(st.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': 'vapid' } });
 });
 
 test('minute rule targets cron-tick', () => {
@@ -86,7 +100,7 @@ test('minute rule targets cron-tick', () => {
 
 test('HTTP API routes each group to its function', () => {
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
-  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}']) {
+  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}']) {
     assert.ok(routes.includes(key), `missing route ${key}: ${routes.join(', ')}`);
   }
 });
@@ -121,7 +135,7 @@ test('least privilege: no dynamodb/sqs/kms/secrets action on Resource "*"', () =
   }
 });
 
-test('only the auth route groups can read the token signing secrets', () => {
+test('only the authenticated route groups can read the token signing secrets', () => {
   const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiSites', 'ApiWorkspaces']);
 });
