@@ -52,8 +52,12 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 
 /// Replaces any 4xx/5xx answer that is not already JSON (router 405, body-limit 413, ...) with the envelope.
 pub async fn envelope_errors(max_body_bytes: usize, req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     let status = response.status();
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread rest of the body makes the connection unusable: tell the client not to reuse it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
