@@ -16,17 +16,37 @@ use crate::workspaces::members::to_attrs;
 pub const SHARDS: u8 = 16;
 const MAX_TAGS: usize = 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
-pub struct Subscriber {
-    pub id: String,
-    #[schema(value_type = Object)]
-    pub subscription: PushSubscription,
+/// What the SDK reports about the browser and page, stored with the subscription.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default, ToSchema)]
+pub struct ClientInfo {
     pub browser: Option<String>,
     pub os: Option<String>,
     pub language: Option<String>,
     pub timezone: Option<String>,
     pub page_url: Option<String>,
     pub external_id: Option<String>,
+}
+
+impl ClientInfo {
+    fn parse(&self) -> Result<Self, ApiError> {
+        Ok(Self {
+            browser: short(&self.browser, 100, "browser")?,
+            os: short(&self.os, 100, "os")?,
+            language: short(&self.language, 35, "language")?,
+            timezone: short(&self.timezone, 64, "timezone")?,
+            page_url: short(&self.page_url, 2048, "page_url")?,
+            external_id: short(&self.external_id, 200, "external_id")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Subscriber {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub subscription: PushSubscription,
+    #[serde(flatten)]
+    pub client: ClientInfo,
     pub tags: Vec<String>,
     pub created_at: String,
     pub last_seen: String,
@@ -37,12 +57,8 @@ pub struct Subscriber {
 pub struct SubscribeRequest {
     #[schema(value_type = Object)]
     pub subscription: RawSubscription,
-    pub browser: Option<String>,
-    pub os: Option<String>,
-    pub language: Option<String>,
-    pub timezone: Option<String>,
-    pub page_url: Option<String>,
-    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub client: ClientInfo,
     #[serde(default)]
     pub tags: Vec<String>,
 }
@@ -113,18 +129,13 @@ pub async fn subscribe(state: &AppState, policy: &EndpointPolicy, ws: &Workspace
     let subscriber = Subscriber {
         id: id.clone(),
         subscription: sub,
-        browser: short(&req.browser, 100, "browser")?,
-        os: short(&req.os, 100, "os")?,
-        language: short(&req.language, 35, "language")?,
-        timezone: short(&req.timezone, 64, "timezone")?,
-        page_url: short(&req.page_url, 2048, "page_url")?,
-        external_id: short(&req.external_id, 200, "external_id")?,
+        client: req.client.parse()?,
         tags: parse_tags(&req.tags)?,
         created_at,
         last_seen: now,
     };
     let mut item = to_attrs(Item::new(key), &subscriber);
-    if let Some(ext) = &subscriber.external_id {
+    if let Some(ext) = &subscriber.client.external_id {
         item = item.with_gsi1(format!("WS#{ws}#SITE#{site}#EXT#{ext}"), id.clone());
     }
     let is_new = match state.table.put(item.clone(), Condition::NotExists).await {

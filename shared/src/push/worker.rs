@@ -50,7 +50,7 @@ fn selected(target: &Target, s: &Subscriber) -> bool {
         Target::All => true,
         Target::Tags { tags } => s.tags.iter().any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t))),
         Target::Subscriber { id } => s.id == *id,
-        Target::ExternalId { external_id } => s.external_id.as_deref() == Some(external_id.as_str()),
+        Target::ExternalId { external_id } => s.client.external_id.as_deref() == Some(external_id.as_str()),
     }
 }
 
