@@ -67,6 +67,13 @@ export class WebTriggerStack extends Stack {
         }),
     );
 
+    // Members' devices are notified with a VAPID key derived from this secret (the dashboard opt-in).
+    const dashboardVapid = new secretsmanager.Secret(this, 'DashboardVapidKey', {
+      secretName: `${SECRETS_PREFIX}dashboard-vapid-key`,
+      description: 'WebTrigger dashboard VAPID key material (members\' own devices)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+
     const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
     const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
 
@@ -99,6 +106,7 @@ export class WebTriggerStack extends Stack {
     apiSites.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [key.keyArn], conditions: vapidOnly }));
     workerPushSend.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: vapidOnly }));
     pushSend.queue.grantSendMessages(apiSites);
+    dashboardVapid.grantRead(apiAuth);
     table.grantReadWriteData(apiSubscribers);
     table.grantReadWriteData(workerPushSend);
     workerPushSend.addEventSource(new SqsEventSource(pushSend.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));

@@ -135,6 +135,15 @@ test('least privilege: no dynamodb/sqs/kms/secrets action on Resource "*"', () =
   }
 });
 
+test('only api-auth reads the dashboard VAPID secret', () => {
+  const secretId = Object.keys(resources).find((k) => resources[k].Type === 'AWS::SecretsManager::Secret' && resources[k].Properties.Name === 'webtrigger/dashboard-vapid-key');
+  assert.ok(secretId, 'dashboard VAPID secret exists');
+  const readers = Object.keys(resources).filter(
+    (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => r?.Ref === secretId)),
+  );
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')), ['ApiAuth']);
+});
+
 test('only the authenticated route groups can read the token signing secrets', () => {
   const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
   assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiSites', 'ApiWorkspaces']);

@@ -18,7 +18,7 @@ pub enum BackendKind {
 }
 
 /// Platform secrets the local binary generates on first use.
-pub const GENERATED_SECRETS: &[&str] = &["token-signing-key"];
+pub const GENERATED_SECRETS: &[&str] = &["token-signing-key", "dashboard-vapid-key"];
 
 #[derive(Clone)]
 pub struct AppState {

@@ -252,6 +252,28 @@ async fn push_end_to_end() {
     assert_eq!(removed.data()["removed"], true);
     assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 5);
 
+    // The dashboard's own opt-in: a member's devices get platform notifications (test send).
+    fake.received.lock().unwrap().clear();
+    let dashboard_key = ada.get("/v1/me/push-key").await.data()["vapid_public_key"].as_str().unwrap().to_owned();
+    assert_ne!(dashboard_key, vapid_k, "the dashboard has its own key");
+    let phone = Browser::new();
+    let laptop = Browser::new();
+    let added = ada.post("/v1/me/devices", json!({"subscription": phone.subscription(&format!("http://{fake_host}/push/ok-phone")), "label": "Phone"})).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    ada.post("/v1/me/devices", json!({"subscription": laptop.subscription(&format!("http://{fake_host}/push/gone-laptop"))})).await.data();
+    ada.post("/v1/me/devices", json!({"subscription": {"endpoint": "https://evil.example.com/x", "keys": {"p256dh": "x", "auth": "y"}}})).await.assert_error(422, "validation_failed");
+    let tested = ada.post("/v1/me/devices/test", json!({})).await;
+    assert_eq!((tested.data()["accepted"].as_u64(), tested.data()["failed"].as_u64()), (Some(1), Some(1)));
+    let to_phone = fake.received.lock().unwrap().iter().find(|r| r.path == "ok-phone").cloned().expect("phone reached");
+    let shown: Value = serde_json::from_slice(&phone.decrypt(&to_phone.body)).unwrap();
+    assert_eq!(shown["title"], "WebTrigger");
+    assert!(to_phone.headers["authorization"].to_str().unwrap().ends_with(&format!("k={dashboard_key}")));
+    let devices = ada.get("/v1/me/devices").await;
+    assert_eq!(devices.data().as_array().unwrap().iter().map(|d| d["label"].as_str().unwrap()).collect::<Vec<_>>(), ["Phone"], "the gone device was dropped");
+    let mut bob = Client::new(state.clone());
+    bob.sign_up("bob@example.com").await;
+    assert!(bob.get("/v1/me/devices").await.data().as_array().unwrap().is_empty(), "devices are per member");
+
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
 }

@@ -31,6 +31,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(set_default_workspace))
         .routes(routes!(accept_invite))
+        .merge(crate::push::devices::api())
 }
 
 /// The `api-auth` route group.

@@ -2,6 +2,7 @@
 //! message encryption (RFC 8291) and VAPID (RFC 8292), and push-service answer handling.
 
 pub mod crypto;
+pub mod devices;
 pub mod notifications;
 pub mod outcome;
 mod routes;
