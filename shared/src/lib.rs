@@ -10,6 +10,7 @@ pub mod http;
 pub mod lambda;
 pub mod local;
 pub mod openapi;
+pub mod ops;
 pub mod ports;
 pub mod push;
 pub mod queues;

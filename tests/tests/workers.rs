@@ -72,6 +72,22 @@ async fn local_consumer_retries_until_success_then_drains_on_stop() {
 }
 
 #[tokio::test]
+async fn dead_letters_can_be_redriven() {
+    let (state, _d) = embedded_state().await;
+    state.queue.ensure(&spec()).await.unwrap();
+    state.queue.send("scripted-dlq", (0..10).map(|i| OutgoingMessage::new(format!("job-{i}"))).collect()).await.unwrap();
+    state.queue.send("scripted-dlq", (10..13).map(|i| OutgoingMessage::new(format!("job-{i}"))).collect()).await.unwrap();
+    let before = webtrigger::ops::depths(state.queue.as_ref(), &[spec()]).await.unwrap();
+    assert_eq!((before[0].waiting, before[0].dead), (0, 13));
+    assert_eq!(webtrigger::ops::redrive(state.queue.as_ref(), &spec(), 5).await.unwrap(), 5, "respects --max");
+    assert_eq!(webtrigger::ops::redrive(state.queue.as_ref(), &spec(), 100).await.unwrap(), 8);
+    let after = webtrigger::ops::depths(state.queue.as_ref(), &[spec()]).await.unwrap();
+    assert_eq!((after[0].waiting, after[0].dead), (13, 0));
+    let bodies: std::collections::BTreeSet<String> = state.queue.receive("scripted", 10, Duration::ZERO).await.unwrap().into_iter().map(|d| d.body).collect();
+    assert!(bodies.iter().all(|b| b.starts_with("job-")));
+}
+
+#[tokio::test]
 async fn retries_exhausted_go_to_the_dlq() {
     let (state, _d) = embedded_state().await;
     let tight = QueueSpec::new("scripted", Duration::from_secs(30), 2);

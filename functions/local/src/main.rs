@@ -34,6 +34,26 @@ enum Command {
         #[arg(long = "allow-push-host", value_name = "HOST:PORT")]
         allow_push_hosts: Vec<String>,
     },
+    /// Inspect and redrive dead-letter queues (embedded backend, or AWS with WEBTRIGGER_BACKEND=aws).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+        #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR", global = true)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// Messages waiting and dead-lettered, per queue.
+    Stats,
+    /// Move dead letters back to their queue (after fixing what made them fail).
+    Redrive {
+        /// Queue name, e.g. `push-send`.
+        queue: String,
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
 }
 
 #[tokio::main]
@@ -48,6 +68,27 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
+        }
+        Command::Dlq { action, data_dir } => {
+            let mut config = webtrigger::config::Config::from_env()?;
+            if let webtrigger::config::BackendConfig::Embedded { data_dir: dir } = &mut config.backend {
+                *dir = data_dir;
+            }
+            let state = webtrigger::AppState::from_config(&config).await?;
+            state.ensure_queues().await?;
+            let specs = webtrigger::queues::all();
+            match action {
+                DlqAction::Stats => {
+                    for d in webtrigger::ops::depths(state.queue.as_ref(), &specs).await? {
+                        println!("{:<16} waiting {:>8}   dead-lettered {:>8}", d.queue, d.waiting, d.dead);
+                    }
+                }
+                DlqAction::Redrive { queue, max } => {
+                    let spec = specs.iter().find(|s| s.name == queue).ok_or_else(|| anyhow::anyhow!("unknown queue `{queue}`; queues: {}", specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")))?;
+                    let moved = webtrigger::ops::redrive(state.queue.as_ref(), spec, max).await?;
+                    println!("moved {moved} message(s) from {} back to {}", spec.dlq_name(), spec.name);
+                }
+            }
         }
     }
     Ok(())

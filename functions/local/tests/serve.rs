@@ -160,4 +160,11 @@ fn help_documents_subcommands() {
     }
     let bad = Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(["serve", "--port", "not-a-port"]).output().unwrap();
     assert!(!bad.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let stats = Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(["dlq", "stats", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = String::from_utf8(stats.stdout).unwrap();
+    assert!(stats.status.success() && out.contains("push-send") && out.contains("dead-lettered"), "{out}");
+    let unknown = Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(["dlq", "redrive", "nope", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown queue"));
 }
