@@ -185,6 +185,13 @@ async fn push_end_to_end() {
     assert_eq!(listed.data()["subscribers"].as_array().unwrap().len(), 3);
     assert!(listed.data()["next_cursor"].is_string());
 
+    let tagged = ada.get(&format!("{sites}/{site_id}/subscribers?tag=VIP&limit=200")).await;
+    assert_eq!(tagged.data()["subscribers"].as_array().unwrap().len(), 2, "tag filter (case-insensitive)");
+    let user_1 = ada.get(&format!("{sites}/{site_id}/subscribers?external_id=user-1")).await;
+    assert_eq!(user_1.data()["subscribers"][0]["external_id"], "user-1");
+    assert_eq!(user_1.data()["subscribers"].as_array().unwrap().len(), 1);
+    ada.get(&format!("{sites}/{site_id}/subscribers?tag=bad%20tag")).await.assert_error(422, "validation_failed");
+
     let notifications = format!("{sites}/{site_id}/notifications");
     let huge = json!({"title": "t", "body": "b", "url": format!("https://shop.example.com/{}", "x".repeat(2000)), "image": format!("https://shop.example.com/{}", "y".repeat(2000)), "target": {"type": "all"}});
     ada.post(&notifications, huge).await.assert_error(422, "validation_failed");
@@ -251,6 +258,24 @@ async fn push_end_to_end() {
     let removed = shop.call(Method::DELETE, &format!("{public}/subscriptions"), Some(json!({"endpoint": format!("http://{fake_host}/push/ok-b")}))).await;
     assert_eq!(removed.data()["removed"], true);
     assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 5);
+
+    // Out of attempts: a deliver job on its last attempt to a push service that keeps failing is counted
+    // and parked in the dead-letter queue with a fresh attempt count, ready for `webtrigger dlq redrive`.
+    let down = Browser::new();
+    let body = json!({"subscription": down.subscription(&format!("http://{fake_host}/push/down-z")), "external_id": "down"});
+    assert_eq!(subscribe(&mut page, Some("https://shop.example.com"), body).await.status, 201);
+    let down_sub = ada.get(&format!("{sites}/{site_id}/subscribers?external_id=down")).await.data()["subscribers"][0].clone();
+    let job = json!({"kind": "deliver", "workspace": ws, "site": site_id, "notification": ntf, "attempt": webtrigger::push::notifications::MAX_ATTEMPTS, "subscribers": [down_sub]});
+    state.queue.send("push-send", vec![webtrigger::ports::OutgoingMessage::new(job.to_string())]).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while state.queue.depth("push-send-dlq").await.unwrap() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["failed_transient"], 1);
+    let parked = state.queue.receive("push-send-dlq", 1, Duration::ZERO).await.unwrap();
+    let parked: Value = serde_json::from_str(&parked[0].body).unwrap();
+    assert_eq!((parked["attempt"].as_u64(), parked["subscribers"][0]["id"].as_str()), (Some(1), down_sub["id"].as_str()));
 
     // The dashboard's own opt-in: a member's devices get platform notifications (test send).
     fake.received.lock().unwrap().clear();

@@ -116,6 +116,16 @@ struct Paging {
     limit: Option<u32>,
 }
 
+#[derive(Deserialize, IntoParams)]
+struct SubscriberFilter {
+    cursor: Option<String>,
+    limit: Option<u32>,
+    /// Only subscribers with this external user id (all of them, no paging).
+    external_id: Option<String>,
+    /// Only subscribers carrying this tag.
+    tag: Option<String>,
+}
+
 #[derive(Serialize, ToSchema)]
 struct SubscriberPage {
     subscribers: Vec<Subscriber>,
@@ -124,12 +134,21 @@ struct SubscriberPage {
 }
 
 /// Subscribers of a site, with the total count.
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), Paging),
-    responses((status = 200, description = "OK", body = Envelope<SubscriberPage>)))]
-async fn list_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<SubscriberPage> {
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), SubscriberFilter),
+    responses((status = 200, description = "OK", body = Envelope<SubscriberPage>), (status = 422, description = "Invalid filter or cursor", body = ErrorEnvelope)))]
+async fn list_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<SubscriberFilter>) -> ApiResult<SubscriberPage> {
     let site = sites::get(&state, &ws, &site_id(&p.site)?).await?;
-    let (subscribers, next_cursor) = subscribers::list(&state, &ws, &site.id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
     let total = subscribers::count(&state, ws.id(), &site.id).await?;
+    if let Some(external_id) = q.external_id.as_deref() {
+        let subscribers = subscribers::by_external_id(&state, ws.id(), &site.id, external_id).await?;
+        return Ok(ApiOk::ok(SubscriberPage { subscribers, total, next_cursor: None }));
+    }
+    let tag = q.tag.as_deref().map(|t| subscribers::parse_tags(&[t.to_owned()])).transpose()?.and_then(|mut t| t.pop());
+    let (mut subscribers, next_cursor) = subscribers::list(&state, &ws, &site.id, q.cursor.as_deref(), q.limit.unwrap_or(50)).await?;
+    if let Some(tag) = tag {
+        // Tags are filtered per page: a page may hold fewer than `limit` while `next_cursor` goes on.
+        subscribers.retain(|s| s.tags.contains(&tag));
+    }
     Ok(ApiOk::ok(SubscriberPage { subscribers, total, next_cursor }))
 }
 

@@ -108,6 +108,7 @@ async fn deliver(state: &AppState, ws: &WorkspaceId, site_id: &SiteId, id: &Noti
 
     let mut counts: std::collections::BTreeMap<&'static str, i64> = Default::default();
     let mut retry = Vec::new();
+    let mut exhausted = Vec::new();
     let mut wait = None::<Duration>;
     for (s, outcome) in outcomes {
         match &outcome {
@@ -123,7 +124,8 @@ async fn deliver(state: &AppState, ws: &WorkspaceId, site_id: &SiteId, id: &Noti
                 retry.push(s);
                 continue;
             }
-            Outcome::Rejected(reason) | Outcome::Transient(reason) => tracing::warn!(subscriber = %s.id, %reason, "push not delivered"),
+            Outcome::RateLimited(_) | Outcome::Transient(_) => exhausted.push(s.clone()),
+            Outcome::Rejected(reason) => tracing::warn!(subscriber = %s.id, %reason, "push rejected by the push service"),
             _ => {}
         }
         *counts.entry(outcome.counter()).or_default() += 1;
@@ -133,6 +135,14 @@ async fn deliver(state: &AppState, ws: &WorkspaceId, site_id: &SiteId, id: &Noti
         tracing::info!(count = retry.len(), attempt, delay_s = delay.as_secs(), "re-queueing transient push failures");
         let job = PushJob::Deliver { workspace: ws.clone(), site: site_id.clone(), notification: id.clone(), attempt: attempt + 1, subscribers: retry };
         enqueue(state, vec![job], delay).await.map_err(JobError::retry)?;
+    }
+    if !exhausted.is_empty() {
+        // Out of attempts: park them in the dead-letter queue with a fresh attempt count, so
+        // `webtrigger dlq redrive push-send` retries them once the push service recovers.
+        tracing::error!(count = exhausted.len(), "push retries exhausted; dead-lettering");
+        let job = PushJob::Deliver { workspace: ws.clone(), site: site_id.clone(), notification: id.clone(), attempt: 1, subscribers: exhausted };
+        let body = serde_json::to_string(&job).expect("job serialises");
+        state.queue.send(&crate::queues::push_send().dlq_name(), vec![crate::ports::OutgoingMessage::new(body)]).await.map_err(JobError::retry)?;
     }
     let deltas: Vec<(&str, i64)> = counts.into_iter().collect();
     if !deltas.is_empty() {
