@@ -259,6 +259,23 @@ async fn push_end_to_end() {
     assert_eq!(removed.data()["removed"], true);
     assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 5);
 
+    // The outbox: cleared after every enqueue; an entry left by a crash is re-queued by the tick's sweep,
+    // and fan-out markers make the re-queue send nothing twice.
+    let outbox = webtrigger::ports::Query::partition("OUTBOX#push");
+    assert!(state.table.query(outbox.clone()).await.unwrap().items.is_empty(), "outbox cleared after enqueue");
+    let sent_before = fake.received.lock().unwrap().len();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for (age_ms, tag) in [(10_000, "young"), (600_000, "old")] {
+        let item = webtrigger::ports::Item::new(webtrigger::ports::Key::new("OUTBOX#push", format!("{:013}#{tag}", now_ms - age_ms)))
+            .with_attr("workspace", ws.as_str()).with_attr("site", site_id.as_str()).with_attr("notification", ntf.as_str());
+        state.table.put(item, webtrigger::ports::Condition::None).await.unwrap();
+    }
+    assert_eq!(webtrigger::push::notifications::sweep_outbox(&state).await.unwrap(), 1, "only entries past the grace period");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.received.lock().unwrap().len(), sent_before, "finished shards are not fanned out again");
+    assert_eq!(state.table.query(outbox).await.unwrap().items.len(), 1, "the young entry stays");
+    assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["targeted"], 8, "counters unchanged");
+
     // Out of attempts: a deliver job on its last attempt to a push service that keeps failing is counted
     // and parked in the dead-letter queue with a fresh attempt count, ready for `webtrigger dlq redrive`.
     let down = Browser::new();

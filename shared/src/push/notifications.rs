@@ -14,7 +14,7 @@ use super::types::{parse_topic, Urgency};
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::{Condition, Cursor, Item, Key, OutgoingMessage, Query};
+use crate::ports::{Condition, Cursor, Item, Key, OutgoingMessage, Query, TxWrite};
 use crate::state::AppState;
 use crate::workspaces::{audit, members::to_attrs};
 
@@ -204,8 +204,16 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
     }
-    state.table.put(item, Condition::NotExists).await?;
-    audit::record(state, ws, meta, "notification.send", n.id.as_str()).await?;
+    let outbox = outbox_item(state.clock.now().timestamp_millis(), ws.id(), site_id, &n.id);
+    let outbox_key = outbox.key.clone();
+    state
+        .table
+        .transact(vec![
+            TxWrite::Put { item, condition: Condition::NotExists },
+            TxWrite::Put { item: outbox, condition: Condition::NotExists },
+            audit::entry(state, ws, meta, "notification.send", n.id.as_str()),
+        ])
+        .await?;
     let (workspace, site, notification) = (ws.id().clone(), site_id.clone(), n.id.clone());
     let jobs: Vec<PushJob> = match &n.target {
         Target::All | Target::Tags { .. } => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: workspace.clone(), site: site.clone(), notification: notification.clone(), shard }).collect(),
@@ -219,7 +227,42 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         }
     };
     enqueue(state, jobs, std::time::Duration::ZERO).await?;
+    if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
+        tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (fan-out is idempotent per shard)");
+    }
     get(state, ws, site_id, &n.id).await
+}
+
+const OUTBOX: &str = "OUTBOX#push";
+/// Outbox entries older than this are considered lost between record and enqueue.
+pub const OUTBOX_GRACE_MS: i64 = 120_000;
+
+#[derive(Serialize, Deserialize)]
+struct OutboxEntry {
+    workspace: WorkspaceId,
+    site: SiteId,
+    notification: NotificationId,
+}
+
+fn outbox_item(now_ms: i64, ws: &WorkspaceId, site: &SiteId, id: &NotificationId) -> Item {
+    let entry = OutboxEntry { workspace: ws.clone(), site: site.clone(), notification: id.clone() };
+    to_attrs(Item::new(Key::new(OUTBOX, format!("{now_ms:013}#{id}"))), &entry)
+}
+
+/// Re-queues the fan-out of notifications whose outbox entry outlived the grace period (the process
+/// died between writing the record and queueing). Shards already fanned out are skipped by their
+/// markers, so a re-queue never sends twice what was sent. Returns how many were re-queued.
+pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
+    let cutoff = format!("{:013}", state.clock.now().timestamp_millis() - OUTBOX_GRACE_MS);
+    let page = state.table.query(Query::partition(OUTBOX).between("0", format!("{cutoff}~")).limit(100)).await?;
+    for item in &page.items {
+        let e: OutboxEntry = item.parse()?;
+        let jobs = (0..SHARDS).map(|shard| PushJob::Fanout { workspace: e.workspace.clone(), site: e.site.clone(), notification: e.notification.clone(), shard }).collect();
+        enqueue(state, jobs, std::time::Duration::ZERO).await?;
+        state.table.delete(&item.key, Condition::None).await?;
+        tracing::warn!(notification = %e.notification, "re-queued a notification lost before its fan-out");
+    }
+    Ok(page.items.len())
 }
 
 /// Targets resolved at send time: count them and mark every shard done.

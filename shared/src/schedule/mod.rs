@@ -90,6 +90,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
         if let Err(e) = state.queue.send(&crate::queues::echo().name, vec![OutgoingMessage::new(body)]).await {
             tracing::warn!(error = %e, minute, "heartbeat not sent");
         }
+        match crate::push::notifications::sweep_outbox(state).await {
+            Ok(n) if n > 0 => tracing::warn!(requeued = n, "push outbox swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "push outbox sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),
