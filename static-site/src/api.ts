@@ -3,8 +3,9 @@
 // Every response is an envelope: `{"success":true,"data":…}` or
 // `{"success":false,"error":{"code":"…","message":"…"}}`. `apiFetch` unwraps `data` or throws `ApiError`.
 //
-// Auth (later issue): the access token will be held in memory only — never localStorage/sessionStorage or a
-// readable cookie — and sent as `Authorization: Bearer …`; a reload re-obtains it through the refresh flow.
+// Auth: the access token is held in memory only — never localStorage/sessionStorage or a readable cookie —
+// and sent as `Authorization: Bearer …`. On a 401 the client refreshes once (the refresh token travels in an
+// HttpOnly cookie) and retries; a reload re-obtains the token the same way (see auth.ts).
 // The service worker never caches `/v1/*`, so API responses are not persisted on the device.
 
 /** Thrown for any failed call. `status` 0 means no HTTP response (offline, unreachable, timed out). */
@@ -43,6 +44,13 @@ export function setAccessToken(token: string | null): void {
   accessToken = token;
 }
 
+let refreshHandler: (() => Promise<boolean>) | null = null;
+
+/** Registers how to obtain a fresh access token after a 401 (auth.ts does; returns false when signed out). */
+export function setRefreshHandler(handler: () => Promise<boolean>): void {
+  refreshHandler = handler;
+}
+
 export interface ApiInit extends Omit<RequestInit, 'body'> {
   /** A JSON-serialisable body (sent as application/json) or a raw BodyInit. */
   body?: unknown;
@@ -55,6 +63,16 @@ type Envelope<T> =
   | { success: false; error: { code: string; message: string } };
 
 export async function apiFetch<T>(path: string, init: ApiInit = {}): Promise<T> {
+  try {
+    return await apiFetchOnce<T>(path, init);
+  } catch (error) {
+    const retry = error instanceof ApiError && error.status === 401 && error.code === 'unauthorized' && accessToken !== null && !path.startsWith('/v1/auth/') && refreshHandler;
+    if (retry && (await refreshHandler!())) return apiFetchOnce<T>(path, init);
+    throw error;
+  }
+}
+
+async function apiFetchOnce<T>(path: string, init: ApiInit = {}): Promise<T> {
   if (!path.startsWith('/v1/')) throw new Error(`apiFetch expects a /v1/ path, got ${path}`);
   const { body, timeoutMs = DEFAULT_TIMEOUT_MS, headers: extraHeaders, signal: callerSignal, ...rest } = init;
 

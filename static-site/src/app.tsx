@@ -6,6 +6,9 @@ import { GROUP_REDIRECTS, NAV, findGroup, findPage, type NavGroup } from './nav'
 import { ComingSoonPage } from './pages/coming-soon';
 import { NotFoundPage } from './pages/not-found';
 import { OverviewPage } from './pages/overview';
+import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
+import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
+import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
 
@@ -22,10 +25,11 @@ export function App() {
 
   const page = findPage(path);
   const group = findGroup(path);
+  const standalone = STANDALONE[path];
   useEffect(() => {
-    const parts = page ? [page.title, group && group.label !== page.title ? group.label : null] : ['Not found'];
+    const parts = standalone ? [standalone.title] : page ? [page.title, group && group.label !== page.title ? group.label : null] : ['Not found'];
     document.title = [...parts.filter(Boolean), 'WebTrigger'].join(' · ');
-  }, [page, group]);
+  }, [page, group, standalone]);
 
   // Close the mobile drawer with Escape.
   useEffect(() => {
@@ -36,9 +40,11 @@ export function App() {
   }, [navOpen]);
 
   let content;
+  const Built = BUILT[path];
   if (redirect) content = null;
+  else if (standalone) content = <standalone.Page />;
   else if (!page) content = <NotFoundPage path={path} />;
-  else if (page.path === '/') content = <OverviewPage />;
+  else if (Built) content = <Built />;
   else content = <ComingSoonPage page={page} group={group} />;
 
   return (
@@ -66,6 +72,7 @@ export function App() {
         <div class="sidebar-brand">
           <Brand />
         </div>
+        <AccountPanel />
         <nav class="nav" aria-label="Dashboard">
           {NAV.map((g) => (
             <NavSection key={g.label} group={g} path={path} onNavigate={() => setNavOpen(false)} />
@@ -99,6 +106,56 @@ export function App() {
         )}
         {content}
       </main>
+    </div>
+  );
+}
+
+/** Pages outside the navigation. */
+const STANDALONE: Record<string, { title: string; Page: () => preact.JSX.Element }> = {
+  '/login': { title: 'Log in', Page: LoginPage },
+  '/signup': { title: 'Sign up', Page: SignupPage },
+  '/accept-invite': { title: 'Join a workspace', Page: AcceptInvitePage },
+};
+
+/** Navigation pages that are built (the rest show their "coming later" state). */
+const BUILT: Record<string, () => preact.JSX.Element> = {
+  '/': OverviewPage,
+  '/settings/workspace': WorkspaceSettingsPage,
+  '/settings/members': MembersPage,
+  '/settings/api-keys': ApiKeysPage,
+  '/settings/audit-log': AuditLogPage,
+};
+
+/** The signed-in user, the workspace switcher, and sign in/out. */
+function AccountPanel() {
+  const session = useSession();
+  if (session.status === 'loading') return <div class="account" aria-busy="true" />;
+  if (session.status === 'signed-out') {
+    return (
+      <div class="account">
+        <a class="button button-small" href="/login" onClick={(e) => onLinkClick(e, '/login')}>Log in</a>
+        <a class="button button-small button-primary" href="/signup" onClick={(e) => onLinkClick(e, '/signup')}>Sign up</a>
+      </div>
+    );
+  }
+  return (
+    <div class="account" data-testid="account">
+      <label class="field workspace-switcher">
+        <span>Workspace</span>
+        <select
+          aria-label="Workspace"
+          value={session.workspace?.id ?? ''}
+          onChange={(e) => void switchWorkspace(e.currentTarget.value)}
+          data-testid="workspace-switcher"
+        >
+          {session.workspace === null && <option value="">No workspace yet</option>}
+          {session.me.workspaces.map((w) => (
+            <option key={w.id} value={w.id}>{w.name}</option>
+          ))}
+        </select>
+      </label>
+      <p class="account-email" title={session.me.email}>{session.me.email}</p>
+      <button type="button" class="button button-small" onClick={() => void signOut().then(() => navigate('/login'))}>Log out</button>
     </div>
   );
 }

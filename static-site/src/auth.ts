@@ -1,0 +1,144 @@
+// The signed-in session. The access token lives in memory (api.ts); the refresh token in an HttpOnly
+// cookie the script never sees. Refreshes share one in-flight promise: the server ends a session when a
+// refresh token is presented twice, so two tabs' worth of concurrent refreshes must never happen here.
+
+import { useEffect, useState } from 'preact/hooks';
+
+import { ApiError, apiFetch, setAccessToken, setRefreshHandler } from './api';
+
+export type Role = 'owner' | 'admin' | 'editor' | 'agent' | 'viewer';
+
+export interface WorkspaceSummary {
+  id: string;
+  name: string;
+  role: Role | null;
+  created_at: string;
+}
+
+export interface Me {
+  id: string;
+  email: string;
+  created_at: string;
+  default_workspace: string | null;
+  workspaces: WorkspaceSummary[];
+}
+
+interface TokenResponse {
+  user_id: string;
+  access_token: string;
+  expires_in: number;
+}
+
+export type SessionState =
+  | { status: 'loading' }
+  | { status: 'signed-out' }
+  | { status: 'signed-in'; me: Me; workspace: WorkspaceSummary | null };
+
+let state: SessionState = { status: 'loading' };
+const listeners = new Set<(s: SessionState) => void>();
+let refreshing: Promise<boolean> | null = null;
+let refreshTimer: number | undefined;
+
+function publish(next: SessionState): void {
+  state = next;
+  listeners.forEach((l) => l(state));
+}
+
+export function useSession(): SessionState {
+  const [s, setS] = useState(state);
+  useEffect(() => {
+    listeners.add(setS);
+    setS(state);
+    return () => void listeners.delete(setS);
+  }, []);
+  return s;
+}
+
+function accept(tokens: TokenResponse): void {
+  setAccessToken(tokens.access_token);
+  window.clearTimeout(refreshTimer);
+  // Renew a minute before expiry so requests never wait on a refresh.
+  refreshTimer = window.setTimeout(() => void refresh(), Math.max(10, tokens.expires_in - 60) * 1000);
+}
+
+/** Exchanges the refresh cookie for a new access token. Concurrent callers share one request. */
+export function refresh(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      accept(await apiFetch<TokenResponse>('/v1/auth/refresh', { method: 'POST' }));
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        setAccessToken(null);
+        publish({ status: 'signed-out' });
+      }
+      return false;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+setRefreshHandler(refresh);
+
+function pickWorkspace(me: Me, preferred?: string | null): WorkspaceSummary | null {
+  const wanted = preferred ?? (state.status === 'signed-in' ? state.workspace?.id : null) ?? me.default_workspace;
+  return me.workspaces.find((w) => w.id === wanted) ?? me.workspaces[0] ?? null;
+}
+
+/** Reloads the user and their workspaces, keeping (or choosing) the current workspace. */
+export async function reloadMe(preferred?: string | null): Promise<void> {
+  const me = await apiFetch<Me>('/v1/me');
+  publish({ status: 'signed-in', me, workspace: pickWorkspace(me, preferred) });
+}
+
+/** On start: restore the session from the refresh cookie, if there is one. */
+export async function restoreSession(): Promise<void> {
+  if (await refresh()) {
+    try {
+      await reloadMe();
+      return;
+    } catch {
+      /* fall through to signed out */
+    }
+  }
+  publish({ status: 'signed-out' });
+}
+
+export async function signIn(email: string, password: string): Promise<void> {
+  accept(await apiFetch<TokenResponse>('/v1/auth/login', { method: 'POST', body: { email, password } }));
+  await reloadMe();
+}
+
+export async function signUp(email: string, password: string): Promise<void> {
+  accept(await apiFetch<TokenResponse>('/v1/auth/signup', { method: 'POST', body: { email, password } }));
+  await reloadMe();
+}
+
+export async function signOut(): Promise<void> {
+  window.clearTimeout(refreshTimer);
+  try {
+    await apiFetch('/v1/auth/logout', { method: 'POST' });
+  } finally {
+    setAccessToken(null);
+    publish({ status: 'signed-out' });
+  }
+}
+
+export async function switchWorkspace(id: string): Promise<void> {
+  await apiFetch('/v1/me/default-workspace', { method: 'PUT', body: { workspace_id: id } });
+  await reloadMe(id);
+}
+
+export async function createWorkspace(name: string): Promise<WorkspaceSummary> {
+  const ws = await apiFetch<WorkspaceSummary>('/v1/workspaces', { method: 'POST', body: { name } });
+  await apiFetch('/v1/me/default-workspace', { method: 'PUT', body: { workspace_id: ws.id } });
+  await reloadMe(ws.id);
+  return ws;
+}
+
+/** Roles that may manage members, invites and API keys (mirrors the server's permission table). */
+export function canManage(role: Role | null | undefined): boolean {
+  return role === 'owner' || role === 'admin';
+}
