@@ -32,11 +32,13 @@ cargo test --workspace
 
 echo "==> browser test: the dashboard served by the local binary in headless Chromium"
 WEB_PORT=$(free_port)
+PUSH_FAKE_PORT=$(free_port)
 DATA_DIR=$(mktemp -d)
-"$TARGET_DIR/debug/webtrigger" serve --data-dir "$DATA_DIR" --port "$WEB_PORT" --static-dir static-site/dist > "$TARGET_DIR/serve-e2e.log" 2>&1 &
+"$TARGET_DIR/debug/webtrigger" serve --data-dir "$DATA_DIR" --port "$WEB_PORT" --static-dir static-site/dist \
+  --allow-push-host "127.0.0.1:$PUSH_FAKE_PORT" > "$TARGET_DIR/serve-e2e.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEB_PORT/v1/health" > /dev/null 2>&1 && break; sleep 0.2; done
-(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 npm run test:e2e)
+(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 PUSH_FAKE_HOST="127.0.0.1:$PUSH_FAKE_PORT" npm run test:e2e)
 
 echo "==> OpenAPI document validates (openapi-spec-validator)"
 curl -fs "http://127.0.0.1:$WEB_PORT/v1/openapi.json" > "$TARGET_DIR/openapi.json"

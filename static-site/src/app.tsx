@@ -8,6 +8,7 @@ import { NotFoundPage } from './pages/not-found';
 import { OverviewPage } from './pages/overview';
 import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
+import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -121,6 +122,9 @@ const STANDALONE: Record<string, { title: string; Page: () => preact.JSX.Element
 const BUILT: Record<string, () => preact.JSX.Element> = {
   '/': OverviewPage,
   '/settings/workspace': WorkspaceSettingsPage,
+  '/web-push/sites': SitesPage,
+  '/web-push/subscribers': SubscribersPage,
+  '/web-push/notifications': NotificationsPage,
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,

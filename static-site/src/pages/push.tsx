@@ -1,0 +1,253 @@
+// Web Push: sites (with the install snippet), subscribers, and notifications (compose with a live
+// preview, delivery stats). Plus the member's own opt-in for this browser.
+
+import { useCallback, useEffect, useState } from 'preact/hooks';
+
+import { ApiError, apiFetch } from '../api';
+import type { WorkspaceSummary } from '../auth';
+import { WithWorkspace } from './settings';
+
+interface Site {
+  id: string;
+  name: string;
+  allowed_origins: string[];
+  contact: string;
+  vapid_public_key: string;
+  default_icon: string | null;
+  ttl_seconds: number;
+}
+
+interface Subscriber {
+  id: string;
+  subscription: { endpoint: string };
+  browser: string | null;
+  os: string | null;
+  language: string | null;
+  timezone: string | null;
+  external_id: string | null;
+  tags: string[];
+  last_seen: string;
+}
+
+interface NotificationView {
+  id: string;
+  title: string;
+  body: string | null;
+  created_at: string;
+  status: 'sending' | 'completed';
+  stats: Record<string, number>;
+}
+
+const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
+
+function useSites(ws: WorkspaceSummary): { sites: Site[]; reload: () => void; error: string | null } {
+  const [sites, setSites] = useState<Site[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    apiFetch<Site[]>(`/v1/workspaces/${ws.id}/sites`).then(setSites, (e) => setError(err(e)));
+  }, [ws.id, tick]);
+  return { sites, error, reload: useCallback(() => setTick((t) => t + 1), []) };
+}
+
+function SitePicker({ sites, value, onChange }: { sites: Site[]; value: string; onChange: (id: string) => void }) {
+  return (
+    <label class="field">
+      <span>Site</span>
+      <select name="site" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        {sites.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+      </select>
+    </label>
+  );
+}
+
+export function SitesPage() {
+  return <WithWorkspace title="Sites" lead="Websites that collect push subscribers, with their VAPID keys and install snippet.">{(ws) => <Sites ws={ws} />}</WithWorkspace>;
+}
+
+/** Works with the site's own service worker (which must show notifications on `push`); a drop-in SDK with
+ *  its own worker is not built yet. */
+function snippet(site: Site): string {
+  const api = window.location.origin;
+  return `<script>
+async function webtriggerSubscribe() {
+  const registration = await navigator.serviceWorker.ready; // your site's service worker
+  const subscription = await registration.pushManager.subscribe({
+    userVisibleOnly: true,
+    applicationServerKey: '${site.vapid_public_key}',
+  });
+  await fetch('${api}/v1/public/sites/${site.id}/subscriptions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      subscription: subscription.toJSON(),
+      language: navigator.language,
+      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      page_url: location.href,
+    }),
+  });
+}
+</script>
+<button onclick="webtriggerSubscribe()">Get notifications</button>`;
+}
+
+function Sites({ ws }: { ws: WorkspaceSummary }) {
+  const { sites, reload, error } = useSites(ws);
+  const [name, setName] = useState('');
+  const [origin, setOrigin] = useState('https://');
+  const [contact, setContact] = useState('mailto:');
+  const [note, setNote] = useState<string | null>(null);
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setNote(null);
+    try {
+      await apiFetch(`/v1/workspaces/${ws.id}/sites`, { method: 'POST', body: { name, allowed_origins: [origin], contact } });
+      setName('');
+      reload();
+    } catch (x) {
+      setNote(err(x));
+    }
+  };
+  return (
+    <>
+      <form class="card form form-inline" onSubmit={create} data-testid="site-form">
+        <h2 class="card-title">Add a site</h2>
+        <label class="field"><span>Name</span><input name="site-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} /></label>
+        <label class="field"><span>Allowed origin</span><input name="site-origin" required value={origin} onInput={(e) => setOrigin(e.currentTarget.value)} /></label>
+        <label class="field"><span>Contact (VAPID subject)</span><input name="site-contact" required value={contact} onInput={(e) => setContact(e.currentTarget.value)} /></label>
+        <button class="button button-primary">Create site</button>
+        {note && <p class="alert alert-error" role="alert">{note}</p>}
+      </form>
+      {error && <p class="alert alert-error">{error}</p>}
+      {sites.map((s) => (
+        <div class="card" key={s.id} data-testid="site-card">
+          <h2 class="card-title">{s.name}</h2>
+          <p class="muted">{s.allowed_origins.join(', ')} · <code>{s.id}</code></p>
+          <p>Install snippet — paste it into your site's pages. Your service worker shows the notifications: the payload is JSON with <code>title</code>, <code>body</code>, <code>icon</code>, <code>url</code> and <code>actions</code>.</p>
+          <pre class="snippet" data-testid="install-snippet">{snippet(s)}</pre>
+          <p class="muted">VAPID public key: <code>{s.vapid_public_key}</code></p>
+        </div>
+      ))}
+    </>
+  );
+}
+
+export function SubscribersPage() {
+  return <WithWorkspace title="Subscribers" lead="Browsers subscribed to each site.">{(ws) => <Subscribers ws={ws} />}</WithWorkspace>;
+}
+
+function Subscribers({ ws }: { ws: WorkspaceSummary }) {
+  const { sites } = useSites(ws);
+  const [site, setSite] = useState('');
+  const [tag, setTag] = useState('');
+  const [page, setPage] = useState<{ subscribers: Subscriber[]; total: number } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const current = site || sites[0]?.id || '';
+  useEffect(() => {
+    if (!current) return;
+    const q = tag ? `?limit=100&tag=${encodeURIComponent(tag)}` : '?limit=100';
+    apiFetch<{ subscribers: Subscriber[]; total: number }>(`/v1/workspaces/${ws.id}/sites/${current}/subscribers${q}`).then(setPage, (e) => setError(err(e)));
+  }, [ws.id, current, tag]);
+  if (!sites.length) return <p class="card muted">Add a site first.</p>;
+  return (
+    <div class="card">
+      <div class="form form-inline">
+        <SitePicker sites={sites} value={current} onChange={setSite} />
+        <label class="field"><span>Tag</span><input name="tag-filter" value={tag} onChange={(e) => setTag(e.currentTarget.value)} placeholder="any" /></label>
+      </div>
+      {error && <p class="alert alert-error">{error}</p>}
+      <p data-testid="subscriber-total">{page ? `${page.total} subscriber(s)` : 'Loading…'}</p>
+      <table class="table" data-testid="subscribers-table">
+        <thead><tr><th>Browser</th><th>OS</th><th>Language</th><th>Time zone</th><th>User</th><th>Tags</th><th>Last seen</th></tr></thead>
+        <tbody>
+          {(page?.subscribers ?? []).map((s) => (
+            <tr key={s.id}>
+              <td>{s.browser ?? '—'}</td><td>{s.os ?? '—'}</td><td>{s.language ?? '—'}</td><td>{s.timezone ?? '—'}</td>
+              <td>{s.external_id ?? '—'}</td><td>{s.tags.join(', ')}</td><td>{new Date(s.last_seen).toLocaleString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function NotificationsPage() {
+  return <WithWorkspace title="Notifications" lead="Compose and send notifications; follow delivery and clicks.">{(ws) => <Notifications ws={ws} />}</WithWorkspace>;
+}
+
+function Notifications({ ws }: { ws: WorkspaceSummary }) {
+  const { sites } = useSites(ws);
+  const [site, setSite] = useState('');
+  const [title, setTitle] = useState('');
+  const [body, setBody] = useState('');
+  const [url, setUrl] = useState('');
+  const [tags, setTags] = useState('');
+  const [list, setList] = useState<NotificationView[]>([]);
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const current = site || sites[0]?.id || '';
+  const load = useCallback(() => {
+    if (!current) return;
+    apiFetch<{ notifications: NotificationView[] }>(`/v1/workspaces/${ws.id}/sites/${current}/notifications?limit=20`).then((p) => setList(p.notifications), (e) => setNote({ ok: false, text: err(e) }));
+  }, [ws.id, current]);
+  useEffect(() => {
+    load();
+    const timer = window.setInterval(load, 3000);
+    return () => window.clearInterval(timer);
+  }, [load]);
+  const send = async (e: Event) => {
+    e.preventDefault();
+    const tagList = tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const target = tagList.length ? { type: 'tags', tags: tagList } : { type: 'all' };
+    try {
+      await apiFetch(`/v1/workspaces/${ws.id}/sites/${current}/notifications`, { method: 'POST', body: { title, body: body || null, url: url || null, target } });
+      setNote({ ok: true, text: 'Queued for delivery.' });
+      load();
+    } catch (x) {
+      setNote({ ok: false, text: err(x) });
+    }
+  };
+  if (!sites.length) return <p class="card muted">Add a site first.</p>;
+  return (
+    <>
+      <div class="compose">
+        <form class="card form" onSubmit={send} data-testid="compose-form">
+          <SitePicker sites={sites} value={current} onChange={setSite} />
+          <label class="field"><span>Title</span><input name="title" required maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} /></label>
+          <label class="field"><span>Body</span><input name="body" maxLength={1000} value={body} onInput={(e) => setBody(e.currentTarget.value)} /></label>
+          <label class="field"><span>Click URL</span><input name="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="https://…" /></label>
+          <label class="field"><span>Only subscribers tagged (comma-separated; empty = everyone)</span><input name="tags" value={tags} onInput={(e) => setTags(e.currentTarget.value)} /></label>
+          <button class="button button-primary" disabled={!title.trim()}>Send</button>
+          {note && <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role="status">{note.text}</p>}
+        </form>
+        <div class="card preview" aria-label="Preview" data-testid="preview">
+          <p class="muted">Preview</p>
+          <div class="notification-preview">
+            <img src="/icons/icon-192.png" alt="" width="40" height="40" />
+            <div>
+              <strong>{title || 'Notification title'}</strong>
+              <p>{body || 'The message body appears here.'}</p>
+              <small class="muted">{url ? new URL(url, window.location.href).host : sites.find((s) => s.id === current)?.allowed_origins[0]}</small>
+            </div>
+          </div>
+        </div>
+      </div>
+      <div class="card">
+        <table class="table" data-testid="notifications-table">
+          <thead><tr><th>Sent</th><th>Title</th><th>Status</th><th>Targeted</th><th>Accepted</th><th>Failed</th><th>Clicks</th></tr></thead>
+          <tbody>
+            {list.map((n) => {
+              const failed = ['failed_gone', 'failed_too_large', 'failed_transient', 'failed_rejected'].reduce((a, k) => a + (n.stats[k] ?? 0), 0);
+              return (
+                <tr key={n.id}>
+                  <td>{new Date(n.created_at).toLocaleString()}</td><td>{n.title}</td><td>{n.status}</td>
+                  <td>{n.stats.targeted}</td><td>{n.stats.accepted}</td><td>{failed}</td><td>{n.stats.clicks}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,94 @@
+// Browser test of the Web Push dashboard against the real API: create a site (install snippet with its
+// key), see a subscriber that a page registered through the public API, compose a notification with a
+// live preview, send it, and watch it in the list with its counters.
+//
+//   BASE_URL=… EXPECT_API=1 PUSH_FAKE_HOST=127.0.0.1:<port> npm run test:e2e
+// PUSH_FAKE_HOST must be a host the server was started with `--allow-push-host` for (test-all.sh does).
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+const FAKE = process.env.PUSH_FAKE_HOST ?? '';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results');
+const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
+let context;
+let dir;
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('sites, subscribers and notifications in the dashboard', { timeout: 120_000, skip }, async (t) => {
+  assert.ok(existsSync(CHROMIUM));
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  dir = mkdtempSync(join(tmpdir(), 'webtrigger-push-'));
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(15_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+
+  await page.goto(`${BASE_URL}/signup?next=/web-push/sites`);
+  await page.locator('input[name=email]').fill(`push+${Date.now()}@example.com`);
+  await page.locator('input[name=password]').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByTestId('create-workspace').waitFor();
+  await page.getByLabel('Workspace name').fill('Shop');
+  await page.getByRole('button', { name: 'Create workspace' }).click();
+
+  const origin = 'http://127.0.0.1:5173';
+  await page.locator('input[name=site-name]').fill('Shop');
+  await page.locator('input[name=site-origin]').fill('ftp://nope');
+  await page.locator('input[name=site-contact]').fill('mailto:ops@example.com');
+  await page.getByRole('button', { name: 'Create site' }).click();
+  await page.getByRole('alert').getByText(/not an origin/).waitFor();
+  t.diagnostic('✔ an invalid origin is refused with the server message');
+  await page.locator('input[name=site-origin]').fill(origin);
+  await page.getByRole('button', { name: 'Create site' }).click();
+  const snippet = await page.getByTestId('install-snippet').innerText();
+  const siteId = snippet.match(/sites\/(site_[0-9a-z]{26})\/subscriptions/)?.[1];
+  const key = snippet.match(/applicationServerKey: '([A-Za-z0-9_-]{87})'/)?.[1];
+  assert.ok(siteId && key, `snippet carries the site id and VAPID key: ${snippet}`);
+  t.diagnostic('✔ site created; the install snippet carries its id and key');
+
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const p256dh = publicKey.export({ format: 'der', type: 'spki' }).subarray(-65).toString('base64url');
+  const sub = await fetch(`${BASE_URL}/v1/public/sites/${siteId}/subscriptions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ subscription: { endpoint: `http://${FAKE}/push/browser-1`, keys: { p256dh, auth: randomBytes(16).toString('base64url') } }, browser: 'Chromium', language: 'en-GB', timezone: 'Europe/London', tags: ['vip'] }),
+  });
+  assert.equal(sub.status, 201, await sub.text());
+
+  await page.getByRole('link', { name: 'Subscribers' }).click();
+  await page.getByTestId('subscriber-total').getByText('1 subscriber(s)').waitFor();
+  await page.getByTestId('subscribers-table').getByText('Europe/London').waitFor();
+  t.diagnostic('✔ the subscriber registered by the page is listed');
+
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.locator('input[name=title]').fill('Flash sale');
+  await page.locator('input[name=body]').fill('Two hours only');
+  const preview = page.getByTestId('preview');
+  await preview.getByText('Flash sale').waitFor();
+  await preview.getByText('Two hours only').waitFor();
+  t.diagnostic('✔ the preview follows the form');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Queued for delivery.').waitFor();
+  const row = page.getByTestId('notifications-table').locator('tr', { hasText: 'Flash sale' });
+  await row.waitFor();
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('[data-testid="notifications-table"] tbody tr:first-child td')].map((td) => td.textContent);
+    return cells[3] === '1';
+  }, null, { timeout: 20_000 });
+  t.diagnostic('✔ sent; the list shows it with 1 subscriber targeted');
+  await page.screenshot({ path: join(RESULTS_DIR, 'push-notifications.png'), fullPage: true });
+});
