@@ -244,11 +244,17 @@ struct Subscribed {
     responses((status = 201, description = "Created", body = Envelope<Subscribed>), (status = 200, description = "Refreshed", body = Envelope<Subscribed>),
         (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown site", body = ErrorEnvelope), (status = 422, description = "Malformed subscription", body = ErrorEnvelope)))]
 async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
-    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
-    subscribers::check_origin(&pointer, origin(&headers))?;
-    public_limit(&state, &site, &meta).await?;
+    let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     let (sub, created) = subscribers::subscribe(&state, &state.push.policy, &pointer.workspace, &site, &body).await?;
     Ok(ApiOk(if created { StatusCode::CREATED } else { StatusCode::OK }, Subscribed { subscriber_id: sub.id, created }))
+}
+
+/// The site behind a public write: it exists, the page's origin is allowed, and the caller is within limits.
+async fn open_public(state: &AppState, headers: &HeaderMap, meta: &RequestMeta, raw_site: &str) -> Result<(SiteId, sites::SitePointer), ApiError> {
+    let (site, pointer) = sites::pointer_of(state, raw_site).await?;
+    subscribers::check_origin(&pointer, origin(headers))?;
+    public_limit(state, &site, meta).await?;
+    Ok((site, pointer))
 }
 
 /// 60 public writes a minute per site and client IP.
@@ -275,9 +281,7 @@ fn subscriber_id_of(endpoint: &str) -> String {
 #[utoipa::path(delete, path = "/v1/public/sites/{site}/subscriptions", tag = "push-public", params(("site" = String, Path)), request_body = EndpointBody,
     responses((status = 200, description = "Removed (or already gone)"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope)))]
 async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
-    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
-    subscribers::check_origin(&pointer, origin(&headers))?;
-    public_limit(&state, &site, &meta).await?;
+    let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
     Ok(ApiOk::ok(json!({"removed": removed})))
 }
@@ -286,9 +290,7 @@ async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: Re
 #[utoipa::path(put, path = "/v1/public/sites/{site}/subscriptions/tags", tag = "push-public", params(("site" = String, Path)), request_body = EndpointBody,
     responses((status = 200, description = "OK"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown subscription", body = ErrorEnvelope)))]
 async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
-    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
-    subscribers::check_origin(&pointer, origin(&headers))?;
-    public_limit(&state, &site, &meta).await?;
+    let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     let sub = subscribers::set_tags(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint), &body.tags).await?;
     Ok(ApiOk::ok(json!({"tags": sub.tags})))
 }
