@@ -28,7 +28,7 @@ echo "==> PWA build"
 
 echo "==> cargo test (workspace)"
 cargo build --workspace --quiet
-cargo test --workspace
+cargo test --workspace 2>&1 | tee "$TARGET_DIR/cargo-test.log"
 
 echo "==> browser test: the dashboard served by the local binary in headless Chromium"
 WEB_PORT=$(free_port)
@@ -38,13 +38,20 @@ DATA_DIR=$(mktemp -d)
   --allow-push-host "127.0.0.1:$PUSH_FAKE_PORT" > "$TARGET_DIR/serve-e2e.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEB_PORT/v1/health" > /dev/null 2>&1 && break; sleep 0.2; done
-(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 PUSH_FAKE_HOST="127.0.0.1:$PUSH_FAKE_PORT" npm run test:e2e)
+(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 PUSH_FAKE_HOST="127.0.0.1:$PUSH_FAKE_PORT" npm run test:e2e) 2>&1 | tee "$TARGET_DIR/e2e.log"
 
 echo "==> OpenAPI document validates (openapi-spec-validator)"
 curl -fs "http://127.0.0.1:$WEB_PORT/v1/openapi.json" > "$TARGET_DIR/openapi.json"
 .venv/bin/openapi-spec-validator "$TARGET_DIR/openapi.json"
 
 echo "==> CDK: assertion tests, synth, cfn-lint"
-(cd infra-cdk && npm test && PATH="$ROOT/.venv/bin:$PATH" npm run lint)
+(cd infra-cdk && npm test && PATH="$ROOT/.venv/bin:$PATH" npm run lint) 2>&1 | tee "$TARGET_DIR/cdk.log"
 
+# One closing line over every runner: cargo's "test result" lines and node's "pass N" / "fail N" counts.
+read -r passed failed < <(awk '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^(ℹ|#) pass [0-9]+$/ { p += $3 }
+  /^(ℹ|#) fail [0-9]+$/ { f += $3 }
+  END { print p + 0, f + 0 }' "$TARGET_DIR/cargo-test.log" "$TARGET_DIR/e2e.log" "$TARGET_DIR/cdk.log")
 echo "==> all tests passed in $(( $(date +%s) - started )) s"
+echo "$passed passed, $failed failed"
