@@ -58,21 +58,13 @@ fn unauthorized() -> ApiError {
     ApiError::Unauthorized
 }
 
-fn to_item(key: Key, value: &impl Serialize) -> Item {
-    let mut item = Item::new(key);
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(value) {
-        item.attrs = map;
-    }
-    item
-}
-
 pub async fn load_profile(state: &AppState, user: &UserId) -> Result<Profile, ApiError> {
     let item = state.table.get(&profile_key(user)).await?.ok_or_else(unauthorized)?;
     Ok(item.parse()?)
 }
 
 pub async fn save_profile(state: &AppState, user: &UserId, profile: &Profile) -> Result<(), ApiError> {
-    state.table.put(to_item(profile_key(user), profile), Condition::Exists).await?;
+    state.table.put(Item::of(profile_key(user), profile), Condition::Exists).await?;
     Ok(())
 }
 
@@ -88,7 +80,7 @@ pub async fn sign_up(state: &AppState, email: &str, password: &str, client: &str
     };
     let writes = vec![
         TxWrite::Put { item: Item::new(email_key(&email)).with_attr("user_id", user.as_str()), condition: Condition::NotExists },
-        TxWrite::Put { item: to_item(profile_key(&user), &profile), condition: Condition::NotExists },
+        TxWrite::Put { item: Item::of(profile_key(&user), &profile), condition: Condition::NotExists },
     ];
     match state.table.transact(writes).await {
         Ok(()) => {}

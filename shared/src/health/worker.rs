@@ -31,12 +31,7 @@ impl JobHandler for EchoWorker {
         let mut hb: Heartbeat = serde_json::from_str(body).map_err(|e| JobError::Permanent(format!("not a heartbeat: {e}")))?;
         hb.processed_at_ms = state.clock.now().timestamp_millis();
         let lag_ms = hb.processed_at_ms - hb.sent_at_ms;
-        let attrs = serde_json::to_value(&hb).map_err(|e| JobError::Permanent(e.to_string()))?;
-        let mut item = Item::new(heartbeat_key());
-        if let serde_json::Value::Object(map) = attrs {
-            item.attrs = map;
-        }
-        state.table.put(item, Condition::None).await.map_err(JobError::retry)?;
+        state.table.put(Item::of(heartbeat_key(), &hb), Condition::None).await.map_err(JobError::retry)?;
         tracing::info!(minute = hb.minute, lag_ms, "heartbeat processed");
         Ok(())
     }

@@ -49,6 +49,16 @@ impl Item {
         Self { key, gsi1: None, expires_at: None, version: 0, attrs: Map::new() }
     }
 
+    /// An item whose attributes are the fields of `value` (a struct serialising to a JSON object).
+    pub fn of(key: Key, value: &impl Serialize) -> Self {
+        let mut item = Self::new(key);
+        match serde_json::to_value(value) {
+            Ok(Value::Object(map)) => item.attrs = map,
+            other => debug_assert!(false, "Item::of needs a struct, got {other:?}"),
+        }
+        item
+    }
+
     pub fn with_attr(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.attrs.insert(name.to_owned(), value.into());
         self

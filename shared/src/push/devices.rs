@@ -19,7 +19,6 @@ use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::ports::{Condition, Item, Key, Query};
 use crate::state::AppState;
-use crate::workspaces::members::to_attrs;
 
 const CONTACT: &str = "https://github.com/webtrigger/webtrigger";
 
@@ -120,7 +119,7 @@ async fn add_device(State(state): State<AppState>, principal: Principal, ApiJson
     let sub = PushSubscription::parse(&body.subscription.endpoint, &body.subscription.keys.p256dh, &body.subscription.keys.auth, &state.push.policy)?;
     let label = body.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).unwrap_or("This browser").chars().take(80).collect();
     let device = Device { id: sub.id(), label, subscription: sub, created_at: state.clock.now().to_rfc3339() };
-    state.table.put(to_attrs(Item::new(device_key(user, &device.id)), &device), Condition::None).await?;
+    state.table.put(Item::of(device_key(user, &device.id), &device), Condition::None).await?;
     Ok(ApiOk::created(device))
 }
 

@@ -16,7 +16,7 @@ use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
 use crate::ports::{Condition, Cursor, Item, Key, OutgoingMessage, Query, TxWrite};
 use crate::state::AppState;
-use crate::workspaces::{audit, members::to_attrs};
+use crate::workspaces::audit;
 
 prefixed_id!(NotificationId, "ntf_", "notification");
 
@@ -200,7 +200,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
     if size > MAX_PLAINTEXT {
         return Err(ApiError::Validation(format!("the notification is {size} bytes as sent; Web Push allows {MAX_PLAINTEXT} (4096 encrypted)")));
     }
-    let mut item = to_attrs(Item::new(notification_key(ws.id(), site_id, &n.id)), &n);
+    let mut item = Item::of(notification_key(ws.id(), site_id, &n.id), &n);
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
     }
@@ -246,7 +246,7 @@ struct OutboxEntry {
 
 fn outbox_item(now_ms: i64, ws: &WorkspaceId, site: &SiteId, id: &NotificationId) -> Item {
     let entry = OutboxEntry { workspace: ws.clone(), site: site.clone(), notification: id.clone() };
-    to_attrs(Item::new(Key::new(OUTBOX, format!("{now_ms:013}#{id}"))), &entry)
+    Item::of(Key::new(OUTBOX, format!("{now_ms:013}#{id}")), &entry)
 }
 
 /// Re-queues the fan-out of notifications whose outbox entry outlived the grace period (the process

@@ -13,7 +13,7 @@ use crate::http::ApiError;
 use crate::ports::envelope::{open, seal, Sealed};
 use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TxWrite};
 use crate::state::AppState;
-use crate::workspaces::{audit, members::to_attrs};
+use crate::workspaces::audit;
 
 prefixed_id!(SiteId, "site_", "site");
 
@@ -100,15 +100,15 @@ fn validate(settings: &SiteSettings) -> Result<(String, Vec<String>, Contact, u3
     Ok((name.to_owned(), origins, Contact::parse(&settings.contact)?, ttl, settings.urgency.unwrap_or_default()))
 }
 
-fn stored(site: &Site, sealed: &Sealed) -> Item {
-    let mut item = to_attrs(Item::new(Key::new("", "")), site);
+fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
+    let mut item = Item::of(key, site);
     item.attrs.insert("vapid_private".into(), serde_json::to_value(sealed).unwrap_or_default());
     item
 }
 
 fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
     let p = SitePointer { workspace: ws.clone(), allowed_origins: site.allowed_origins.clone(), vapid_public_key: site.vapid_public_key.clone() };
-    to_attrs(Item::new(pointer_key(&site.id)), &p)
+    Item::of(pointer_key(&site.id), &p)
 }
 
 pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settings: &SiteSettings) -> Result<Site, ApiError> {
@@ -118,8 +118,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     let (key, scalar) = VapidKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
     let sealed = seal(state.keyring.as_ref(), &vapid_context(ws.id(), &id), &scalar).await?;
     let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339() };
-    let mut item = stored(&site, &sealed);
-    item.key = site_key(ws.id(), &id);
+    let item = stored(site_key(ws.id(), &id), &site, &sealed);
     state
         .table
         .transact(vec![
@@ -153,7 +152,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
     let mut site: Site = item.parse()?;
     site = Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site };
     let sealed = item.attrs.remove("vapid_private").ok_or_else(|| ApiError::Internal("site without VAPID key".into()))?;
-    let mut updated = to_attrs(Item::new(site_key(ws.id(), id)), &site).with_version(item.version + 1);
+    let mut updated = Item::of(site_key(ws.id(), id), &site).with_version(item.version + 1);
     updated.attrs.insert("vapid_private".into(), sealed);
     state
         .table

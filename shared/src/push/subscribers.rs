@@ -11,7 +11,6 @@ use crate::auth::{Action, Workspace, WorkspaceId};
 use crate::http::ApiError;
 use crate::ports::{Condition, Cursor, Item, Key, Query, TableError};
 use crate::state::AppState;
-use crate::workspaces::members::to_attrs;
 
 pub const SHARDS: u8 = 16;
 const MAX_TAGS: usize = 20;
@@ -134,7 +133,7 @@ pub async fn subscribe(state: &AppState, policy: &EndpointPolicy, ws: &Workspace
         created_at,
         last_seen: now,
     };
-    let mut item = to_attrs(Item::new(key), &subscriber);
+    let mut item = Item::of(key, &subscriber);
     if let Some(ext) = &subscriber.client.external_id {
         item = item.with_gsi1(format!("WS#{ws}#SITE#{site}#EXT#{ext}"), id.clone());
     }
@@ -174,7 +173,7 @@ pub async fn set_tags(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &st
     let mut subscriber: Subscriber = item.parse()?;
     subscriber.tags = tags;
     subscriber.last_seen = state.clock.now().to_rfc3339();
-    let mut updated = to_attrs(Item::new(key), &subscriber);
+    let mut updated = Item::of(key, &subscriber);
     updated.gsi1 = item.gsi1;
     state.table.put(updated, Condition::Exists).await?;
     Ok(subscriber)

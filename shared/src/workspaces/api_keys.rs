@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit;
-use super::members::to_attrs;
 use crate::auth::principal::api_key_pointer;
 use crate::auth::tokens::{opaque_token, token_hash};
 use crate::auth::{Action, ApiKeyId, RequestMeta, Scope, Workspace};
@@ -74,7 +73,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, name: 
     state
         .table
         .transact(vec![
-            TxWrite::Put { item: to_attrs(Item::new(listing_key(ws, &id)), &key), condition: Condition::NotExists },
+            TxWrite::Put { item: Item::of(listing_key(ws, &id), &key), condition: Condition::NotExists },
             TxWrite::Put { item: pointer, condition: Condition::NotExists },
             audit::entry(state, ws, meta, "api_key.create", id.as_str()),
         ])
@@ -102,7 +101,7 @@ pub async fn revoke(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &A
     state
         .table
         .transact(vec![
-            TxWrite::Put { item: to_attrs(Item::new(listing_key(ws, id)), &key), condition: Condition::Exists },
+            TxWrite::Put { item: Item::of(listing_key(ws, id), &key), condition: Condition::Exists },
             TxWrite::Put { item: pointer, condition: Condition::Exists },
             audit::entry(state, ws, meta, "api_key.revoke", id.as_str()),
         ])

@@ -37,10 +37,7 @@ pub fn entry(state: &AppState, ws: &Workspace, meta: &RequestMeta, action: &str,
         ip: meta.ip.clone(),
         user_agent: meta.user_agent.clone(),
     };
-    let mut item = Item::new(Key::new(partition(ws), id)).with_expiry(state.clock.epoch_seconds() + RETENTION_SECS);
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&record) {
-        item.attrs = map;
-    }
+    let item = Item::of(Key::new(partition(ws), id), &record).with_expiry(state.clock.epoch_seconds() + RETENTION_SECS);
     TxWrite::Put { item, condition: Condition::NotExists }
 }
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit;
-use super::members::{load_meta, member_item, to_attrs, Member};
+use super::members::{load_meta, member_item, Member};
 use crate::auth::principal::trusted_workspace;
 use crate::auth::tokens::{opaque_token, token_hash};
 use crate::auth::{accounts, member_key, Action, Email, InviteId, Principal, RequestMeta, Role, Workspace, WorkspaceId};
@@ -46,8 +46,8 @@ fn token_key(hash: &str) -> Key {
     Key::new(format!("INVITETOKEN#{hash}"), "INVITE")
 }
 
-fn stored(invite: &Invite) -> Item {
-    let mut item = to_attrs(Item::new(Key::new("", "")), invite).with_expiry(invite.expires_at);
+fn stored(key: Key, invite: &Invite) -> Item {
+    let mut item = Item::of(key, invite).with_expiry(invite.expires_at);
     item.attrs.insert("token_hash".into(), invite.token_hash.clone().into());
     item
 }
@@ -68,8 +68,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, email:
         expires_at: state.clock.epoch_seconds() + INVITE_TTL_SECS,
         token_hash: token_hash(&token),
     };
-    let mut record = stored(&invite);
-    record.key = invite_key(ws.id(), &invite.id);
+    let record = stored(invite_key(ws.id(), &invite.id), &invite);
     let pointer = Item::new(token_key(&invite.token_hash))
         .with_attr("workspace", ws.id().as_str())
         .with_attr("invite", invite.id.as_str())
@@ -124,7 +123,7 @@ pub async fn accept(state: &AppState, principal: &Principal, meta: &RequestMeta,
     let ws = trusted_workspace(ws_id.clone(), principal.clone(), Some(invite.role));
     let writes = vec![
         TxWrite::Put { item: member_item(&ws_id, &member), condition: Condition::NotExists },
-        TxWrite::Put { item: to_attrs(Item::new(super::members::meta_key(&ws_id)), &ws_meta).with_version(version + 1), condition: Condition::VersionIs(version) },
+        TxWrite::Put { item: Item::of(super::members::meta_key(&ws_id), &ws_meta).with_version(version + 1), condition: Condition::VersionIs(version) },
         TxWrite::Delete { key: invite_key(&ws_id, &invite_id), condition: Condition::Exists },
         TxWrite::Delete { key: token_key(&invite.token_hash), condition: Condition::Exists },
         audit::entry(state, &ws, meta, "invite.accept", invite.email.as_str()),

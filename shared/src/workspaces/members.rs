@@ -40,14 +40,6 @@ pub fn meta_key(id: &WorkspaceId) -> Key {
     Key::new(format!("WS#{id}"), "META")
 }
 
-pub(crate) fn to_attrs(item: Item, value: &impl Serialize) -> Item {
-    let mut item = item;
-    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(value) {
-        item.attrs = map;
-    }
-    item
-}
-
 pub fn parse_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
@@ -57,7 +49,7 @@ pub fn parse_name(raw: &str) -> Result<String, ApiError> {
 }
 
 pub(crate) fn member_item(ws: &WorkspaceId, member: &Member) -> Item {
-    to_attrs(Item::new(member_key(ws, &member.user_id)), member).with_gsi1(format!("USER#{}#WS", member.user_id), ws.as_str()).with_version(1)
+    Item::of(member_key(ws, &member.user_id), member).with_gsi1(format!("USER#{}#WS", member.user_id), ws.as_str()).with_version(1)
 }
 
 /// Reads the workspace item (with its version) behind an opened workspace.
@@ -67,7 +59,7 @@ pub async fn load_meta(state: &AppState, ws: &WorkspaceId) -> Result<(WorkspaceM
 }
 
 fn meta_write(ws: &WorkspaceId, meta: &WorkspaceMeta, version: u64) -> TxWrite {
-    TxWrite::Put { item: to_attrs(Item::new(meta_key(ws)), meta).with_version(version + 1), condition: Condition::VersionIs(version) }
+    TxWrite::Put { item: Item::of(meta_key(ws), meta).with_version(version + 1), condition: Condition::VersionIs(version) }
 }
 
 fn busy(e: TableError) -> ApiError {
@@ -89,7 +81,7 @@ pub async fn create(state: &AppState, principal: &Principal, meta: &RequestMeta,
     state
         .table
         .transact(vec![
-            TxWrite::Put { item: to_attrs(Item::new(meta_key(&id)), &ws_meta).with_version(1), condition: Condition::NotExists },
+            TxWrite::Put { item: Item::of(meta_key(&id), &ws_meta).with_version(1), condition: Condition::NotExists },
             TxWrite::Put { item: member_item(&id, &owner), condition: Condition::NotExists },
             audit::entry(state, &ws, meta, "workspace.create", id.as_str()),
         ])
