@@ -9,6 +9,7 @@ import { OverviewPage } from './pages/overview';
 import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
+import { DevicesPage } from './pages/devices';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -128,6 +129,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,
+  '/settings/devices': DevicesPage,
 };
 
 /** The signed-in user, the workspace switcher, and sign in/out. */

@@ -133,6 +133,12 @@ export const NAV: NavGroup[] = [
         ready: true,
       },
       {
+        path: '/settings/devices',
+        title: 'My devices',
+        description: 'Push notifications from WebTrigger on your own browsers and phones.',
+        ready: true,
+      },
+      {
         path: '/settings/audit-log',
         title: 'Audit log',
         description: 'Who changed what in this workspace, and when.',

@@ -255,9 +255,13 @@ async fn push_end_to_end() {
     // Unsubscribe from the page.
     let mut shop = page.clone();
     shop.extra_headers = vec![("origin".into(), "https://shop.example.com".into())];
-    let removed = shop.call(Method::DELETE, &format!("{public}/subscriptions"), Some(json!({"endpoint": format!("http://{fake_host}/push/ok-b")}))).await;
+    let removed = shop.call(Method::DELETE, &format!("{public}/subscriptions"), Some(json!({"endpoint": format!("http://{fake_host}/push/ok-b"), "notification_id": ntf}))).await;
     assert_eq!(removed.data()["removed"], true);
     assert_eq!(ada.get(&format!("{sites}/{site_id}/subscribers")).await.data()["total"], 5);
+    assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["unsubscribes"], 1, "attributed to the notification it came from");
+    let again = shop.call(Method::DELETE, &format!("{public}/subscriptions"), Some(json!({"endpoint": format!("http://{fake_host}/push/ok-b"), "notification_id": ntf}))).await;
+    assert_eq!(again.data()["removed"], false);
+    assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["unsubscribes"], 1, "a repeated unsubscribe counts once");
 
     // The outbox: cleared after every enqueue; an entry left by a crash is re-queued by the tick's sweep,
     // and fan-out markers make the re-queue send nothing twice.

@@ -22,7 +22,7 @@ prefixed_id!(NotificationId, "ntf_", "notification");
 
 pub const MAX_ATTEMPTS: u32 = 5;
 pub const DELIVER_BATCH: usize = 50;
-pub const COUNTERS: [&str; 9] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "shards_done"];
+pub const COUNTERS: [&str; 10] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -302,6 +302,7 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
     let counter = match event {
         "impression" => "impressions",
         "click" => "clicks",
+        "unsubscribe" => "unsubscribes",
         other => return Err(ApiError::Validation(format!("unknown event `{}`", other.chars().take(20).collect::<String>()))),
     };
     let key = notification_key(ws, site, id);

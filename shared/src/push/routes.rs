@@ -271,6 +271,9 @@ struct EndpointBody {
     endpoint: String,
     #[serde(default)]
     tags: Vec<String>,
+    /// On unsubscribe: the notification the visitor arrived from (the SDK reads it from `utm_campaign`),
+    /// counted as that notification's unsubscribe.
+    notification_id: Option<String>,
 }
 
 fn subscriber_id_of(endpoint: &str) -> String {
@@ -283,6 +286,12 @@ fn subscriber_id_of(endpoint: &str) -> String {
 async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
     let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
+    if let (true, Some(id)) = (removed, body.notification_id.as_deref().and_then(|n| NotificationId::parse(n).ok())) {
+        // Attribution is best effort: a stale or foreign id must not turn a done unsubscribe into an error.
+        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe").await {
+            tracing::debug!(error = %e, "unsubscribe not attributed");
+        }
+    }
     Ok(ApiOk::ok(json!({"removed": removed})))
 }
 
@@ -297,7 +306,7 @@ async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: Re
 
 #[derive(Deserialize, ToSchema)]
 struct TrackEvent {
-    /// `impression` or `click`.
+    /// `impression`, `click` or `unsubscribe`.
     event: String,
 }
 

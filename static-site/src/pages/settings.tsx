@@ -10,7 +10,7 @@ import { onLinkClick } from '../router';
 const ROLES: Role[] = ['owner', 'admin', 'editor', 'agent', 'viewer'];
 const SCOPES = ['read', 'notifications:send', 'messages:send', 'triggers:manage'] as const;
 
-function message(error: unknown): string {
+export function message(error: unknown): string {
   return error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
 }
 
@@ -80,7 +80,7 @@ export function CreateWorkspaceCard({ lead }: { lead: string }) {
   );
 }
 
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: string | null; reload: () => void } {
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: string | null; reload: () => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
