@@ -29,6 +29,9 @@ pub struct Config {
     pub backend: BackendConfig,
     pub max_body_bytes: usize,
     pub limits: RateLimits,
+    /// WhatsApp provider API base URLs (`WEBTRIGGER_TWILIO_API_URL`, `WEBTRIGGER_META_GRAPH_URL`,
+    /// `WEBTRIGGER_WHAPI_API_URL`); tests and proxies override them.
+    pub providers: crate::whatsapp::providers::ProviderUrls,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -95,7 +98,18 @@ impl Config {
                 return Err(ConfigError::Invalid { name: "WEBTRIGGER_BACKEND", reason: format!("`{other}` is neither `aws` nor `embedded`") })
             }
         };
-        Ok(Self { backend, max_body_bytes, limits })
+        let url = |name: &'static str, default: String| match get(name) {
+            None => Ok(default),
+            Some(v) if v.starts_with("https://") || v.starts_with("http://") => Ok(v.trim_end_matches('/').to_owned()),
+            Some(v) => Err(ConfigError::Invalid { name, reason: format!("`{v}` is not an http(s) URL") }),
+        };
+        let d = crate::whatsapp::providers::ProviderUrls::default();
+        let providers = crate::whatsapp::providers::ProviderUrls {
+            twilio: url("WEBTRIGGER_TWILIO_API_URL", d.twilio)?,
+            meta: url("WEBTRIGGER_META_GRAPH_URL", d.meta)?,
+            whapi: url("WEBTRIGGER_WHAPI_API_URL", d.whapi)?,
+        };
+        Ok(Self { backend, max_body_bytes, limits, providers })
     }
 }
 
@@ -136,5 +150,8 @@ mod tests {
         assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_LIMIT_API_KEY_PER_MINUTE", "0")])), Err(ConfigError::Invalid { .. })));
         let tuned = Config::from_vars(vars(&[("WEBTRIGGER_LIMIT_WORKSPACE_PER_MINUTE", "6000")])).unwrap();
         assert_eq!(tuned.limits.workspace_per_minute, 6000);
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_META_GRAPH_URL", "graph.local")])), Err(ConfigError::Invalid { .. })));
+        let fake = Config::from_vars(vars(&[("WEBTRIGGER_WHAPI_API_URL", "http://127.0.0.1:9/")])).unwrap();
+        assert_eq!(fake.providers.whapi, "http://127.0.0.1:9");
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod health;
 pub mod http;
+pub mod keys;
 pub mod lambda;
 pub mod local;
 pub mod openapi;
@@ -18,6 +19,7 @@ pub mod schedule;
 pub mod state;
 pub mod telemetry;
 pub mod worker;
+pub mod whatsapp;
 pub mod workspaces;
 
 pub use state::AppState;

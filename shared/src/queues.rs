@@ -15,7 +15,12 @@ pub fn push_send() -> QueueSpec {
     QueueSpec::new("push-send", Duration::from_secs(120), 5)
 }
 
+/// WhatsApp sends, one message per job; provider retries are re-queued by the worker with their delay.
+pub fn whatsapp_send() -> QueueSpec {
+    QueueSpec::new("whatsapp-send", Duration::from_secs(60), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo(), push_send()]
+    vec![echo(), push_send(), whatsapp_send()]
 }

@@ -39,6 +39,7 @@ pub struct AppState {
     pub cookie_secure: bool,
     pub limits: RateLimits,
     pub push: Arc<crate::push::PushRuntime>,
+    pub whatsapp: Arc<crate::whatsapp::WhatsAppRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,7 @@ impl AppState {
         };
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
+        state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()));
         Ok(state)
     }
 
@@ -91,6 +93,7 @@ impl AppState {
             cookie_secure: false,
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),
+            whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
         }
     }
 
@@ -118,6 +121,7 @@ impl AppState {
             cookie_secure: true,
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),
+            whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
         }
     }
 

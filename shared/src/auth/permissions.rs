@@ -21,6 +21,8 @@ pub enum Action {
     NotificationsSend,
     MessagesSend,
     InboxReply,
+    /// Provider credentials and WhatsApp channels.
+    ChannelsManage,
 }
 
 /// (action, roles allowed, API key scope allowed; `None` means API keys may not).
@@ -37,6 +39,7 @@ pub const PERMISSIONS: &[(Action, &[Role], Option<Scope>)] = &[
     (Action::NotificationsSend, &[Owner, Admin, Editor], Some(Scope::NotificationsSend)),
     (Action::MessagesSend, &[Owner, Admin, Editor, Agent], Some(Scope::MessagesSend)),
     (Action::InboxReply, &[Owner, Admin, Editor, Agent], None),
+    (Action::ChannelsManage, &[Owner, Admin], None),
 ];
 
 fn entry(action: Action) -> (&'static [Role], Option<Scope>) {

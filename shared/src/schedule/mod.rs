@@ -95,6 +95,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "push outbox sweep failed"),
         }
+        match crate::whatsapp::messages::sweep_outbox(state).await {
+            Ok(n) if n > 0 => tracing::warn!(requeued = n, "WhatsApp outbox swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WhatsApp outbox sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),

@@ -1,0 +1,180 @@
+//! WhatsApp HTTP routes. `api-credentials`: credentials and channels under `/v1/workspaces/{ws}`;
+//! `api-messages`: the send API and the message log.
+
+use axum::extract::{Path, Query, State};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::channels::{self, Channel, ChannelUpdate, NewChannel};
+use super::check::{self, TestRequest};
+use super::credentials::{self, Credential, CredentialUpdate, NewCredential, TestOutcome};
+use super::messages::{self, Message, MessageFilter, NewMessage};
+use super::providers::LinkState;
+use super::types::{ChannelId, CredentialId, MessageId};
+use crate::auth::{RequestMeta, Workspace};
+use crate::http::{ApiJson, ApiOk, ApiResult};
+use crate::openapi::{Envelope, ErrorEnvelope};
+use crate::state::AppState;
+
+pub fn credentials_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_credentials, create_credential))
+        .routes(routes!(get_credential, update_credential, delete_credential))
+        .routes(routes!(test_credential))
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel, update_channel, delete_channel))
+        .routes(routes!(link_channel))
+}
+
+pub fn messages_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_messages, send_message)).routes(routes!(get_message))
+}
+
+/// The `api-credentials` route group.
+pub fn credentials_routes() -> Router<AppState> {
+    credentials_api().split_for_parts().0
+}
+
+/// The `api-messages` route group.
+pub fn messages_routes() -> Router<AppState> {
+    messages_api().split_for_parts().0
+}
+
+#[derive(Deserialize)]
+struct CredPath {
+    cred: String,
+}
+
+#[derive(Deserialize)]
+struct ChanPath {
+    chan: String,
+}
+
+#[derive(Deserialize)]
+struct MsgPath {
+    msg: String,
+}
+
+/// Provider credentials (secrets never included).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/credentials", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), responses((status = 200, description = "OK", body = Envelope<Vec<Credential>>)))]
+async fn list_credentials(State(state): State<AppState>, ws: Workspace) -> ApiResult<Vec<Credential>> {
+    Ok(ApiOk::ok(credentials::list(&state, &ws).await?))
+}
+
+/// Stores a provider credential; its secrets are sealed and only a masked hint is returned.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/credentials", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewCredential,
+    responses((status = 201, description = "Created", body = Envelope<Credential>), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn create_credential(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<NewCredential>) -> ApiResult<Credential> {
+    Ok(ApiOk::created(credentials::create(&state, &ws, &meta, body).await?))
+}
+
+/// One credential.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/credentials/{cred}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("cred" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Credential>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_credential(State(state): State<AppState>, ws: Workspace, Path(p): Path<CredPath>) -> ApiResult<Credential> {
+    Ok(ApiOk::ok(credentials::get(&state, &ws, &CredentialId::parse(&p.cred)?).await?))
+}
+
+/// Renames a credential and/or replaces its secrets (rotation: sealed under a fresh data key).
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/credentials/{cred}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("cred" = String, Path)), request_body = CredentialUpdate,
+    responses((status = 200, description = "OK", body = Envelope<Credential>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn update_credential(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<CredPath>, ApiJson(body): ApiJson<CredentialUpdate>) -> ApiResult<Credential> {
+    Ok(ApiOk::ok(credentials::update(&state, &ws, &meta, &CredentialId::parse(&p.cred)?, body).await?))
+}
+
+/// Deletes a credential no channel uses.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/credentials/{cred}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("cred" = String, Path)),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "In use by channels", body = ErrorEnvelope)))]
+async fn delete_credential(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<CredPath>) -> ApiResult<serde_json::Value> {
+    credentials::delete(&state, &ws, &meta, &CredentialId::parse(&p.cred)?).await?;
+    Ok(ApiOk::ok(json!({"deleted": p.cred})))
+}
+
+/// "Test WhatsApp": sends a test message through the credential now and explains the provider's answer.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/credentials/{cred}/test", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("cred" = String, Path)), request_body = TestRequest,
+    responses((status = 200, description = "The provider's answer, explained (ok true or false)", body = Envelope<TestOutcome>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn test_credential(State(state): State<AppState>, ws: Workspace, Path(p): Path<CredPath>, ApiJson(body): ApiJson<TestRequest>) -> ApiResult<TestOutcome> {
+    Ok(ApiOk::ok(check::test(&state, &ws, &CredentialId::parse(&p.cred)?, body).await?))
+}
+
+/// WhatsApp channels (senders) with their status.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/channels", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), responses((status = 200, description = "OK", body = Envelope<Vec<Channel>>)))]
+async fn list_channels(State(state): State<AppState>, ws: Workspace) -> ApiResult<Vec<Channel>> {
+    Ok(ApiOk::ok(channels::list(&state, &ws).await?))
+}
+
+/// Creates a channel: a sender bound to a credential.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/channels", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewChannel,
+    responses((status = 201, description = "Created", body = Envelope<Channel>), (status = 409, description = "Sender already a channel", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn create_channel(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<NewChannel>) -> ApiResult<Channel> {
+    Ok(ApiOk::created(channels::create(&state, &ws, &meta, body).await?))
+}
+
+/// One channel.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/channels/{chan}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Channel>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_channel(State(state): State<AppState>, ws: Workspace, Path(p): Path<ChanPath>) -> ApiResult<Channel> {
+    Ok(ApiOk::ok(channels::get(&state, &ws, &ChannelId::parse(&p.chan)?).await?))
+}
+
+/// Renames a channel, changes its throughput limit, pauses or resumes it.
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/channels/{chan}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)), request_body = ChannelUpdate,
+    responses((status = 200, description = "OK", body = Envelope<Channel>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn update_channel(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<ChanPath>, ApiJson(body): ApiJson<ChannelUpdate>) -> ApiResult<Channel> {
+    Ok(ApiOk::ok(channels::update(&state, &ws, &meta, &ChannelId::parse(&p.chan)?, body).await?))
+}
+
+/// Deletes a channel.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/channels/{chan}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn delete_channel(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<ChanPath>) -> ApiResult<serde_json::Value> {
+    channels::delete(&state, &ws, &meta, &ChannelId::parse(&p.chan)?).await?;
+    Ok(ApiOk::ok(json!({"deleted": p.chan})))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+struct LinkRequest {
+    /// Link by pairing code for this number instead of a QR code.
+    phone: Option<String>,
+}
+
+/// Whapi: the channel's link state, with a QR code (or pairing code) to scan while unlinked.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/channels/{chan}/link", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)), request_body = LinkRequest,
+    responses((status = 200, description = "OK", body = Envelope<LinkState>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Not a Whapi channel, or Whapi refused", body = ErrorEnvelope)))]
+async fn link_channel(State(state): State<AppState>, ws: Workspace, Path(p): Path<ChanPath>, ApiJson(body): ApiJson<LinkRequest>) -> ApiResult<LinkState> {
+    Ok(ApiOk::ok(channels::link(&state, &ws, &ChannelId::parse(&p.chan)?, body.phone.as_deref()).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct MessagePage {
+    messages: Vec<Message>,
+    next_cursor: Option<String>,
+}
+
+/// The message log, newest first.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/messages", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), MessageFilter),
+    responses((status = 200, description = "OK", body = Envelope<MessagePage>)))]
+async fn list_messages(State(state): State<AppState>, ws: Workspace, Query(f): Query<MessageFilter>) -> ApiResult<MessagePage> {
+    let (messages, next_cursor) = messages::list(&state, &ws, &f).await?;
+    Ok(ApiOk::ok(MessagePage { messages, next_cursor }))
+}
+
+/// Sends a WhatsApp message: written `queued`, then sent by the worker. Repeating a
+/// `client_message_id` answers 200 with the first message and sends nothing.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/messages", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewMessage,
+    responses((status = 202, description = "Queued", body = Envelope<Message>), (status = 200, description = "Duplicate client_message_id: the original message", body = Envelope<Message>),
+        (status = 422, description = "Invalid input, outside the 24-hour window, or unsupported by the provider", body = ErrorEnvelope)))]
+async fn send_message(State(state): State<AppState>, ws: Workspace, ApiJson(body): ApiJson<NewMessage>) -> ApiResult<Message> {
+    let (message, created) = messages::send(&state, &ws, body).await?;
+    Ok(ApiOk(if created { axum::http::StatusCode::ACCEPTED } else { axum::http::StatusCode::OK }, message))
+}
+
+/// One message with its status history.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/messages/{msg}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("msg" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Message>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_message(State(state): State<AppState>, ws: Workspace, Path(p): Path<MsgPath>) -> ApiResult<Message> {
+    Ok(ApiOk::ok(messages::get(&state, &ws, &MessageId::parse(&p.msg)?).await?))
+}

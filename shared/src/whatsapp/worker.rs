@@ -1,0 +1,162 @@
+//! `worker-whatsapp-send`: sends one queued message per job. Paused channels and a full per-channel
+//! token bucket make the job wait (re-queued with a delay, no attempt used); provider errors are
+//! classified: rate limits pause the channel and retry, transient errors retry at 1, 2, 4, 8, 15
+//! minutes, permanent ones fail the message; after the last attempt it fails and is dead-lettered.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::SqsMessage;
+
+use super::channels::{self, ChannelStatus};
+use super::credentials;
+use super::messages::{self, advance, MessageError, SendJob};
+use super::providers::{self, ErrorClass, ProviderError, Sender};
+use super::types::MessageStatus;
+use crate::http::ApiError;
+use crate::ports::{Item, Key, OutgoingMessage};
+use crate::state::AppState;
+use crate::worker::{JobError, JobHandler};
+
+/// Delay before attempt n+1 after attempt n failed transiently (n = 1..=5); SQS delays stop at 15 min.
+pub const RETRY_SCHEDULE: [Duration; 5] = [Duration::from_secs(60), Duration::from_secs(120), Duration::from_secs(240), Duration::from_secs(480), Duration::from_secs(900)];
+pub const MAX_ATTEMPTS: u32 = RETRY_SCHEDULE.len() as u32 + 1;
+/// How long a 429 without Retry-After pauses the channel.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
+
+pub struct WhatsAppWorker;
+
+fn infra(e: ApiError) -> JobError {
+    match e {
+        ApiError::NotFound(m) => JobError::Permanent(m),
+        e => JobError::retry(e),
+    }
+}
+
+#[async_trait]
+impl JobHandler for WhatsAppWorker {
+    async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
+        let job: SendJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a send job: {e}")))?;
+        send(state, &job).await
+    }
+}
+
+/// Pointer from the provider's message id to ours (status webhooks find the message by it).
+pub fn provider_message_key(provider: &str, provider_id: &str) -> Key {
+    Key::new(format!("PMSG#{provider}#{provider_id}"), "MSG")
+}
+
+async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
+    let ws = &job.workspace;
+    let Some((_, msg)) = messages::load(state, ws, &job.message).await.map_err(infra)? else {
+        return Err(JobError::Permanent(format!("message {} no longer exists", job.message)));
+    };
+    // Redelivered or swept after it was handled: nothing to do.
+    if !matches!(msg.status, MessageStatus::Queued | MessageStatus::Sending) {
+        return Ok(());
+    }
+    let (_, channel) = channels::load(state, ws, &msg.channel_id).await.map_err(infra)?;
+    if let Some(wait) = channel.pause_remaining(state.clock.now()) {
+        tracing::info!(channel = %channel.id, wait_s = wait.as_secs(), "channel paused; the message waits");
+        return messages::enqueue(state, job, wait.max(Duration::from_secs(1))).await.map_err(infra);
+    }
+    let rate = f64::from(channel.throughput_per_second);
+    let bucket = crate::auth::ratelimit::Limit { capacity: rate, per_second: rate };
+    if let Err(wait) = crate::auth::ratelimit::take(state.table.as_ref(), &format!("channel#{}", channel.id), bucket, state.clock.now().timestamp_millis()).await.map_err(JobError::retry)? {
+        return messages::enqueue(state, job, wait.max(Duration::from_secs(1))).await.map_err(infra);
+    }
+    let now = state.clock.now().to_rfc3339();
+    messages::modify(state, ws, &msg.id, |m| {
+        m.attempts = job.attempt;
+        m.status == MessageStatus::Sending || advance(m, MessageStatus::Sending, &now)
+    })
+    .await
+    .map_err(infra)?;
+
+    let (_, secrets) = credentials::unseal(state, ws, &channel.credential_id).await.map_err(infra)?;
+    let provider = providers::for_secrets(&state.whatsapp.http, &state.whatsapp.urls, &secrets);
+    let sender = Sender { number: channel.number.as_ref().map(|n| n.as_str()) };
+    let result = provider.send(&sender, &msg.to, &msg.content).await;
+    let now = state.clock.now().to_rfc3339();
+    match result {
+        Ok(accepted) => {
+            let pointer = Item::new(provider_message_key(channel.provider.as_str(), &accepted.provider_message_id)).with_attr("workspace", ws.as_str()).with_attr("message", msg.id.as_str());
+            state.table.put(pointer, crate::ports::Condition::None).await.map_err(JobError::retry)?;
+            messages::modify(state, ws, &msg.id, |m| {
+                m.provider_message_id = Some(accepted.provider_message_id.clone());
+                m.error = None;
+                advance(m, MessageStatus::Sent, &now) || m.provider_message_id.is_some()
+            })
+            .await
+            .map_err(infra)?;
+            if channel.status == ChannelStatus::Degraded {
+                channels::modify(state, ws, &channel.id, |c| {
+                    if c.status == ChannelStatus::Degraded {
+                        (c.status, c.status_reason) = (ChannelStatus::Active, None);
+                    }
+                })
+                .await
+                .map_err(infra)?;
+            }
+            Ok(())
+        }
+        Err(e) => failed(state, job, &channel, e, &now).await,
+    }
+}
+
+async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e: ProviderError, now: &str) -> Result<(), JobError> {
+    let ws = &job.workspace;
+    let error = MessageError { class: e.class.name().into(), code: e.code.clone(), message: e.message.clone() };
+    tracing::warn!(message = %job.message, provider = e.provider, code = %e.code, class = e.class.name(), attempt = job.attempt, "provider refused the message");
+    match e.class {
+        ErrorClass::RateLimited { retry_after } => {
+            let pause = retry_after.unwrap_or(DEFAULT_PAUSE);
+            let until = (state.clock.now() + chrono::Duration::from_std(pause).unwrap_or_default()).to_rfc3339();
+            let reason = format!("{} rate limit ({}): {}", e.provider, e.code, e.message);
+            channels::modify(state, ws, &channel.id, |c| {
+                if c.status != ChannelStatus::Paused || c.paused_until.is_some() {
+                    (c.status, c.paused_until, c.status_reason) = (ChannelStatus::Degraded, Some(until.clone()), Some(reason.clone()));
+                }
+            })
+            .await
+            .map_err(infra)?;
+        }
+        ErrorClass::AuthFailed => {
+            let reason = format!("{} refused the credential ({}): {}", e.provider, e.code, e.message);
+            channels::modify(state, ws, &channel.id, |c| (c.status, c.status_reason) = (ChannelStatus::Degraded, Some(reason.clone()))).await.map_err(infra)?;
+        }
+        _ => {}
+    }
+    let retry_after = match e.class {
+        ErrorClass::RateLimited { retry_after } | ErrorClass::Transient { retry_after } => Some(retry_after),
+        _ => None,
+    };
+    match retry_after {
+        Some(after) if job.attempt < MAX_ATTEMPTS => {
+            let scheduled = RETRY_SCHEDULE[(job.attempt as usize - 1).min(RETRY_SCHEDULE.len() - 1)];
+            let delay = after.map_or(scheduled, |a| a.max(scheduled)).min(crate::ports::queue::MAX_DELAY);
+            messages::modify(state, ws, &job.message, |m| {
+                m.error = Some(error.clone());
+                true
+            })
+            .await
+            .map_err(infra)?;
+            messages::enqueue(state, &SendJob { attempt: job.attempt + 1, ..job.clone() }, delay).await.map_err(infra)
+        }
+        exhausted => {
+            let error = if exhausted.is_some() { MessageError { message: format!("gave up after {} attempts: {}", job.attempt, error.message), ..error } } else { error };
+            messages::modify(state, ws, &job.message, |m| {
+                m.error = Some(error.clone());
+                advance(m, MessageStatus::Failed, now)
+            })
+            .await
+            .map_err(infra)?;
+            if exhausted.is_some() {
+                // Kept for inspection (`webtrigger dlq stats`); the message itself is already `failed`.
+                let body = serde_json::to_string(job).expect("job serialises");
+                state.queue.send(&crate::queues::whatsapp_send().dlq_name(), vec![OutgoingMessage::new(body)]).await.map_err(JobError::retry)?;
+            }
+            Ok(())
+        }
+    }
+}
