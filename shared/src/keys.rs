@@ -13,8 +13,8 @@ const PARTITION: &str = "SEALED";
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
-    pk: String,
-    sk: String,
+    record_pk: String,
+    record_sk: String,
     /// The record attribute holding the [`Sealed`] value.
     field: String,
     context: std::collections::BTreeMap<String, String>,
@@ -22,7 +22,7 @@ struct Entry {
 
 /// The registry write to add to the transaction that creates a record with a sealed `field`.
 pub fn register(record: &Key, field: &str, context: &EncryptionContext) -> TxWrite {
-    let entry = Entry { pk: record.pk.clone(), sk: record.sk.clone(), field: field.to_owned(), context: context.pairs().clone() };
+    let entry = Entry { record_pk: record.pk.clone(), record_sk: record.sk.clone(), field: field.to_owned(), context: context.pairs().clone() };
     TxWrite::Put { item: Item::of(Key::new(PARTITION, format!("{}|{}|{field}", record.pk, record.sk)), &entry), condition: Condition::None }
 }
 
@@ -62,7 +62,7 @@ pub async fn rewrap_all(state: &AppState) -> Result<RotationReport, ApiError> {
 
 /// Returns false when the record no longer exists. A concurrent update is retried on the fresh record.
 async fn rewrap_one(state: &AppState, entry: &Entry) -> Result<bool, ApiError> {
-    let key = Key::new(entry.pk.clone(), entry.sk.clone());
+    let key = Key::new(entry.record_pk.clone(), entry.record_sk.clone());
     let context = EncryptionContext::new(entry.context.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for _ in 0..5 {
         let Some(mut item) = state.table.get(&key).await? else { return Ok(false) };
@@ -78,5 +78,5 @@ async fn rewrap_one(state: &AppState, entry: &Entry) -> Result<bool, ApiError> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict(format!("{} kept changing during rotation; run it again", entry.sk)))
+    Err(ApiError::Conflict(format!("{} kept changing during rotation; run it again", entry.record_sk)))
 }

@@ -84,6 +84,8 @@ pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
     AppState::aws_from_sdk(&sdk, &config, clock)
 }
 
+pub mod provider_fakes;
+
 /// Path of a file under the workspace root.
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)

@@ -34,6 +34,13 @@ enum Command {
         #[arg(long = "allow-push-host", value_name = "HOST:PORT")]
         allow_push_hosts: Vec<String>,
     },
+    /// Master-key rotation for stored secrets (provider credentials, VAPID keys).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR", global = true)]
+        data_dir: PathBuf,
+    },
     /// Inspect and redrive dead-letter queues (embedded backend, or AWS with WEBTRIGGER_BACKEND=aws).
     Dlq {
         #[command(subcommand)]
@@ -41,6 +48,13 @@ enum Command {
         #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR", global = true)]
         data_dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Embedded: adds a new master key version. Both backends: re-wraps every stored data key under the
+    /// current master key (KMS ReEncrypt on AWS). Safe while the server runs; old versions stay readable.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +82,17 @@ async fn main() -> anyhow::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
+        }
+        Command::Keys { action: KeysAction::Rotate, data_dir } => {
+            let mut config = webtrigger::config::Config::from_env()?;
+            if let webtrigger::config::BackendConfig::Embedded { data_dir: dir } = &mut config.backend {
+                *dir = data_dir.clone();
+                let version = webtrigger::adapters::LocalKeyring::open(&data_dir.join("keys"))?.rotate()?;
+                println!("new master key version {version}");
+            }
+            let state = webtrigger::AppState::from_config(&config).await?;
+            let report = webtrigger::keys::rewrap_all(&state).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("re-wrapped {} data key(s); {} stale registry entries removed", report.rewrapped, report.stale);
         }
         Command::Dlq { action, data_dir } => {
             let mut config = webtrigger::config::Config::from_env()?;

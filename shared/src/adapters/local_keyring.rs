@@ -25,22 +25,21 @@ impl LocalKeyring {
     /// Loads every master key in `dir`, creating the directory and a first key (0600) if none exist.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(dir)?;
-        let mut keys = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let path = entry?.path();
-            let Some(version) = path.file_name().and_then(|n| n.to_str()).and_then(parse_key_file_name) else { continue };
-            let bytes = Zeroizing::new(fs::read(&path)?);
-            if bytes.len() != 32 {
-                return Err(std::io::Error::other(format!("{} is not a 32-byte key", path.display())));
-            }
-            keys.push((version, bytes));
-        }
-        keys.sort_by_key(|(v, _)| *v);
-        let keyring = Self { dir: dir.to_owned(), keys: RwLock::new(keys) };
+        let keyring = Self { dir: dir.to_owned(), keys: RwLock::new(read_keys(dir)?) };
         if keyring.keys.read().expect("keyring lock").is_empty() {
             keyring.rotate()?;
         }
         Ok(keyring)
+    }
+
+    /// Picks up versions another process (`webtrigger keys rotate`) added since this one loaded.
+    fn reload(&self) -> std::io::Result<()> {
+        let fresh = read_keys(&self.dir)?;
+        let mut keys = self.keys.write().expect("keyring lock");
+        if fresh.len() > keys.len() {
+            *keys = fresh;
+        }
+        Ok(())
     }
 
     /// Creates master key version n+1; later data keys are wrapped with it, earlier ones still unwrap.
@@ -76,10 +75,28 @@ impl LocalKeyring {
             return Err(KeyringError::InvalidCiphertext);
         }
         let version = u32::from_be_bytes(wrapped[4..8].try_into().expect("4 bytes"));
+        if !self.keys.read().expect("keyring lock").iter().any(|(v, _)| *v == version) {
+            self.reload().map_err(|e| KeyringError::Unavailable(e.to_string()))?;
+        }
         let keys = self.keys.read().expect("keyring lock");
         let (_, master) = keys.iter().find(|(v, _)| *v == version).ok_or(KeyringError::InvalidCiphertext)?;
         crypto::open(master, &context.canonical_bytes(), &wrapped[8..]).map(Zeroizing::new).map_err(|_| KeyringError::InvalidCiphertext)
     }
+}
+
+fn read_keys(dir: &Path) -> std::io::Result<Vec<(u32, Zeroizing<Vec<u8>>)>> {
+    let mut keys = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(version) = path.file_name().and_then(|n| n.to_str()).and_then(parse_key_file_name) else { continue };
+        let bytes = Zeroizing::new(fs::read(&path)?);
+        if bytes.len() != 32 {
+            return Err(std::io::Error::other(format!("{} is not a 32-byte key", path.display())));
+        }
+        keys.push((version, bytes));
+    }
+    keys.sort_by_key(|(v, _)| *v);
+    Ok(keys)
 }
 
 fn parse_key_file_name(name: &str) -> Option<u32> {

@@ -35,27 +35,33 @@ pub fn deliveries_to_event(queue: &QueueSpec, deliveries: &[Delivery]) -> SqsEve
 /// Consumes `queue` until `stop` flips; the batch in hand is always finished first.
 pub async fn consume(state: AppState, queue: QueueSpec, handler: Arc<dyn JobHandler>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let received = tokio::select! {
-            r = state.queue.receive(&queue.name, crate::ports::queue::MAX_BATCH, Duration::from_secs(1)) => r,
+        let polled = tokio::select! {
+            r = poll_once(&state, &queue, handler.as_ref(), Duration::from_secs(1)) => r,
             _ = stop.changed() => break,
         };
-        let deliveries = match received {
-            Ok(d) if d.is_empty() => continue,
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(queue = %queue.name, error = %e, "receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let response = process_batch(&state, &queue, handler.as_ref(), deliveries_to_event(&queue, &deliveries)).await;
-        for d in &deliveries {
-            let failed = response.batch_item_failures.iter().any(|f| f.item_identifier == d.message_id);
-            if !failed {
-                if let Err(e) = state.queue.ack(&queue.name, &d.receipt_handle).await {
-                    tracing::warn!(queue = %queue.name, error = %e, "ack failed; message will be redelivered");
-                }
-            }
+        if let Err(e) = polled {
+            tracing::warn!(queue = %queue.name, error = %e, "receive failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }
+
+/// Receives one batch (waiting up to `wait`), runs it through `handler` and acks what succeeded.
+/// Returns how many messages were received.
+pub async fn poll_once(state: &AppState, queue: &QueueSpec, handler: &dyn JobHandler, wait: Duration) -> Result<usize, crate::ports::QueueError> {
+    let deliveries = state.queue.receive(&queue.name, crate::ports::queue::MAX_BATCH, wait).await?;
+    if deliveries.is_empty() {
+        return Ok(0);
+    }
+    let response = process_batch(state, queue, handler, deliveries_to_event(queue, &deliveries)).await;
+    for d in &deliveries {
+        let failed = response.batch_item_failures.iter().any(|f| f.item_identifier == d.message_id);
+        if !failed {
+            if let Err(e) = state.queue.ack(&queue.name, &d.receipt_handle).await {
+                tracing::warn!(queue = %queue.name, error = %e, "ack failed; message will be redelivered");
+            }
+        }
+    }
+    Ok(deliveries.len())
+}
+

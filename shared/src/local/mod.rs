@@ -13,7 +13,7 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use consumer::{consume, deliveries_to_event};
+pub use consumer::{consume, deliveries_to_event, poll_once};
 pub use site::dashboard;
 
 use crate::ports::SystemClock;

@@ -119,10 +119,12 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     let sealed = seal(state.keyring.as_ref(), &vapid_context(ws.id(), &id), &scalar).await?;
     let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339() };
     let item = stored(site_key(ws.id(), &id), &site, &sealed);
+    let registry = crate::keys::register(&item.key, "vapid_private", &vapid_context(ws.id(), &id));
     state
         .table
         .transact(vec![
             TxWrite::Put { item, condition: Condition::NotExists },
+            registry,
             TxWrite::Put { item: pointer(ws.id(), &site), condition: Condition::NotExists },
             audit::entry(state, ws, meta, "site.create", id.as_str()),
         ])
@@ -173,6 +175,7 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
         .transact(vec![
             TxWrite::Delete { key: site_key(ws.id(), id), condition: Condition::Exists },
             TxWrite::Delete { key: pointer_key(id), condition: Condition::None },
+            crate::keys::unregister(&site_key(ws.id(), id), "vapid_private"),
             audit::entry(state, ws, meta, "site.delete", id.as_str()),
         ])
         .await?;

@@ -200,6 +200,16 @@ fn parse_input(input: &CredentialInput) -> Result<Parsed, ApiError> {
     })
 }
 
+/// The API view of a stored credential; the key version is read from the sealed value itself, so it
+/// follows `webtrigger keys rotate`.
+fn view(item: &Item) -> Result<Credential, ApiError> {
+    let mut cred: Credential = item.parse()?;
+    if let Some(v) = item.attrs.get(SEALED_FIELD).and_then(|s| s.get("master_key_id")).and_then(|v| v.as_str()) {
+        cred.key_version = v.to_owned();
+    }
+    Ok(cred)
+}
+
 fn check_name(name: &str) -> Result<String, ApiError> {
     let n = name.trim();
     (!n.is_empty() && n.chars().count() <= 80).then(|| n.to_owned()).ok_or_else(|| ApiError::Validation("name must be 1–80 characters".into()))
@@ -240,7 +250,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: N
 pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Credential>, ApiError> {
     ws.require(Action::WorkspaceRead)?;
     let page = state.table.query(Query::partition(format!("WS#{}#CRED", ws.id())).limit(200)).await?;
-    Ok(page.items.iter().map(Item::parse).collect::<Result<_, _>>()?)
+    page.items.iter().map(view).collect()
 }
 
 async fn load(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Result<Item, ApiError> {
@@ -249,13 +259,13 @@ async fn load(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Result<I
 
 pub async fn get(state: &AppState, ws: &Workspace, id: &CredentialId) -> Result<Credential, ApiError> {
     ws.require(Action::WorkspaceRead)?;
-    Ok(load(state, ws.id(), id).await?.parse()?)
+    view(&load(state, ws.id(), id).await?)
 }
 
 pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &CredentialId, req: CredentialUpdate) -> Result<Credential, ApiError> {
     ws.require(Action::ChannelsManage)?;
     let item = load(state, ws.id(), id).await?;
-    let mut cred: Credential = item.parse()?;
+    let mut cred = view(&item)?;
     if let Some(name) = &req.name {
         cred.name = check_name(name)?;
     }
