@@ -76,6 +76,7 @@ export class WebTriggerStack extends Stack {
 
     const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
     const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
+    const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -93,7 +94,10 @@ export class WebTriggerStack extends Stack {
     const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications', pushSend.environment());
     const apiSubscribers = fn('ApiSubscribers', 'api-subscribers', 'Public endpoints for the site SDK (subscribe, tags, tracking)');
     const workerPushSend = fn('WorkerPushSend', 'worker-push-send', 'Web Push fan-out and delivery', pushSend.environment(), { timeout: Duration.seconds(30), reserved: 20 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, sweeps, heartbeat', echo.environment(), { timeout: Duration.seconds(50), reserved: 1 });
+    const apiCredentials = fn('ApiCredentials', 'api-credentials', 'WhatsApp provider credentials (sealed) and channels');
+    const apiMessages = fn('ApiMessages', 'api-messages', 'WhatsApp send API and message log', whatsappSend.environment());
+    const workerWhatsAppSend = fn('WorkerWhatsappSend', 'worker-whatsapp-send', 'Sends queued WhatsApp messages through Twilio, Meta or Whapi', whatsappSend.environment(), { timeout: Duration.seconds(60), reserved: 10 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
@@ -117,6 +121,20 @@ export class WebTriggerStack extends Stack {
     echo.deadLetterQueue.grantSendMessages(workerEcho);
     table.grantReadWriteData(cronTick);
     echo.queue.grantSendMessages(cronTick);
+    // The tick's outbox sweeps re-queue sends lost between record and enqueue.
+    pushSend.queue.grantSendMessages(cronTick);
+    whatsappSend.queue.grantSendMessages(cronTick);
+
+    // WhatsApp: provider credentials are sealed and opened only under purpose=provider-credential.
+    const credentialsOnly = { StringEquals: { 'kms:EncryptionContext:purpose': 'provider-credential' } };
+    for (const f of [apiCredentials, apiMessages, workerWhatsAppSend]) table.grantReadWriteData(f);
+    for (const f of [apiCredentials, apiMessages]) signingSecrets.forEach((s) => s.grantRead(f));
+    apiCredentials.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn], conditions: credentialsOnly }));
+    workerWhatsAppSend.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: credentialsOnly }));
+    whatsappSend.queue.grantSendMessages(apiMessages);
+    workerWhatsAppSend.addEventSource(new SqsEventSource(whatsappSend.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    whatsappSend.queue.grantSendMessages(workerWhatsAppSend);
+    whatsappSend.deadLetterQueue.grantSendMessages(workerWhatsAppSend);
     new events.Rule(this, 'MinuteTick', {
       description: 'Runs cron-tick every minute; it catches up missed minutes from its cursor',
       schedule: events.Schedule.rate(Duration.minutes(1)),
@@ -133,6 +151,8 @@ export class WebTriggerStack extends Stack {
     route(['/v1/workspaces', '/v1/workspaces/{proxy+}'], apiWorkspaces, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/sites', '/v1/workspaces/{ws}/sites/{proxy+}'], apiSites, [apigw.HttpMethod.ANY]);
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -185,7 +205,7 @@ export class WebTriggerStack extends Stack {
       Annotations.of(this).addWarningV2('webtrigger:no-site', 'static-site/dist is missing: build the dashboard before deploying (cd static-site && npm run build)');
     }
 
-    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, workerEcho, cronTick]) {
+    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, apiCredentials, apiMessages, workerWhatsAppSend, workerEcho, cronTick]) {
       if (f.usesPlaceholder) Annotations.of(f).addWarningV2('webtrigger:placeholder', `target/lambda/${f.crate} not built: using a placeholder bootstrap`);
     }
 
@@ -195,5 +215,6 @@ export class WebTriggerStack extends Stack {
     new CfnOutput(this, 'EchoQueueUrl', { value: echo.queue.queueUrl });
     new CfnOutput(this, 'EchoDlqUrl', { value: echo.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PushSendDlqUrl', { value: pushSend.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'WhatsAppSendDlqUrl', { value: whatsappSend.deadLetterQueue.queueUrl });
   }
 }

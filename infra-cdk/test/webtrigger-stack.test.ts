@@ -58,7 +58,7 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'worker-echo', 'cron-tick']) {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'worker-echo', 'cron-tick']) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
@@ -74,20 +74,23 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 2);
+  assert.equal(mappings.length, 3);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
   const [, sender] = functionNamed('worker-push-send');
   assert.equal(sender.Properties.ReservedConcurrentExecutions, 20, 'the push sender has reserved concurrency');
 });
 
-test('KMS use is limited to VAPID keys, by encryption context', () => {
+test('KMS use is limited by encryption context: VAPID keys and provider credentials, each to its functions', () => {
   const kmsStatements = Object.keys(resources)
     .filter((id) => resources[id].Type === 'AWS::Lambda::Function')
     .flatMap((id) => policiesOf(id).map((st) => ({ id, st })))
     .filter(({ st }) => [st.Action].flat().some((a: string) => a.startsWith('kms:')));
   const byFunction = kmsStatements.map(({ id, st }) => `${id.replace(/[0-9A-F]{8}$/, '')}:${[st.Action].flat().join(',')}`).sort();
-  assert.deepEqual(byFunction, ['ApiSites:kms:GenerateDataKey', 'WorkerPushSend:kms:Decrypt']);
-  for (const { st } of kmsStatements) assert.deepEqual(st.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': 'vapid' } });
+  assert.deepEqual(byFunction, ['ApiCredentials:kms:GenerateDataKey,kms:Decrypt', 'ApiSites:kms:GenerateDataKey', 'WorkerPushSend:kms:Decrypt', 'WorkerWhatsappSend:kms:Decrypt']);
+  for (const { id, st } of kmsStatements) {
+    const purpose = /ApiSites|WorkerPushSend/.test(id) ? 'vapid' : 'provider-credential';
+    assert.deepEqual(st.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': purpose } }, id);
+  }
 });
 
 test('minute rule targets cron-tick', () => {
@@ -100,7 +103,7 @@ test('minute rule targets cron-tick', () => {
 
 test('HTTP API routes each group to its function', () => {
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
-  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}']) {
+  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}', 'ANY /v1/workspaces/{ws}/credentials/{proxy+}', 'ANY /v1/workspaces/{ws}/channels', 'ANY /v1/workspaces/{ws}/messages']) {
     assert.ok(routes.includes(key), `missing route ${key}: ${routes.join(', ')}`);
   }
 });
@@ -146,5 +149,16 @@ test('only api-auth reads the dashboard VAPID secret', () => {
 
 test('only the authenticated route groups can read the token signing secrets', () => {
   const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiSites', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiMessages', 'ApiSites', 'ApiWorkspaces']);
+});
+
+test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
+  const [, sender] = functionNamed('worker-whatsapp-send');
+  const env = sender.Properties.Environment.Variables;
+  assert.ok(env.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND && env.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND_DLQ);
+  const [tickId, tick] = functionNamed('cron-tick');
+  for (const v of ['WEBTRIGGER_QUEUE_URL_PUSH_SEND', 'WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND']) assert.ok(tick.Properties.Environment.Variables[v], `cron-tick lacks ${v}`);
+  assert.ok(actionsOf(policiesOf(tickId)).includes('sqs:SendMessage'));
+  const [senderId] = functionNamed('worker-whatsapp-send');
+  assert.ok(!actionsOf(policiesOf(senderId)).some((a: string) => a.startsWith('secretsmanager:')), 'the sender needs no platform secrets');
 });
