@@ -34,6 +34,8 @@ echo "==> browser test: the dashboard served by the local binary in headless Chr
 WEB_PORT=$(free_port)
 PUSH_FAKE_PORT=$(free_port)
 DATA_DIR=$(mktemp -d)
+# Provider APIs point at a closed loopback port: the browser tests never reach the internet.
+WEBTRIGGER_TWILIO_API_URL=http://127.0.0.1:9 WEBTRIGGER_META_GRAPH_URL=http://127.0.0.1:9/v23.0 WEBTRIGGER_WHAPI_API_URL=http://127.0.0.1:9 \
 "$TARGET_DIR/debug/webtrigger" serve --data-dir "$DATA_DIR" --port "$WEB_PORT" --static-dir static-site/dist \
   --allow-push-host "127.0.0.1:$PUSH_FAKE_PORT" > "$TARGET_DIR/serve-e2e.log" 2>&1 &
 pids+=($!)

@@ -10,6 +10,7 @@ import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DevicesPage } from './pages/devices';
+import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -130,6 +131,9 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,
   '/settings/devices': DevicesPage,
+  '/whatsapp/credentials': CredentialsPage,
+  '/whatsapp/channels': ChannelsPage,
+  '/whatsapp/messages': MessagesPage,
 };
 
 /** The signed-in user, the workspace switcher, and sign in/out. */

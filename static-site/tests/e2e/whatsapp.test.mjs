@@ -1,0 +1,84 @@
+// Browser test of the WhatsApp screens against the real API: add a credential (the secret is never
+// shown again), create a channel, send a message that the 24-hour window refuses with the server's
+// explanation, send it again with a template fallback and see it in the message log; pause the channel.
+//
+//   BASE_URL=… EXPECT_API=1 npm run test:e2e
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
+let context;
+let dir;
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('credentials, channels and messages in the dashboard', { timeout: 120_000, skip }, async (t) => {
+  assert.ok(existsSync(CHROMIUM));
+  dir = mkdtempSync(join(tmpdir(), 'webtrigger-wa-'));
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context.setDefaultTimeout(15_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+
+  await page.goto(`${BASE_URL}/signup?next=/whatsapp/credentials`);
+  await page.locator('input[name=email]').fill(`wa+${Date.now()}@example.com`);
+  await page.locator('input[name=password]').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByTestId('create-workspace').waitFor();
+  await page.getByLabel('Workspace name').fill('Support');
+  await page.getByRole('button', { name: 'Create workspace' }).click();
+
+  const secret = 'EAAGsecretaccesstoken1234567890wxyz';
+  await page.locator('select[name=provider]').selectOption('meta');
+  await page.locator('input[name=credential-name]').fill('Meta prod');
+  await page.locator('input[name=access_token]').fill(secret);
+  await page.locator('input[name=app_secret]').fill('0123456789abcdef0123456789abcdef');
+  await page.locator('input[name=phone_number_id]').fill('not-a-number');
+  await page.locator('input[name=waba_id]').fill('102290129340398');
+  await page.getByRole('button', { name: 'Save credential' }).click();
+  await page.getByRole('alert').getByText(/phone_number_id must be the numeric id/).waitFor();
+  t.diagnostic('✔ a bad phone number id is refused with the server message');
+  await page.locator('input[name=phone_number_id]').fill('106540352242922');
+  await page.getByRole('button', { name: 'Save credential' }).click();
+  await page.getByTestId('credentials-table').getByText('access token ••••wxyz').waitFor();
+  assert.ok(!(await page.content()).includes(secret), 'the secret is not on the page after saving');
+  t.diagnostic('✔ saved; only the masked hint is shown');
+
+  await page.getByRole('link', { name: 'Channels' }).click();
+  await page.locator('input[name=channel-name]').fill('Support line');
+  await page.getByRole('button', { name: 'Create channel' }).click();
+  const row = page.getByTestId('channels-table').locator('tr', { hasText: 'Support line' });
+  await row.getByText('active').waitFor();
+  await row.getByText('80/s').waitFor();
+  t.diagnostic('✔ channel created, active, with Meta’s default 80/s');
+
+  await page.getByRole('link', { name: 'Messages' }).click();
+  await page.locator('input[name=to]').fill('+14155552671');
+  await page.locator('textarea[name=text]').fill('Your order shipped');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByRole('alert').getByText(/has not written to this channel in the last 24 hours/).waitFor();
+  t.diagnostic('✔ outside the 24-hour window: refused with the reason');
+  await page.locator('input[name=template]').fill('order_update');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Outside the 24-hour window: the template was queued instead.').waitFor();
+  await page.getByTestId('messages-table').getByText('template order_update').waitFor();
+  t.diagnostic('✔ the template fallback is queued and listed');
+
+  await page.getByRole('link', { name: 'Channels' }).click();
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await row.getByText('paused by a member').waitFor();
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await row.getByText('active').waitFor();
+  t.diagnostic('✔ paused and resumed');
+});
