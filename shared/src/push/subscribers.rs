@@ -114,7 +114,7 @@ pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
 /// 403 unless the request's `Origin` is one the site allows.
 pub fn check_origin(pointer: &SitePointer, origin: Option<&str>) -> Result<String, ApiError> {
     let origin = origin.map(|o| o.trim_end_matches('/').to_ascii_lowercase()).ok_or(ApiError::Forbidden)?;
-    if pointer.allowed_origins.iter().any(|o| *o == origin) { Ok(origin) } else { Err(ApiError::Forbidden) }
+    if pointer.allowed_origins.contains(&origin) { Ok(origin) } else { Err(ApiError::Forbidden) }
 }
 
 /// Inserts or refreshes a subscription (upsert by endpoint). Returns the subscriber and whether it is new.

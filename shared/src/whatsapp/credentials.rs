@@ -353,9 +353,12 @@ pub async fn unseal(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Re
     Ok((cred, secrets))
 }
 
+/// (credential update time, when cached, the secrets)
+type CachedSecrets = (String, Instant, Arc<ProviderSecrets>);
+
 /// Cache of unsealed secrets for one process.
 #[derive(Default)]
-pub struct SecretCache(std::sync::Mutex<std::collections::HashMap<CredentialId, (String, Instant, Arc<ProviderSecrets>)>>);
+pub struct SecretCache(std::sync::Mutex<std::collections::HashMap<CredentialId, CachedSecrets>>);
 
 impl SecretCache {
     pub fn get(&self, id: &CredentialId, version: &str) -> Option<Arc<ProviderSecrets>> {

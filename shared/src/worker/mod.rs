@@ -46,9 +46,9 @@ pub async fn process_batch(state: &AppState, queue: &QueueSpec, handler: &dyn Jo
     let batch_item_failures = outcomes
         .into_iter()
         .flatten()
-        .map(|id| BatchItemFailure { item_identifier: id, ..Default::default() })
+        .map(|id| BatchItemFailure { item_identifier: id })
         .collect();
-    SqsBatchResponse { batch_item_failures, ..Default::default() }
+    SqsBatchResponse { batch_item_failures }
 }
 
 /// Returns the message id if the message must stay on the queue.
