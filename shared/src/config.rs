@@ -32,6 +32,8 @@ pub struct Config {
     /// WhatsApp provider API base URLs (`WEBTRIGGER_TWILIO_API_URL`, `WEBTRIGGER_META_GRAPH_URL`,
     /// `WEBTRIGGER_WHAPI_API_URL`); tests and proxies override them.
     pub providers: crate::whatsapp::providers::ProviderUrls,
+    /// `WEBTRIGGER_PUBLIC_URL`: where providers reach this platform (Twilio signs that exact URL).
+    pub public_url: Option<String>,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -109,7 +111,8 @@ impl Config {
             meta: url("WEBTRIGGER_META_GRAPH_URL", d.meta)?,
             whapi: url("WEBTRIGGER_WHAPI_API_URL", d.whapi)?,
         };
-        Ok(Self { backend, max_body_bytes, limits, providers })
+        let public_url = get("WEBTRIGGER_PUBLIC_URL").map(|_| url("WEBTRIGGER_PUBLIC_URL", String::new())).transpose()?;
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url })
     }
 }
 

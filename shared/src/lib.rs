@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod health;
 pub mod http;
+pub mod inbox;
 pub mod keys;
 pub mod lambda;
 pub mod local;

@@ -55,13 +55,14 @@ impl Modify for BearerAuth {
         (name = "push", description = "Web Push sites, subscribers and notifications"),
         (name = "push-public", description = "Called by the site SDK from customers' pages (CORS, origin-checked)"),
         (name = "whatsapp", description = "WhatsApp provider credentials, channels and messages"),
+        (name = "inbox", description = "Conversations from provider webhooks, team actions, consent, webhook replay"),
     )
 )]
 struct ApiDoc;
 
 /// Every route group with its documentation (for the document; `local::all_routes` serves them).
 pub fn all_groups() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api())
 }
 
 /// The OpenAPI document (built once per process).

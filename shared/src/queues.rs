@@ -20,7 +20,12 @@ pub fn whatsapp_send() -> QueueSpec {
     QueueSpec::new("whatsapp-send", Duration::from_secs(60), 5)
 }
 
+/// Stored provider webhooks waiting to be turned into inbox changes.
+pub fn webhook_process() -> QueueSpec {
+    QueueSpec::new("webhook-process", Duration::from_secs(60), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo(), push_send(), whatsapp_send()]
+    vec![echo(), push_send(), whatsapp_send(), webhook_process()]
 }

@@ -62,7 +62,7 @@ impl AppState {
         };
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
-        state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()));
+        state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
         Ok(state)
     }
 

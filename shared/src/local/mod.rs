@@ -29,12 +29,15 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::push::public_routes())
         .merge(crate::whatsapp::credentials_routes())
         .merge(crate::whatsapp::messages_routes())
+        .merge(crate::inbox::routes())
+        .merge(crate::inbox::hooks::routes())
 }
 
 /// Every queue with its worker.
 pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::JobHandler>)> {
     vec![(crate::queues::echo(), Arc::new(crate::health::EchoWorker)), (crate::queues::push_send(), Arc::new(crate::push::worker::PushWorker)),
         (crate::queues::whatsapp_send(), Arc::new(crate::whatsapp::worker::WhatsAppWorker)),
+        (crate::queues::webhook_process(), Arc::new(crate::inbox::process::WebhookWorker)),
     ]
 }
 

@@ -55,6 +55,18 @@ impl Channel {
     }
 }
 
+/// A new channel with its webhook secret, shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedChannel {
+    #[serde(flatten)]
+    pub channel: Channel,
+    /// Meta: the verify token; Whapi: the value of the `X-Webhook-Secret` header to configure. Twilio
+    /// webhooks are verified with the credential's auth token instead.
+    pub webhook_secret: String,
+    /// Where the provider should send this channel's webhooks (append to the platform's public URL).
+    pub webhook_path: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct NewChannel {
     pub name: String,
@@ -92,7 +104,16 @@ fn check_throughput(v: u32) -> Result<u32, ApiError> {
     (1..=1000).contains(&v).then_some(v).ok_or_else(|| ApiError::Validation("throughput_per_second must be 1–1000".into()))
 }
 
-pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: NewChannel) -> Result<Channel, ApiError> {
+/// Where the hash of a channel's webhook secret lives.
+pub fn hook_secret_key(ws: &WorkspaceId, id: &ChannelId) -> Key {
+    Key::new(format!("WS#{ws}#CHANHOOK"), id.to_string())
+}
+
+pub fn webhook_path(provider: Provider, ws: &WorkspaceId, id: &ChannelId) -> String {
+    format!("/hooks/{}/{ws}/{id}", provider.as_str())
+}
+
+pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: NewChannel) -> Result<CreatedChannel, ApiError> {
     ws.require(Action::ChannelsManage)?;
     let name = req.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 80 {
@@ -123,17 +144,20 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: N
         updated_at: now,
     };
     let pointers: Vec<String> = provider_ids(&cred, channel.number.as_ref());
-    let mut writes = vec![TxWrite::Put { item: Item::of(channel_key(ws.id(), &channel.id), &channel), condition: Condition::NotExists }];
+    let secret = format!("whsk_{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, crate::crypto::random_bytes::<24>()));
+    let hook = Item::new(hook_secret_key(ws.id(), &channel.id)).with_attr("secret_sha256", crate::inbox::signatures::sha256_hex(secret.as_bytes()));
+    let mut writes = vec![TxWrite::Put { item: Item::of(channel_key(ws.id(), &channel.id), &channel), condition: Condition::NotExists }, TxWrite::Put { item: hook, condition: Condition::None }];
     for pid in &pointers {
         let item = Item::new(pointer_key(channel.provider, pid)).with_attr("workspace", ws.id().as_str()).with_attr("channel", channel.id.as_str());
         writes.push(TxWrite::Put { item, condition: Condition::NotExists });
     }
     writes.push(audit::entry(state, ws, meta, "channel.create", channel.id.as_str()));
     state.table.transact(writes).await.map_err(|e| match e {
-        TableError::TransactionCancelled { index } if index >= 1 => ApiError::Conflict("this sender is already a channel (in this or another workspace)".into()),
+        TableError::TransactionCancelled { index } if index >= 2 => ApiError::Conflict("this sender is already a channel (in this or another workspace)".into()),
         e => e.into(),
     })?;
-    Ok(channel)
+    let webhook_path = webhook_path(channel.provider, ws.id(), &channel.id);
+    Ok(CreatedChannel { channel, webhook_secret: secret, webhook_path })
 }
 
 pub async fn list_all(state: &AppState, ws: &WorkspaceId) -> Result<Vec<Channel>, ApiError> {
@@ -203,7 +227,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
 pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &ChannelId) -> Result<(), ApiError> {
     ws.require(Action::ChannelsManage)?;
     let (_, channel) = load(state, ws.id(), id).await?;
-    let mut writes = vec![TxWrite::Delete { key: channel_key(ws.id(), id), condition: Condition::Exists }];
+    let mut writes = vec![TxWrite::Delete { key: channel_key(ws.id(), id), condition: Condition::Exists }, TxWrite::Delete { key: hook_secret_key(ws.id(), id), condition: Condition::None }];
     if let Ok(cred) = credentials::get(state, ws, &channel.credential_id).await {
         for pid in provider_ids(&cred, channel.number.as_ref()) {
             writes.push(TxWrite::Delete { key: pointer_key(channel.provider, &pid), condition: Condition::None });

@@ -344,8 +344,9 @@ pub async fn unseal(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Re
                 (Some(sid), Some(_)) => TwilioAuth::ApiKey { sid: sid.clone(), secret: take(&fields.api_key_secret) },
                 _ => TwilioAuth::AuthToken(take(&fields.auth_token)),
             },
+            webhook_token: fields.auth_token.as_ref().map(|t| SecretString::from(t.clone())),
         },
-        Provider::Meta => ProviderSecrets::Meta { access_token: take(&fields.access_token), phone_number_id: cred.phone_number_id.clone().unwrap_or_default() },
+        Provider::Meta => ProviderSecrets::Meta { access_token: take(&fields.access_token), phone_number_id: cred.phone_number_id.clone().unwrap_or_default(), app_secret: take(&fields.app_secret) },
         Provider::Whapi => ProviderSecrets::Whapi { token: take(&fields.token) },
     };
     let secrets = Arc::new(secrets);

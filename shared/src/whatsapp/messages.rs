@@ -135,6 +135,11 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
     if matches!(to, Recipient::Group(_)) && !channel.provider.capabilities().groups {
         return Err(ApiError::Refused { code: "unsupported_capability", message: format!("{} cannot send to groups", channel.provider.as_str()) });
     }
+    if let Recipient::Phone(phone) = &to {
+        if crate::inbox::consent::is_opted_out(state, ws.id(), phone).await? {
+            return Err(ApiError::Refused { code: "opted_out", message: format!("{} opted out of messages (replied STOP); they must send START to opt back in", phone.as_str()) });
+        }
+    }
     let (content, used_template_fallback) = resolve_content(state, ws.id(), &channel, &to, &req).await?;
     let now = state.clock.now().to_rfc3339();
     let message = Message {

@@ -24,6 +24,9 @@ use types::CredentialId;
 pub struct WhatsAppRuntime {
     pub http: reqwest::Client,
     pub urls: ProviderUrls,
+    /// The platform's public base URL (Twilio signs the exact URL it called); `None` derives it from
+    /// the request's Host and X-Forwarded-Proto.
+    pub public_url: Option<String>,
     secrets: SecretCache,
 }
 
@@ -35,7 +38,12 @@ impl Default for WhatsAppRuntime {
 
 impl WhatsAppRuntime {
     pub fn new(urls: ProviderUrls) -> Self {
-        Self { http: providers::http_client(), urls, secrets: SecretCache::default() }
+        Self { http: providers::http_client(), urls, public_url: None, secrets: SecretCache::default() }
+    }
+
+    pub fn with_public_url(mut self, public_url: Option<String>) -> Self {
+        self.public_url = public_url;
+        self
     }
 
     fn cached(&self, id: &CredentialId, version: &str) -> Option<Arc<ProviderSecrets>> {

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::channels::{self, Channel, ChannelUpdate, NewChannel};
+use super::channels::{self, Channel, ChannelUpdate, CreatedChannel, NewChannel};
 use super::check::{self, TestRequest};
 use super::credentials::{self, Credential, CredentialUpdate, NewCredential, TestOutcome};
 use super::messages::{self, Message, MessageFilter, NewMessage};
@@ -106,10 +106,10 @@ async fn list_channels(State(state): State<AppState>, ws: Workspace) -> ApiResul
     Ok(ApiOk::ok(channels::list(&state, &ws).await?))
 }
 
-/// Creates a channel: a sender bound to a credential.
+/// Creates a channel: a sender bound to a credential. The answer carries its webhook secret, shown once.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/channels", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewChannel,
-    responses((status = 201, description = "Created", body = Envelope<Channel>), (status = 409, description = "Sender already a channel", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
-async fn create_channel(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<NewChannel>) -> ApiResult<Channel> {
+    responses((status = 201, description = "Created", body = Envelope<CreatedChannel>), (status = 409, description = "Sender already a channel", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn create_channel(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<NewChannel>) -> ApiResult<CreatedChannel> {
     Ok(ApiOk::created(channels::create(&state, &ws, &meta, body).await?))
 }
 

@@ -35,8 +35,10 @@ impl Default for ProviderUrls {
 
 /// Decrypted provider secrets: held only while sending, never serialised or logged.
 pub enum ProviderSecrets {
-    Twilio { account_sid: String, auth: TwilioAuth },
-    Meta { access_token: SecretString, phone_number_id: String },
+    /// `webhook_token` is the auth token Twilio signs webhooks with (absent when only an API key was given).
+    Twilio { account_sid: String, auth: TwilioAuth, webhook_token: Option<SecretString> },
+    /// `app_secret` signs Meta's webhooks.
+    Meta { access_token: SecretString, phone_number_id: String, app_secret: SecretString },
     Whapi { token: SecretString },
 }
 
@@ -131,8 +133,8 @@ pub trait WhatsAppProvider: Send + Sync {
 /// The adapter for a credential's provider, sharing the process's HTTP client.
 pub fn for_secrets<'a>(http: &'a reqwest::Client, urls: &'a ProviderUrls, secrets: &'a ProviderSecrets) -> Box<dyn WhatsAppProvider + 'a> {
     match secrets {
-        ProviderSecrets::Twilio { account_sid, auth } => Box::new(twilio::Twilio { http, base: &urls.twilio, account_sid, auth }),
-        ProviderSecrets::Meta { access_token, phone_number_id } => Box::new(meta::Meta { http, base: &urls.meta, access_token, phone_number_id }),
+        ProviderSecrets::Twilio { account_sid, auth, .. } => Box::new(twilio::Twilio { http, base: &urls.twilio, account_sid, auth }),
+        ProviderSecrets::Meta { access_token, phone_number_id, .. } => Box::new(meta::Meta { http, base: &urls.meta, access_token, phone_number_id }),
         ProviderSecrets::Whapi { token } => Box::new(whapi::Whapi { http, base: &urls.whapi, token }),
     }
 }

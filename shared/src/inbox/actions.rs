@@ -1,0 +1,147 @@
+//! What members do in the inbox: reply (through the outbound sender), notes, mark read, assign
+//! (manually or round-robin among agents), snooze, resolve, reopen, labels.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::conversations::{self, Conversation, ConversationId, ConversationStatus, Entry, LastMessage};
+use crate::auth::{Action, Role, Workspace};
+use crate::http::ApiError;
+use crate::state::AppState;
+use crate::whatsapp::messages::{self, NewMessage};
+use crate::whatsapp::types::Content;
+
+#[derive(Deserialize, ToSchema)]
+pub struct Reply {
+    pub text: Option<String>,
+    /// A template instead of text (needed outside the 24-hour window).
+    pub template: Option<Content>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Note {
+    pub text: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Assign {
+    /// A member's user id, or null to unassign.
+    pub assignee: Option<String>,
+    /// Pick the next agent in turn instead.
+    #[serde(default)]
+    pub round_robin: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Snooze {
+    /// RFC 3339 time the conversation reopens.
+    pub until: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Labels {
+    pub labels: Vec<String>,
+}
+
+pub async fn get(state: &AppState, ws: &Workspace, id: &ConversationId) -> Result<Conversation, ApiError> {
+    ws.require(Action::WorkspaceRead)?;
+    let mut c = conversations::load(state, ws.id(), id).await?;
+    c.status = conversations::effective_status(&c, state.clock.now());
+    Ok(c)
+}
+
+/// Sends a reply to the contact and adds it to the timeline; the conversation counts as read.
+pub async fn reply(state: &AppState, ws: &Workspace, id: &ConversationId, req: Reply) -> Result<Entry, ApiError> {
+    ws.require(Action::InboxReply)?;
+    let conv = conversations::load(state, ws.id(), id).await?;
+    let content = match (req.text, req.template) {
+        (Some(text), None) => Content::Text { body: text, preview_url: false },
+        (None, Some(t @ Content::Template { .. })) => t,
+        _ => return Err(ApiError::Validation("give either `text` or a `template`".into())),
+    };
+    let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None };
+    let (message, _) = messages::send(state, ws, request).await?;
+    let at = message.created_at.clone();
+    let text = match &content {
+        Content::Text { body, .. } => Some(body.clone()),
+        Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
+        _ => None,
+    };
+    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some(ws.principal().actor()), edited: false, deleted: false, at: at.clone() };
+    conversations::append(state, ws.id(), id, &entry).await?;
+    let last = LastMessage { direction: "outbound".into(), preview: text.unwrap_or_default().chars().take(120).collect(), at };
+    conversations::modify(state, ws.id(), id, |c| {
+        c.last_message = Some(last.clone());
+        c.unread = 0;
+    })
+    .await?;
+    Ok(entry)
+}
+
+pub async fn note(state: &AppState, ws: &Workspace, id: &ConversationId, req: Note) -> Result<Entry, ApiError> {
+    ws.require(Action::InboxReply)?;
+    conversations::load(state, ws.id(), id).await?;
+    let text = req.text.trim();
+    if text.is_empty() || text.chars().count() > 4000 {
+        return Err(ApiError::Validation("a note is 1–4000 characters".into()));
+    }
+    let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(text.to_owned()), media: None, provider_message_id: None, message_id: None, status: None, author: Some(ws.principal().actor()), edited: false, deleted: false, at: state.clock.now().to_rfc3339() };
+    conversations::append(state, ws.id(), id, &entry).await?;
+    Ok(entry)
+}
+
+pub async fn mark_read(state: &AppState, ws: &Workspace, id: &ConversationId) -> Result<Conversation, ApiError> {
+    ws.require(Action::InboxReply)?;
+    conversations::modify(state, ws.id(), id, |c| c.unread = 0).await
+}
+
+pub async fn assign(state: &AppState, ws: &Workspace, id: &ConversationId, req: Assign) -> Result<Conversation, ApiError> {
+    ws.require(Action::InboxReply)?;
+    let members = crate::workspaces::members::list_members(state, ws).await?;
+    let assignee = if req.round_robin {
+        let mut agents: Vec<_> = members.iter().filter(|m| m.role == Role::Agent).collect();
+        if agents.is_empty() {
+            agents = members.iter().filter(|m| m.role != Role::Viewer).collect();
+        }
+        agents.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        let turn = crate::ports::Key::new(format!("WS#{}#ROUNDROBIN", ws.id()), "INBOX");
+        state.table.add(&turn, &[("turn", 1)]).await?;
+        let n = state.table.get(&turn).await?.and_then(|i| i.attrs.get("turn").and_then(|v| v.as_i64())).unwrap_or(1);
+        let pick = agents.get(((n - 1).max(0) as usize) % agents.len().max(1)).ok_or_else(|| ApiError::Validation("no member can take conversations".into()))?;
+        Some(pick.user_id.to_string())
+    } else {
+        match req.assignee {
+            Some(user) if members.iter().any(|m| m.user_id.as_str() == user && m.role != Role::Viewer) => Some(user),
+            Some(_) => return Err(ApiError::Validation("the assignee must be a member who can answer conversations".into())),
+            None => None,
+        }
+    };
+    conversations::modify(state, ws.id(), id, |c| c.assignee = assignee.clone()).await
+}
+
+pub async fn set_status(state: &AppState, ws: &Workspace, id: &ConversationId, status: ConversationStatus, until: Option<&str>) -> Result<Conversation, ApiError> {
+    ws.require(Action::InboxReply)?;
+    let until = match (status, until) {
+        (ConversationStatus::Snoozed, Some(t)) => {
+            let t = chrono::DateTime::parse_from_rfc3339(t).map_err(|_| ApiError::Validation("`until` must be an RFC 3339 time".into()))?;
+            if t <= state.clock.now() {
+                return Err(ApiError::Validation("`until` must be in the future".into()));
+            }
+            Some(t.with_timezone(&chrono::Utc).to_rfc3339())
+        }
+        (ConversationStatus::Snoozed, None) => return Err(ApiError::Validation("snoozing needs `until`".into())),
+        _ => None,
+    };
+    conversations::modify(state, ws.id(), id, |c| (c.status, c.snoozed_until) = (status, until.clone())).await
+}
+
+pub async fn set_labels(state: &AppState, ws: &Workspace, id: &ConversationId, req: Labels) -> Result<Conversation, ApiError> {
+    ws.require(Action::InboxReply)?;
+    let mut labels: Vec<String> = req.labels.iter().map(|l| l.trim().to_lowercase()).filter(|l| !l.is_empty()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() > 20 || labels.iter().any(|l| l.chars().count() > 40) {
+        return Err(ApiError::Validation("at most 20 labels of up to 40 characters".into()));
+    }
+    conversations::modify(state, ws.id(), id, |c| c.labels = labels.clone()).await
+}

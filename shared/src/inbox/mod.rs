@@ -1,0 +1,14 @@
+//! Provider webhooks in and the shared inbox: signature checks, persist-first receivers, the processor
+//! (messages, statuses, edits, revokes, channel health), conversations with team actions, and the
+//! opt-out consent ledger.
+
+pub mod actions;
+pub mod consent;
+pub mod conversations;
+pub mod hooks;
+pub mod parse;
+pub mod process;
+mod routes;
+pub mod signatures;
+
+pub use routes::{api, routes};

@@ -1,0 +1,201 @@
+//! `worker-webhook-process`: turns a stored provider webhook into inbox changes. Idempotent: the same
+//! provider message id never creates a second message, statuses only move forward, and replaying a raw
+//! event gives the same result.
+
+use async_trait::async_trait;
+use aws_lambda_events::sqs::SqsMessage;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::consent::{self, ConsentChange};
+use super::conversations::{self, Conversation, Entry, LastMessage};
+use super::parse::{self, InboundEvent, InboundMessage, StatusUpdate};
+use crate::auth::WorkspaceId;
+use crate::http::ApiError;
+use crate::ports::{Condition, Item, Key, Query, TableError};
+use crate::state::AppState;
+use crate::whatsapp::channels::{self, ChannelStatus};
+use crate::whatsapp::messages::{self, advance, MessageError};
+use crate::whatsapp::types::{ChannelId, MessageId, Provider};
+use crate::worker::{JobError, JobHandler};
+
+/// Raw events are kept this long for replay.
+pub const RAW_EVENT_TTL_SECONDS: i64 = 14 * 86_400;
+
+/// A provider webhook as received (after its signature was checked).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RawEvent {
+    pub id: String,
+    pub provider: Provider,
+    pub channel_id: ChannelId,
+    pub content_type: String,
+    pub body: String,
+    pub received_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcessJob {
+    pub workspace: WorkspaceId,
+    pub event: String,
+}
+
+pub fn raw_event_key(ws: &WorkspaceId, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#HOOKEV"), id.to_owned())
+}
+
+pub async fn enqueue(state: &AppState, ws: &WorkspaceId, event: &str) -> Result<(), ApiError> {
+    let body = serde_json::to_string(&ProcessJob { workspace: ws.clone(), event: event.to_owned() }).expect("job serialises");
+    state.queue.send(&crate::queues::webhook_process().name, vec![crate::ports::OutgoingMessage::new(body)]).await?;
+    Ok(())
+}
+
+/// Stored raw events, newest first.
+pub async fn list_raw(state: &AppState, ws: &WorkspaceId, limit: u32) -> Result<Vec<RawEvent>, ApiError> {
+    let page = state.table.query(Query::partition(format!("WS#{ws}#HOOKEV")).reverse().limit(limit.clamp(1, 100))).await?;
+    Ok(page.items.iter().map(Item::parse).collect::<Result<_, _>>()?)
+}
+
+pub struct WebhookWorker;
+
+#[async_trait]
+impl JobHandler for WebhookWorker {
+    async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
+        let job: ProcessJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a webhook job: {e}")))?;
+        process(state, &job.workspace, &job.event).await.map(drop).map_err(|e| match e {
+            ApiError::NotFound(m) | ApiError::Validation(m) => JobError::Permanent(m),
+            e => JobError::retry(e),
+        })
+    }
+}
+
+/// Applies one stored event. Returns how many normalized events it held.
+pub async fn process(state: &AppState, ws: &WorkspaceId, event_id: &str) -> Result<usize, ApiError> {
+    let raw: RawEvent = state.table.get(&raw_event_key(ws, event_id)).await?.ok_or_else(|| ApiError::NotFound(format!("webhook event {event_id} expired or never existed")))?.parse()?;
+    let events = match raw.provider {
+        Provider::Meta => parse::meta(raw.body.as_bytes()).map_err(|e| ApiError::Validation(e.to_string()))?,
+        Provider::Whapi => parse::whapi(raw.body.as_bytes()).map_err(|e| ApiError::Validation(e.to_string()))?,
+        Provider::Twilio if raw.content_type.starts_with("application/json") => vec![InboundEvent::Ignored("Twilio JSON event".into())],
+        Provider::Twilio => parse::twilio(&form_urlencoded::parse(raw.body.as_bytes()).into_owned().collect::<Vec<_>>()),
+    };
+    for event in &events {
+        match event {
+            InboundEvent::Message(m) => inbound(state, ws, &raw, m).await?,
+            InboundEvent::Status(s) => status(state, ws, raw.provider, s).await?,
+            InboundEvent::Edit { provider_message_id, text } => edit(state, ws, raw.provider, provider_message_id, Some(text)).await?,
+            InboundEvent::Revoke { provider_message_id } => edit(state, ws, raw.provider, provider_message_id, None).await?,
+            InboundEvent::ChannelHealth { status } => health(state, ws, &raw.channel_id, status).await?,
+            InboundEvent::Ignored(why) => tracing::debug!(event = %raw.id, %why, "webhook item ignored"),
+        }
+    }
+    Ok(events.len())
+}
+
+fn inbound_marker(ws: &WorkspaceId, provider: Provider, id: &str) -> Key {
+    Key::new(format!("WS#{ws}#INMSG"), format!("{}#{id}", provider.as_str()))
+}
+
+fn preview(m: &InboundMessage) -> String {
+    m.text.clone().unwrap_or_else(|| format!("[{}]", m.kind)).chars().take(120).collect()
+}
+
+async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &InboundMessage) -> Result<(), ApiError> {
+    let (conv, _) = conversations::find_or_create(state, ws, &raw.channel_id, &m.from, m.name.as_deref()).await?;
+    let at = chrono::DateTime::from_timestamp(m.timestamp, 0).filter(|_| m.timestamp > 0).map_or_else(|| raw.received_at.clone(), |t| t.to_rfc3339());
+    let entry = Entry { id: m.provider_message_id.clone(), direction: "inbound".into(), kind: m.kind.clone(), text: m.text.clone(), media: m.media.clone(), provider_message_id: Some(m.provider_message_id.clone()), message_id: None, status: None, author: m.name.clone(), edited: false, deleted: false, at: at.clone() };
+    // The entry's key is deterministic, so a redelivery rewrites the same line.
+    conversations::append(state, ws, &conv.id, &entry).await?;
+    let marker = Item::new(inbound_marker(ws, raw.provider, &m.provider_message_id)).with_attr("conversation", conv.id.as_str()).with_attr("entry_sk", format!("{at}#{}", entry.id)).with_expiry(state.clock.epoch_seconds() + 90 * 86_400);
+    match state.table.put(marker, Condition::NotExists).await {
+        Ok(()) => {}
+        Err(TableError::ConditionFailed) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    let received = state.clock.now().to_rfc3339();
+    let last = LastMessage { direction: "inbound".into(), preview: preview(m), at: at.clone() };
+    let name = m.name.clone();
+    let conv = conversations::modify(state, ws, &conv.id, |c| {
+        c.unread += 1;
+        c.last_inbound_at = Some(received.clone());
+        if c.last_message.as_ref().is_none_or(|l| l.at <= last.at) {
+            c.last_message = Some(last.clone());
+        }
+        if name.is_some() {
+            c.contact_name = name.clone();
+        }
+        if matches!(c.status, conversations::ConversationStatus::Resolved | conversations::ConversationStatus::Snoozed) {
+            (c.status, c.snoozed_until) = (conversations::ConversationStatus::Open, None);
+        }
+    })
+    .await?;
+    // The 24-hour window opens with every inbound message.
+    let contact = messages::contact_key(ws, &raw.channel_id, &crate::whatsapp::types::Recipient::Phone(m.from.clone()));
+    state.table.put(Item::new(contact).with_attr("last_inbound_at", received.clone()), Condition::None).await?;
+    if let Some(opted_out) = m.text.as_deref().and_then(consent::keyword) {
+        let how = format!("keyword {} on {}", m.text.as_deref().unwrap_or_default().trim().to_uppercase(), raw.channel_id);
+        consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received, how }).await?;
+    }
+    notify_assignee(state, ws, &conv, m).await;
+    Ok(())
+}
+
+/// A push notification to the assignee's devices; failures are logged, never fail the webhook.
+async fn notify_assignee(state: &AppState, ws: &WorkspaceId, conv: &Conversation, m: &InboundMessage) {
+    let Some(user) = conv.assignee.as_deref().and_then(|u| crate::auth::UserId::parse(u).ok()) else { return };
+    let title = conv.contact_name.clone().unwrap_or_else(|| conv.contact.as_str().to_owned());
+    let payload = json!({"title": title, "body": preview(m), "url": format!("/inbox?conversation={}", conv.id), "tag": conv.id});
+    if let Err(e) = crate::push::devices::notify_user(state, &user, &payload).await {
+        tracing::warn!(workspace = %ws, error = %e, "assignee not notified");
+    }
+}
+
+async fn status(state: &AppState, ws: &WorkspaceId, provider: Provider, s: &StatusUpdate) -> Result<(), ApiError> {
+    let pointer = crate::whatsapp::worker::provider_message_key(provider.as_str(), &s.provider_message_id);
+    let Some(p) = state.table.get(&pointer).await? else {
+        tracing::info!(provider = provider.as_str(), id = %s.provider_message_id, "status for a message we did not send");
+        return Ok(());
+    };
+    let belongs = p.attrs.get("workspace").and_then(|v| v.as_str()) == Some(ws.as_str());
+    let Some(id) = p.attrs.get("message").and_then(|v| v.as_str()).and_then(|m| MessageId::parse(m).ok()).filter(|_| belongs) else { return Ok(()) };
+    let at = state.clock.now().to_rfc3339();
+    messages::modify(state, ws, &id, |msg| {
+        let moved = advance(msg, s.status, &at);
+        if moved {
+            if let Some((code, message)) = &s.error {
+                msg.error = Some(MessageError { class: "provider_status".into(), code: code.clone(), message: message.clone() });
+            }
+        }
+        moved
+    })
+    .await?;
+    Ok(())
+}
+
+async fn edit(state: &AppState, ws: &WorkspaceId, provider: Provider, provider_id: &str, text: Option<&str>) -> Result<(), ApiError> {
+    let Some(marker) = state.table.get(&inbound_marker(ws, provider, provider_id)).await? else { return Ok(()) };
+    let (Some(conv), Some(sk)) = (marker.attrs.get("conversation").and_then(|v| v.as_str()), marker.attrs.get("entry_sk").and_then(|v| v.as_str())) else { return Ok(()) };
+    let conv = conversations::ConversationId::parse(conv)?;
+    let key = Key::new(conversations::timeline_partition(ws, &conv), sk.to_owned());
+    let Some(item) = state.table.get(&key).await? else { return Ok(()) };
+    let mut entry: Entry = item.parse()?;
+    match text {
+        Some(t) => (entry.text, entry.edited) = (Some(t.to_owned()), true),
+        None => (entry.text, entry.media, entry.deleted) = (None, None, true),
+    }
+    state.table.put(Item::of(key, &entry), Condition::None).await?;
+    Ok(())
+}
+
+async fn health(state: &AppState, ws: &WorkspaceId, channel: &ChannelId, status: &str) -> Result<(), ApiError> {
+    let linked = status == "AUTH";
+    let reason = format!("Whapi status {status}");
+    channels::modify(state, ws, channel, |c| {
+        if linked && c.status == ChannelStatus::Disconnected {
+            (c.status, c.status_reason) = (ChannelStatus::Active, None);
+        } else if !linked && ["QR", "ERROR", "STOP", "SYNC_ERROR"].contains(&status) {
+            (c.status, c.status_reason) = (ChannelStatus::Disconnected, Some(reason.clone()));
+        }
+    })
+    .await?;
+    Ok(())
+}
