@@ -77,6 +77,7 @@ impl ProviderFake {
             .route("/whapi/health", get(whapi_health))
             .route("/whapi/users/login", get(whapi_login))
             .route("/whapi/users/login/{phone}", get(whapi_pairing))
+            .route("/push/{name}", post(push_service))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         fake
@@ -149,6 +150,12 @@ async fn twilio(State(fake): State<ProviderFake>, Path(sid): Path<String>, heade
 
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// A push service stand-in (members' devices in inbox tests): records and accepts.
+async fn push_service(State(fake): State<ProviderFake>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    fake.take("push", format!("/push/{name}"), &headers, Value::String(format!("{} encrypted bytes", body.len())), name.clone());
+    StatusCode::CREATED.into_response()
 }
 
 fn meta_error(code: i64, message: &str) -> Value {

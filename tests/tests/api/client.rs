@@ -51,6 +51,19 @@ impl Client {
     }
 
     pub async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        match body {
+            Some(v) => self.send(method, path, Body::from(v.to_string()), Some("application/json")).await,
+            None => self.send(method, path, Body::empty(), None).await,
+        }
+    }
+
+    /// Sends raw bytes; the content type comes from `extra_headers`.
+    #[allow(dead_code)]
+    pub async fn call_raw(&mut self, method: Method, path: &str, body: Vec<u8>) -> Reply {
+        self.send(method, path, Body::from(body), None).await
+    }
+
+    async fn send(&mut self, method: Method, path: &str, body: Body, content_type: Option<&str>) -> Reply {
         let mut req = Request::builder().method(method).uri(path).header("x-forwarded-for", &self.ip);
         let addr: std::net::SocketAddr = format!("{}:40000", self.ip).parse().unwrap();
         if let Some(t) = &self.token {
@@ -62,13 +75,9 @@ impl Client {
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, format!("wt_refresh={c}"));
         }
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
         let mut request = req.body(body).unwrap();
         request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
         let response = self.app.clone().oneshot(request).await.unwrap();
@@ -79,7 +88,7 @@ impl Client {
             self.cookie = (!value.is_empty()).then_some(value);
         }
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
         Reply { status, body, headers }
     }
 

@@ -1,0 +1,256 @@
+//! Provider webhooks in and the shared inbox, end to end on the embedded backend: signed webhooks from
+//! each provider become conversations exactly once, statuses land forward-only even out of order,
+//! forged requests store nothing, STOP/START drive consent, replies go out through the provider fake,
+//! and team actions (assign, snooze, resolve, labels, notes) behave.
+
+#[path = "api/client.rs"]
+mod client;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use axum::http::Method;
+use base64::Engine;
+use client::Client;
+use serde_json::{json, Value};
+use webtrigger::AppState;
+use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
+
+const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
+const PUBLIC: &str = "https://hooks.example.com";
+
+async fn drain(state: &AppState) {
+    let queues: [(webtrigger::ports::QueueSpec, Arc<dyn webtrigger::worker::JobHandler>); 2] =
+        [(webtrigger::queues::webhook_process(), Arc::new(webtrigger::inbox::process::WebhookWorker)), (webtrigger::queues::whatsapp_send(), Arc::new(webtrigger::whatsapp::worker::WhatsAppWorker))];
+    loop {
+        let mut n = 0;
+        for (spec, handler) in &queues {
+            n += webtrigger::local::poll_once(state, spec, handler.as_ref(), Duration::ZERO).await.unwrap();
+        }
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+fn meta_signature(body: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
+    format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let message: String = std::iter::once(url.to_owned()).chain(sorted.iter().map(|(k, v)| format!("{k}{v}"))).collect();
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, TWILIO_TOKEN.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, message.as_bytes()).as_ref())
+}
+
+fn meta_inbound(id: &str, from: &str, text: &str) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": {"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": META_PHONE_NUMBER_ID}, "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": from}],
+        "messages": [{"from": from, "id": id, "timestamp": "1749416383", "type": "text", "text": {"body": text}}]}, "field": "messages"}]}]}).to_string()
+}
+
+fn meta_status(id: &str, status: &str) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": META_PHONE_NUMBER_ID},
+        "statuses": [{"id": id, "status": status, "timestamp": "1603086313", "recipient_id": "16505551234"}]}, "field": "messages"}]}]}).to_string()
+}
+
+/// A browser's subscription keys: a real P-256 public key and a random auth secret.
+fn push_keys() -> Value {
+    use aws_lc_rs::agreement::{PrivateKey, ECDH_P256};
+    let key = PrivateKey::generate(&ECDH_P256).unwrap();
+    let public = key.compute_public_key().unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    json!({"p256dh": b64(public.as_ref()), "auth": b64(&webtrigger::crypto::random_bytes::<16>())})
+}
+
+async fn raw(c: &mut Client, method: Method, path: &str, headers: &[(&str, &str)], content_type: &str, body: &str) -> u16 {
+    let mut c = c.clone();
+    c.token = None;
+    c.extra_headers = headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).chain([("content-type".to_owned(), content_type.to_owned())]).collect();
+    c.call_raw(method, path, body.as_bytes().to_vec()).await.status
+}
+
+#[tokio::test]
+async fn webhooks_become_conversations_once_and_statuses_move_forward() {
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake.base_url.trim_start_matches("http://").to_owned()] }, ..Default::default() });
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
+    let (meta_id, meta_secret, meta_path) = (meta.data()["id"].as_str().unwrap().to_owned(), meta.data()["webhook_secret"].as_str().unwrap().to_owned(), meta.data()["webhook_path"].as_str().unwrap().to_owned());
+    assert_eq!(meta_path, format!("/hooks/meta/{ws}/{meta_id}"));
+    assert!(!ada.get(&p(&format!("channels/{meta_id}"))).await.body.to_string().contains(&meta_secret), "the webhook secret is shown once");
+
+    // Meta's subscription handshake.
+    let mut anon = Client::new(state.clone());
+    let verify = anon.get(&format!("{meta_path}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={meta_secret}")).await;
+    assert_eq!(verify.status, 200);
+    anon.get(&format!("{meta_path}?hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong")).await.assert_error(403, "forbidden");
+
+    // Forged and unsigned deliveries are refused and store nothing.
+    let body = meta_inbound("wamid.IN1", "16505551234", "Does it come in another color?");
+    assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[], "application/json", &body).await, 401);
+    assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", "sha256=00")], "application/json", &body).await, 401);
+    let tampered = body.replace("color", "colour");
+    assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &tampered).await, 401);
+    assert!(ada.get(&p("webhook-events")).await.data().as_array().unwrap().is_empty(), "nothing stored");
+
+    // The same signed webhook five times: one conversation, one message.
+    for _ in 0..5 {
+        assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
+    }
+    drain(&state).await;
+    let list = ada.get(&p("conversations")).await;
+    let convs = list.data()["conversations"].as_array().unwrap().clone();
+    assert_eq!(convs.len(), 1, "{}", list.body);
+    let conv = convs[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!((convs[0]["contact"].as_str(), convs[0]["contact_name"].as_str(), convs[0]["unread"].as_u64()), (Some("+16505551234"), Some("Sheena Nelson"), Some(1)));
+    let tl = ada.get(&p(&format!("conversations/{conv}/messages"))).await;
+    assert_eq!(tl.data()["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(tl.data()["entries"][0]["text"], "Does it come in another color?");
+    assert_eq!(ada.get(&p("webhook-events")).await.data().as_array().unwrap().len(), 5, "every delivery is kept for replay");
+
+    // Assigned to ada, whose phone is registered: the next inbound message notifies her.
+    let members = ada.get(&p("members")).await;
+    let ada_id = members.data()[0]["user_id"].as_str().unwrap().to_owned();
+    let assigned = ada.post(&p(&format!("conversations/{conv}/assign")), json!({"assignee": ada_id})).await;
+    assert_eq!(assigned.data()["assignee"], ada_id.as_str(), "{}", assigned.body);
+    ada.post(&p(&format!("conversations/{conv}/assign")), json!({"assignee": "usr_01jd5x8q0y8m3n2b7c4v6w9z1a"})).await.assert_error(422, "validation_failed");
+    let keys = push_keys();
+    ada.post("/v1/me/devices", json!({"subscription": {"endpoint": format!("{}/push/ada-phone", fake.base_url), "keys": keys}})).await;
+    let second = meta_inbound("wamid.IN2", "16505551234", "Hello?");
+    assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&second))], "application/json", &second).await, 200);
+    drain(&state).await;
+    assert!(fake.received().iter().any(|r| r.provider == "push" && r.to == "ada-phone"), "the assignee's device got a push");
+    assert_eq!(ada.get(&p(&format!("conversations/{conv}"))).await.data()["unread"], 2);
+
+    // A reply goes out through the provider; its statuses arrive out of order and end at read.
+    let reply = ada.post(&p(&format!("conversations/{conv}/messages")), json!({"text": "Yes, in blue."})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    drain(&state).await;
+    let sent = fake.received().into_iter().find(|r| r.provider == "meta").expect("reply sent");
+    assert_eq!((sent.body["to"].as_str(), sent.body["text"]["body"].as_str()), (Some("16505551234"), Some("Yes, in blue.")));
+    let tl = ada.get(&p(&format!("conversations/{conv}/messages"))).await;
+    let wamid = tl.data()["entries"][0]["provider_message_id"].as_str().unwrap().to_owned();
+    assert_eq!(tl.data()["entries"][0]["status"], "sent");
+    for st in ["read", "delivered", "sent", "failed"] {
+        let b = meta_status(&wamid, st);
+        assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&b))], "application/json", &b).await, 200);
+    }
+    drain(&state).await;
+    let tl = ada.get(&p(&format!("conversations/{conv}/messages"))).await;
+    assert_eq!(tl.data()["entries"][0]["status"], "read", "read before delivered still ends at read; later statuses never go back");
+    assert_eq!(ada.get(&p(&format!("conversations/{conv}"))).await.data()["unread"], 0, "replying reads the conversation");
+
+    // Replaying a stored event gives the same result.
+    let events = ada.get(&p("webhook-events")).await.data().as_array().unwrap().clone();
+    let first_inbound = events.iter().rev().find(|e| e["body"].as_str().unwrap().contains("wamid.IN1")).unwrap()["id"].as_str().unwrap().to_owned();
+    let replayed = ada.post(&p(&format!("webhook-events/{first_inbound}/replay")), json!({})).await;
+    assert_eq!(replayed.data()["events"], 1);
+    assert_eq!(ada.get(&p(&format!("conversations/{conv}/messages"))).await.data()["entries"].as_array().unwrap().len(), 3, "two inbound and one reply, still");
+
+    // STOP opts out (sends refused), START opts back in.
+    let stop = meta_inbound("wamid.IN3", "16505551234", "STOP");
+    raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&stop))], "application/json", &stop).await;
+    drain(&state).await;
+    ada.post(&p(&format!("conversations/{conv}/messages")), json!({"text": "Anything else?"})).await.assert_error(422, "opted_out");
+    let start = meta_inbound("wamid.IN4", "16505551234", "start");
+    raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&start))], "application/json", &start).await;
+    drain(&state).await;
+    assert_eq!(ada.post(&p(&format!("conversations/{conv}/messages")), json!({"text": "Welcome back"})).await.status, 201);
+    let ledger = ada.get(&p("contacts/+16505551234/consent")).await;
+    let ledger: Vec<bool> = ledger.data().as_array().unwrap().iter().map(|c| c["opted_out"].as_bool().unwrap()).collect();
+    assert_eq!(ledger, [false, true], "newest first: opted back in after opting out");
+
+    // Team actions and filters.
+    ada.post(&p(&format!("conversations/{conv}/notes")), json!({"text": "VIP customer"})).await;
+    ada.call(Method::PUT, &p(&format!("conversations/{conv}/labels")), Some(json!({"labels": ["VIP", "sales", "vip"]}))).await;
+    assert_eq!(ada.get(&p("conversations?label=vip")).await.data()["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(ada.get(&p("conversations?label=billing")).await.data()["conversations"].as_array().unwrap().len(), 0);
+    ada.post(&p(&format!("conversations/{conv}/snooze")), json!({"until": "2001-01-01T00:00:00Z"})).await.assert_error(422, "validation_failed");
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    assert_eq!(ada.post(&p(&format!("conversations/{conv}/snooze")), json!({"until": later})).await.data()["status"], "snoozed");
+    assert_eq!(ada.get(&p("conversations?status=open")).await.data()["conversations"].as_array().unwrap().len(), 0);
+    assert_eq!(ada.post(&p(&format!("conversations/{conv}/resolve")), json!({})).await.data()["status"], "resolved");
+    let again = meta_inbound("wamid.IN5", "16505551234", "One more question");
+    raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&again))], "application/json", &again).await;
+    drain(&state).await;
+    assert_eq!(ada.get(&p(&format!("conversations/{conv}"))).await.data()["status"], "open", "a new message reopens it");
+    assert_eq!(ada.get(&p(&format!("conversations?assignee={ada_id}"))).await.data()["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(ada.post(&p(&format!("conversations/{conv}/assign")), json!({"round_robin": true})).await.data()["assignee"], ada_id.as_str(), "the only member takes every turn");
+
+    // Other tenants see none of it.
+    let mut eve = Client::new(state.clone());
+    eve.sign_up("eve@example.com").await;
+    eve.create_workspace("Eve").await;
+    eve.get(&p(&format!("conversations/{conv}"))).await.assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn twilio_and_whapi_receivers() {
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let tcred = ada.post(&p("credentials"), json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN})).await;
+    let twilio = ada.post(&p("channels"), json!({"name": "Sales", "credential_id": tcred.data()["id"], "number": "+14155238886"})).await;
+    let twilio_path = twilio.data()["webhook_path"].as_str().unwrap().to_owned();
+    let wcred = ada.post(&p("credentials"), json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN})).await;
+    let whapi = ada.post(&p("channels"), json!({"name": "Phone", "credential_id": wcred.data()["id"]})).await;
+    let (whapi_id, whapi_path, whapi_secret) = (whapi.data()["id"].as_str().unwrap().to_owned(), whapi.data()["webhook_path"].as_str().unwrap().to_owned(), whapi.data()["webhook_secret"].as_str().unwrap().to_owned());
+    let mut anon = Client::new(state.clone());
+
+    // Twilio: signed over the public URL and the sorted form parameters.
+    let params = [("SmsMessageSid", "SM45e9"), ("NumMedia", "0"), ("ProfileName", "Ranjit Sankar"), ("WaId", "919900000000"), ("SmsStatus", "received"), ("Body", "hey"), ("To", "whatsapp:+14155238886"), ("MessageSid", "SM45e9"), ("AccountSid", TWILIO_SID), ("From", "whatsapp:+919900000000"), ("ApiVersion", "2010-04-01")];
+    let form: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let signature = twilio_signature(&format!("{PUBLIC}{twilio_path}"), &params);
+    assert_eq!(raw(&mut anon, Method::POST, &twilio_path, &[("x-twilio-signature", "bm90IGl0")], "application/x-www-form-urlencoded", &form).await, 403);
+    for _ in 0..3 {
+        assert_eq!(raw(&mut anon, Method::POST, &twilio_path, &[("x-twilio-signature", &signature)], "application/x-www-form-urlencoded", &form).await, 200);
+    }
+    // Signed for another URL (e.g. a different workspace's webhook) it is refused.
+    let elsewhere = twilio_signature(&format!("{PUBLIC}/hooks/twilio/other"), &params);
+    assert_eq!(raw(&mut anon, Method::POST, &twilio_path, &[("x-twilio-signature", &elsewhere)], "application/x-www-form-urlencoded", &form).await, 403);
+    drain(&state).await;
+    let convs = ada.get(&p("conversations")).await.data()["conversations"].as_array().unwrap().clone();
+    assert_eq!(convs.len(), 1);
+    assert_eq!((convs[0]["contact"].as_str(), convs[0]["contact_name"].as_str()), (Some("+919900000000"), Some("Ranjit Sankar")));
+
+    // Whapi: the channel's secret header; our own messages are skipped; health drives the channel state.
+    let inbound = json!({"messages": [{"id": "p.w30M7fgwWD4XwHu.g4CA-gBgTwl0rVw", "from_me": false, "type": "text", "chat_id": "14155552671@s.whatsapp.net", "timestamp": 1712995245, "source": "mobile", "text": {"body": "Hello!"}, "from": "14155552671", "from_name": "John"},
+        {"id": "mine", "from_me": true, "type": "text", "chat_id": "14155552671@s.whatsapp.net", "timestamp": 1712995246, "text": {"body": "echo"}}], "event": {"type": "messages", "event": "post"}, "channel_id": "MANTIS-M72HC"}).to_string();
+    assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", "guess")], "application/json", &inbound).await, 401);
+    assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &inbound).await, 200);
+    let authed = json!({"health": {"start_at": 1713774883, "uptime": 78, "status": {"code": 4, "text": "AUTH"}}, "event": {"type": "channel", "event": "post"}, "channel_id": "MANTIS-M72HC"}).to_string();
+    assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &authed).await, 200);
+    drain(&state).await;
+    let convs = ada.get(&p(&format!("conversations?channel_id={whapi_id}"))).await.data()["conversations"].as_array().unwrap().clone();
+    assert_eq!(convs.len(), 1);
+    let tl = ada.get(&p(&format!("conversations/{}/messages", convs[0]["id"].as_str().unwrap()))).await;
+    assert_eq!(tl.data()["entries"].as_array().unwrap().len(), 1, "our own echoed message is not an inbound one");
+    assert_eq!(ada.get(&p(&format!("channels/{whapi_id}"))).await.data()["status"], "active");
+    let qr = json!({"health": {"status": {"code": 3, "text": "QR"}}, "event": {"type": "channel", "event": "post"}}).to_string();
+    raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &qr).await;
+    drain(&state).await;
+    assert_eq!(ada.get(&p(&format!("channels/{whapi_id}"))).await.data()["status"], "disconnected");
+
+    // Unknown channel or provider mismatch: 404, nothing stored.
+    assert_eq!(raw(&mut anon, Method::POST, &format!("/hooks/whapi/{ws}/chan_01jd5x8q0y8m3n2b7c4v6w9z1a"), &[("x-webhook-secret", &whapi_secret)], "application/json", &inbound).await, 404);
+    assert_eq!(raw(&mut anon, Method::POST, &twilio_path.replace("/twilio/", "/whapi/"), &[("x-webhook-secret", &whapi_secret)], "application/json", &inbound).await, 404);
+    // A body that is not JSON is stored (it was signed) and dead-lettered by the processor, not a panic.
+    assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", "not json").await, 200);
+    drain(&state).await;
+    assert_eq!(state.queue.depth("webhook-process-dlq").await.unwrap(), 1);
+}
