@@ -77,6 +77,7 @@ export class WebTriggerStack extends Stack {
     const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
     const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
     const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
+    const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -97,6 +98,11 @@ export class WebTriggerStack extends Stack {
     const apiCredentials = fn('ApiCredentials', 'api-credentials', 'WhatsApp provider credentials (sealed) and channels');
     const apiMessages = fn('ApiMessages', 'api-messages', 'WhatsApp send API and message log', whatsappSend.environment());
     const workerWhatsAppSend = fn('WorkerWhatsappSend', 'worker-whatsapp-send', 'Sends queued WhatsApp messages through Twilio, Meta or Whapi', whatsappSend.environment(), { timeout: Duration.seconds(60), reserved: 10 });
+    const hookMeta = fn('HookMeta', 'hook-meta', 'Meta WhatsApp webhooks: verify, check signature, store, queue', webhookProcess.environment());
+    const hookTwilio = fn('HookTwilio', 'hook-twilio', 'Twilio WhatsApp webhooks: check signature, store, queue', webhookProcess.environment());
+    const hookWhapi = fn('HookWhapi', 'hook-whapi', 'Whapi webhooks: check the secret header, store, queue', webhookProcess.environment());
+    const workerWebhookProcess = fn('WorkerWebhookProcess', 'worker-webhook-process', 'Stored provider webhooks into conversations, statuses, consent', webhookProcess.environment(), { timeout: Duration.seconds(60) });
+    const apiInbox = fn('ApiInbox', 'api-inbox', 'Conversations, replies, team actions, consent, webhook replay', { ...whatsappSend.environment(), ...webhookProcess.environment() });
     const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
 
     // Least privilege, per function.
@@ -135,6 +141,18 @@ export class WebTriggerStack extends Stack {
     workerWhatsAppSend.addEventSource(new SqsEventSource(whatsappSend.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
     whatsappSend.queue.grantSendMessages(workerWhatsAppSend);
     whatsappSend.deadLetterQueue.grantSendMessages(workerWhatsAppSend);
+
+    // Provider webhooks: receivers verify with the credential's webhook secret (KMS, same purpose), store
+    // and queue; the processor writes the inbox and notifies assignees' devices.
+    for (const f of [hookMeta, hookTwilio, hookWhapi, workerWebhookProcess, apiInbox]) table.grantReadWriteData(f);
+    for (const f of [hookMeta, hookTwilio]) f.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: credentialsOnly }));
+    for (const f of [hookMeta, hookTwilio, hookWhapi]) webhookProcess.queue.grantSendMessages(f);
+    workerWebhookProcess.addEventSource(new SqsEventSource(webhookProcess.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    webhookProcess.deadLetterQueue.grantSendMessages(workerWebhookProcess);
+    for (const f of [workerWebhookProcess, apiInbox]) dashboardVapid.grantRead(f);
+    signingSecrets.forEach((s) => s.grantRead(apiInbox));
+    whatsappSend.queue.grantSendMessages(apiInbox);
+    webhookProcess.queue.grantSendMessages(apiInbox);
     new events.Rule(this, 'MinuteTick', {
       description: 'Runs cron-tick every minute; it catches up missed minutes from its cursor',
       schedule: events.Schedule.rate(Duration.minutes(1)),
@@ -153,6 +171,10 @@ export class WebTriggerStack extends Stack {
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
+    route(['/hooks/twilio/{proxy+}'], hookTwilio, [apigw.HttpMethod.POST]);
+    route(['/hooks/whapi/{proxy+}'], hookWhapi, [apigw.HttpMethod.POST]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -205,7 +227,7 @@ export class WebTriggerStack extends Stack {
       Annotations.of(this).addWarningV2('webtrigger:no-site', 'static-site/dist is missing: build the dashboard before deploying (cd static-site && npm run build)');
     }
 
-    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, apiCredentials, apiMessages, workerWhatsAppSend, workerEcho, cronTick]) {
+    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, apiCredentials, apiMessages, workerWhatsAppSend, hookMeta, hookTwilio, hookWhapi, workerWebhookProcess, apiInbox, workerEcho, cronTick]) {
       if (f.usesPlaceholder) Annotations.of(f).addWarningV2('webtrigger:placeholder', `target/lambda/${f.crate} not built: using a placeholder bootstrap`);
     }
 
@@ -216,5 +238,6 @@ export class WebTriggerStack extends Stack {
     new CfnOutput(this, 'EchoDlqUrl', { value: echo.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'PushSendDlqUrl', { value: pushSend.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'WhatsAppSendDlqUrl', { value: whatsappSend.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'WebhookProcessDlqUrl', { value: webhookProcess.deadLetterQueue.queueUrl });
   }
 }

@@ -58,7 +58,7 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'worker-echo', 'cron-tick']) {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'worker-echo', 'cron-tick']) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
@@ -74,7 +74,7 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 3);
+  assert.equal(mappings.length, 4);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
   const [, sender] = functionNamed('worker-push-send');
   assert.equal(sender.Properties.ReservedConcurrentExecutions, 20, 'the push sender has reserved concurrency');
@@ -86,7 +86,7 @@ test('KMS use is limited by encryption context: VAPID keys and provider credenti
     .flatMap((id) => policiesOf(id).map((st) => ({ id, st })))
     .filter(({ st }) => [st.Action].flat().some((a: string) => a.startsWith('kms:')));
   const byFunction = kmsStatements.map(({ id, st }) => `${id.replace(/[0-9A-F]{8}$/, '')}:${[st.Action].flat().join(',')}`).sort();
-  assert.deepEqual(byFunction, ['ApiCredentials:kms:GenerateDataKey,kms:Decrypt', 'ApiSites:kms:GenerateDataKey', 'WorkerPushSend:kms:Decrypt', 'WorkerWhatsappSend:kms:Decrypt']);
+  assert.deepEqual(byFunction, ['ApiCredentials:kms:GenerateDataKey,kms:Decrypt', 'ApiSites:kms:GenerateDataKey', 'HookMeta:kms:Decrypt', 'HookTwilio:kms:Decrypt', 'WorkerPushSend:kms:Decrypt', 'WorkerWhatsappSend:kms:Decrypt']);
   for (const { id, st } of kmsStatements) {
     const purpose = /ApiSites|WorkerPushSend/.test(id) ? 'vapid' : 'provider-credential';
     assert.deepEqual(st.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': purpose } }, id);
@@ -103,7 +103,7 @@ test('minute rule targets cron-tick', () => {
 
 test('HTTP API routes each group to its function', () => {
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
-  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}', 'ANY /v1/workspaces/{ws}/credentials/{proxy+}', 'ANY /v1/workspaces/{ws}/channels', 'ANY /v1/workspaces/{ws}/messages']) {
+  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}', 'ANY /v1/workspaces/{ws}/credentials/{proxy+}', 'ANY /v1/workspaces/{ws}/channels', 'ANY /v1/workspaces/{ws}/messages', 'ANY /v1/workspaces/{ws}/conversations/{proxy+}', 'GET /hooks/meta/{proxy+}', 'POST /hooks/meta/{proxy+}', 'POST /hooks/twilio/{proxy+}', 'POST /hooks/whapi/{proxy+}']) {
     assert.ok(routes.includes(key), `missing route ${key}: ${routes.join(', ')}`);
   }
 });
@@ -138,18 +138,18 @@ test('least privilege: no dynamodb/sqs/kms/secrets action on Resource "*"', () =
   }
 });
 
-test('only api-auth reads the dashboard VAPID secret', () => {
+test('the dashboard VAPID secret: api-auth serves its key; the inbox notifies assignees with it', () => {
   const secretId = Object.keys(resources).find((k) => resources[k].Type === 'AWS::SecretsManager::Secret' && resources[k].Properties.Name === 'webtrigger/dashboard-vapid-key');
   assert.ok(secretId, 'dashboard VAPID secret exists');
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => r?.Ref === secretId)),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')), ['ApiAuth']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiInbox', 'WorkerWebhookProcess']);
 });
 
 test('only the authenticated route groups can read the token signing secrets', () => {
   const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiMessages', 'ApiSites', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiWorkspaces', 'WorkerWebhookProcess']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
