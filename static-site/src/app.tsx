@@ -10,6 +10,7 @@ import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DevicesPage } from './pages/devices';
+import { InboxPage } from './pages/inbox';
 import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
@@ -134,6 +135,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/credentials': CredentialsPage,
   '/whatsapp/channels': ChannelsPage,
   '/whatsapp/messages': MessagesPage,
+  '/inbox': InboxPage,
 };
 
 /** The signed-in user, the workspace switcher, and sign in/out. */

@@ -94,7 +94,7 @@ export const NAV: NavGroup[] = [
         path: '/inbox',
         title: 'Inbox',
         description: 'A shared inbox where your team reads and answers WhatsApp conversations.',
-        ready: false,
+        ready: true,
       },
     ],
   },

@@ -70,6 +70,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     let mut state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
     state.max_body_bytes = opts.config.max_body_bytes;
     state.limits = opts.config.limits;
+    state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(opts.config.providers.clone()).with_public_url(opts.config.public_url.clone()));
     if !opts.allow_push_hosts.is_empty() {
         tracing::warn!(hosts = ?opts.allow_push_hosts, "accepting push endpoints outside the browser push services");
         let policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };

@@ -107,7 +107,7 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
 async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e: ProviderError, now: &str) -> Result<(), JobError> {
     let ws = &job.workspace;
     let error = MessageError { class: e.class.name().into(), code: e.code.clone(), message: e.message.clone() };
-    tracing::warn!(message = %job.message, provider = e.provider, code = %e.code, class = e.class.name(), attempt = job.attempt, "provider refused the message");
+    tracing::warn!(message_id = %job.message, provider = e.provider, code = %e.code, class = e.class.name(), detail = %e.message, attempt = job.attempt, "provider refused the message");
     match e.class {
         ErrorClass::RateLimited { retry_after } => {
             let pause = retry_after.unwrap_or(DEFAULT_PAUSE);

@@ -116,7 +116,8 @@ pub struct ProviderError {
 impl ProviderError {
     fn network(provider: Provider, e: &reqwest::Error) -> Self {
         let what = if e.is_timeout() { "timed out" } else if e.is_connect() { "could not connect" } else { "request failed" };
-        Self { provider: provider.as_str(), class: ErrorClass::Transient { retry_after: None }, code: "network".into(), message: format!("{} API {what}", provider.as_str()), http_status: None }
+        let source = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
+        Self { provider: provider.as_str(), class: ErrorClass::Transient { retry_after: None }, code: "network".into(), message: format!("{} API {what}{source}", provider.as_str()), http_status: None }
     }
 }
 
