@@ -22,7 +22,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const APP_SECRET = 'e2e0123456789abcdef0123456789abc';
-const PHONE_NUMBER_ID = '106540352242922';
+// Distinct from the WhatsApp screen test's number: a sender belongs to one channel platform-wide.
+const PHONE_NUMBER_ID = '106540352242977';
 let context;
 let dir;
 let fake;
