@@ -74,11 +74,25 @@ function serviceWorker(): Plugin {
   };
 }
 
+/** Copies the site SDK (static-site/sdk/*.js, plain scripts customers load as they are) to dist/sdk/. */
+function siteSdk(): Plugin {
+  const dir = join(ROOT, 'sdk');
+  return {
+    name: 'webtrigger-site-sdk',
+    apply: 'build',
+    generateBundle() {
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
+        this.emitFile({ type: 'asset', fileName: `sdk/${file}`, source: readFileSync(join(dir, file), 'utf8') });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   // Preact's automatic JSX runtime through esbuild; no framework plugin (and no Babel) needed.
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   define: { __APP_VERSION__: JSON.stringify(PACKAGE.version) },
-  plugins: [serviceWorker()],
+  plugins: [siteSdk(), serviceWorker()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -65,30 +65,19 @@ export function SitesPage() {
   return <WithWorkspace title="Sites" lead="Websites that collect push subscribers, with their VAPID keys and install snippet.">{(ws) => <Sites ws={ws} />}</WithWorkspace>;
 }
 
-/** Works with the site's own service worker (which must show notifications on `push`); a drop-in SDK with
- *  its own worker is not built yet. */
-function snippet(site: Site): string {
+/** The tag for the customer's pages: the SDK (served by this deployment) with the site id. */
+function pageSnippet(site: Site): string {
   const api = window.location.origin;
-  return `<script>
-async function webtriggerSubscribe() {
-  const registration = await navigator.serviceWorker.ready; // your site's service worker
-  const subscription = await registration.pushManager.subscribe({
-    userVisibleOnly: true,
-    applicationServerKey: '${site.vapid_public_key}',
-  });
-  await fetch('${api}/v1/public/sites/${site.id}/subscriptions', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      subscription: subscription.toJSON(),
-      language: navigator.language,
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-      page_url: location.href,
-    }),
-  });
+  return `<script src="${api}/sdk/webtrigger-sdk.js" data-site="${site.id}" data-prompt-after-pageviews="2" async></script>
+<!-- Optional: your own opt-in button (the permission prompt must come from a click) -->
+<button onclick="WebTrigger.subscribe()">Get notifications</button>`;
 }
-</script>
-<button onclick="webtriggerSubscribe()">Get notifications</button>`;
+
+/** The worker file the customer hosts at /webtrigger-sw.js (a worker must be served from their origin). */
+function workerSnippet(): string {
+  const api = window.location.origin;
+  return `self.WEBTRIGGER_API = '${api}';
+importScripts('${api}/sdk/webtrigger-sw.js');`;
 }
 
 function Sites({ ws }: { ws: WorkspaceSummary }) {
@@ -123,9 +112,11 @@ function Sites({ ws }: { ws: WorkspaceSummary }) {
         <div class="card" key={s.id} data-testid="site-card">
           <h2 class="card-title">{s.name}</h2>
           <p class="muted">{s.allowed_origins.join(', ')} · <code>{s.id}</code></p>
-          <p>Install snippet — paste it into your site's pages. Your service worker shows the notifications: the payload is JSON with <code>title</code>, <code>body</code>, <code>icon</code>, <code>url</code> and <code>actions</code>.</p>
-          <pre class="snippet" data-testid="install-snippet">{snippet(s)}</pre>
-          <p class="muted">VAPID public key: <code>{s.vapid_public_key}</code></p>
+          <p>1. Paste this into your site's pages. It asks visitors from their second page view (change or remove <code>data-prompt-after-pageviews</code>), and <code>WebTrigger.subscribe()</code>, <code>unsubscribe()</code>, <code>setTags([…])</code> and <code>setExternalId(id)</code> are yours to call.</p>
+          <pre class="snippet" data-testid="install-snippet">{pageSnippet(s)}</pre>
+          <p>2. Save this as <code>/webtrigger-sw.js</code> at the root of your site. It runs under the scope <code>/webtrigger-push/</code>, so it never takes over your pages or your own service worker. Already have a worker that should show the notifications? Put these two lines at its top instead and add <code>data-scope="existing"</code> to the tag.</p>
+          <pre class="snippet" data-testid="worker-snippet">{workerSnippet()}</pre>
+          <p class="muted">VAPID public key: <code data-testid="vapid-key">{s.vapid_public_key}</code></p>
         </div>
       ))}
     </>

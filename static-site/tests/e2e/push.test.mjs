@@ -55,8 +55,8 @@ test('sites, subscribers and notifications in the dashboard', { timeout: 120_000
   await page.locator('input[name=site-origin]').fill(origin);
   await page.getByRole('button', { name: 'Create site' }).click();
   const snippet = await page.getByTestId('install-snippet').innerText();
-  const siteId = snippet.match(/sites\/(site_[0-9a-z]{26})\/subscriptions/)?.[1];
-  const key = snippet.match(/applicationServerKey: '([A-Za-z0-9_-]{87})'/)?.[1];
+  const siteId = snippet.match(/data-site="(site_[0-9a-z]{26})"/)?.[1];
+  const key = (await page.getByTestId('vapid-key').first().innerText()).match(/^[A-Za-z0-9_-]{87}$/)?.[0];
   assert.ok(siteId && key, `snippet carries the site id and VAPID key: ${snippet}`);
   t.diagnostic('✔ site created; the install snippet carries its id and key');
 
