@@ -46,7 +46,8 @@
     if (payload.icon) options.icon = payload.icon;
     if (payload.image) options.image = payload.image;
     if (payload.badge) options.badge = payload.badge;
-    keepAlive(event, Promise.all([self.registration.showNotification(payload.title, options), report(meta, 'impression')]));
+    // An impression counts once the notification is on screen, not when the push arrived.
+    keepAlive(event, self.registration.showNotification(payload.title, options).then(function () { return report(meta, 'impression'); }));
   });
 
   function open(url) {

@@ -105,8 +105,8 @@ test('an inbound webhook appears in the inbox and the reply reaches the provider
   t.diagnostic('✔ the next inbound message appeared in the open conversation');
 
   await page.getByRole('button', { name: 'Assign to me' }).click();
-  await page.getByText('assigned to you').waitFor();
+  await page.getByText('Status: open · assigned to you').waitFor();
   await page.getByRole('button', { name: 'Resolve' }).click();
-  await page.getByText('Status: resolved').waitFor();
+  await page.getByText(/^Status: resolved/).waitFor();
   t.diagnostic('✔ assigned and resolved');
 });
