@@ -168,3 +168,18 @@ fn help_documents_subcommands() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown queue"));
 }
+
+#[test]
+fn events_commands_explain_what_they_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_webtrigger")).args(args).arg("--data-dir").arg(dir.path()).output().unwrap();
+    let list = run(&["events", "list", "ws_01m82nt40k1r5ym3dn75bq20k7"]);
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("no stored webhooks"));
+    let bad_ws = run(&["events", "list", "acme"]);
+    assert!(!bad_ws.status.success());
+    assert!(String::from_utf8_lossy(&bad_ws.stderr).contains("`acme` is not a workspace id"));
+    let missing = run(&["events", "replay", "ws_01m82nt40k1r5ym3dn75bq20k7", "01M82NT3A7ZW3SCN6C3XQQSP34"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("expired or never existed"), "{}", String::from_utf8_lossy(&missing.stderr));
+}
