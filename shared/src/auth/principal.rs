@@ -212,6 +212,12 @@ impl FromRequestParts<AppState> for Workspace {
     }
 }
 
+/// A workspace capability for a caller whose access was established another way (the creator of a new
+/// workspace, a user accepting an invite). Crate-private so handlers cannot mint one.
+pub(crate) fn trusted_workspace(id: WorkspaceId, principal: Principal, role: Option<Role>) -> Workspace {
+    Workspace { id, principal, role }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,10 +231,4 @@ mod tests {
         assert_eq!(api_key_id("wt_short_secret"), None);
         assert_eq!(api_key_id("wt_ü"), None);
     }
-}
-
-/// A workspace capability for a caller whose access was established another way (the creator of a new
-/// workspace, a user accepting an invite). Crate-private so handlers cannot mint one.
-pub(crate) fn trusted_workspace(id: WorkspaceId, principal: Principal, role: Option<Role>) -> Workspace {
-    Workspace { id, principal, role }
 }
