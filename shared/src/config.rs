@@ -34,6 +34,9 @@ pub struct Config {
     pub providers: crate::whatsapp::providers::ProviderUrls,
     /// `WEBTRIGGER_PUBLIC_URL`: where providers reach this platform (Twilio signs that exact URL).
     pub public_url: Option<String>,
+    /// `WEBTRIGGER_OUTBOUND_ALLOW_HOSTS`: comma-separated `host:port`s event webhooks may reach despite the
+    /// SSRF guard (a receiver on loopback in development). Empty in production.
+    pub outbound: crate::http::outbound::OutboundPolicy,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -112,7 +115,12 @@ impl Config {
             whapi: url("WEBTRIGGER_WHAPI_API_URL", d.whapi)?,
         };
         let public_url = get("WEBTRIGGER_PUBLIC_URL").map(|_| url("WEBTRIGGER_PUBLIC_URL", String::new())).transpose()?;
-        Ok(Self { backend, max_body_bytes, limits, providers, public_url })
+        let allow_hosts: Vec<String> = get("WEBTRIGGER_OUTBOUND_ALLOW_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
+        if let Some(bad) = allow_hosts.iter().find(|h| h.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())) {
+            return Err(ConfigError::Invalid { name: "WEBTRIGGER_OUTBOUND_ALLOW_HOSTS", reason: format!("`{bad}` is not host:port") });
+        }
+        let outbound = crate::http::outbound::OutboundPolicy { allow_hosts };
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound })
     }
 }
 

@@ -25,7 +25,13 @@ pub fn webhook_process() -> QueueSpec {
     QueueSpec::new("webhook-process", Duration::from_secs(60), 5)
 }
 
+/// Outbound event webhook deliveries, one attempt per job; retries are re-queued (or parked in the table
+/// for delays beyond the queue's 15 minutes) by the worker.
+pub fn events_out() -> QueueSpec {
+    QueueSpec::new("events-out", Duration::from_secs(60), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo(), push_send(), whatsapp_send(), webhook_process()]
+    vec![echo(), push_send(), whatsapp_send(), webhook_process(), events_out()]
 }

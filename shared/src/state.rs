@@ -40,6 +40,8 @@ pub struct AppState {
     pub limits: RateLimits,
     pub push: Arc<crate::push::PushRuntime>,
     pub whatsapp: Arc<crate::whatsapp::WhatsAppRuntime>,
+    /// Outbound event webhooks: the SSRF policy and the guarded client.
+    pub events_out: Arc<crate::events_out::EventsRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ impl AppState {
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
+        state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
         Ok(state)
     }
 
@@ -94,6 +97,7 @@ impl AppState {
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
+            events_out: Arc::new(crate::events_out::EventsRuntime::default()),
         }
     }
 
@@ -122,6 +126,7 @@ impl AppState {
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
+            events_out: Arc::new(crate::events_out::EventsRuntime::default()),
         }
     }
 

@@ -24,6 +24,9 @@ use crate::state::AppState;
 pub enum Principal {
     User { user_id: UserId, session_id: String },
     ApiKey { key_id: ApiKeyId, workspace: WorkspaceId, scopes: Vec<Scope> },
+    /// The platform acting on a workspace (a webhook trigger, the event-webhook sender): it may read the
+    /// workspace and send notifications and messages, nothing else. `actor` names it in the audit log.
+    Service { actor: String },
 }
 
 impl Principal {
@@ -32,13 +35,14 @@ impl Principal {
         match self {
             Self::User { user_id, .. } => user_id.to_string(),
             Self::ApiKey { key_id, .. } => key_id.to_string(),
+            Self::Service { actor } => actor.clone(),
         }
     }
 
     pub fn user(&self) -> Result<(&UserId, &str), ApiError> {
         match self {
             Self::User { user_id, session_id } => Ok((user_id, session_id)),
-            Self::ApiKey { .. } => Err(ApiError::Forbidden),
+            Self::ApiKey { .. } | Self::Service { .. } => Err(ApiError::Forbidden),
         }
     }
 }
@@ -155,6 +159,7 @@ impl Workspace {
             (Principal::User { .. }, Some(role)) => role_may(role, action),
             (Principal::ApiKey { scopes, .. }, _) => scopes_may(scopes, action),
             (Principal::User { .. }, None) => false,
+            (Principal::Service { .. }, _) => matches!(action, Action::NotificationsSend | Action::MessagesSend | Action::WorkspaceRead | Action::MembersRead),
         };
         if allowed { Ok(()) } else { Err(ApiError::Forbidden) }
     }
@@ -186,6 +191,8 @@ pub async fn open_workspace(state: &AppState, principal: &Principal, raw_id: &st
             }
             None
         }
+        // Services never authenticate through bearer tokens; their capability comes from `service_workspace`.
+        Principal::Service { .. } => return Err(not_found()),
     };
     let limit = Limit::per_minute(state.limits.workspace_per_minute.into(), state.limits.workspace_per_minute.into());
     if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("ws#{id}"), limit, now_ms).await? {
@@ -210,6 +217,12 @@ impl FromRequestParts<AppState> for Workspace {
             .map_err(|_| ApiError::NotFound("no such workspace".into()))?;
         open_workspace(state, &principal, &path.ws).await
     }
+}
+
+/// The capability the platform acts with on a workspace: a trigger running its actions (its URL and
+/// signature were checked by the caller), or a worker writing an audit entry.
+pub(crate) fn service_workspace(id: WorkspaceId, actor: &str) -> Workspace {
+    Workspace { id, principal: Principal::Service { actor: actor.to_owned() }, role: None }
 }
 
 /// A workspace capability for a caller whose access was established another way (the creator of a new

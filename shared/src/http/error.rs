@@ -23,6 +23,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// A signed webhook whose signature, timestamp or token did not verify; the reason is safe to show.
+    #[error("webhook verification failed: {0}")]
+    InvalidSignature(String),
     #[error("this API key has been revoked")]
     RevokedKey,
     #[error("your role or API key scopes do not allow this")]
@@ -53,7 +56,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthorized | Self::InvalidCredentials | Self::RevokedKey => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials | Self::RevokedKey | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -73,6 +76,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidSignature(_) => "invalid_signature",
             Self::RevokedKey => "api_key_revoked",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",

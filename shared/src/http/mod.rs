@@ -9,6 +9,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
 use axum::Router;
 
+pub mod outbound;
+
 pub use envelope::{ApiJson, ApiOk, ApiResult};
 pub use error::ApiError;
 pub use middleware::RequestId;

@@ -31,6 +31,8 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::whatsapp::messages_routes())
         .merge(crate::inbox::routes())
         .merge(crate::inbox::hooks::routes())
+        .merge(crate::triggers::routes())
+        .merge(crate::triggers::hook_routes())
 }
 
 /// Every queue with its worker.
@@ -38,6 +40,7 @@ pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::Job
     vec![(crate::queues::echo(), Arc::new(crate::health::EchoWorker)), (crate::queues::push_send(), Arc::new(crate::push::worker::PushWorker)),
         (crate::queues::whatsapp_send(), Arc::new(crate::whatsapp::worker::WhatsAppWorker)),
         (crate::queues::webhook_process(), Arc::new(crate::inbox::process::WebhookWorker)),
+        (crate::queues::events_out(), Arc::new(crate::events_out::EventsOutWorker)),
     ]
 }
 
@@ -71,6 +74,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     state.max_body_bytes = opts.config.max_body_bytes;
     state.limits = opts.config.limits;
     state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(opts.config.providers.clone()).with_public_url(opts.config.public_url.clone()));
+    state.events_out = Arc::new(crate::events_out::EventsRuntime::new(opts.config.outbound.clone()));
     if !opts.allow_push_hosts.is_empty() {
         tracing::warn!(hosts = ?opts.allow_push_hosts, "accepting push endpoints outside the browser push services");
         let policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };
