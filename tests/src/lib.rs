@@ -84,6 +84,7 @@ pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
     AppState::aws_from_sdk(&sdk, &config, clock)
 }
 
+pub mod browser;
 pub mod provider_fakes;
 
 /// Path of a file under the workspace root.

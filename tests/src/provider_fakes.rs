@@ -152,9 +152,10 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-/// A push service stand-in (members' devices in inbox tests): records and accepts.
+/// A push service stand-in: records the encrypted body (standard base64, for `Browser::decrypt`) and accepts.
 async fn push_service(State(fake): State<ProviderFake>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    fake.take("push", format!("/push/{name}"), &headers, Value::String(format!("{} encrypted bytes", body.len())), name.clone());
+    use base64::Engine;
+    fake.take("push", format!("/push/{name}"), &headers, Value::String(base64::engine::general_purpose::STANDARD.encode(&body)), name.clone());
     StatusCode::CREATED.into_response()
 }
 

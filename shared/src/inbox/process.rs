@@ -136,6 +136,8 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
         consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received, how }).await?;
     }
     notify_assignee(state, ws, &conv, m).await;
+    let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "provider_message_id": m.provider_message_id, "at": at});
+    crate::events_out::emit(state, ws, crate::events_out::EventType::MessageInbound, data).await;
     Ok(())
 }
 
@@ -158,16 +160,21 @@ async fn status(state: &AppState, ws: &WorkspaceId, provider: Provider, s: &Stat
     let belongs = p.attrs.get("workspace").and_then(|v| v.as_str()) == Some(ws.as_str());
     let Some(id) = p.attrs.get("message").and_then(|v| v.as_str()).and_then(|m| MessageId::parse(m).ok()).filter(|_| belongs) else { return Ok(()) };
     let at = state.clock.now().to_rfc3339();
-    messages::modify(state, ws, &id, |msg| {
-        let moved = advance(msg, s.status, &at);
-        if moved {
+    let moved = std::sync::atomic::AtomicBool::new(false);
+    let stored = messages::modify(state, ws, &id, |msg| {
+        moved.store(advance(msg, s.status, &at), std::sync::atomic::Ordering::Relaxed);
+        if moved.load(std::sync::atomic::Ordering::Relaxed) {
             if let Some((code, message)) = &s.error {
                 msg.error = Some(MessageError { class: "provider_status".into(), code: code.clone(), message: message.clone() });
             }
         }
-        moved
+        moved.load(std::sync::atomic::Ordering::Relaxed)
     })
     .await?;
+    if let (true, Some(msg)) = (moved.into_inner(), stored) {
+        let data = json!({"message_id": msg.id, "channel_id": msg.channel_id, "to": msg.to, "status": msg.status, "error": msg.error, "at": at});
+        crate::events_out::emit(state, ws, crate::events_out::EventType::MessageStatus, data).await;
+    }
     Ok(())
 }
 

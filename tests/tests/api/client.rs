@@ -108,6 +108,15 @@ impl Client {
         r.data()["user_id"].as_str().unwrap().to_owned()
     }
 
+    /// A fresh access token from the refresh cookie (after the test clock jumped past its expiry).
+    #[allow(dead_code)]
+    pub async fn refresh(&mut self) {
+        self.token = None;
+        let r = self.post("/v1/auth/refresh", serde_json::json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        self.token = Some(r.data()["access_token"].as_str().unwrap().to_owned());
+    }
+
     pub async fn create_workspace(&mut self, name: &str) -> String {
         let r = self.post("/v1/workspaces", serde_json::json!({"name": name})).await;
         assert_eq!(r.status, 201, "{}", r.body);
