@@ -78,6 +78,7 @@ export class WebTriggerStack extends Stack {
     const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
     const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
     const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
+    const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -103,7 +104,10 @@ export class WebTriggerStack extends Stack {
     const hookWhapi = fn('HookWhapi', 'hook-whapi', 'Whapi webhooks: check the secret header, store, queue', webhookProcess.environment());
     const workerWebhookProcess = fn('WorkerWebhookProcess', 'worker-webhook-process', 'Stored provider webhooks into conversations, statuses, consent', webhookProcess.environment(), { timeout: Duration.seconds(60) });
     const apiInbox = fn('ApiInbox', 'api-inbox', 'Conversations, replies, team actions, consent, webhook replay', { ...whatsappSend.environment(), ...webhookProcess.environment() });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const hookTrigger = fn('HookTrigger', 'hook-trigger', 'Public POST /t/{trigger}: verify, dedupe, render, send', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() }, { timeout: Duration.seconds(30) });
+    const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
+    const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
@@ -153,6 +157,31 @@ export class WebTriggerStack extends Stack {
     signingSecrets.forEach((s) => s.grantRead(apiInbox));
     whatsappSend.queue.grantSendMessages(apiInbox);
     webhookProcess.queue.grantSendMessages(apiInbox);
+    // Triggers: secrets sealed by api-triggers and opened by the public receiver, under purpose=trigger-secret;
+    // event endpoint secrets sealed by api-triggers and opened by the sender, under purpose=event-webhook-secret.
+    // Triggers send through the push and WhatsApp queues (and members' devices directly); failures and
+    // platform events go to the events-out queue, which the tick refills with long-delay retries.
+    const triggerSecret = { StringEquals: { 'kms:EncryptionContext:purpose': 'trigger-secret' } };
+    const endpointSecret = { StringEquals: { 'kms:EncryptionContext:purpose': 'event-webhook-secret' } };
+    for (const f of [hookTrigger, apiTriggers, workerEventsOut]) table.grantReadWriteData(f);
+    signingSecrets.forEach((s) => s.grantRead(apiTriggers));
+    apiTriggers.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn], conditions: triggerSecret }));
+    apiTriggers.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [key.keyArn], conditions: endpointSecret }));
+    hookTrigger.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: triggerSecret }));
+    workerEventsOut.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: endpointSecret }));
+    for (const f of [hookTrigger, apiTriggers]) {
+      pushSend.queue.grantSendMessages(f);
+      whatsappSend.queue.grantSendMessages(f);
+      dashboardVapid.grantRead(f);
+    }
+    for (const f of [hookTrigger, apiTriggers, workerEventsOut, cronTick, workerWebhookProcess, apiSubscribers]) eventsOut.queue.grantSendMessages(f);
+    workerEventsOut.addEventSource(new SqsEventSource(eventsOut.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    eventsOut.deadLetterQueue.grantSendMessages(workerEventsOut);
+    // Platform events are emitted where they happen: inbound and status webhooks, push clicks.
+    for (const f of [workerWebhookProcess, apiSubscribers]) {
+      for (const [name, value] of Object.entries(eventsOut.environment())) f.addEnvironment(name, value);
+    }
+
     new events.Rule(this, 'MinuteTick', {
       description: 'Runs cron-tick every minute; it catches up missed minutes from its cursor',
       schedule: events.Schedule.rate(Duration.minutes(1)),
@@ -175,6 +204,8 @@ export class WebTriggerStack extends Stack {
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
     route(['/hooks/twilio/{proxy+}'], hookTwilio, [apigw.HttpMethod.POST]);
     route(['/hooks/whapi/{proxy+}'], hookWhapi, [apigw.HttpMethod.POST]);
+    route(['/v1/workspaces/{ws}/triggers', '/v1/workspaces/{ws}/triggers/{proxy+}', '/v1/workspaces/{ws}/event-endpoints', '/v1/workspaces/{ws}/event-endpoints/{proxy+}'], apiTriggers, [apigw.HttpMethod.ANY]);
+    route(['/t/{trigger}'], hookTrigger, [apigw.HttpMethod.POST]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -209,6 +240,9 @@ export class WebTriggerStack extends Stack {
           originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
           viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
         },
+        // Trigger URLs and provider webhooks answer on the dashboard's domain too.
+        '/t/*': { origin: new origins.HttpOrigin(apiDomain, { protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY }), allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL, cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED, originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER, viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY },
+        '/hooks/*': { origin: new origins.HttpOrigin(apiDomain, { protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY }), allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL, cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED, originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER, viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY },
         // The service worker and the index must never be served stale, or updates never arrive.
         '/sw.js': noCache,
         '/index.html': noCache,

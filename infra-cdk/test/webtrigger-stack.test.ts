@@ -58,7 +58,7 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'worker-echo', 'cron-tick']) {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'hook-trigger', 'api-triggers', 'worker-events-out', 'worker-echo', 'cron-tick']) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
@@ -74,21 +74,27 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 4);
+  assert.equal(mappings.length, 5);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
   const [, sender] = functionNamed('worker-push-send');
   assert.equal(sender.Properties.ReservedConcurrentExecutions, 20, 'the push sender has reserved concurrency');
 });
 
-test('KMS use is limited by encryption context: VAPID keys and provider credentials, each to its functions', () => {
+test('KMS use is limited by encryption context: each kind of secret to its functions', () => {
   const kmsStatements = Object.keys(resources)
     .filter((id) => resources[id].Type === 'AWS::Lambda::Function')
     .flatMap((id) => policiesOf(id).map((st) => ({ id, st })))
     .filter(({ st }) => [st.Action].flat().some((a: string) => a.startsWith('kms:')));
   const byFunction = kmsStatements.map(({ id, st }) => `${id.replace(/[0-9A-F]{8}$/, '')}:${[st.Action].flat().join(',')}`).sort();
-  assert.deepEqual(byFunction, ['ApiCredentials:kms:GenerateDataKey,kms:Decrypt', 'ApiSites:kms:GenerateDataKey', 'HookMeta:kms:Decrypt', 'HookTwilio:kms:Decrypt', 'WorkerPushSend:kms:Decrypt', 'WorkerWhatsappSend:kms:Decrypt']);
+  assert.deepEqual(byFunction, [
+    'ApiCredentials:kms:GenerateDataKey,kms:Decrypt', 'ApiSites:kms:GenerateDataKey', 'ApiTriggers:kms:GenerateDataKey', 'ApiTriggers:kms:GenerateDataKey,kms:Decrypt',
+    'HookMeta:kms:Decrypt', 'HookTrigger:kms:Decrypt', 'HookTwilio:kms:Decrypt', 'WorkerEventsOut:kms:Decrypt', 'WorkerPushSend:kms:Decrypt', 'WorkerWhatsappSend:kms:Decrypt',
+  ]);
   for (const { id, st } of kmsStatements) {
-    const purpose = /ApiSites|WorkerPushSend/.test(id) ? 'vapid' : 'provider-credential';
+    const actions = [st.Action].flat().join(',');
+    const purpose = /ApiSites|WorkerPushSend/.test(id) ? 'vapid'
+      : /WorkerEventsOut/.test(id) || (/ApiTriggers/.test(id) && actions === 'kms:GenerateDataKey') ? 'event-webhook-secret'
+      : /Trigger/.test(id) ? 'trigger-secret' : 'provider-credential';
     assert.deepEqual(st.Condition, { StringEquals: { 'kms:EncryptionContext:purpose': purpose } }, id);
   }
 });
@@ -103,7 +109,7 @@ test('minute rule targets cron-tick', () => {
 
 test('HTTP API routes each group to its function', () => {
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort();
-  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}', 'ANY /v1/workspaces/{ws}/credentials/{proxy+}', 'ANY /v1/workspaces/{ws}/channels', 'ANY /v1/workspaces/{ws}/messages', 'ANY /v1/workspaces/{ws}/conversations/{proxy+}', 'GET /hooks/meta/{proxy+}', 'POST /hooks/meta/{proxy+}', 'POST /hooks/twilio/{proxy+}', 'POST /hooks/whapi/{proxy+}']) {
+  for (const key of ['GET /v1/health', 'GET /v1/openapi.json', 'ANY /v1/auth/{proxy+}', 'ANY /v1/me', 'ANY /v1/workspaces', 'ANY /v1/workspaces/{proxy+}', 'ANY /v1/invites/{proxy+}', 'ANY /v1/workspaces/{ws}/sites/{proxy+}', 'ANY /v1/public/{proxy+}', 'ANY /v1/workspaces/{ws}/credentials/{proxy+}', 'ANY /v1/workspaces/{ws}/channels', 'ANY /v1/workspaces/{ws}/messages', 'ANY /v1/workspaces/{ws}/conversations/{proxy+}', 'GET /hooks/meta/{proxy+}', 'POST /hooks/meta/{proxy+}', 'POST /hooks/twilio/{proxy+}', 'POST /hooks/whapi/{proxy+}', 'ANY /v1/workspaces/{ws}/triggers', 'ANY /v1/workspaces/{ws}/triggers/{proxy+}', 'ANY /v1/workspaces/{ws}/event-endpoints/{proxy+}', 'POST /t/{trigger}']) {
     assert.ok(routes.includes(key), `missing route ${key}: ${routes.join(', ')}`);
   }
 });
@@ -144,12 +150,16 @@ test('the dashboard VAPID secret: api-auth serves its key; the inbox notifies as
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => r?.Ref === secretId)),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiInbox', 'WorkerWebhookProcess']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiInbox', 'ApiTriggers', 'HookTrigger', 'WorkerWebhookProcess']);
 });
 
 test('only the authenticated route groups can read the token signing secrets', () => {
-  const readers = Object.keys(resources).filter((id) => resources[id].Type === 'AWS::Lambda::Function' && actionsOf(policiesOf(id)).includes('secretsmanager:GetSecretValue'));
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiWorkspaces', 'WorkerWebhookProcess']);
+  const signing = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::SecretsManager::Secret' && /token-signing-key/.test(resources[k].Properties.Name));
+  assert.equal(signing.length, 2);
+  const readers = Object.keys(resources).filter(
+    (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => signing.includes(r?.Ref))),
+  );
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
@@ -161,4 +171,25 @@ test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue bo
   assert.ok(actionsOf(policiesOf(tickId)).includes('sqs:SendMessage'));
   const [senderId] = functionNamed('worker-whatsapp-send');
   assert.ok(!actionsOf(policiesOf(senderId)).some((a: string) => a.startsWith('secretsmanager:')), 'the sender needs no platform secrets');
+});
+
+test('triggers and event webhooks: the events-out queue redrives to a DLQ, the tick refills retries, /t/* reaches the API', () => {
+  const [senderId, sender] = functionNamed('worker-events-out');
+  const env = sender.Properties.Environment.Variables;
+  assert.ok(env.WEBTRIGGER_QUEUE_URL_EVENTS_OUT && env.WEBTRIGGER_QUEUE_URL_EVENTS_OUT_DLQ);
+  assert.equal(sender.Properties.ReservedConcurrentExecutions, 10);
+  assert.ok(!actionsOf(policiesOf(senderId)).some((a: string) => a.startsWith('secretsmanager:')), 'the sender needs no platform secrets');
+  for (const crate of ['cron-tick', 'hook-trigger', 'api-triggers', 'worker-webhook-process', 'api-subscribers']) {
+    const [, f] = functionNamed(crate);
+    assert.ok(f.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_EVENTS_OUT, `${crate} cannot emit events`);
+  }
+  const [hookId] = functionNamed('hook-trigger');
+  const hookActions = actionsOf(policiesOf(hookId));
+  assert.ok(!hookActions.includes('kms:GenerateDataKey'), 'the public receiver only opens secrets');
+  const dist = Object.values(resources).find((r) => r.Type === 'AWS::CloudFront::Distribution')!.Properties.DistributionConfig;
+  for (const pattern of ['/t/*', '/hooks/*']) {
+    const b = dist.CacheBehaviors.find((x: any) => x.PathPattern === pattern);
+    assert.ok(b, `no ${pattern} behavior`);
+    assert.equal(b.CachePolicyId, '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', `${pattern} must not be cached`);
+  }
 });
