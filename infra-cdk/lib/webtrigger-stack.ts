@@ -204,7 +204,7 @@ export class WebTriggerStack extends Stack {
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
     route(['/hooks/twilio/{proxy+}'], hookTwilio, [apigw.HttpMethod.POST]);
     route(['/hooks/whapi/{proxy+}'], hookWhapi, [apigw.HttpMethod.POST]);
-    route(['/v1/workspaces/{ws}/triggers', '/v1/workspaces/{ws}/triggers/{proxy+}', '/v1/workspaces/{ws}/event-endpoints', '/v1/workspaces/{ws}/event-endpoints/{proxy+}'], apiTriggers, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/triggers', '/v1/workspaces/{ws}/triggers/{proxy+}', '/v1/workspaces/{ws}/trigger-preview', '/v1/workspaces/{ws}/event-endpoints', '/v1/workspaces/{ws}/event-endpoints/{proxy+}'], apiTriggers, [apigw.HttpMethod.ANY]);
     route(['/t/{trigger}'], hookTrigger, [apigw.HttpMethod.POST]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {

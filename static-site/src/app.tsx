@@ -11,6 +11,8 @@ import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from '.
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
+import { TriggersPage } from './pages/triggers';
+import { EventWebhooksPage } from './pages/event-webhooks';
 import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
@@ -136,6 +138,8 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/channels': ChannelsPage,
   '/whatsapp/messages': MessagesPage,
   '/inbox': InboxPage,
+  '/triggers': TriggersPage,
+  '/settings/event-webhooks': EventWebhooksPage,
 };
 
 /** The signed-in user, the workspace switcher, and sign in/out. */

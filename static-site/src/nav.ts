@@ -34,7 +34,7 @@ export const NAV: NavGroup[] = [
         title: 'Triggers',
         description:
           'Webhook endpoints that turn incoming events into Web Push notifications and WhatsApp messages, with templates and delivery logs.',
-        ready: false,
+        ready: true,
       },
     ],
   },
@@ -130,6 +130,12 @@ export const NAV: NavGroup[] = [
         path: '/settings/api-keys',
         title: 'API keys',
         description: 'Create and revoke keys for calling the WebTrigger API from your own systems.',
+        ready: true,
+      },
+      {
+        path: '/settings/event-webhooks',
+        title: 'Event webhooks',
+        description: 'Endpoints of yours that receive signed platform events: message statuses, inbound messages, clicks, trigger failures.',
         ready: true,
       },
       {

@@ -26,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_trigger, update_trigger, delete_trigger))
         .routes(routes!(rotate_secret))
         .routes(routes!(preview))
+        .routes(routes!(preview_draft))
         .routes(routes!(list_invocations))
         .routes(routes!(get_invocation))
         .routes(routes!(replay_invocation))
@@ -145,6 +146,26 @@ async fn preview(State(state): State<AppState>, ws: Workspace, Path(p): Path<Trg
     let actions = body.actions.unwrap_or(trigger.actions);
     let filter = body.filter.or(trigger.filter).filter(|f| !f.trim().is_empty());
     Ok(ApiOk::ok(run::preview(filter.as_deref(), &actions, &body.payload)))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct DraftPreviewRequest {
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    actions: Vec<ActionSpec>,
+    filter: Option<String>,
+}
+
+/// The editor's live preview of an unsaved trigger: syntax is checked, then the sample is rendered.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/trigger-preview", tag = "triggers", security(("bearer" = [])), params(("ws" = String, Path)), request_body = DraftPreviewRequest,
+    responses((status = 200, description = "`fires`, and the rendered `actions` or the template `error`", body = Envelope<Object>)))]
+async fn preview_draft(ws: Workspace, ApiJson(body): ApiJson<DraftPreviewRequest>) -> ApiResult<serde_json::Value> {
+    ws.require(crate::auth::Action::WorkspaceRead)?;
+    let filter = body.filter.filter(|f| !f.trim().is_empty());
+    if let Err(e) = super::render::check(filter.as_deref(), &body.actions) {
+        return Ok(ApiOk::ok(json!({"fires": false, "error": format!("template error in {e}")})));
+    }
+    Ok(ApiOk::ok(run::preview(filter.as_deref(), &body.actions, &body.payload)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

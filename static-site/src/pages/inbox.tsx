@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import { useSession, type WorkspaceSummary } from '../auth';
-import { WithWorkspace, message, useLoad } from './settings';
+import { WithWorkspace, message, useLoad, usePoll } from './settings';
 
 const POLL_MS = 3000;
 
@@ -37,16 +37,6 @@ interface Entry {
 
 export function InboxPage() {
   return <WithWorkspace title="Inbox" lead="WhatsApp conversations, answered by your team.">{(ws) => <Inbox ws={ws} />}</WithWorkspace>;
-}
-
-/** Re-runs `tick` every `ms` while the page is visible. */
-function usePoll(ms: number): number {
-  const [n, setN] = useState(0);
-  useEffect(() => {
-    const id = window.setInterval(() => document.visibilityState === 'visible' && setN((x) => x + 1), ms);
-    return () => window.clearInterval(id);
-  }, [ms]);
-  return n;
 }
 
 function Inbox({ ws }: { ws: WorkspaceSummary }) {

@@ -93,6 +93,16 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
 }
 
+/** Re-runs `tick` every `ms` while the page is visible. */
+export function usePoll(ms: number): number {
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    const id = window.setInterval(() => document.visibilityState === 'visible' && setN((x) => x + 1), ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+  return n;
+}
+
 export function WorkspaceSettingsPage() {
   return (
     <WithWorkspace title="Workspace" lead="Workspace name and the workspaces you belong to.">
