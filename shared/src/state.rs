@@ -42,6 +42,8 @@ pub struct AppState {
     pub whatsapp: Arc<crate::whatsapp::WhatsAppRuntime>,
     /// Outbound event webhooks: the SSRF policy and the guarded client.
     pub events_out: Arc<crate::events_out::EventsRuntime>,
+    /// Unwrapped data keys of secrets read per request (trigger and event endpoint secrets).
+    pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +100,7 @@ impl AppState {
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
+            data_keys: Arc::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl AppState {
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
+            data_keys: Arc::default(),
         }
     }
 

@@ -24,10 +24,13 @@ use webtrigger::AppState;
 use webtrigger_tests::browser::Browser;
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN};
 
+/// What the receiver got: headers, body, and the status it answered.
+type Received = (HeaderMap, Vec<u8>, u16);
+
 /// An event receiver that answers `fail_first` 500s, then 200s (or always `always` when set).
 #[derive(Clone, Default)]
 struct Receiver {
-    received: Arc<Mutex<Vec<(HeaderMap, Vec<u8>, u16)>>>,
+    received: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<Mutex<usize>>,
     always: Arc<Mutex<Option<u16>>>,
 }

@@ -10,7 +10,7 @@ use super::EventType;
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::envelope::{open, seal, Sealed};
+use crate::ports::envelope::{open_cached, seal, Sealed};
 use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TxWrite};
 use crate::state::AppState;
 use crate::workspaces::audit;
@@ -171,6 +171,6 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &E
 /// The signing secret, for the sender.
 pub async fn secret(state: &AppState, ws: &WorkspaceId, id: &EndpointId, item: &Item) -> Result<SecretString, ApiError> {
     let sealed: Sealed = serde_json::from_value(item.attrs.get(SEALED).cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let plain = open(state.keyring.as_ref(), &context(ws, id), &sealed).await?;
+    let plain = open_cached(&state.data_keys, state.keyring.as_ref(), &context(ws, id), &sealed).await?;
     Ok(SecretString::from(String::from_utf8_lossy(plain.expose_secret()).into_owned()))
 }

@@ -9,7 +9,7 @@ use super::render;
 use super::types::{ActionSpec, AuthMode, Trigger, TriggerId, TriggerInput, DEFAULT_DEDUPE_WINDOW, MAX_ACTIONS, MAX_DEDUPE_WINDOW};
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::envelope::{open, seal, Sealed};
+use crate::ports::envelope::{open_cached, seal, Sealed};
 use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TxWrite};
 use crate::state::AppState;
 use crate::workspaces::audit;
@@ -250,7 +250,7 @@ pub async fn for_ingest(state: &AppState, raw_id: &str) -> Result<(WorkspaceId, 
         }
         if let Some(v) = item.attrs.get(field) {
             let sealed: Sealed = serde_json::from_value(v.clone()).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let plain = open(state.keyring.as_ref(), &ctx, &sealed).await?;
+            let plain = open_cached(&state.data_keys, state.keyring.as_ref(), &ctx, &sealed).await?;
             secrets.push(SecretString::from(String::from_utf8_lossy(plain.expose_secret()).into_owned()));
         }
     }

@@ -15,12 +15,19 @@ use crate::ports::{Clock, Delivery, OutgoingMessage, Queue, QueueError, QueueSpe
 pub struct SqliteQueue {
     db: SqliteDb,
     clock: Arc<dyn Clock>,
-    sent: Arc<Notify>,
+    /// One wake-up signal per queue, so a send wakes only that queue's consumers rather than every
+    /// consumer in the process (each of which would take the write lock to find nothing).
+    signals: std::sync::Mutex<std::collections::HashMap<String, Arc<Notify>>>,
 }
 
 impl SqliteQueue {
     pub fn new(db: SqliteDb, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, sent: Arc::new(Notify::new()) }
+        Self { db, clock, signals: Default::default() }
+    }
+
+    fn signal(&self, queue: &str) -> Arc<Notify> {
+        let mut signals = self.signals.lock().unwrap_or_else(|e| e.into_inner());
+        signals.entry(queue.to_owned()).or_default().clone()
     }
 }
 
@@ -136,6 +143,7 @@ impl Queue for SqliteQueue {
 
     async fn send(&self, queue: &str, messages: Vec<OutgoingMessage>) -> Result<Vec<String>, QueueError> {
         check_send(&messages)?;
+        let queue_name = queue;
         let queue = queue.to_owned();
         let now = self.clock.now().timestamp_millis();
         let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
@@ -154,7 +162,7 @@ impl Queue for SqliteQueue {
                 tx.commit().map_err(db_err)
             })
             .await?;
-        self.sent.notify_waiters();
+        self.signal(queue_name).notify_waiters();
         Ok(out)
     }
 
@@ -163,8 +171,9 @@ impl Queue for SqliteQueue {
             return Err(QueueError::Invalid("receive takes 1..=10 messages".into()));
         }
         let deadline = tokio::time::Instant::now() + wait;
+        let signal = self.signal(queue);
         loop {
-            let notified = self.sent.notified();
+            let notified = signal.notified();
             let got = self.receive_now(queue, max).await?;
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
@@ -191,6 +200,7 @@ impl Queue for SqliteQueue {
         if delay > Duration::from_secs(12 * 3600) {
             return Err(QueueError::Invalid("visibility timeout exceeds 12 hours".into()));
         }
+        let signal = self.signal(queue);
         let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
         let visible_at = self.clock.now().timestamp_millis() + delay.as_millis() as i64;
         let changed = self
@@ -207,7 +217,7 @@ impl Queue for SqliteQueue {
         if changed == 0 {
             return Err(QueueError::StaleReceipt);
         }
-        self.sent.notify_waiters();
+        signal.notify_waiters();
         Ok(())
     }
 
