@@ -203,7 +203,7 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
   };
   return (
     <div class="compose">
-      <form class="card form" onSubmit={save} data-testid="trigger-form">
+      <form class="card form form-inline" onSubmit={save} data-testid="trigger-form">
         <h2 class="card-title">{trigger ? `Edit ${trigger.name}` : 'New trigger'}</h2>
         <label class="field"><span>Name</span><input name="trigger-name" required value={draft.name} onInput={(e) => set({ name: e.currentTarget.value })} /></label>
         <label class="field">
@@ -235,7 +235,7 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
           <button type="button" class="button" onClick={onCancel}>Cancel</button>
         </div>
       </form>
-      <div class="card form">
+      <div class="card form form-inline">
         <h2 class="card-title">Preview</h2>
         <label class="field"><span>Sample payload</span><textarea name="sample" rows={10} spellcheck={false} value={sample} onInput={(e) => setSample(e.currentTarget.value)} /></label>
         <div data-testid="trigger-preview" aria-live="polite">
