@@ -309,6 +309,45 @@ async fn every_auth_mode_refuses_bad_and_stale_signatures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events() {
+    let mut w = world().await;
+    let mut def = w.order_trigger();
+    def["auth"] = json!("token");
+    def["dedupe_path"] = json!("order.id");
+    def["dedupe_window_seconds"] = json!(60);
+    def["filter"] = json!("order.items | length > 1");
+    let (trigger, token) = w.create_trigger(def).await;
+    let bearer = vec![("authorization", format!("Bearer {token}"))];
+
+    let first = w.call(&trigger, bearer.clone(), ORDER).await;
+    assert_eq!((first.status, first.data()["status"].as_str()), (202, Some("fired")), "{}", first.body);
+    w.advance(30);
+    let again = w.call(&trigger, bearer.clone(), ORDER).await;
+    assert_eq!((again.status, again.data()["duplicate"].as_bool()), (200, Some(true)), "same order.id inside the window: {}", again.body);
+    assert_eq!(again.data()["invocation_id"], first.data()["invocation_id"]);
+    w.drain().await;
+    assert_eq!((w.pushes().len(), w.whatsapp_sent().len()), (1, 1));
+
+    w.advance(31);
+    w.ada.refresh().await;
+    let later = w.call(&trigger, bearer.clone(), ORDER).await;
+    assert_eq!((later.status, later.data()["duplicate"].as_bool()), (202, Some(false)), "the window is over: {}", later.body);
+    assert_ne!(later.data()["invocation_id"], first.data()["invocation_id"]);
+
+    let single = br#"{"order": {"id": 1002, "items": ["boots"]}, "customer": {"id": "cust-42", "phone": "+14155552671"}}"#;
+    let skipped = w.call(&trigger, bearer.clone(), single).await;
+    assert_eq!((skipped.status, skipped.data()["status"].as_str()), (202, Some("filtered")), "{}", skipped.body);
+    w.drain().await;
+    assert_eq!((w.pushes().len(), w.whatsapp_sent().len()), (2, 2), "the filtered event sent nothing");
+
+    let not_json = w.call(&trigger, bearer, b"order=1003").await;
+    not_json.assert_error(422, "validation_failed");
+    let log = w.ada.get(&w.path(&format!("triggers/{trigger}/invocations"))).await;
+    let statuses: Vec<_> = log.data()["invocations"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(statuses, ["filtered", "fired", "fired"], "newest first; the duplicate and the bad body left no invocation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time() {
     let mut w = world().await;
     let mut bad = w.order_trigger();
