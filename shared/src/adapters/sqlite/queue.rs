@@ -69,6 +69,14 @@ impl SqliteQueue {
         self.db
             .call(move |c| {
                 let q = queue_row(c, &queue)?;
+                // An idle consumer polls often: look before taking the write lock.
+                let any_visible = c
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2)")
+                    .and_then(|mut stmt| stmt.query_row(params![queue, now], |r| r.get::<_, bool>(0)))
+                    .map_err(db_err)?;
+                if !any_visible {
+                    return Ok(Vec::new());
+                }
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
                 let candidates: Vec<(String, String, i64, u32)> = {
                     let mut stmt = tx
