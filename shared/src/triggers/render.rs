@@ -16,9 +16,14 @@ pub enum RenderError {
     Invalid(String),
 }
 
+/// Instructions one render may execute: far above any real template, low enough that a loop bomb
+/// (`{% for a in range(99999) %}{% for b in range(99999) %}…`) stops in milliseconds.
+const RENDER_FUEL: u64 = 200_000;
+
 fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(RENDER_FUEL));
     env
 }
 
@@ -222,6 +227,19 @@ mod tests {
         let ctx = context(&json!({"order": {}}));
         let e = render_action(1, &push("Order #{{ order.id }}", "x"), &ctx).unwrap_err();
         assert!(matches!(&e, RenderError::Template { field, message } if field == "actions[1].title" && message.contains("undefined")), "{e}");
+    }
+
+    #[test]
+    fn a_loop_bomb_runs_out_of_fuel_instead_of_hanging() {
+        let ctx = context(&json!({"items": (0..200).collect::<Vec<_>>()}));
+        let members = |title: &str| ActionSpec::Members { title: title.into(), body: None, url: None };
+        let fine = render_action(0, &members("{% for i in items %}{{ i }},{% endfor %}"), &ctx).unwrap();
+        assert!(matches!(&fine, RenderedAction::Members { title, .. } if title.ends_with("199,")));
+        let started = std::time::Instant::now();
+        let bomb = "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}";
+        let e = render_action(0, &members(bomb), &ctx).unwrap_err();
+        assert!(matches!(&e, RenderError::Template { field, message } if field == "actions[0].title" && message.contains("fuel")), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "stopped early: {:?}", started.elapsed());
     }
 
     #[test]
