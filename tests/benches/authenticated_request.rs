@@ -11,24 +11,11 @@ use axum::http::Request;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use webtrigger::auth::{open_workspace, principal::authenticate};
+use webtrigger_tests::latency::report;
 use webtrigger::config::{Config, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
 use webtrigger::ports::SystemClock;
 use webtrigger::AppState;
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let n = samples.len();
-    let total: Duration = samples.iter().sum();
-    let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)];
-    println!(
-        "{name:<44} n={n:>6}  mean {:>8.1} µs  p50 {:>8.1} µs  p99 {:>8.1} µs  ({:>8.0}/s on one task)",
-        total.as_secs_f64() * 1e6 / n as f64,
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        n as f64 / total.as_secs_f64()
-    );
-}
 
 async fn timed<F: std::future::Future<Output = ()>>(n: usize, mut f: impl FnMut() -> F) -> Vec<Duration> {
     let mut out = Vec::with_capacity(n);

@@ -14,6 +14,7 @@ use axum::http::Request;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde_json::{json, Value};
 use tower::ServiceExt;
+use webtrigger_tests::latency::report;
 use webtrigger::config::{Config, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
 
@@ -22,20 +23,6 @@ const TRIGGERS: usize = 16;
 const SEQUENTIAL: usize = 800;
 const CONCURRENT: usize = 8;
 const PER_TASK: usize = 200;
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let n = samples.len();
-    let total: Duration = samples.iter().sum();
-    let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)];
-    println!(
-        "{name:<48} n={n:>5}  p50 {:>7.0} µs  p99 {:>7.0} µs  mean {:>7.0} µs  ({:>6.0}/s on one task)",
-        pct(0.50).as_secs_f64() * 1e6,
-        pct(0.99).as_secs_f64() * 1e6,
-        total.as_secs_f64() * 1e6 / n as f64,
-        n as f64 / total.as_secs_f64()
-    );
-}
 
 struct Target {
     path: String,

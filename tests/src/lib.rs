@@ -85,6 +85,7 @@ pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
 }
 
 pub mod browser;
+pub mod latency;
 pub mod provider_fakes;
 
 /// Path of a file under the workspace root.

@@ -15,10 +15,9 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+
 const EXPECT_API = process.env.EXPECT_API === '1';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results');
 const STEP = 90_000;
 const stamp = Date.now();

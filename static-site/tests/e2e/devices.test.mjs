@@ -15,10 +15,9 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+
 const FAKE = process.env.PUSH_FAKE_HOST ?? '';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
 let context;
 let dir;
@@ -66,7 +65,7 @@ test('a member opts this browser in and receives the test notification', { timeo
   const stub = { endpoint: `http://${FAKE}/push/member-device`, p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') };
 
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-devices-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
   await context.grantPermissions(['notifications'], { origin: BASE_URL });
   // Option A of browser-e2e.md: offline Chromium never completes a real subscribe(), so it returns real keys we hold.

@@ -16,10 +16,9 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+
 const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const APP_SECRET = 'e2e0123456789abcdef0123456789abc';
 // Distinct from the WhatsApp screen test's number: a sender belongs to one channel platform-wide.
@@ -33,13 +32,6 @@ after(async () => {
   if (fake) await new Promise((resolve) => fake.close(resolve));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function api(path, { token, method = 'GET', body } = {}) {
-  const r = await fetch(`${BASE_URL}${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  const json = await r.json();
-  assert.ok(json.success, `${method} ${path}: ${JSON.stringify(json)}`);
-  return json.data;
-}
 
 function inbound(id, text) {
   return JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
@@ -74,7 +66,7 @@ test('an inbound webhook appears in the inbox and the reply reaches the provider
   const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: 'Support line', credential_id: cred.id } });
 
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-inbox-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${BASE_URL}/login?next=/inbox`);

@@ -15,10 +15,9 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+
 const FAKE = process.env.PUSH_FAKE_HOST ?? '';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results');
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
 let context;
@@ -33,7 +32,7 @@ test('sites, subscribers and notifications in the dashboard', { timeout: 120_000
   assert.ok(existsSync(CHROMIUM));
   mkdirSync(RESULTS_DIR, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-push-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(15_000);
   const page = context.pages()[0] ?? (await context.newPage());
 

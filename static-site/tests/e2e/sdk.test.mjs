@@ -17,10 +17,9 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+
 const FAKE = process.env.PUSH_FAKE_HOST ?? '';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
 const servers = [];
 let context;
@@ -31,17 +30,6 @@ after(async () => {
   for (const s of servers) await new Promise((resolve) => s.close(resolve));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function api(path, { token, method = 'GET', body } = {}) {
-  const res = await fetch(`${BASE_URL}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  assert.ok(res.ok, `${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-  return json.data;
-}
 
 /** RFC 8291 aes128gcm decryption with the browser's private key. */
 function decrypt(body, ecdh, auth) {
@@ -114,7 +102,7 @@ test('the site SDK on a customer site: soft prompt, subscribe, show, track, unsu
   const stub = { endpoint: `http://${FAKE}/push/sdk-visitor`, p256dh: ecdh.getPublicKey().toString('base64url'), auth: auth.toString('base64url') };
 
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-sdk-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
   // Offline Chromium never completes a real subscribe(): it returns keys this test holds (browser-e2e.md, option A).
   await context.addInitScript((s) => {

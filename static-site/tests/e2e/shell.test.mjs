@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+
 if (!BASE_URL) {
   throw new Error(
     'BASE_URL is not set. Serve the built dashboard and point the test at it, e.g.\n' +
@@ -30,18 +31,6 @@ if (!BASE_URL) {
 }
 const ORIGIN = new URL(BASE_URL).origin;
 const EXPECT_API = process.env.EXPECT_API === '1';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Exactly the flags from /work/shared/reference/browser-e2e.md.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results');
 const STEP_TIMEOUT = 60_000;
 

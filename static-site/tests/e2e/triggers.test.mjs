@@ -20,10 +20,9 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+
 const SINK_PORT = Number(process.env.EVENT_SINK_PORT ?? 0);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !SINK_PORT ? 'needs the API and EVENT_SINK_PORT (see the header)' : false;
 const password = 'correct horse battery';
 let email;
@@ -49,7 +48,7 @@ before(async () => {
   const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
   await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } });
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-triggers-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('dialog', (d) => d.accept());
@@ -64,13 +63,6 @@ after(async () => {
   if (sink) await new Promise((resolve) => sink.close(resolve));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function api(path, { token, method = 'GET', body } = {}) {
-  const r = await fetch(`${BASE_URL}${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  const json = await r.json();
-  assert.ok(json.success, `${method} ${path}: ${JSON.stringify(json)}`);
-  return json.data;
-}
 
 /** Standard Webhooks: base64 HMAC-SHA256 of `id.timestamp.body` under the base64-decoded `whsec_` key. */
 function sign(secret, id, ts, body) {

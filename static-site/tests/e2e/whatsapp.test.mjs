@@ -12,9 +12,8 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
 let context;
 let dir;
@@ -27,7 +26,7 @@ after(async () => {
 test('credentials, channels and messages in the dashboard', { timeout: 120_000, skip }, async (t) => {
   assert.ok(existsSync(CHROMIUM));
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-wa-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
   const page = context.pages()[0] ?? (await context.newPage());
 

@@ -1,0 +1,21 @@
+// What every browser test shares: the server under test, the Chromium binary and its flags (exactly
+// those of /work/shared/reference/browser-e2e.md), and a JSON client for setting up state through the API.
+// Not a test file itself (node --test picks up only *.test.mjs).
+
+import assert from 'node:assert/strict';
+
+export const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Calls the API and returns `data`; fails the test on any error envelope. */
+export async function api(path, { token, method = 'GET', body } = {}) {
+  const res = await fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  assert.ok(res.ok && json.success, `${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json.data;
+}
