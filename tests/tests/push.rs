@@ -226,6 +226,22 @@ async fn push_end_to_end() {
     assert_eq!(state.table.query(outbox).await.unwrap().items.len(), 1, "the young entry stays");
     assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["targeted"], 8, "counters unchanged");
 
+    // A direct-target notification lost before its enqueue: the sweep delivers it (at least once) and
+    // leaves its counters as they were written with the record.
+    let item = webtrigger::ports::Item::new(webtrigger::ports::Key::new("OUTBOX#push", format!("{:013}#direct", now_ms - 600_000)))
+        .with_attr("workspace", ws.as_str()).with_attr("site", site_id.as_str()).with_attr("notification", user_id.as_str());
+    state.table.put(item, webtrigger::ports::Condition::None).await.unwrap();
+    assert_eq!(webtrigger::push::notifications::sweep_outbox(&state).await.unwrap(), 1);
+    for _ in 0..50 {
+        if fake.received.lock().unwrap().len() > sent_before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.received.lock().unwrap().iter().skip(sent_before).map(|r| r.path.clone()).collect::<Vec<_>>(), ["ok-a"], "re-delivered to its one subscriber");
+    let view = loop_until_completed(&mut ada, &format!("{notifications}/{user_id}")).await;
+    assert_eq!((view["stats"]["targeted"].as_i64(), view["status"].as_str()), (Some(1), Some("completed")), "counted once: {view}");
+
     // Out of attempts: a deliver job on its last attempt to a push service that keeps failing is counted
     // and parked in the dead-letter queue with a fresh attempt count, ready for `webtrigger dlq redrive`.
     let down = Browser::new();

@@ -200,9 +200,15 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
     if size > MAX_PLAINTEXT {
         return Err(ApiError::Validation(format!("the notification is {size} bytes as sent; Web Push allows {MAX_PLAINTEXT} (4096 encrypted)")));
     }
+    let direct = direct_targets(state, ws.id(), site_id, &n.target).await?;
     let mut item = Item::of(notification_key(ws.id(), site_id, &n.id), &n);
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
+    }
+    if let Some(found) = &direct {
+        // Counted with the record itself, so a re-queue by the outbox sweep cannot count them twice.
+        item.attrs.insert("targeted".into(), (found.len() as i64).into());
+        item.attrs.insert("shards_done".into(), i64::from(SHARDS).into());
     }
     let outbox = outbox_item(state.clock.now().timestamp_millis(), ws.id(), site_id, &n.id);
     let outbox_key = outbox.key.clone();
@@ -214,18 +220,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
             audit::entry(state, ws, meta, "notification.send", n.id.as_str()),
         ])
         .await?;
-    let (workspace, site, notification) = (ws.id().clone(), site_id.clone(), n.id.clone());
-    let jobs: Vec<PushJob> = match &n.target {
-        Target::All | Target::Tags { .. } => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: workspace.clone(), site: site.clone(), notification: notification.clone(), shard }).collect(),
-        Target::Subscriber { id } => {
-            let found = subscribers::get(state, &workspace, &site, id).await.ok().into_iter().collect::<Vec<_>>();
-            direct(state, &workspace, &site, &notification, found).await?
-        }
-        Target::ExternalId { external_id } => {
-            let found = subscribers::by_external_id(state, &workspace, &site, external_id).await?;
-            direct(state, &workspace, &site, &notification, found).await?
-        }
-    };
+    let jobs = jobs_for(ws.id(), site_id, &n.id, direct);
     enqueue(state, jobs, std::time::Duration::ZERO).await?;
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (fan-out is idempotent per shard)");
@@ -251,27 +246,40 @@ fn outbox_item(now_ms: i64, ws: &WorkspaceId, site: &SiteId, id: &NotificationId
 
 /// Re-queues the fan-out of notifications whose outbox entry outlived the grace period (the process
 /// died between writing the record and queueing). Shards already fanned out are skipped by their
-/// markers, so a re-queue never sends twice what was sent. Returns how many were re-queued.
+/// markers, so a re-queue never sends twice what was sent; a direct target is delivered again (at least
+/// once) and never counted again, its counters being part of the record. Returns how many were re-queued.
 pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
     let cutoff = format!("{:013}", state.clock.now().timestamp_millis() - OUTBOX_GRACE_MS);
     let page = state.table.query(Query::partition(OUTBOX).between("0", format!("{cutoff}~")).limit(100)).await?;
     for item in &page.items {
         let e: OutboxEntry = item.parse()?;
-        let jobs = (0..SHARDS).map(|shard| PushJob::Fanout { workspace: e.workspace.clone(), site: e.site.clone(), notification: e.notification.clone(), shard }).collect();
-        enqueue(state, jobs, std::time::Duration::ZERO).await?;
+        if let Some(record) = state.table.get(&notification_key(&e.workspace, &e.site, &e.notification)).await? {
+            let n: Notification = record.parse()?;
+            let direct = direct_targets(state, &e.workspace, &e.site, &n.target).await?;
+            enqueue(state, jobs_for(&e.workspace, &e.site, &e.notification, direct), std::time::Duration::ZERO).await?;
+        }
         state.table.delete(&item.key, Condition::None).await?;
         tracing::warn!(notification = %e.notification, "re-queued a notification lost before its fan-out");
     }
     Ok(page.items.len())
 }
 
-/// Targets resolved at send time: count them and mark every shard done.
-async fn direct(state: &AppState, ws: &WorkspaceId, site: &SiteId, n: &NotificationId, found: Vec<Subscriber>) -> Result<Vec<PushJob>, ApiError> {
-    state.table.add(&notification_key(ws, site, n), &[("targeted", found.len() as i64), ("shards_done", i64::from(SHARDS))]).await?;
-    Ok(found
-        .chunks(DELIVER_BATCH)
-        .map(|c| PushJob::Deliver { workspace: ws.clone(), site: site.clone(), notification: n.clone(), attempt: 1, subscribers: c.to_vec() })
-        .collect())
+/// The subscribers of a direct target (one subscriber, an external id), resolved when sending; `None`
+/// for targets that are fanned out shard by shard.
+async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, target: &Target) -> Result<Option<Vec<Subscriber>>, ApiError> {
+    Ok(match target {
+        Target::All | Target::Tags { .. } => None,
+        Target::Subscriber { id } => Some(subscribers::get(state, ws, site, id).await.ok().into_iter().collect()),
+        Target::ExternalId { external_id } => Some(subscribers::by_external_id(state, ws, site, external_id).await?),
+    })
+}
+
+/// Deliver jobs for resolved subscribers, else one fan-out job per shard.
+fn jobs_for(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, direct: Option<Vec<Subscriber>>) -> Vec<PushJob> {
+    match direct {
+        None => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: ws.clone(), site: site.clone(), notification: n.clone(), shard }).collect(),
+        Some(found) => found.chunks(DELIVER_BATCH).map(|c| PushJob::Deliver { workspace: ws.clone(), site: site.clone(), notification: n.clone(), attempt: 1, subscribers: c.to_vec() }).collect(),
+    }
 }
 
 pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &NotificationId) -> Result<NotificationView, ApiError> {
