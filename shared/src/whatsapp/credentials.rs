@@ -2,7 +2,6 @@
 //! data key bound to {workspace, credential, purpose}. The API only ever shows a masked hint.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -13,14 +12,12 @@ use super::providers::{ProviderSecrets, TwilioAuth};
 use super::types::{CredentialId, Provider};
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::envelope::{open, seal, Sealed};
+use crate::ports::envelope::{open_cached, seal, Sealed};
 use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TableError, TxWrite};
 use crate::state::AppState;
 use crate::workspaces::audit;
 
 const SEALED_FIELD: &str = "sealed";
-/// Decrypted secrets are reused this long by a warm worker (saves a KMS call per message).
-const CACHE_FOR: Duration = Duration::from_secs(300);
 
 /// A secret from a request body: redacted in `Debug`, never serialised back.
 pub struct SecretInput(SecretString);
@@ -294,7 +291,6 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
             TableError::TransactionCancelled { .. } => ApiError::Conflict("the credential changed meanwhile; reload and retry".into()),
             e => e.into(),
         })?;
-    state.whatsapp.forget(id);
     Ok(cred)
 }
 
@@ -310,7 +306,6 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
         .table
         .transact(vec![TxWrite::Delete { key: key.clone(), condition: Condition::Exists }, crate::keys::unregister(&key, SEALED_FIELD), audit::entry(state, ws, meta, "credential.delete", id.as_str())])
         .await?;
-    state.whatsapp.forget(id);
     Ok(())
 }
 
@@ -326,15 +321,12 @@ pub async fn record_test(state: &AppState, ws: &WorkspaceId, id: &CredentialId, 
     }
 }
 
-/// The credential and its decrypted secrets (cached briefly per process, keyed by its update time).
+/// The credential and its decrypted secrets (the data key is cached briefly per process).
 pub async fn unseal(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Result<(Credential, Arc<ProviderSecrets>), ApiError> {
     let item = load(state, ws, id).await?;
     let cred: Credential = item.parse()?;
-    if let Some(secrets) = state.whatsapp.cached(id, &cred.updated_at) {
-        return Ok((cred, secrets));
-    }
     let sealed: Sealed = serde_json::from_value(item.attrs.get(SEALED_FIELD).cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(format!("credential without sealed secrets: {e}")))?;
-    let plaintext = open(state.keyring.as_ref(), &context(ws, id), &sealed).await?;
+    let plaintext = open_cached(&state.data_keys, state.keyring.as_ref(), &context(ws, id), &sealed).await?;
     let fields: SecretFields = serde_json::from_slice(plaintext.expose_secret()).map_err(|e| ApiError::Internal(format!("sealed credential is not readable: {e}")))?;
     let take = |v: &Option<String>| SecretString::from(v.clone().unwrap_or_default());
     let secrets = match cred.provider {
@@ -349,31 +341,7 @@ pub async fn unseal(state: &AppState, ws: &WorkspaceId, id: &CredentialId) -> Re
         Provider::Meta => ProviderSecrets::Meta { access_token: take(&fields.access_token), phone_number_id: cred.phone_number_id.clone().unwrap_or_default(), app_secret: take(&fields.app_secret) },
         Provider::Whapi => ProviderSecrets::Whapi { token: take(&fields.token) },
     };
-    let secrets = Arc::new(secrets);
-    state.whatsapp.remember(id, &cred.updated_at, secrets.clone());
-    Ok((cred, secrets))
-}
-
-/// (credential update time, when cached, the secrets)
-type CachedSecrets = (String, Instant, Arc<ProviderSecrets>);
-
-/// Cache of unsealed secrets for one process.
-#[derive(Default)]
-pub struct SecretCache(std::sync::Mutex<std::collections::HashMap<CredentialId, CachedSecrets>>);
-
-impl SecretCache {
-    pub fn get(&self, id: &CredentialId, version: &str) -> Option<Arc<ProviderSecrets>> {
-        let map = self.0.lock().expect("cache lock");
-        map.get(id).filter(|(v, at, _)| v == version && at.elapsed() < CACHE_FOR).map(|(_, _, s)| s.clone())
-    }
-
-    pub fn put(&self, id: &CredentialId, version: &str, secrets: Arc<ProviderSecrets>) {
-        self.0.lock().expect("cache lock").insert(id.clone(), (version.to_owned(), Instant::now(), secrets));
-    }
-
-    pub fn remove(&self, id: &CredentialId) {
-        self.0.lock().expect("cache lock").remove(id);
-    }
+    Ok((cred, Arc::new(secrets)))
 }
 
 #[cfg(test)]

@@ -11,23 +11,17 @@ mod routes;
 pub mod types;
 pub mod worker;
 
-use std::sync::Arc;
-
 pub use routes::{credentials_api, credentials_routes, messages_api, messages_routes};
 
-use credentials::SecretCache;
-use providers::{ProviderSecrets, ProviderUrls};
-use types::CredentialId;
+use providers::ProviderUrls;
 
-/// What sending needs for the life of the process: one HTTP client, the provider base URLs, and a
-/// short-lived cache of unsealed credentials.
+/// What sending needs for the life of the process: one HTTP client and the provider base URLs.
 pub struct WhatsAppRuntime {
     pub http: reqwest::Client,
     pub urls: ProviderUrls,
     /// The platform's public base URL (Twilio signs the exact URL it called); `None` derives it from
     /// the request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
-    secrets: SecretCache,
 }
 
 impl Default for WhatsAppRuntime {
@@ -38,23 +32,11 @@ impl Default for WhatsAppRuntime {
 
 impl WhatsAppRuntime {
     pub fn new(urls: ProviderUrls) -> Self {
-        Self { http: providers::http_client(), urls, public_url: None, secrets: SecretCache::default() }
+        Self { http: providers::http_client(), urls, public_url: None }
     }
 
     pub fn with_public_url(mut self, public_url: Option<String>) -> Self {
         self.public_url = public_url;
         self
-    }
-
-    fn cached(&self, id: &CredentialId, version: &str) -> Option<Arc<ProviderSecrets>> {
-        self.secrets.get(id, version)
-    }
-
-    fn remember(&self, id: &CredentialId, version: &str, secrets: Arc<ProviderSecrets>) {
-        self.secrets.put(id, version, secrets);
-    }
-
-    fn forget(&self, id: &CredentialId) {
-        self.secrets.remove(id);
     }
 }
