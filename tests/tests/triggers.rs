@@ -63,12 +63,29 @@ struct World {
     site: String,
     channel: String,
     visitor: Browser,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Clone, Copy)]
+enum On {
+    Embedded,
+    /// DynamoDB, SQS and KMS adapters on the moto server.
+    Aws,
 }
 
 async fn world() -> World {
+    world_on(On::Embedded).await
+}
+
+async fn world_on(on: On) -> World {
     let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let (mut state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+    let (mut state, dir) = match on {
+        On::Embedded => {
+            let (state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+            (state, Some(dir))
+        }
+        On::Aws => (webtrigger_tests::aws_state_with_clock(clock.clone()).await, None),
+    };
     let fake = ProviderFake::start().await;
     let fake_host = fake.base_url.trim_start_matches("http://").to_owned();
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
@@ -163,11 +180,35 @@ impl World {
     }
 }
 
+/// Runs each case on the embedded backend and on the AWS adapters (moto). The event-webhook cases stay
+/// embedded-only: their retry schedule runs on the test clock, which SQS delays do not follow.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case(super::world_on(super::On::Embedded).await).await
+            })*
+        }
+        mod aws {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case(super::world_on(super::On::Aws).await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    a_signed_post_sends_push_and_whatsapp_once,
+    every_auth_mode_refuses_bad_and_stale_signatures,
+    dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events,
+    template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time,
+);
+
 const ORDER: &[u8] = br#"{"order": {"id": 1001, "items": ["boots", "laces"]}, "customer": {"id": "cust-42", "phone": "+14155552671"}}"#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_signed_post_sends_push_and_whatsapp_once() {
-    let mut w = world().await;
+async fn a_signed_post_sends_push_and_whatsapp_once(mut w: World) {
     let (trigger, secret) = w.create_trigger(w.order_trigger()).await;
     assert!(secret.starts_with("whsec_"), "{secret}");
     let listed = w.ada.get(&w.path(&format!("triggers/{trigger}"))).await;
@@ -223,9 +264,7 @@ async fn a_signed_post_sends_push_and_whatsapp_once() {
     assert_eq!(eve.get(&w.path(&format!("triggers/{trigger}"))).await.status, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_auth_mode_refuses_bad_and_stale_signatures() {
-    let mut w = world().await;
+async fn every_auth_mode_refuses_bad_and_stale_signatures(mut w: World) {
     let (trigger, secret) = w.create_trigger(w.order_trigger()).await;
     let ts = w.now();
     let good = verify::standard_sign(&secret, "msg_1", ts, ORDER).unwrap();
@@ -308,9 +347,7 @@ async fn every_auth_mode_refuses_bad_and_stale_signatures() {
     w.call(&tk_trigger, bearer(&new_token), ORDER).await.assert_error(422, "trigger_disabled");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events() {
-    let mut w = world().await;
+async fn dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events(mut w: World) {
     let mut def = w.order_trigger();
     def["auth"] = json!("token");
     def["dedupe_path"] = json!("order.id");
@@ -347,9 +384,7 @@ async fn dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events()
     assert_eq!(statuses, ["filtered", "fired", "fired"], "newest first; the duplicate and the bad body left no invocation");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time() {
-    let mut w = world().await;
+async fn template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time(mut w: World) {
     let mut bad = w.order_trigger();
     bad["actions"][0]["title"] = json!("Order {{ order.id ");
     let r = w.ada.post(&w.path("triggers"), bad).await;
