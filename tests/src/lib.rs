@@ -62,7 +62,7 @@ pub async fn aws_resources(name: &str) -> (aws_config::SdkConfig, AwsConfig) {
     let key_id = kms.create_key().send().await.expect("create KMS key").key_metadata.unwrap().key_id;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let prefix = format!("{name}/");
-    for (secret, value) in [("conformance-secret", "s3cret-value".to_owned()), ("token-signing-key", unique_name() + &unique_name())] {
+    for (secret, value) in [("conformance-secret", "s3cret-value".to_owned()), ("token-signing-key", unique_name() + &unique_name()), ("dashboard-vapid-key", unique_name() + &unique_name())] {
         sm.create_secret().name(format!("{prefix}{secret}")).secret_string(value).send().await.expect("create secret");
     }
     let config = AwsConfig { table: name.to_owned(), kms_key_id: key_id, secrets_prefix: prefix, queue_urls: Default::default(), endpoint: Some(aws_endpoint()) };

@@ -1,4 +1,4 @@
-//! Provider webhooks in and the shared inbox, end to end on the embedded backend: signed webhooks from
+//! Provider webhooks in and the shared inbox, end to end on both backends: signed webhooks from
 //! each provider become conversations exactly once, statuses land forward-only even out of order,
 //! forged requests store nothing, STOP/START drive consent, replies go out through the provider fake,
 //! and team actions (assign, snooze, resolve, labels, notes) behave.
@@ -74,9 +74,28 @@ async fn raw(c: &mut Client, method: Method, path: &str, headers: &[(&str, &str)
     c.call_raw(method, path, body.as_bytes().to_vec()).await.status
 }
 
-#[tokio::test]
-async fn webhooks_become_conversations_once_and_statuses_move_forward() {
-    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+/// Runs each case on the embedded backend and on the AWS adapters (DynamoDB, SQS, KMS on moto).
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test]
+            async fn $case() {
+                let (state, _dir) = webtrigger_tests::embedded_state().await;
+                super::$case(state).await
+            })*
+        }
+        mod aws {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(webtrigger_tests::aws_state_with_clock(std::sync::Arc::new(webtrigger::ports::SystemClock)).await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers);
+
+async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state: AppState) {
     let fake = ProviderFake::start().await;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
     state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake.base_url.trim_start_matches("http://").to_owned()] }, ..Default::default() });
@@ -126,7 +145,8 @@ async fn webhooks_become_conversations_once_and_statuses_move_forward() {
     assert_eq!(assigned.data()["assignee"], ada_id.as_str(), "{}", assigned.body);
     ada.post(&p(&format!("conversations/{conv}/assign")), json!({"assignee": "usr_01jd5x8q0y8m3n2b7c4v6w9z1a"})).await.assert_error(422, "validation_failed");
     let keys = push_keys();
-    ada.post("/v1/me/devices", json!({"subscription": {"endpoint": format!("{}/push/ada-phone", fake.base_url), "keys": keys}})).await;
+    let device = ada.post("/v1/me/devices", json!({"subscription": {"endpoint": format!("{}/push/ada-phone", fake.base_url), "keys": keys}})).await;
+    assert_eq!(device.status, 201, "{}", device.body);
     let second = meta_inbound("wamid.IN2", "16505551234", "Hello?");
     assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&second))], "application/json", &second).await, 200);
     drain(&state).await;
@@ -195,9 +215,7 @@ async fn webhooks_become_conversations_once_and_statuses_move_forward() {
     eve.get(&p(&format!("conversations/{conv}"))).await.assert_error(404, "not_found");
 }
 
-#[tokio::test]
-async fn twilio_and_whapi_receivers() {
-    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+async fn twilio_and_whapi_receivers(mut state: AppState) {
     let fake = ProviderFake::start().await;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
     let mut ada = Client::new(state.clone());

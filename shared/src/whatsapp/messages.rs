@@ -248,6 +248,10 @@ pub fn advance(m: &mut Message, status: MessageStatus, at: &str) -> bool {
     if !m.status.can_become(status) {
         return false;
     }
+    if m.status == MessageStatus::Failed {
+        // Delivered after all: the failure report was wrong or out of date (it stays in the history).
+        m.error = None;
+    }
     m.status = status;
     m.history.push(StatusChange { status, at: at.to_owned() });
     true

@@ -274,7 +274,9 @@ impl Content {
 }
 
 /// Where a message is. It only moves forward: queued → sending → sent → delivered → read, or to failed
-/// from any state before delivered.
+/// from any state before delivered. Delivered and read also follow failed: provider statuses arrive in
+/// any order (SQS standard queues, provider retries), and evidence of delivery outranks a failure
+/// report, so the end state does not depend on the order they are processed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
@@ -289,6 +291,7 @@ pub enum MessageStatus {
 impl MessageStatus {
     pub fn can_become(self, next: MessageStatus) -> bool {
         match (self, next) {
+            (Self::Failed, Self::Delivered | Self::Read) => true,
             (Self::Failed, _) => false,
             (Self::Queued | Self::Sending | Self::Sent, Self::Failed) => true,
             (_, Self::Failed) => false,
@@ -322,6 +325,33 @@ mod tests {
         use MessageStatus::*;
         assert!(Queued.can_become(Sending) && Sent.can_become(Read) && Delivered.can_become(Read) && Sent.can_become(Failed));
         assert!(!Read.can_become(Delivered) && !Delivered.can_become(Failed) && !Failed.can_become(Sent) && !Sent.can_become(Sent));
+        assert!(Failed.can_become(Delivered) && Failed.can_become(Read) && !Read.can_become(Failed));
+    }
+
+    #[test]
+    fn the_end_state_does_not_depend_on_arrival_order() {
+        use MessageStatus::*;
+        fn permutations(items: &[MessageStatus]) -> Vec<Vec<MessageStatus>> {
+            if items.len() <= 1 {
+                return vec![items.to_vec()];
+            }
+            (0..items.len())
+                .flat_map(|i| {
+                    let mut rest = items.to_vec();
+                    let first = rest.remove(i);
+                    permutations(&rest).into_iter().map(move |mut p| {
+                        p.insert(0, first);
+                        p
+                    })
+                })
+                .collect()
+        }
+        for (arrivals, expected) in [(vec![Sent, Delivered, Read, Failed], Read), (vec![Sent, Delivered, Failed], Delivered), (vec![Sent, Failed], Failed)] {
+            for order in permutations(&arrivals) {
+                let end = order.iter().fold(Sending, |at, &next| if at.can_become(next) { next } else { at });
+                assert_eq!(end, expected, "{order:?}");
+            }
+        }
     }
 
     #[test]
