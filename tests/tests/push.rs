@@ -1,4 +1,4 @@
-//! Web Push end to end on the embedded backend: sites and public subscribe endpoints, a notification
+//! Web Push end to end on both backends (SQLite, and the AWS adapters on moto): sites and public subscribe endpoints, a notification
 //! fanned out by the real worker to a loopback push-service fake that decrypts every message with the
 //! subscriber keys this test holds, checks the VAPID JWT and headers, and answers per subscriber.
 
@@ -63,15 +63,25 @@ fn b64(s: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
+/// The whole flow on the embedded backend and again on the AWS adapters (DynamoDB, SQS, KMS on moto).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn push_end_to_end() {
+async fn push_end_to_end_embedded() {
+    let (state, _dir) = webtrigger_tests::embedded_state().await;
+    push_end_to_end(state).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn push_end_to_end_aws() {
+    push_end_to_end(webtrigger_tests::aws_state_with_clock(Arc::new(webtrigger::ports::SystemClock)).await).await;
+}
+
+async fn push_end_to_end(mut state: webtrigger::AppState) {
     let fake = Fake::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let fake_host = listener.local_addr().unwrap().to_string();
     let app = axum::Router::new().route("/push/{name}", post(push_service)).with_state(fake.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
     state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
