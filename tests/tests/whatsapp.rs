@@ -23,12 +23,23 @@ struct World {
     fake: ProviderFake,
     ada: Client,
     ws: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn world() -> World {
+    world_on(false).await
+}
+
+/// The embedded backend, or (`aws`) the AWS adapters on moto. Cases that move the clock to drive retry
+/// delays stay embedded: SQS delays follow real time.
+async fn world_on(aws: bool) -> World {
     let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let (mut state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+    let (mut state, dir) = if aws {
+        (webtrigger_tests::aws_state_with_clock(clock.clone()).await, None)
+    } else {
+        let (state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+        (state, Some(dir))
+    };
     let fake = ProviderFake::start().await;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
     let mut ada = Client::new(state.clone());
@@ -91,8 +102,16 @@ impl World {
 }
 
 #[tokio::test]
-async fn sends_through_each_provider() {
-    let mut w = world().await;
+async fn sends_through_each_provider_embedded() {
+    sends_through_each_provider(world().await).await;
+}
+
+#[tokio::test]
+async fn sends_through_each_provider_aws() {
+    sends_through_each_provider(world_on(true).await).await;
+}
+
+async fn sends_through_each_provider(mut w: World) {
 
     // Credentials: only a masked hint comes back; the stored item holds ciphertext only.
     let twilio_cred = w.credential(json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN})).await;
