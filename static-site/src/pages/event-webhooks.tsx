@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
-import { WithWorkspace, message, useLoad, usePoll } from './settings';
+import { Note, WithWorkspace, useAction, useLoad, usePoll } from './settings';
 
 interface Endpoint {
   id: string;
@@ -50,18 +50,9 @@ function EventWebhooks({ ws }: { ws: WorkspaceSummary }) {
   const base = `/v1/workspaces/${ws.id}/event-endpoints`;
   const endpoints = useLoad(() => apiFetch<Endpoint[]>(base), [base]);
   const [form, setForm] = useState<{ url: string; description: string; types: string[] }>({ url: 'https://', description: '', types: [] });
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const { note, act } = useAction(() => endpoints.reload());
   const [secret, setSecret] = useState<{ id: string; secret: string } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const act = async (work: () => Promise<string>) => {
-    setNote(null);
-    try {
-      setNote({ ok: true, text: await work() });
-      endpoints.reload();
-    } catch (e) {
-      setNote({ ok: false, text: message(e) });
-    }
-  };
   const create = (e: Event) => {
     e.preventDefault();
     void act(async () => {
@@ -91,7 +82,7 @@ function EventWebhooks({ ws }: { ws: WorkspaceSummary }) {
         </fieldset>
         <button class="button button-primary">Add endpoint</button>
       </form>
-      {note && <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role={note.ok ? 'status' : 'alert'}>{note.text}</p>}
+      <Note note={note} />
       {endpoints.error && <p class="alert alert-error">{endpoints.error}</p>}
       {endpoints.data?.length === 0 && <p class="card muted">No endpoints yet.</p>}
       {(endpoints.data ?? []).map((ep) => (

@@ -93,6 +93,30 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
 }
 
+/** A one-line outcome shown under a form or a card. */
+export type Notice = { ok: boolean; text: string } | null;
+
+export function Note({ note }: { note: Notice }) {
+  if (!note) return null;
+  return <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role={note.ok ? 'status' : 'alert'}>{note.text}</p>;
+}
+
+/** `act(work)` runs an action whose answer is the line to show, or shows its error; `after` runs on success
+ * (typically a reload). */
+export function useAction(after?: () => void): { note: Notice; setNote: (n: Notice) => void; act: (work: () => Promise<string>) => Promise<void> } {
+  const [note, setNote] = useState<Notice>(null);
+  const act = async (work: () => Promise<string>) => {
+    setNote(null);
+    try {
+      setNote({ ok: true, text: await work() });
+      after?.();
+    } catch (e) {
+      setNote({ ok: false, text: message(e) });
+    }
+  };
+  return { note, setNote, act };
+}
+
 /** Re-runs `tick` every `ms` while the page is visible. */
 export function usePoll(ms: number): number {
   const [n, setN] = useState(0);

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
-import { WithWorkspace, message, useLoad, usePoll } from './settings';
+import { Note, WithWorkspace, message, useAction, useLoad, usePoll } from './settings';
 
 type AuthMode = 'standard_webhooks' | 'token' | 'github' | 'stripe';
 
@@ -249,17 +249,9 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
 }
 
 function Details({ ws, trigger, secret, onEdit, onChanged }: { ws: WorkspaceSummary; trigger: Trigger; secret: string | null; onEdit: () => void; onChanged: (t: Trigger | null, secret?: string) => void }) {
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const { note, act } = useAction();
   const url = `${location.origin}/t/${trigger.id}`;
   const base = `/v1/workspaces/${ws.id}/triggers/${trigger.id}`;
-  const act = async (work: () => Promise<string>) => {
-    setNote(null);
-    try {
-      setNote({ ok: true, text: await work() });
-    } catch (e) {
-      setNote({ ok: false, text: message(e) });
-    }
-  };
   const toggle = () => act(async () => {
     const { name, auth, filter, dedupe_path, dedupe_window_seconds, actions } = trigger;
     onChanged(await apiFetch<Trigger>(base, { method: 'PUT', body: { name, auth, filter, dedupe_path, dedupe_window_seconds, actions, enabled: !trigger.enabled } }));
@@ -287,7 +279,7 @@ function Details({ ws, trigger, secret, onEdit, onChanged }: { ws: WorkspaceSumm
         <button type="button" class="button button-small" onClick={toggle}>{trigger.enabled ? 'Disable' : 'Enable'}</button>{' '}
         <button type="button" class="button button-small" onClick={rotate}>Rotate secret</button>{' '}
         <button type="button" class="button button-small" onClick={remove}>Delete</button>
-        {note && <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`}>{note.text}</p>}
+        <Note note={note} />
       </div>
       <InvocationLog ws={ws} trigger={trigger} />
     </>

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
-import { WithWorkspace, message, useLoad } from './settings';
+import { Note, WithWorkspace, message, useAction, useLoad } from './settings';
 
 type Provider = 'twilio' | 'meta' | 'whapi';
 
@@ -67,11 +67,6 @@ const FIELDS: Record<Provider, [string, string, boolean][]> = {
   whapi: [['token', 'Channel token', true]],
 };
 
-function Note({ note }: { note: { ok: boolean; text: string } | null }) {
-  if (!note) return null;
-  return <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role={note.ok ? 'status' : 'alert'}>{note.text}</p>;
-}
-
 function SecretFields({ provider, values, onChange }: { provider: Provider; values: Record<string, string>; onChange: (v: Record<string, string>) => void }) {
   return (
     <>
@@ -97,18 +92,9 @@ function Credentials({ ws }: { ws: WorkspaceSummary }) {
   const [provider, setProvider] = useState<Provider>('twilio');
   const [name, setName] = useState('');
   const [values, setValues] = useState<Record<string, string>>({});
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const { note, act } = useAction(() => creds.reload());
   const [testTo, setTestTo] = useState('+');
   const [rotating, setRotating] = useState<string | null>(null);
-  const act = async (work: () => Promise<string>) => {
-    setNote(null);
-    try {
-      setNote({ ok: true, text: await work() });
-      creds.reload();
-    } catch (e) {
-      setNote({ ok: false, text: message(e) });
-    }
-  };
   const create = (e: Event) => {
     e.preventDefault();
     void act(async () => {
@@ -189,17 +175,8 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
   const channels = useLoad(() => apiFetch<Channel[]>(`/v1/workspaces/${ws.id}/channels`), [ws.id]);
   const creds = useLoad(() => apiFetch<Credential[]>(`/v1/workspaces/${ws.id}/credentials`), [ws.id]);
   const [form, setForm] = useState({ name: '', credential_id: '', number: '', throughput: '' });
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const { note, act } = useAction(() => channels.reload());
   const [link, setLink] = useState<{ channel: string; state: LinkState } | null>(null);
-  const act = async (work: () => Promise<string>) => {
-    setNote(null);
-    try {
-      setNote({ ok: true, text: await work() });
-      channels.reload();
-    } catch (e) {
-      setNote({ ok: false, text: message(e) });
-    }
-  };
   const create = (e: Event) => {
     e.preventDefault();
     void act(async () => {
@@ -279,7 +256,7 @@ function Messages({ ws }: { ws: WorkspaceSummary }) {
   const page = useLoad(() => apiFetch<{ messages: Message[]; next_cursor: string | null }>(`/v1/workspaces/${ws.id}/messages${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`), [ws.id, tick, cursor]);
   const channels = useLoad(() => apiFetch<Channel[]>(`/v1/workspaces/${ws.id}/channels`), [ws.id]);
   const [form, setForm] = useState({ channel_id: '', to: '+', body: '', template: '', language: 'en_US' });
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const { note, setNote } = useAction();
   const send = async (e: Event) => {
     e.preventDefault();
     setNote(null);
