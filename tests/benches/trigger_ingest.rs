@@ -37,19 +37,24 @@ fn signed(target: &Target, n: usize) -> (Vec<(&'static str, String)>, String) {
     (vec![("content-type", "application/json".into()), ("webhook-id", id), ("webhook-timestamp", ts), ("webhook-signature", format!("v1,{sig}"))], body)
 }
 
-async fn setup(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<Vec<Target>> {
-    let signup: Value = http.post(format!("{base}/v1/auth/signup")).json(&json!({"email": email, "password": "correct horse battery"})).send().await?.json().await?;
-    let token = signup["data"]["access_token"].as_str().expect("token").to_owned();
-    let ws: Value = http.post(format!("{base}/v1/workspaces")).bearer_auth(&token).json(&json!({"name": "Bench"})).send().await?.json().await?;
+/// Signs up, then creates a workspace, a site and `TRIGGERS` triggers with one push action each, through
+/// `post(path, bearer token, body)` (over HTTP, or straight into the router).
+async fn setup<F, Fut>(post: F) -> anyhow::Result<Vec<Target>>
+where
+    F: Fn(String, Option<String>, Value) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Value>>,
+{
+    let signup = post("/v1/auth/signup".into(), None, json!({"email": "bench@example.com", "password": "correct horse battery"})).await?;
+    let token = Some(signup["data"]["access_token"].as_str().expect("token").to_owned());
+    let ws = post("/v1/workspaces".into(), token.clone(), json!({"name": "Bench"})).await?;
     let ws = ws["data"]["id"].as_str().expect("workspace").to_owned();
-    let site: Value = http.post(format!("{base}/v1/workspaces/{ws}/sites")).bearer_auth(&token).json(&json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).send().await?.json().await?;
+    let site = post(format!("/v1/workspaces/{ws}/sites"), token.clone(), json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await?;
     let site = site["data"]["id"].as_str().expect("site").to_owned();
     let mut targets = Vec::new();
     for i in 0..TRIGGERS {
         let action = json!({"type": "push", "site_id": site, "target": {"type": "tags", "tags": "vip"}, "title": "Order {{ order.id }}", "body": "{{ order.total }} {{ status }}", "url": "https://shop.example.com/o/{{ order.id }}"});
-        let created: Value = http.post(format!("{base}/v1/workspaces/{ws}/triggers")).bearer_auth(&token).json(&json!({"name": format!("Orders {i}"), "filter": "status == \"paid\"", "actions": [action]})).send().await?.json().await?;
-        let secret = created["data"]["secret"].as_str().expect("secret");
-        let key = B64.decode(secret.trim_start_matches("whsec_"))?;
+        let created = post(format!("/v1/workspaces/{ws}/triggers"), token.clone(), json!({"name": format!("Orders {i}"), "filter": "status == \"paid\"", "actions": [action]})).await?;
+        let key = B64.decode(created["data"]["secret"].as_str().expect("secret").trim_start_matches("whsec_"))?;
         targets.push(Target { path: created["data"]["url_path"].as_str().expect("url").to_owned(), key: hmac::Key::new(hmac::HMAC_SHA256, &key) });
     }
     Ok(targets)
@@ -80,7 +85,16 @@ async fn main() -> anyhow::Result<()> {
     while http.get(format!("{base}/v1/health")).send().await.is_err() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let targets = Arc::new(setup(&http, &base, "bench@example.com").await?);
+    let targets = Arc::new(
+        setup(|path, token, body| {
+            let mut req = http.post(format!("{base}{path}")).json(&body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            async move { Ok(req.send().await?.json::<Value>().await?) }
+        })
+        .await?,
+    );
     let counter = Arc::new(AtomicUsize::new(0));
     let call = {
         let (http, base, targets, counter) = (http.clone(), base.clone(), targets.clone(), counter.clone());
@@ -110,25 +124,18 @@ async fn main() -> anyhow::Result<()> {
     let app = webtrigger::http::api(webtrigger::local::all_routes(), state.clone(), None);
     let in_process = {
         // Triggers are created through the router itself so the state under test holds them.
-        let mut targets = Vec::new();
-        let signup = app.clone().oneshot(Request::post("/v1/auth/signup").header("content-type", "application/json").body(Body::from(json!({"email": "local@example.com", "password": "correct horse battery"}).to_string()))?).await?;
-        let signup: Value = serde_json::from_slice(&axum::body::to_bytes(signup.into_body(), usize::MAX).await?)?;
-        let token = signup["data"]["access_token"].as_str().expect("token").to_owned();
-        let post = |path: String, body: Value| {
-            let (app, token) = (app.clone(), token.clone());
-            async move {
-                let r = app.oneshot(Request::post(path).header("content-type", "application/json").header("authorization", format!("Bearer {token}")).body(Body::from(body.to_string())).unwrap()).await.unwrap();
-                serde_json::from_slice::<Value>(&axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap()).unwrap()
+        let targets = setup(|path, token, body| {
+            let mut req = Request::post(path).header("content-type", "application/json");
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
             }
-        };
-        let ws = post("/v1/workspaces".into(), json!({"name": "Bench"})).await["data"]["id"].as_str().expect("ws").to_owned();
-        let site = post(format!("/v1/workspaces/{ws}/sites"), json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await["data"]["id"].as_str().expect("site").to_owned();
-        for i in 0..TRIGGERS {
-            let action = json!({"type": "push", "site_id": site, "target": {"type": "tags", "tags": "vip"}, "title": "Order {{ order.id }}", "body": "{{ order.total }} {{ status }}"});
-            let created = post(format!("/v1/workspaces/{ws}/triggers"), json!({"name": format!("T{i}"), "filter": "status == \"paid\"", "actions": [action]})).await;
-            let key = B64.decode(created["data"]["secret"].as_str().expect("secret").trim_start_matches("whsec_"))?;
-            targets.push(Target { path: created["data"]["url_path"].as_str().expect("url").to_owned(), key: hmac::Key::new(hmac::HMAC_SHA256, &key) });
-        }
+            let app = app.clone();
+            async move {
+                let r = app.oneshot(req.body(Body::from(body.to_string()))?).await?;
+                Ok(serde_json::from_slice::<Value>(&axum::body::to_bytes(r.into_body(), usize::MAX).await?)?)
+            }
+        })
+        .await?;
         let mut samples = Vec::with_capacity(SEQUENTIAL);
         for n in 0..SEQUENTIAL {
             let target = &targets[n % TRIGGERS];
