@@ -151,7 +151,7 @@ impl Queue for SqliteQueue {
 
     async fn send(&self, queue: &str, messages: Vec<OutgoingMessage>) -> Result<Vec<String>, QueueError> {
         check_send(&messages)?;
-        let queue_name = queue;
+        let signal = self.signal(queue);
         let queue = queue.to_owned();
         let now = self.clock.now().timestamp_millis();
         let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
@@ -170,7 +170,7 @@ impl Queue for SqliteQueue {
                 tx.commit().map_err(db_err)
             })
             .await?;
-        self.signal(queue_name).notify_waiters();
+        signal.notify_waiters();
         Ok(out)
     }
 
