@@ -80,7 +80,9 @@ impl Default for DataKeyCache {
 /// [`open`] with the data key taken from `cache` when it holds it.
 pub async fn open_cached(cache: &DataKeyCache, keyring: &dyn Keyring, context: &EncryptionContext, sealed: &Sealed) -> Result<SecretSlice<u8>, KeyringError> {
     let aad = context.canonical_bytes();
-    let mut id = aad.clone();
+    // Length-prefixed, so no context/wrapped-key pair can spell another's.
+    let mut id = (aad.len() as u32).to_be_bytes().to_vec();
+    id.extend_from_slice(&aad);
     id.extend_from_slice(&sealed.wrapped_key);
     let dk = match cache.lookup(&id) {
         Some(dk) => dk,
