@@ -235,6 +235,9 @@ pub enum TxWrite {
     Delete { key: Key, condition: Condition },
     /// Asserts a condition on an item without writing it.
     Check { key: Key, condition: Condition },
+    /// Adds each delta to a numeric attribute (absent counts as 0), creating the item if needed, like
+    /// [`Table::add`]; lets a counter move together with the write that proves it was not added before.
+    Add { key: Key, deltas: Vec<(String, i64)> },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -296,6 +299,15 @@ pub(crate) fn check_transaction(writes: &[TxWrite]) -> Result<(), TableError> {
                 &item.key
             }
             TxWrite::Delete { key, .. } | TxWrite::Check { key, .. } => key,
+            TxWrite::Add { key, deltas } => {
+                if deltas.is_empty() {
+                    return Err(TableError::Invalid("an add needs at least one counter".into()));
+                }
+                for (name, _) in deltas {
+                    check_counter_name(name)?;
+                }
+                key
+            }
         };
         if !seen.insert(key) {
             return Err(TableError::Invalid(format!("key {}/{} appears twice in one transaction", key.pk, key.sk)));

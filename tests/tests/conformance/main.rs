@@ -24,6 +24,7 @@ conformance!(
     table_cases::reserved_attribute_names_are_refused,
     table_cases::version_conflict,
     table_cases::transaction_all_or_nothing,
+    table_cases::transaction_counter_add,
     table_cases::query_pagination_both_directions,
     table_cases::gsi_query,
     table_cases::counter_add_under_concurrency,

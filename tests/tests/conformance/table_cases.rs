@@ -76,6 +76,27 @@ pub async fn transaction_all_or_nothing(b: Backend) {
     assert!(matches!(b.table.transact(duplicate_keys).await, Err(TableError::Invalid(_))));
 }
 
+/// A counter add inside a transaction lands with the other writes or not at all: the push worker adds a
+/// job's counters in the same transaction as the marker proving they were not added before.
+pub async fn transaction_counter_add(b: Backend) {
+    let (marker, counters) = (Key::new("TA", "JOB#1"), Key::new("TA", "NTF"));
+    let once = || vec![
+        TxWrite::Put { item: Item::new(marker.clone()), condition: Condition::NotExists },
+        TxWrite::Add { key: counters.clone(), deltas: vec![("accepted".into(), 3), ("failed".into(), 1)] },
+    ];
+    b.table.transact(once()).await.unwrap();
+    assert_eq!(b.table.transact(once()).await, Err(TableError::TransactionCancelled { index: 0 }), "the marker exists");
+    let stored = b.table.get(&counters).await.unwrap().expect("created by the add");
+    assert_eq!((stored.attrs["accepted"].as_i64(), stored.attrs["failed"].as_i64()), (Some(3), Some(1)), "added exactly once");
+    b.table
+        .transact(vec![TxWrite::Add { key: counters.clone(), deltas: vec![("accepted".into(), 2), ("fresh".into(), 0)] }, TxWrite::Check { key: marker.clone(), condition: Condition::Exists }])
+        .await
+        .unwrap();
+    assert_eq!(b.table.add(&counters, &[("accepted", 1)]).await.unwrap(), vec![6]);
+    let bad = vec![TxWrite::Add { key: counters.clone(), deltas: vec![("version".into(), 1)] }];
+    assert!(matches!(b.table.transact(bad).await, Err(TableError::Invalid(_))), "reserved names are refused");
+}
+
 async fn collect_pages(b: &Backend, query: Query) -> (Vec<String>, usize) {
     let mut seen = Vec::new();
     let mut cursor = None;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
 
@@ -107,6 +107,19 @@ fn condition(c: Condition, now: i64) -> Option<Cond> {
         values.insert(":version".into(), n(v as i64));
     }
     Some(Cond { expr, names, values })
+}
+
+/// `ADD #c0 :d0, #c1 :d1 …` with its names and values.
+fn add_expression<'a>(deltas: impl Iterator<Item = (&'a str, i64)>) -> (String, HashMap<String, String>, Attrs) {
+    let mut names = HashMap::new();
+    let mut values = HashMap::new();
+    let mut parts = Vec::new();
+    for (i, (name, delta)) in deltas.enumerate() {
+        names.insert(format!("#c{i}"), name.to_owned());
+        values.insert(format!(":d{i}"), n(delta));
+        parts.push(format!("#c{i} :d{i}"));
+    }
+    (format!("ADD {}", parts.join(", ")), names, values)
 }
 
 fn cursor_from_key(mut lek: Attrs, index: Index) -> Option<Cursor> {
@@ -230,21 +243,16 @@ impl Table for DynamoTable {
         if deltas.is_empty() {
             return Err(TableError::Invalid("add needs at least one counter".into()));
         }
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut parts = Vec::new();
-        for (i, (name, delta)) in deltas.iter().enumerate() {
+        for (name, _) in deltas {
             check_counter_name(name)?;
-            names.insert(format!("#c{i}"), (*name).to_owned());
-            values.insert(format!(":d{i}"), n(*delta));
-            parts.push(format!("#c{i} :d{i}"));
         }
+        let (expr, names, values) = add_expression(deltas.iter().copied());
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
-            .update_expression(format!("ADD {}", parts.join(", ")))
+            .update_expression(expr)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)
@@ -292,6 +300,16 @@ impl Table for DynamoTable {
                         .set_expression_attribute_names((!c.names.is_empty()).then_some(c.names))
                         .set_expression_attribute_values((!c.values.is_empty()).then_some(c.values));
                     TransactWriteItem::builder().condition_check(b.build().map_err(unavailable)?)
+                }
+                TxWrite::Add { key, deltas } => {
+                    let (expr, names, values) = add_expression(deltas.iter().map(|(n, d)| (n.as_str(), *d)));
+                    let b = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(key)))
+                        .update_expression(expr)
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values));
+                    TransactWriteItem::builder().update(b.build().map_err(unavailable)?)
                 }
             };
             items.push(built.build());

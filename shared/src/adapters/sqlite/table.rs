@@ -89,6 +89,27 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
     Ok(())
 }
 
+/// Adds `deltas` to the counters of the item under `key` (created if absent) inside `tx`.
+fn add_in(tx: &Transaction<'_>, key: &Key, deltas: &[(String, i64)]) -> Result<Vec<i64>, TableError> {
+    let existing = tx
+        .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
+        .optional()
+        .map_err(db_err)?;
+    let mut item = existing.unwrap_or_else(|| Item::new(key.clone()));
+    let mut out = Vec::with_capacity(deltas.len());
+    for (name, delta) in deltas {
+        let old = match item.attrs.get(name) {
+            None => 0,
+            Some(v) => v.as_i64().ok_or_else(|| TableError::Invalid(format!("attribute `{name}` is not a number")))?,
+        };
+        let new = old.checked_add(*delta).ok_or_else(|| TableError::Invalid(format!("counter `{name}` overflows")))?;
+        item.attrs.insert(name.clone(), new.into());
+        out.push(new);
+    }
+    write(tx, &item)?;
+    Ok(out)
+}
+
 fn build_query(q: &Query, now: i64) -> Result<(String, Vec<SqlValue>), TableError> {
     let (pk_col, sk_col) = match q.index {
         Index::Primary => ("pk", "sk"),
@@ -206,22 +227,7 @@ impl Table for SqliteTable {
         self.db
             .call(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                let existing = tx
-                    .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
-                    .optional()
-                    .map_err(db_err)?;
-                let mut item = existing.unwrap_or_else(|| Item::new(key.clone()));
-                let mut out = Vec::with_capacity(deltas.len());
-                for (name, delta) in &deltas {
-                    let old = match item.attrs.get(name) {
-                        None => 0,
-                        Some(v) => v.as_i64().ok_or_else(|| TableError::Invalid(format!("attribute `{name}` is not a number")))?,
-                    };
-                    let new = old.checked_add(*delta).ok_or_else(|| TableError::Invalid(format!("counter `{name}` overflows")))?;
-                    item.attrs.insert(name.clone(), new.into());
-                    out.push(new);
-                }
-                write(&tx, &item)?;
+                let out = add_in(&tx, &key, &deltas)?;
                 tx.commit().map_err(db_err)?;
                 Ok(out)
             })
@@ -238,6 +244,7 @@ impl Table for SqliteTable {
                     let (key, condition) = match w {
                         TxWrite::Put { item, condition } => (&item.key, *condition),
                         TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
+                        TxWrite::Add { key, .. } => (key, Condition::None),
                     };
                     if !holds(&tx, key, condition, now).map_err(db_err)? {
                         return Err(TableError::TransactionCancelled { index });
@@ -250,6 +257,9 @@ impl Table for SqliteTable {
                             tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(db_err)?;
                         }
                         TxWrite::Check { .. } => {}
+                        TxWrite::Add { key, deltas } => {
+                            add_in(&tx, key, deltas)?;
+                        }
                     }
                 }
                 tx.commit().map_err(db_err)
