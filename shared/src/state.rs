@@ -31,6 +31,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Present on the embedded backend, for local-only maintenance (TTL purge).
     pub sqlite: Option<Arc<SqliteTable>>,
+    /// The embedded queue, for local-only recovery at start.
+    pub sqlite_queue: Option<Arc<SqliteQueue>>,
     /// Access-token signing keys, read from `secrets` and cached.
     pub tokens: Arc<TokenKeys>,
     /// Take the client IP from X-Forwarded-For (behind CloudFront) rather than the peer address.
@@ -84,9 +86,11 @@ impl AppState {
     /// The embedded backend from parts (tests use an in-memory database).
     pub fn embedded_parts(db: SqliteDb, keyring: Arc<dyn Keyring>, secrets: Arc<dyn Secrets>, clock: Arc<dyn Clock>) -> Self {
         let table = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
+        let queue = Arc::new(SqliteQueue::new(db, clock.clone()));
         Self {
             table: table.clone(),
-            queue: Arc::new(SqliteQueue::new(db, clock.clone())),
+            queue: queue.clone(),
+            sqlite_queue: Some(queue),
             keyring,
             secrets,
             clock,
@@ -123,6 +127,7 @@ impl AppState {
             backend: BackendKind::Aws,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             sqlite: None,
+            sqlite_queue: None,
             tokens: Arc::new(TokenKeys::default()),
             trust_forwarded_for: true,
             cookie_secure: true,

@@ -75,12 +75,21 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     state.limits = opts.config.limits;
     state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(opts.config.providers.clone()).with_public_url(opts.config.public_url.clone()));
     state.events_out = Arc::new(crate::events_out::EventsRuntime::new(opts.config.outbound.clone()));
+    // The only process on this data dir: leases of deliver jobs held by another instance are a dead one's.
+    let mut push = crate::push::PushRuntime { sole_process: true, ..Default::default() };
     if !opts.allow_push_hosts.is_empty() {
         tracing::warn!(hosts = ?opts.allow_push_hosts, "accepting push endpoints outside the browser push services");
-        let policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };
-        state.push = Arc::new(crate::push::PushRuntime { policy, ..Default::default() });
+        push.policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };
     }
+    state.push = Arc::new(push);
     state.ensure_queues().await?;
+    if let Some(queue) = &state.sqlite_queue {
+        // Messages in flight when the last process died would wait out their visibility timeout.
+        let released = queue.release_in_flight().await.map_err(InitError::from)?;
+        if released > 0 {
+            tracing::warn!(released, "released messages left in flight by the previous process");
+        }
+    }
     let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;
     let site = opts.static_dir.as_deref().map(dashboard);

@@ -1,8 +1,11 @@
 //! Notifications: the record is written first (with its counters), then fan-out jobs are queued, one per
 //! subscriber shard; each fan-out pages its shard, keeps the subscribers the target selects and queues
-//! deliver jobs of up to 50 subscriptions; a deliver job encrypts and sends them concurrently and adds
-//! its counters once. Expired subscriptions (404/410) are deleted; transient failures are re-queued
-//! with the push service's Retry-After or backoff, up to `MAX_ATTEMPTS`.
+//! deliver jobs of up to 100 subscriptions of one push-service origin, with ids that a retried fan-out
+//! computes again; a deliver job encrypts and sends them concurrently and records each final answer with
+//! its counters in its progress record (`progress.rs`), so nothing is sent or counted twice. Expired
+//! subscriptions (404/410) are deleted; transient failures are retried with the push service's
+//! Retry-After or backoff, up to `MAX_ATTEMPTS`. A notification is `completed` when every shard is fanned
+//! out and every deliver job finished.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,8 +24,10 @@ use crate::workspaces::audit;
 prefixed_id!(NotificationId, "ntf_", "notification");
 
 pub const MAX_ATTEMPTS: u32 = 5;
-pub const DELIVER_BATCH: usize = 50;
-pub const COUNTERS: [&str; 10] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done"];
+pub const DELIVER_BATCH: usize = 100;
+pub const COUNTERS: [&str; 12] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done"];
+/// Bookkeeping counters, not shown in `stats`.
+const INTERNAL_COUNTERS: [&str; 3] = ["shards_done", "jobs_total", "jobs_done"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -81,7 +86,7 @@ pub struct Notification {
 pub struct NotificationView {
     #[serde(flatten)]
     pub notification: Notification,
-    /// `sending` until every shard is fanned out and every targeted subscriber has an outcome.
+    /// `sending` until every shard is fanned out and every deliver job has finished.
     pub status: &'static str,
     #[schema(value_type = Object)]
     pub stats: serde_json::Map<String, serde_json::Value>,
@@ -92,7 +97,51 @@ pub struct NotificationView {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PushJob {
     Fanout { workspace: WorkspaceId, site: SiteId, notification: NotificationId, shard: u8 },
-    Deliver { workspace: WorkspaceId, site: SiteId, notification: NotificationId, attempt: u32, subscribers: Vec<Subscriber> },
+    Deliver {
+        workspace: WorkspaceId,
+        site: SiteId,
+        notification: NotificationId,
+        /// Names the job's progress record; the same on every copy of the job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        /// Attempts made before this message was first received (its receives count on top).
+        #[serde(default = "first_attempt")]
+        attempt: u32,
+        /// A dead-lettered job sent back by `dlq redrive`: its subscribers were counted `failed_transient`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        redrive: bool,
+        subscribers: Vec<Subscriber>,
+    },
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// Deliver jobs for `subs`: grouped by push-service origin (so one slow service holds only its own jobs)
+/// and cut into batches, with ids `<prefix>-<origin hash>-<n>` that the same input always yields.
+pub fn deliver_jobs(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, prefix: &str, subs: Vec<Subscriber>) -> Vec<PushJob> {
+    let mut by_origin: std::collections::BTreeMap<String, Vec<Subscriber>> = Default::default();
+    for s in subs {
+        by_origin.entry(s.subscription.origin()).or_default().push(s);
+    }
+    let mut jobs = Vec::new();
+    for (origin, mut group) in by_origin {
+        group.sort_by(|a, b| a.id.cmp(&b.id));
+        let tag = &crate::auth::tokens::token_hash(&origin)[..8];
+        for (i, chunk) in group.chunks(DELIVER_BATCH).enumerate() {
+            jobs.push(PushJob::Deliver {
+                workspace: ws.clone(),
+                site: site.clone(),
+                notification: n.clone(),
+                job: Some(format!("{prefix}-{tag}-{i:04}")),
+                attempt: 1,
+                redrive: false,
+                subscribers: chunk.to_vec(),
+            });
+        }
+    }
+    jobs
 }
 
 fn partition(ws: &WorkspaceId, site: &SiteId) -> String {
@@ -205,10 +254,13 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
     }
-    if let Some(found) = &direct {
+    let jobs = jobs_for(ws.id(), site_id, &n.id, direct);
+    if !jobs.iter().any(|j| matches!(j, PushJob::Fanout { .. })) {
         // Counted with the record itself, so a re-queue by the outbox sweep cannot count them twice.
-        item.attrs.insert("targeted".into(), (found.len() as i64).into());
+        let targeted: usize = jobs.iter().map(|j| if let PushJob::Deliver { subscribers, .. } = j { subscribers.len() } else { 0 }).sum();
+        item.attrs.insert("targeted".into(), (targeted as i64).into());
         item.attrs.insert("shards_done".into(), i64::from(SHARDS).into());
+        item.attrs.insert("jobs_total".into(), (jobs.len() as i64).into());
     }
     let outbox = outbox_item(state.clock.now().timestamp_millis(), ws.id(), site_id, &n.id);
     let outbox_key = outbox.key.clone();
@@ -220,7 +272,6 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
             audit::entry(state, ws, meta, "notification.send", n.id.as_str()),
         ])
         .await?;
-    let jobs = jobs_for(ws.id(), site_id, &n.id, direct);
     enqueue(state, jobs, std::time::Duration::ZERO).await?;
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (fan-out is idempotent per shard)");
@@ -278,7 +329,7 @@ async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, targe
 fn jobs_for(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, direct: Option<Vec<Subscriber>>) -> Vec<PushJob> {
     match direct {
         None => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: ws.clone(), site: site.clone(), notification: n.clone(), shard }).collect(),
-        Some(found) => found.chunks(DELIVER_BATCH).map(|c| PushJob::Deliver { workspace: ws.clone(), site: site.clone(), notification: n.clone(), attempt: 1, subscribers: c.to_vec() }).collect(),
+        Some(found) => deliver_jobs(ws, site, n, "direct", found),
     }
 }
 
@@ -290,10 +341,15 @@ pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &Notificat
 
 fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
     let notification: Notification = item.parse()?;
-    let stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| **c != "shards_done").map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    let stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| !INTERNAL_COUNTERS.contains(c)).map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
     let n = |c: &str| item.attrs.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
-    let finished = n("accepted") + n("failed_gone") + n("failed_too_large") + n("failed_transient") + n("failed_rejected");
-    let status = if n("shards_done") >= i64::from(SHARDS) && finished >= n("targeted") { "completed" } else { "sending" };
+    let jobs_finished = if item.attrs.contains_key("jobs_total") {
+        n("jobs_done") >= n("jobs_total")
+    } else {
+        // Records written before deliver jobs were counted.
+        n("accepted") + n("failed_gone") + n("failed_too_large") + n("failed_transient") + n("failed_rejected") >= n("targeted")
+    };
+    let status = if n("shards_done") >= i64::from(SHARDS) && jobs_finished { "completed" } else { "sending" };
     Ok(NotificationView { notification, status, stats })
 }
 

@@ -42,7 +42,7 @@ fn receive_count(message: &SqsMessage) -> u32 {
 /// Runs every message of the batch concurrently. Retryable failures get their visibility changed to the
 /// backoff delay and are reported as batch item failures; permanent ones are copied to the DLQ and acked.
 pub async fn process_batch(state: &AppState, queue: &QueueSpec, handler: &dyn JobHandler, event: SqsEvent) -> SqsBatchResponse {
-    let outcomes = futures_util::future::join_all(event.records.iter().map(|m| process_one(state, queue, handler, m))).await;
+    let outcomes = futures_util::future::join_all(event.records.iter().map(|m| process_message(state, queue, handler, m))).await;
     let batch_item_failures = outcomes
         .into_iter()
         .flatten()
@@ -51,8 +51,9 @@ pub async fn process_batch(state: &AppState, queue: &QueueSpec, handler: &dyn Jo
     SqsBatchResponse { batch_item_failures }
 }
 
-/// Returns the message id if the message must stay on the queue.
-async fn process_one(state: &AppState, queue: &QueueSpec, handler: &dyn JobHandler, message: &SqsMessage) -> Option<String> {
+/// Runs one message: `None` when it is done with (succeeded, or dead-lettered) and may be deleted, else
+/// its id, with its visibility already set to the retry delay.
+pub async fn process_message(state: &AppState, queue: &QueueSpec, handler: &dyn JobHandler, message: &SqsMessage) -> Option<String> {
     let id = message.message_id.clone().unwrap_or_default();
     let attempt = receive_count(message);
     let span = tracing::info_span!("job", queue = %queue.name, message_id = %id, attempt);

@@ -53,6 +53,11 @@ impl SqliteDb {
     fn init(conn: Connection) -> rusqlite::Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // `leased` (received and not yet acknowledged or delayed by its consumer) came after the first schema.
+        let has_leased: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('queue_messages') WHERE name = 'leased'", [], |r| r.get::<_, i64>(0).map(|n| n > 0))?;
+        if !has_leased {
+            conn.execute_batch("ALTER TABLE queue_messages ADD COLUMN leased INTEGER NOT NULL DEFAULT 0")?;
+        }
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 

@@ -62,6 +62,18 @@ fn check_name(name: &str) -> Result<(), QueueError> {
 }
 
 impl SqliteQueue {
+    /// Makes every received-but-unacknowledged message visible again, keeping its receive count. Only
+    /// for the start of the one process that owns the database: whoever received them is dead.
+    /// A message whose visibility a consumer changed (a retry delay) keeps its delay.
+    pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
+        let now = self.clock.now().timestamp_millis();
+        self.db
+            .call(move |c| {
+                c.execute("UPDATE queue_messages SET visible_at = ?1, receipt = NULL, leased = 0 WHERE leased = 1 AND visible_at > ?1", [now]).map_err(db_err)
+            })
+            .await
+    }
+
     async fn receive_now(&self, queue: &str, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let queue = queue.to_owned();
         let now = self.clock.now().timestamp_millis();
@@ -95,7 +107,7 @@ impl SqliteQueue {
                     if count >= q.max_receives {
                         if let Some(dlq) = &q.dlq {
                             tx.execute(
-                                "UPDATE queue_messages SET queue = ?1, receive_count = 0, visible_at = ?2, receipt = NULL WHERE id = ?3",
+                                "UPDATE queue_messages SET queue = ?1, receive_count = 0, visible_at = ?2, receipt = NULL, leased = 0 WHERE id = ?3",
                                 params![dlq, now, id],
                             )
                             .map_err(db_err)?;
@@ -107,7 +119,7 @@ impl SqliteQueue {
                     }
                     let receipt = format!("{receipt_seed}-{n}");
                     tx.execute(
-                        "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2 WHERE id = ?3",
+                        "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at = ?1, receipt = ?2, leased = 1 WHERE id = ?3",
                         params![now + q.visibility_ms, receipt, id],
                     )
                     .map_err(db_err)?;
@@ -216,7 +228,7 @@ impl Queue for SqliteQueue {
             .call(move |c| {
                 queue_row(c, &queue)?;
                 c.execute(
-                    "UPDATE queue_messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3",
+                    "UPDATE queue_messages SET visible_at = ?1, leased = 0 WHERE queue = ?2 AND receipt = ?3",
                     params![visible_at, queue, receipt],
                 )
                 .map_err(db_err)

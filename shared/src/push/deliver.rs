@@ -1,0 +1,183 @@
+//! One deliver job: claim its progress record, send to every subscriber without a final answer yet
+//! (concurrently, within the per-origin limit), and record the answers as they come in — each commit
+//! carries the counters of the answers it records, so a crash loses at most the answers of the moment
+//! (those subscribers are sent again: at least once) and never counts one twice. Transient failures stay
+//! open and the message is retried after Retry-After or the backoff; on the last attempt they are counted
+//! `failed_transient` and parked in the dead-letter queue for `webtrigger dlq redrive`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::notifications::{payload, NotificationId, PushJob, MAX_ATTEMPTS};
+use super::outcome::Outcome;
+use super::progress::{owner_id, Claim, Lost, Progress};
+use super::sender::Delivery;
+use super::sites::{self, SiteId};
+use super::subscribers::{self, Subscriber};
+use super::worker::load_notification;
+use crate::auth::WorkspaceId;
+use crate::http::ApiError;
+use crate::ports::OutgoingMessage;
+use crate::state::AppState;
+use crate::worker::{retry_delay, JobError};
+
+/// Sends in flight at once within one deliver job.
+const CONCURRENCY: usize = 16;
+
+pub struct DeliverJob {
+    pub workspace: WorkspaceId,
+    pub site: SiteId,
+    pub notification: NotificationId,
+    pub job: String,
+    /// This attempt's number, counting earlier receives of the message.
+    pub attempt: u32,
+    pub redrive: bool,
+    pub subscribers: Vec<Subscriber>,
+}
+
+fn transient(e: ApiError) -> JobError {
+    match e {
+        ApiError::NotFound(m) => JobError::Permanent(m),
+        e => JobError::retry(e),
+    }
+}
+
+fn lost(e: Lost) -> Result<(), JobError> {
+    match e {
+        // The execution that took the job over finishes it; this copy is done.
+        Lost::Lease => {
+            tracing::warn!("deliver job taken over by another execution; leaving it to that one");
+            Ok(())
+        }
+        Lost::Table(e) => Err(JobError::retry(e)),
+    }
+}
+
+/// What the answers of one commit add up to.
+#[derive(Default)]
+struct Tally {
+    answered: Vec<String>,
+    counts: BTreeMap<&'static str, i64>,
+}
+
+impl Tally {
+    fn count(&mut self, subscriber: &str, counter: &'static str, redrive: bool) {
+        self.answered.push(subscriber.to_owned());
+        *self.counts.entry(counter).or_default() += 1;
+        if redrive {
+            // A redriven subscriber was counted failed_transient when it was dead-lettered.
+            *self.counts.entry("failed_transient").or_default() -= 1;
+        }
+    }
+
+    fn take(&mut self) -> (Vec<String>, Vec<(String, i64)>) {
+        let deltas = std::mem::take(&mut self.counts).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        (std::mem::take(&mut self.answered), deltas)
+    }
+}
+
+pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> {
+    let DeliverJob { workspace: ws, site: site_id, notification: id, .. } = &job;
+    let n = load_notification(state, ws, site_id, id).await?;
+    let mut progress = match Progress::claim(state, ws, site_id, id, &job.job, &owner_id(state)).await? {
+        Claim::Claimed(p) => p,
+        Claim::Finished => return Ok(()),
+        Claim::Held(secs) => return Err(JobError::Retry { reason: "deliver job held by another execution".into(), after: Some(Duration::from_secs(secs.max(1) as u64)) }),
+    };
+    let (site, key) = sites::vapid_key(state, ws, site_id).await.map_err(transient)?;
+    let body = payload(&site, &n);
+    let delivery = Delivery { payload: &body, ttl_seconds: n.ttl_seconds, urgency: n.urgency, topic: n.topic.as_deref() };
+    let now = state.clock.now();
+    let last_attempt = job.attempt >= MAX_ATTEMPTS;
+    let pending: Vec<Subscriber> = job.subscribers.iter().filter(|s| !progress.is_done(&s.id)).cloned().collect();
+    let (key, delivery, contact) = (&key, &delivery, site.contact.as_str());
+    let mut answers = futures_util::stream::iter(pending)
+        .map(|s: Subscriber| {
+            async move {
+                let limit = state.push.origin_limit(&s.subscription.origin());
+                let _permit = limit.acquire_owned().await.expect("origin semaphores are never closed");
+                let outcome = state.push.sender.send(&s.subscription, key, contact, delivery, now).await;
+                (s, outcome)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .ready_chunks(CONCURRENCY);
+
+    let mut retry = Vec::new();
+    let mut exhausted = Vec::new();
+    let mut wait = None::<Duration>;
+    while let Some(chunk) = answers.next().await {
+        let mut tally = Tally::default();
+        for (s, outcome) in chunk {
+            match &outcome {
+                Outcome::RateLimited(_) | Outcome::Transient(_) if last_attempt => {
+                    exhausted.push(s);
+                    continue;
+                }
+                Outcome::RateLimited(after) => {
+                    wait = wait.max(*after);
+                    retry.push(s);
+                    continue;
+                }
+                Outcome::Transient(_) => {
+                    retry.push(s);
+                    continue;
+                }
+                Outcome::Gone => {
+                    subscribers::remove(state, ws, site_id, &s.id).await.map_err(JobError::retry)?;
+                }
+                Outcome::Rejected(reason) => tracing::warn!(subscriber = %s.id, %reason, "push rejected by the push service"),
+                Outcome::Accepted | Outcome::TooLarge => {}
+            }
+            tally.count(&s.id, outcome.counter(), job.redrive);
+        }
+        if !tally.answered.is_empty() || progress.lease_ageing(state) {
+            let (answered, deltas) = tally.take();
+            if let Err(e) = progress.record(state, answered, deltas).await {
+                return lost(e);
+            }
+        }
+    }
+    drop(answers);
+
+    if !retry.is_empty() {
+        let delay = wait.unwrap_or_else(|| retry_delay(job.attempt)).min(crate::ports::queue::MAX_DELAY);
+        tracing::info!(count = retry.len(), attempt = job.attempt, delay_s = delay.as_secs(), "retrying transient push failures");
+        if let Err(e) = progress.release(state).await {
+            return lost(e);
+        }
+        return Err(JobError::Retry { reason: format!("{} transient push failures", retry.len()), after: Some(delay) });
+    }
+    let mut tally = Tally::default();
+    if !exhausted.is_empty() {
+        park_exhausted(state, &job, exhausted.clone()).await?;
+        for s in &exhausted {
+            tally.count(&s.id, "failed_transient", job.redrive);
+        }
+    }
+    let (answered, mut deltas) = tally.take();
+    if !job.redrive {
+        deltas.push(("jobs_done".into(), 1));
+    }
+    progress.finish(state, answered, deltas).await.or_else(lost)
+}
+
+/// Out of attempts: parks the subscribers in the dead-letter queue as a job of their own (named after
+/// this one, so a repeat of this step parks the same job), ready for `webtrigger dlq redrive push-send`.
+async fn park_exhausted(state: &AppState, job: &DeliverJob, subscribers: Vec<Subscriber>) -> Result<(), JobError> {
+    tracing::error!(count = subscribers.len(), "push retries exhausted; dead-lettering");
+    let parked = PushJob::Deliver {
+        workspace: job.workspace.clone(),
+        site: job.site.clone(),
+        notification: job.notification.clone(),
+        job: Some(format!("{}+r", job.job)),
+        attempt: 1,
+        redrive: true,
+        subscribers,
+    };
+    let body = serde_json::to_string(&parked).expect("job serialises");
+    state.queue.send(&crate::queues::push_send().dlq_name(), vec![OutgoingMessage::new(body)]).await.map_err(JobError::retry)?;
+    Ok(())
+}

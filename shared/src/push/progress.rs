@@ -1,0 +1,158 @@
+//! The progress record of one deliver job (`…#NOTIF#<id>`/`JOB#<job>`): which subscribers already got a
+//! final answer, whether the job is finished, and who holds it. Every change to it is written in one
+//! transaction with the counters it accounts for, conditional on the version read, so a redelivered or
+//! duplicated job never re-sends to a subscriber with a final answer and never counts anything twice.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::notifications::{notification_key, NotificationId};
+use super::sites::SiteId;
+use crate::auth::WorkspaceId;
+use crate::ports::{Condition, Item, Key, TableError, TxWrite};
+use crate::state::AppState;
+use crate::worker::JobError;
+
+/// How long a claim on a job holds without being renewed (the push-send queue's visibility timeout).
+pub const LEASE_SECS: i64 = 120;
+/// Progress records outlive any retry of their job.
+const KEEP_SECS: i64 = 7 * 86_400;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Stored {
+    done: BTreeSet<String>,
+    finished: bool,
+    owner: Option<String>,
+    lease_until: i64,
+}
+
+/// A claimed job: the caller holds its lease until it commits `finish` or `release`s it.
+#[derive(Debug)]
+pub struct Progress {
+    key: Key,
+    counters: Key,
+    version: u64,
+    stored: Stored,
+}
+
+/// Why a job cannot be worked on now.
+#[derive(Debug, PartialEq)]
+pub enum Claim {
+    Claimed(Progress),
+    /// Finished earlier (a redelivery or a duplicate of the job): nothing to do.
+    Finished,
+    /// Another execution holds the lease for this many more seconds.
+    Held(i64),
+}
+
+/// Who runs this execution: `<process instance>/<execution id>`.
+pub fn owner_id(state: &AppState) -> String {
+    format!("{}/{}", state.push.instance, state.clock.new_id())
+}
+
+fn instance_of(owner: &str) -> &str {
+    owner.split_once('/').map_or(owner, |(i, _)| i)
+}
+
+impl PartialEq for Progress {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.version == other.version && self.stored == other.stored
+    }
+}
+
+impl Progress {
+    /// Reads the job's record and takes its lease (creating the record on first run).
+    pub async fn claim(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, job: &str, owner: &str) -> Result<Claim, JobError> {
+        let key = Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("JOB#{job}"));
+        let found = state.table.get(&key).await.map_err(JobError::retry)?;
+        let (version, stored) = match &found {
+            Some(item) => (item.version, item.parse::<Stored>().map_err(|e| JobError::Permanent(e.to_string()))?),
+            None => (0, Stored::default()),
+        };
+        if stored.finished {
+            return Ok(Claim::Finished);
+        }
+        let now = state.clock.epoch_seconds();
+        if let Some(holder) = &stored.owner {
+            // The local binary is the only process on its data dir: a lease of another instance belongs to
+            // a process that died (kill -9), so it need not be waited out.
+            let dead = state.push.sole_process && instance_of(holder) != state.push.instance.as_str();
+            if stored.lease_until > now && !dead {
+                return Ok(Claim::Held(stored.lease_until - now));
+            }
+        }
+        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored };
+        progress.stored.owner = Some(owner.to_owned());
+        progress.stored.lease_until = now + LEASE_SECS;
+        let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
+        match progress.write(state, condition, Vec::new()).await {
+            Ok(()) => Ok(Claim::Claimed(progress)),
+            Err(TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
+            Err(e) => Err(JobError::retry(e)),
+        }
+    }
+
+    pub fn is_done(&self, subscriber: &str) -> bool {
+        self.stored.done.contains(subscriber)
+    }
+
+    /// True when the lease runs out within half its length (so a long job renews it).
+    pub fn lease_ageing(&self, state: &AppState) -> bool {
+        self.stored.lease_until - state.clock.epoch_seconds() < LEASE_SECS / 2
+    }
+
+    /// Records final answers and adds their counters, in one transaction; renews the lease.
+    /// `Err(LeaseLost)` when another execution took the job over meanwhile.
+    pub async fn record(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+        self.stored.done.extend(answered);
+        self.stored.lease_until = state.clock.epoch_seconds() + LEASE_SECS;
+        self.commit(state, deltas).await
+    }
+
+    /// Marks the job finished (with its last counters): every later copy of it does nothing.
+    pub async fn finish(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+        self.stored.finished = true;
+        self.stored.owner = None;
+        self.stored.done.extend(answered);
+        self.commit(state, deltas).await
+    }
+
+    /// Gives the lease up (the job will be retried), keeping what was recorded.
+    pub async fn release(&mut self, state: &AppState) -> Result<(), Lost> {
+        self.stored.owner = None;
+        self.stored.lease_until = 0;
+        self.commit(state, Vec::new()).await
+    }
+
+    async fn commit(&mut self, state: &AppState, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+        match self.write(state, Condition::VersionIs(self.version), deltas).await {
+            Ok(()) => Ok(()),
+            Err(TableError::TransactionCancelled { index: 0 }) => Err(Lost::Lease),
+            Err(e) => Err(Lost::Table(e)),
+        }
+    }
+
+    async fn write(&mut self, state: &AppState, condition: Condition, deltas: Vec<(String, i64)>) -> Result<(), TableError> {
+        let next = self.version + 1;
+        let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
+        let mut writes = vec![TxWrite::Put { item, condition }];
+        let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+        if !deltas.is_empty() {
+            writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
+        }
+        state.table.transact(writes).await?;
+        self.version = next;
+        Ok(())
+    }
+}
+
+/// A commit that did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum Lost {
+    /// Another execution holds the job now; it will finish it.
+    #[error("the job's lease passed to another execution")]
+    Lease,
+    #[error(transparent)]
+    Table(TableError),
+}
