@@ -307,3 +307,74 @@ async fn loop_until_completed(c: &mut Client, path: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// One hanging push service must not hold another's retry: a 429 with `Retry-After: 1` from one origin is
+/// retried while a push to another origin is still waiting for its answer (the local consumer runs and
+/// acknowledges each job on its own). The hanging push is answered only after the retry arrived, so it
+/// is accepted on its first and only request; had the retry waited for it, the sender's 10 s timeout
+/// would have failed it and it would have been sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_push_service_does_not_hold_another_origins_retry() {
+    #[derive(Clone, Default)]
+    struct Origin {
+        calls: Arc<Mutex<Vec<String>>>,
+        release: Arc<tokio::sync::Notify>,
+    }
+    async fn hanging(State(o): State<Origin>, Path(name): Path<String>) -> StatusCode {
+        o.calls.lock().unwrap().push(name);
+        o.release.notified().await;
+        StatusCode::CREATED
+    }
+    async fn limiting(State(o): State<Origin>, Path(name): Path<String>) -> (StatusCode, HeaderMap) {
+        let first = {
+            let mut calls = o.calls.lock().unwrap();
+            calls.push(name);
+            calls.len() == 1
+        };
+        let mut headers = HeaderMap::new();
+        if first {
+            headers.insert("retry-after", "1".parse().unwrap());
+            return (StatusCode::TOO_MANY_REQUESTS, headers);
+        }
+        (StatusCode::CREATED, headers)
+    }
+    let (slow, limited) = (Origin::default(), Origin::default());
+    let mut hosts = Vec::new();
+    for app in [axum::Router::new().route("/push/{name}", post(hanging)).with_state(slow.clone()), axum::Router::new().route("/push/{name}", post(limiting)).with_state(limited.clone())] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        hosts.push(listener.local_addr().unwrap().to_string());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: hosts.clone() }, ..Default::default() });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
+
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Shop").await;
+    let site = ada.post(&format!("/v1/workspaces/{ws}/sites"), json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
+    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+    let mut page = Client::new(state.clone());
+    page.extra_headers = vec![("origin".to_owned(), "https://shop.example.com".to_owned())];
+    for host in &hosts {
+        let r = page.call(Method::POST, &format!("/v1/public/sites/{site_id}/subscriptions"), Some(json!({"subscription": Browser::new().subscription(&format!("http://{host}/push/one"))}))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let notifications = format!("/v1/workspaces/{ws}/sites/{site_id}/notifications");
+    let sent = ada.post(&notifications, json!({"title": "Sale", "target": {"type": "all"}})).await;
+    let id = sent.data()["id"].as_str().unwrap().to_owned();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while limited.calls.lock().unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the rate-limited push was never retried");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(slow.calls.lock().unwrap().len(), 1, "the hanging push is still waiting for its answer");
+    slow.release.notify_one();
+    let view = loop_until_completed(&mut ada, &format!("{notifications}/{id}")).await;
+    assert_eq!((view["stats"]["accepted"].as_i64(), view["stats"]["failed_transient"].as_i64()), (Some(2), Some(0)), "{view}");
+    assert_eq!(slow.calls.lock().unwrap().len(), 1, "answered within its timeout, so sent once");
+    stop_tx.send(true).unwrap();
+    worker.await.unwrap();
+}
