@@ -74,6 +74,14 @@ async fn raw(c: &mut Client, method: Method, path: &str, headers: &[(&str, &str)
     c.call_raw(method, path, body.as_bytes().to_vec()).await.status
 }
 
+/// The conversation at `conv` (its API path) shows `text` as its one timeline line and one unread message.
+async fn assert_once(c: &mut Client, conv: &str, text: &str) {
+    let tl = c.get(&format!("{conv}/messages")).await;
+    let entries = tl.data()["entries"].as_array().unwrap();
+    assert_eq!(entries.iter().map(|e| e["text"].as_str().unwrap_or_default()).collect::<Vec<_>>(), [text], "{}", tl.body);
+    assert_eq!(c.get(conv).await.data()["unread"], 1, "one message counted");
+}
+
 /// Runs each case on the embedded backend and on the AWS adapters (DynamoDB, SQS, KMS on moto).
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
@@ -128,15 +136,16 @@ async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state:
         assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
     }
     drain(&state).await;
+    // Redelivered after the first copies were processed: still once.
+    assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
+    drain(&state).await;
     let list = ada.get(&p("conversations")).await;
     let convs = list.data()["conversations"].as_array().unwrap().clone();
     assert_eq!(convs.len(), 1, "{}", list.body);
     let conv = convs[0]["id"].as_str().unwrap().to_owned();
     assert_eq!((convs[0]["contact"].as_str(), convs[0]["contact_name"].as_str(), convs[0]["unread"].as_u64()), (Some("+16505551234"), Some("Sheena Nelson"), Some(1)));
-    let tl = ada.get(&p(&format!("conversations/{conv}/messages"))).await;
-    assert_eq!(tl.data()["entries"].as_array().unwrap().len(), 1);
-    assert_eq!(tl.data()["entries"][0]["text"], "Does it come in another color?");
-    assert_eq!(ada.get(&p("webhook-events")).await.data().as_array().unwrap().len(), 5, "every delivery is kept for replay");
+    assert_once(&mut ada, &p(&format!("conversations/{conv}")), "Does it come in another color?").await;
+    assert_eq!(ada.get(&p("webhook-events")).await.data().as_array().unwrap().len(), 6, "every delivery is kept for replay");
 
     // Assigned to ada, whose phone is registered: the next inbound message notifies her.
     let members = ada.get(&p("members")).await;
@@ -242,15 +251,22 @@ async fn twilio_and_whapi_receivers(mut state: AppState) {
     let elsewhere = twilio_signature(&format!("{PUBLIC}/hooks/twilio/other"), &params);
     assert_eq!(raw(&mut anon, Method::POST, &twilio_path, &[("x-twilio-signature", &elsewhere)], "application/x-www-form-urlencoded", &form).await, 403);
     drain(&state).await;
+    // Twilio redelivers the same form (same MessageSid) after the first was processed. Its form carries no
+    // timestamp, so the line's time is the receipt time: only deduping before writing keeps it at one line.
+    assert_eq!(raw(&mut anon, Method::POST, &twilio_path, &[("x-twilio-signature", &signature)], "application/x-www-form-urlencoded", &form).await, 200);
+    drain(&state).await;
     let convs = ada.get(&p("conversations")).await.data()["conversations"].as_array().unwrap().clone();
     assert_eq!(convs.len(), 1);
     assert_eq!((convs[0]["contact"].as_str(), convs[0]["contact_name"].as_str()), (Some("+919900000000"), Some("Ranjit Sankar")));
+    assert_once(&mut ada, &p(&format!("conversations/{}", convs[0]["id"].as_str().unwrap())), "hey").await;
 
     // Whapi: the channel's secret header; our own messages are skipped; health drives the channel state.
     let inbound = json!({"messages": [{"id": "p.w30M7fgwWD4XwHu.g4CA-gBgTwl0rVw", "from_me": false, "type": "text", "chat_id": "14155552671@s.whatsapp.net", "timestamp": 1712995245, "source": "mobile", "text": {"body": "Hello!"}, "from": "14155552671", "from_name": "John"},
         {"id": "mine", "from_me": true, "type": "text", "chat_id": "14155552671@s.whatsapp.net", "timestamp": 1712995246, "text": {"body": "echo"}}], "event": {"type": "messages", "event": "post"}, "channel_id": "MANTIS-M72HC"}).to_string();
     assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", "guess")], "application/json", &inbound).await, 401);
     assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &inbound).await, 200);
+    drain(&state).await;
+    assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &inbound).await, 200, "a redelivery");
     let authed = json!({"health": {"start_at": 1713774883, "uptime": 78, "status": {"code": 4, "text": "AUTH"}}, "event": {"type": "channel", "event": "post"}, "channel_id": "MANTIS-M72HC"}).to_string();
     assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &authed).await, 200);
     drain(&state).await;
@@ -258,6 +274,7 @@ async fn twilio_and_whapi_receivers(mut state: AppState) {
     assert_eq!(convs.len(), 1);
     let tl = ada.get(&p(&format!("conversations/{}/messages", convs[0]["id"].as_str().unwrap()))).await;
     assert_eq!(tl.data()["entries"].as_array().unwrap().len(), 1, "our own echoed message is not an inbound one");
+    assert_once(&mut ada, &p(&format!("conversations/{}", convs[0]["id"].as_str().unwrap())), "Hello!").await;
     assert_eq!(ada.get(&p(&format!("channels/{whapi_id}"))).await.data()["status"], "active");
     let qr = json!({"health": {"status": {"code": 3, "text": "QR"}}, "event": {"type": "channel", "event": "post"}}).to_string();
     raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", &qr).await;

@@ -3,7 +3,8 @@
 //! template at the Meta fake; the same `webhook-id` sent again answers with the first invocation and
 //! sends nothing; every auth mode refuses bad and stale signatures; template errors are 4xx at save
 //! time and logged failures at run time; event webhooks reach a receiver that fails, on the published
-//! schedule, exactly once per success with a valid signature; private addresses are refused.
+//! schedule, exactly once per success with a valid signature; private addresses are refused. The sends
+//! this world reaches (notifications, messages, replays) also honour an `Idempotency-Key`.
 
 #[path = "api/client.rs"]
 mod client;
@@ -204,6 +205,7 @@ on_both_backends!(
     every_auth_mode_refuses_bad_and_stale_signatures,
     dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events,
     template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time,
+    idempotency_keys_answer_repeats_with_the_first_result,
 );
 
 const ORDER: &[u8] = br#"{"order": {"id": 1001, "items": ["boots", "laces"]}, "customer": {"id": "cust-42", "phone": "+14155552671"}}"#;
@@ -252,7 +254,7 @@ async fn a_signed_post_sends_push_and_whatsapp_once(mut w: World) {
     assert!(inv["outcomes"][0]["ids"][0].as_str().unwrap().starts_with("ntf_"));
 
     let replay = w.ada.post(&w.path(&format!("triggers/{trigger}/invocations/{invocation}/replay")), json!({})).await;
-    assert_eq!(replay.status, 200, "{}", replay.body);
+    assert_eq!(replay.status, 201, "{}", replay.body);
     assert_eq!((replay.data()["status"].as_str(), replay.data()["replay_of"].as_str()), (Some("fired"), Some(invocation.as_str())));
     w.drain().await;
     assert_eq!((w.pushes().len(), w.whatsapp_sent().len()), (2, 2), "a replay is deliberate and sends again");
@@ -510,4 +512,78 @@ async fn an_endpoint_failing_for_five_days_is_disabled() {
     // Re-enabling clears the failure state.
     let put = w.ada.call(Method::PUT, &w.path(&format!("event-endpoints/{endpoint}")), Some(json!({"url": w.receiver_url, "enabled": true}))).await;
     assert_eq!((put.data()["enabled"].as_bool(), put.data()["failing_since"].is_null()), (Some(true), true), "{}", put.body);
+}
+
+impl World {
+    /// A POST as ada with an `Idempotency-Key` header.
+    async fn post_keyed(&self, path: &str, key: &str, body: Value) -> Reply {
+        let mut c = self.ada.clone();
+        c.extra_headers.push(("idempotency-key".into(), key.into()));
+        c.post(&self.path(path), body).await
+    }
+}
+
+async fn idempotency_keys_answer_repeats_with_the_first_result(mut w: World) {
+    let notification = json!({"title": "Sale", "body": "Today only", "target": {"type": "all"}});
+    let first = w.post_keyed(&format!("sites/{}/notifications", w.site), "sale-2026-12", notification.clone()).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let id = first.data()["id"].as_str().unwrap().to_owned();
+    w.drain().await;
+    assert_eq!(w.pushes().len(), 1);
+    // The client lost the answer and retries, with the body's keys in another order.
+    let reordered = json!({"target": {"type": "all"}, "body": "Today only", "title": "Sale"});
+    let again = w.post_keyed(&format!("sites/{}/notifications", w.site), "sale-2026-12", reordered).await;
+    assert_eq!((again.status, again.data()["id"].as_str()), (200, Some(id.as_str())), "{}", again.body);
+    w.drain().await;
+    assert_eq!(w.pushes().len(), 1, "the repeat sent nothing");
+    let listed = w.ada.get(&w.path(&format!("sites/{}/notifications", w.site))).await;
+    assert_eq!(listed.data()["notifications"].as_array().unwrap().len(), 1, "{}", listed.body);
+    w.post_keyed(&format!("sites/{}/notifications", w.site), "sale-2026-12", json!({"title": "Sale", "body": "Tomorrow too", "target": {"type": "all"}})).await.assert_error(422, "idempotency_key_reused");
+    // The key in the body is the same key.
+    let in_body = json!({"title": "Hi", "body": "there", "target": {"type": "all"}, "client_notification_id": "hello-1"});
+    let first = w.ada.post(&w.path(&format!("sites/{}/notifications", w.site)), in_body.clone()).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let again = w.post_keyed(&format!("sites/{}/notifications", w.site), "hello-1", in_body.clone()).await;
+    assert_eq!((again.status, again.data()["id"].as_str()), (200, first.data()["id"].as_str()));
+    w.post_keyed(&format!("sites/{}/notifications", w.site), "hello-2", in_body).await.assert_error(422, "validation_failed");
+    for bad in ["k".repeat(256), "tab\tin".to_owned()] {
+        w.post_keyed(&format!("sites/{}/notifications", w.site), &bad, notification.clone()).await.assert_error(422, "validation_failed");
+    }
+    w.drain().await;
+    assert_eq!(w.pushes().len(), 2, "one per key");
+
+    // WhatsApp messages: the same, and a key is scoped to its route (this one was used for a notification).
+    let message = json!({"channel_id": w.channel, "to": "+14155552671", "type": "template", "name": "order_shipped", "language": "en_US", "variables": ["1001"]});
+    let sent = w.post_keyed("messages", "sale-2026-12", message.clone()).await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let again = w.post_keyed("messages", "sale-2026-12", message.clone()).await;
+    assert_eq!((again.status, again.data()["id"].as_str()), (200, sent.data()["id"].as_str()), "{}", again.body);
+    let mut other = message.clone();
+    other["to"] = json!("+14155550000");
+    w.post_keyed("messages", "sale-2026-12", other).await.assert_error(422, "idempotency_key_reused");
+    w.drain().await;
+    assert_eq!(w.whatsapp_sent().len(), 1, "one message reached the provider");
+
+    // Replays: the first answers 201 with a new invocation, a repeat 200 with the same one.
+    let (trigger, secret) = w.create_trigger(w.order_trigger()).await;
+    let fired = w.signed(&trigger, &secret, "msg_order_1001", ORDER).await;
+    let invocation = fired.data()["invocation_id"].as_str().unwrap().to_owned();
+    let replay_path = format!("triggers/{trigger}/invocations/{invocation}/replay");
+    let replay = w.post_keyed(&replay_path, "replay-1", json!({})).await;
+    assert_eq!(replay.status, 201, "{}", replay.body);
+    let again = w.post_keyed(&replay_path, "replay-1", json!({})).await;
+    assert_eq!((again.status, again.data()["id"].as_str()), (200, replay.data()["id"].as_str()), "{}", again.body);
+    let original_path = format!("triggers/{trigger}/invocations/{}/replay", replay.data()["id"].as_str().unwrap());
+    w.post_keyed(&original_path, "replay-1", json!({})).await.assert_error(422, "idempotency_key_reused");
+    w.drain().await;
+    assert_eq!((w.pushes().len(), w.whatsapp_sent().len()), (4, 3), "the trigger and one replay sent; the repeat did not");
+
+    // A key lasts 24 hours (on the test clock; both backends treat an item past its TTL as absent).
+    w.advance(24 * 3600 - 60);
+    let within = w.post_keyed(&format!("sites/{}/notifications", w.site), "sale-2026-12", notification.clone()).await;
+    assert_eq!((within.status, within.data()["id"].as_str()), (200, Some(id.as_str())));
+    w.advance(60);
+    let later = w.post_keyed(&format!("sites/{}/notifications", w.site), "sale-2026-12", json!({"title": "Sale", "body": "Tomorrow too", "target": {"type": "all"}})).await;
+    assert_eq!(later.status, 202, "after 24 h the key is free again: {}", later.body);
+    assert_ne!(later.data()["id"].as_str(), Some(id.as_str()));
 }

@@ -147,9 +147,13 @@ pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &ConversationId, cha
 }
 
 /// Adds a timeline entry (sorted by time, then id).
+/// Where `entry` lives on the conversation's timeline (ordered by time, then id).
+pub fn entry_key(ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Key {
+    Key::new(timeline_partition(ws, id), format!("{}#{}", entry.at, entry.id))
+}
+
 pub async fn append(state: &AppState, ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Result<(), ApiError> {
-    let key = Key::new(timeline_partition(ws, id), format!("{}#{}", entry.at, entry.id));
-    state.table.put(Item::of(key, entry), Condition::None).await?;
+    state.table.put(Item::of(entry_key(ws, id, entry), entry), Condition::None).await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use super::conversations::{self, Conversation, Entry, LastMessage};
 use super::parse::{self, InboundEvent, InboundMessage, StatusUpdate};
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
-use crate::ports::{Condition, Item, Key, Query, TableError};
+use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};
 use crate::state::AppState;
 use crate::whatsapp::channels::{self, ChannelStatus};
 use crate::whatsapp::messages::{self, advance, MessageError};
@@ -103,12 +103,15 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
     let (conv, _) = conversations::find_or_create(state, ws, &raw.channel_id, &m.from, m.name.as_deref()).await?;
     let at = chrono::DateTime::from_timestamp(m.timestamp, 0).filter(|_| m.timestamp > 0).map_or_else(|| raw.received_at.clone(), |t| t.to_rfc3339());
     let entry = Entry { id: m.provider_message_id.clone(), direction: "inbound".into(), kind: m.kind.clone(), text: m.text.clone(), media: m.media.clone(), provider_message_id: Some(m.provider_message_id.clone()), message_id: None, status: None, author: m.name.clone(), edited: false, deleted: false, at: at.clone() };
-    // The entry's key is deterministic, so a redelivery rewrites the same line.
-    conversations::append(state, ws, &conv.id, &entry).await?;
-    let marker = Item::new(inbound_marker(ws, raw.provider, &m.provider_message_id)).with_attr("conversation", conv.id.as_str()).with_attr("entry_sk", format!("{at}#{}", entry.id)).with_expiry(state.clock.epoch_seconds() + 90 * 86_400);
-    match state.table.put(marker, Condition::NotExists).await {
+    // Dedupe first: the provider message id is claimed in the same transaction that writes the timeline line.
+    // The line's key holds `at`, which is the receipt time when the provider sends no timestamp (Twilio), so
+    // a redelivery would otherwise add a second line; and claim and line land together or not at all.
+    let entry_key = conversations::entry_key(ws, &conv.id, &entry);
+    let marker = Item::new(inbound_marker(ws, raw.provider, &m.provider_message_id)).with_attr("conversation", conv.id.as_str()).with_attr("entry_sk", entry_key.sk.clone()).with_expiry(state.clock.epoch_seconds() + 90 * 86_400);
+    let claim = vec![TxWrite::Put { item: marker, condition: Condition::NotExists }, TxWrite::Put { item: Item::of(entry_key, &entry), condition: Condition::None }];
+    match state.table.transact(claim).await {
         Ok(()) => {}
-        Err(TableError::ConditionFailed) => return Ok(()),
+        Err(TableError::TransactionCancelled { index: 0 }) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
     let received = state.clock.now().to_rfc3339();

@@ -16,6 +16,7 @@ use super::notifications::{self, NewNotification, NotificationId, NotificationVi
 use super::sites::{self, Site, SiteId, SiteSettings};
 use super::subscribers::{self, SubscribeRequest, Subscriber};
 use crate::auth::{Action, RequestMeta, Workspace};
+use crate::http::idempotency::{self, Attempt, IdempotencyKey, Idempotent, Outcome};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
@@ -194,12 +195,40 @@ async fn list_notifications(State(state): State<AppState>, ws: Workspace, Path(p
     Ok(ApiOk::ok(NotificationPage { notifications, next_cursor }))
 }
 
+/// A notification to send, optionally with its idempotency key in the body.
+#[derive(Deserialize, ToSchema)]
+struct SendNotification {
+    #[serde(flatten)]
+    notification: NewNotification,
+    /// The same as an `Idempotency-Key` header (send either, or the same in both): a repeat within 24 hours
+    /// answers 200 with the first notification and sends nothing.
+    client_notification_id: Option<String>,
+}
+
 /// Sends a notification to all subscribers, a tag set, an external user id or one subscriber.
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = NewNotification,
-    responses((status = 202, description = "Accepted: queued for delivery", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid input or too large", body = ErrorEnvelope)))]
-async fn send_notification(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<NewNotification>) -> ApiResult<NotificationView> {
-    let view = notifications::send(&state, &ws, &meta, &site_id(&p.site)?, body).await?;
-    Ok(ApiOk(StatusCode::ACCEPTED, view))
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 printable ASCII characters. A repeat within 24 hours answers 200 with the first result and sends nothing; the same key with a different request answers 422 `idempotency_key_reused`; 409 while the first is still in progress.")), request_body = SendNotification,
+    responses((status = 202, description = "Accepted: queued for delivery", body = Envelope<NotificationView>), (status = 200, description = "A repeat of an idempotency key: the first notification, nothing sent", body = Envelope<NotificationView>),
+        (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "The first request with this idempotency key is still in progress", body = ErrorEnvelope),
+        (status = 422, description = "Invalid input or too large, or an idempotency key reused for a different request", body = ErrorEnvelope)))]
+async fn send_notification(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, req: Idempotent<SendNotification>) -> ApiResult<NotificationView> {
+    ws.require(Action::NotificationsSend)?;
+    let site = site_id(&p.site)?;
+    let key = IdempotencyKey::from_request(&req.headers, req.body.client_notification_id.as_deref())?;
+    let attempt = key.map(|k| Attempt::new("notifications", k, &[site.as_str().as_bytes(), &req.canonical]));
+    let (st, w, s) = (&state, &ws, &site);
+    let outcome = idempotency::once(
+        &state,
+        ws.id(),
+        attempt,
+        |v: &NotificationView| v.notification.id.to_string(),
+        || notifications::send(&state, &ws, &meta, &site, req.body.notification),
+        |id| async move { notifications::get(st, w, s, &NotificationId::parse(&id)?).await },
+    )
+    .await?;
+    Ok(match outcome {
+        Outcome::Created(view) => ApiOk(StatusCode::ACCEPTED, view),
+        Outcome::Repeated(view) => ApiOk::ok(view),
+    })
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ use super::run::{self, IngestAnswer, Invocation};
 use super::store;
 use super::types::{ActionSpec, InvocationId, Trigger, TriggerId, TriggerInput};
 use crate::auth::{RequestMeta, Workspace};
+use crate::http::idempotency::{self, Attempt, IdempotencyKey, Outcome};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
@@ -196,9 +197,28 @@ async fn get_invocation(State(state): State<AppState>, ws: Workspace, Path(p): P
     Ok(ApiOk::ok(run::get(&state, &ws, &TriggerId::parse(&p.trg)?, &InvocationId::parse(&p.inv)?).await?))
 }
 
-/// Runs the invocation's stored payload again as a new invocation (sends again: a replay is deliberate).
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/triggers/{trg}/invocations/{inv}/replay", tag = "triggers", security(("bearer" = [])), params(("ws" = String, Path), ("trg" = String, Path), ("inv" = String, Path)),
-    responses((status = 200, description = "The new invocation", body = Envelope<Invocation>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "No stored payload", body = ErrorEnvelope)))]
-async fn replay_invocation(State(state): State<AppState>, ws: Workspace, Path(p): Path<InvPath>) -> ApiResult<Invocation> {
-    Ok(ApiOk::ok(run::replay(&state, &ws, &TriggerId::parse(&p.trg)?, &InvocationId::parse(&p.inv)?).await?))
+/// Runs the invocation's stored payload again as a new invocation (sends again: a replay is deliberate;
+/// with an `Idempotency-Key`, a repeated request does not).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/triggers/{trg}/invocations/{inv}/replay", tag = "triggers", security(("bearer" = [])), params(("ws" = String, Path), ("trg" = String, Path), ("inv" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 printable ASCII characters. A repeat within 24 hours answers 200 with the first result and sends nothing; the same key with a different request answers 422 `idempotency_key_reused`; 409 while the first is still in progress.")),
+    responses((status = 201, description = "The new invocation", body = Envelope<Invocation>), (status = 200, description = "A repeat of an idempotency key: the first replay's invocation, nothing sent", body = Envelope<Invocation>),
+        (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "The first request with this idempotency key is still in progress", body = ErrorEnvelope),
+        (status = 422, description = "No stored payload, or an idempotency key reused for a different request", body = ErrorEnvelope)))]
+async fn replay_invocation(State(state): State<AppState>, ws: Workspace, headers: HeaderMap, Path(p): Path<InvPath>) -> ApiResult<Invocation> {
+    ws.require(crate::auth::Action::TriggersManage)?;
+    let (trigger, original) = (TriggerId::parse(&p.trg)?, InvocationId::parse(&p.inv)?);
+    let attempt = IdempotencyKey::from_request(&headers, None)?.map(|k| Attempt::new("replay", k, &[trigger.as_str().as_bytes(), original.as_str().as_bytes()]));
+    let (st, w, t) = (&state, &ws, &trigger);
+    let outcome = idempotency::once(
+        &state,
+        ws.id(),
+        attempt,
+        |inv: &Invocation| inv.id.to_string(),
+        || run::replay(&state, &ws, &trigger, &original),
+        |id| async move { run::get(st, w, t, &InvocationId::parse(&id)?).await },
+    )
+    .await?;
+    Ok(match outcome {
+        Outcome::Created(inv) => ApiOk::created(inv),
+        Outcome::Repeated(inv) => ApiOk::ok(inv),
+    })
 }

@@ -14,7 +14,8 @@ use super::credentials::{self, Credential, CredentialUpdate, NewCredential, Test
 use super::messages::{self, Message, MessageFilter, NewMessage};
 use super::providers::LinkState;
 use super::types::{ChannelId, CredentialId, MessageId};
-use crate::auth::{RequestMeta, Workspace};
+use crate::auth::{Action, RequestMeta, Workspace};
+use crate::http::idempotency::{self, Attempt, IdempotencyKey, Idempotent, Outcome};
 use crate::http::{ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
@@ -163,12 +164,28 @@ async fn list_messages(State(state): State<AppState>, ws: Workspace, Query(f): Q
 }
 
 /// Sends a WhatsApp message: written `queued`, then sent by the worker. Repeating a
-/// `client_message_id` answers 200 with the first message and sends nothing.
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/messages", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewMessage,
-    responses((status = 202, description = "Queued", body = Envelope<Message>), (status = 200, description = "Duplicate client_message_id: the original message", body = Envelope<Message>),
-        (status = 422, description = "Invalid input, outside the 24-hour window, or unsupported by the provider", body = ErrorEnvelope)))]
-async fn send_message(State(state): State<AppState>, ws: Workspace, ApiJson(body): ApiJson<NewMessage>) -> ApiResult<Message> {
-    let (message, created) = messages::send(&state, &ws, body).await?;
+/// `client_message_id` or an `Idempotency-Key` answers 200 with the first message and sends nothing.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/messages", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 printable ASCII characters. A repeat within 24 hours answers 200 with the first result and sends nothing; the same key with a different request answers 422 `idempotency_key_reused`; 409 while the first is still in progress.")), request_body = NewMessage,
+    responses((status = 202, description = "Queued", body = Envelope<Message>), (status = 200, description = "Duplicate client_message_id or idempotency key: the original message", body = Envelope<Message>),
+        (status = 409, description = "The first request with this idempotency key is still in progress", body = ErrorEnvelope),
+        (status = 422, description = "Invalid input, outside the 24-hour window, unsupported by the provider, or an idempotency key reused for a different request", body = ErrorEnvelope)))]
+async fn send_message(State(state): State<AppState>, ws: Workspace, req: Idempotent<NewMessage>) -> ApiResult<Message> {
+    ws.require(Action::MessagesSend)?;
+    let attempt = IdempotencyKey::from_request(&req.headers, None)?.map(|k| Attempt::new("messages", k, &[&req.canonical]));
+    let (st, w) = (&state, &ws);
+    let outcome = idempotency::once(
+        &state,
+        ws.id(),
+        attempt,
+        |(m, _): &(Message, bool)| m.id.to_string(),
+        || messages::send(&state, &ws, req.body),
+        |id| async move { Ok((messages::get(st, w, &MessageId::parse(&id)?).await?, false)) },
+    )
+    .await?;
+    let (message, created) = match outcome {
+        Outcome::Created(sent) => sent,
+        Outcome::Repeated((message, _)) => (message, false),
+    };
     Ok(ApiOk(if created { axum::http::StatusCode::ACCEPTED } else { axum::http::StatusCode::OK }, message))
 }
 

@@ -15,6 +15,9 @@ pub struct Backend {
     pub unique: String,
     /// The secret `conformance-secret` holds this value; `missing-secret` is absent.
     pub secret_value: String,
+    /// Whether concurrent `Table::add`s on one item are atomic here. SQLite serialises them and DynamoDB
+    /// guarantees it, but moto (standing in for DynamoDB) does not, so on moto that property is not tested.
+    pub atomic_concurrent_adds: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -32,6 +35,7 @@ pub async fn sqlite() -> Backend {
         secrets: Arc::new(LocalSecrets::with_dir(dir.path().join("secrets"))),
         unique: webtrigger_tests::unique_name(),
         secret_value: "s3cret-value".into(),
+        atomic_concurrent_adds: true,
         _dir: Some(dir),
     }
 }
@@ -46,6 +50,7 @@ pub async fn aws() -> Backend {
         secrets: Arc::new(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk), config.secrets_prefix)),
         unique: name,
         secret_value: "s3cret-value".into(),
+        atomic_concurrent_adds: false,
         _dir: None,
     }
 }

@@ -28,6 +28,7 @@ conformance!(
     table_cases::query_pagination_both_directions,
     table_cases::gsi_query,
     table_cases::counter_add_under_concurrency,
+    table_cases::counter_add_of_zero,
     table_cases::ttl_expiry_honoured_on_read,
     queue_cases::queue_redelivery_after_visibility_timeout,
     queue_cases::backoff_releases_early,

@@ -255,7 +255,9 @@ impl Table for DynamoTable {
             .update_expression(expr)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::UpdatedNew)
+            // Not UPDATED_NEW: a delta of 0 leaves the attribute unchanged, so it would be missing from the reply
+            // of a write that was applied. ALL_NEW always holds every counter just added.
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
