@@ -10,7 +10,7 @@ use super::types::{Contact, Urgency};
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::envelope::{open, seal, Sealed};
+use crate::ports::envelope::{open_cached, seal, Sealed};
 use crate::ports::{Condition, EncryptionContext, Item, Key, Query, TxWrite};
 use crate::state::AppState;
 use crate::workspaces::audit;
@@ -187,7 +187,8 @@ pub async fn vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Resul
     let item = load_item(state, ws, id).await?;
     let site: Site = item.parse()?;
     let sealed: Sealed = serde_json::from_value(item.attrs.get("vapid_private").cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let scalar = open(state.keyring.as_ref(), &vapid_context(ws, id), &sealed).await?;
+    // Through the data-key cache: a deliver job runs per batch, and a KMS Decrypt per job was most of the fan-out bill.
+    let scalar = open_cached(&state.data_keys, state.keyring.as_ref(), &vapid_context(ws, id), &sealed).await?;
     let key = VapidKey::from_private(secrecy::ExposeSecret::expose_secret(&scalar)).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((site, key))
 }
