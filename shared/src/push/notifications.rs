@@ -377,3 +377,37 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::subscribers::ClientInfo;
+    use crate::push::types::PushSubscription;
+
+    fn subscriber(endpoint: &str) -> Subscriber {
+        let sub = PushSubscription { endpoint: endpoint.into(), p256dh: "k".into(), auth: "a".into() };
+        Subscriber { id: sub.id(), subscription: sub, client: ClientInfo::default(), tags: vec![], created_at: String::new(), last_seen: String::new() }
+    }
+
+    fn ids(jobs: &[PushJob]) -> Vec<(String, Vec<String>)> {
+        jobs.iter()
+            .map(|j| match j {
+                PushJob::Deliver { job, subscribers, .. } => (job.clone().unwrap(), subscribers.iter().map(|s| s.subscription.origin()).collect()),
+                PushJob::Fanout { .. } => panic!("not a deliver job"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn deliver_jobs_are_per_origin_batches_with_ids_that_do_not_depend_on_input_order() {
+        let (ws, site, n) = (WorkspaceId::new(ulid::Ulid::nil()), SiteId::new(ulid::Ulid::nil()), NotificationId::new(ulid::Ulid::nil()));
+        let mut subs: Vec<Subscriber> = (0..150).map(|i| subscriber(&format!("https://fcm.googleapis.com/fcm/send/{i}"))).collect();
+        subs.extend((0..5).map(|i| subscriber(&format!("https://web.push.apple.com/x{i}"))));
+        let jobs = ids(&deliver_jobs(&ws, &site, &n, "03", subs.clone()));
+        assert_eq!(jobs.len(), 3, "150 FCM subscriptions make two batches of at most {DELIVER_BATCH}, Apple's five a third");
+        assert!(jobs.iter().all(|(_, origins)| origins.iter().all(|o| *o == origins[0])), "one origin per job, so a slow service holds only its own");
+        assert!(jobs.iter().all(|(id, _)| id.starts_with("03-")), "named after the shard");
+        subs.reverse();
+        assert_eq!(ids(&deliver_jobs(&ws, &site, &n, "03", subs)), jobs, "a retried fan-out reading the shard in another order makes the same jobs");
+    }
+}
