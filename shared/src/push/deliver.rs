@@ -1,6 +1,6 @@
 //! One deliver job: claim its progress record, send to every subscriber without a final answer yet
-//! (concurrently, within the per-origin limit), and record the answers as they come in — each commit
-//! carries the counters of the answers it records, so a crash loses at most the answers of the moment
+//! (concurrently, within the per-origin limit), and record the answers in groups as they come in — each
+//! record carries the counters of the answers it holds, so a crash loses at most one group's answers
 //! (those subscribers are sent again: at least once) and never counts one twice. Transient failures stay
 //! open and the message is retried after Retry-After or the backoff; on the last attempt they are counted
 //! `failed_transient` and parked in the dead-letter queue for `webtrigger dlq redrive`.
@@ -25,6 +25,10 @@ use crate::worker::{retry_delay, JobError};
 
 /// Sends in flight at once within one deliver job.
 const CONCURRENCY: usize = 16;
+/// Answers are recorded in groups: after this many, or this long after the previous record, whichever
+/// comes first. A crash re-sends at most the answers of one group; each record is one table transaction.
+const RECORD_AFTER_ANSWERS: usize = 50;
+const RECORD_INTERVAL: Duration = Duration::from_millis(250);
 
 pub struct DeliverJob {
     pub workspace: WorkspaceId,
@@ -108,8 +112,9 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut retry = Vec::new();
     let mut exhausted = Vec::new();
     let mut wait = None::<Duration>;
+    let mut tally = Tally::default();
+    let mut recorded_at = tokio::time::Instant::now();
     while let Some(chunk) = answers.next().await {
-        let mut tally = Tally::default();
         for (s, outcome) in chunk {
             match &outcome {
                 Outcome::RateLimited(_) | Outcome::Transient(_) if last_attempt => {
@@ -133,11 +138,13 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
             }
             tally.count(&s.id, outcome.counter(), job.redrive);
         }
-        if !tally.answered.is_empty() || progress.lease_ageing(state) {
+        let due = tally.answered.len() >= RECORD_AFTER_ANSWERS || (!tally.answered.is_empty() && recorded_at.elapsed() >= RECORD_INTERVAL);
+        if due || progress.lease_ageing(state) {
             let (answered, deltas) = tally.take();
             if let Err(e) = progress.record(state, answered, deltas).await {
                 return lost(e);
             }
+            recorded_at = tokio::time::Instant::now();
         }
     }
     drop(answers);
@@ -145,12 +152,12 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     if !retry.is_empty() {
         let delay = wait.unwrap_or_else(|| retry_delay(job.attempt)).min(crate::ports::queue::MAX_DELAY);
         tracing::info!(count = retry.len(), attempt = job.attempt, delay_s = delay.as_secs(), "retrying transient push failures");
-        if let Err(e) = progress.release(state).await {
+        let (answered, deltas) = tally.take();
+        if let Err(e) = progress.release(state, answered, deltas).await {
             return lost(e);
         }
         return Err(JobError::Retry { reason: format!("{} transient push failures", retry.len()), after: Some(delay) });
     }
-    let mut tally = Tally::default();
     if !exhausted.is_empty() {
         park_exhausted(state, &job, exhausted.clone()).await?;
         for s in &exhausted {

@@ -118,11 +118,12 @@ impl Progress {
         self.commit(state, deltas).await
     }
 
-    /// Gives the lease up (the job will be retried), keeping what was recorded.
-    pub async fn release(&mut self, state: &AppState) -> Result<(), Lost> {
+    /// Records the last answers and gives the lease up (the job will be retried).
+    pub async fn release(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
         self.stored.owner = None;
         self.stored.lease_until = 0;
-        self.commit(state, Vec::new()).await
+        self.stored.done.extend(answered);
+        self.commit(state, deltas).await
     }
 
     async fn commit(&mut self, state: &AppState, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
