@@ -4,10 +4,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnCondition, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -17,6 +19,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { DEFAULT_ASSET_ROOT, RustFunction } from './constructs/rust-function.ts';
@@ -25,6 +29,9 @@ import { WorkerQueue } from './constructs/worker-queue.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SITE_DIST = path.resolve(here, '../../static-site/dist');
 const SECRETS_PREFIX = 'webtrigger/';
+/** Partition keys api-subscribers touches: `SITE#<id>` pointers, `WS#…` site data (subscriber shards,
+ *  stats, notifications, event endpoints and records; gsi1 `WS#…#EXT#…`), and `RL#public#…` buckets. */
+export const PUBLIC_KEY_SPACES = ['SITE#*', 'WS#*', 'RL#public#*'];
 
 export class WebTriggerStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
@@ -76,9 +83,9 @@ export class WebTriggerStack extends Stack {
 
     const echo = new WorkerQueue(this, 'EchoQueue', { name: 'echo', visibilityTimeout: Duration.seconds(60), maxReceiveCount: 5 });
     const pushSend = new WorkerQueue(this, 'PushSendQueue', { name: 'push-send', visibilityTimeout: Duration.seconds(180), maxReceiveCount: 5 });
-    const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
-    const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
-    const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(90), maxReceiveCount: 5 });
+    const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
+    const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
+    const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -86,8 +93,10 @@ export class WebTriggerStack extends Stack {
       WEBTRIGGER_KMS_KEY_ID: key.keyArn,
       WEBTRIGGER_SECRETS_PREFIX: SECRETS_PREFIX,
     };
+    // Reserved concurrency is opt-in: a new account's limit of 10 concurrent executions cannot reserve 41.
+    const reserve = this.node.tryGetContext('reservedConcurrency') === true || this.node.tryGetContext('reservedConcurrency') === 'true';
     const fn = (id: string, crate: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
-      new RustFunction(this, id, { crate, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: more.reserved });
+      new RustFunction(this, id, { crate, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: reserve ? more.reserved : undefined });
 
     const apiHealth = fn('ApiHealth', 'api-health', 'GET /v1/health and /v1/openapi.json');
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
@@ -121,7 +130,14 @@ export class WebTriggerStack extends Stack {
     workerPushSend.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: vapidOnly }));
     pushSend.queue.grantSendMessages(apiSites);
     dashboardVapid.grantRead(apiAuth);
-    table.grantReadWriteData(apiSubscribers);
+    // The public SDK endpoints are the internet-facing surface: no Scan, no BatchWrite, and only the key
+    // spaces they own (sites' public pointers, workspace data under WS#, their own rate-limit buckets).
+    // TransactWriteItems is authorised per contained Put/Delete/ConditionCheck, so it needs no grant of its own.
+    apiSubscribers.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+      resources: [table.tableArn, `${table.tableArn}/index/*`],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': PUBLIC_KEY_SPACES } },
+    }));
     table.grantReadWriteData(workerPushSend);
     workerPushSend.addEventSource(new SqsEventSource(pushSend.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
     pushSend.queue.grantSendMessages(workerPushSend);
@@ -182,10 +198,20 @@ export class WebTriggerStack extends Stack {
       for (const [name, value] of Object.entries(eventsOut.environment())) f.addEnvironment(name, value);
     }
 
+    // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
+    const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     new events.Rule(this, 'MinuteTick', {
       description: 'Runs cron-tick every minute; it catches up missed minutes from its cursor',
       schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(cronTick, { retryAttempts: 2 })],
+      targets: [new targets.LambdaFunction(cronTick, { retryAttempts: 2, deadLetterQueue: tickDlq })],
+    });
+    new cloudwatch.Alarm(this, 'MinuteTickDlqNotEmpty', {
+      alarmDescription: 'EventBridge could not deliver minute ticks to cron-tick',
+      metric: tickDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
     const api = new apigw.HttpApi(this, 'HttpApi', { description: 'WebTrigger API (payload format 2.0)', createDefaultStage: true });
@@ -261,9 +287,7 @@ export class WebTriggerStack extends Stack {
       Annotations.of(this).addWarningV2('webtrigger:no-site', 'static-site/dist is missing: build the dashboard before deploying (cd static-site && npm run build)');
     }
 
-    for (const f of [apiHealth, apiAuth, apiWorkspaces, apiSites, apiSubscribers, workerPushSend, apiCredentials, apiMessages, workerWhatsAppSend, hookMeta, hookTwilio, hookWhapi, workerWebhookProcess, apiInbox, workerEcho, cronTick]) {
-      if (f.usesPlaceholder) Annotations.of(f).addWarningV2('webtrigger:placeholder', `target/lambda/${f.crate} not built: using a placeholder bootstrap`);
-    }
+    this.operations(api);
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
     new CfnOutput(this, 'DashboardUrl', { value: `https://${distribution.distributionDomainName}` });
@@ -273,5 +297,45 @@ export class WebTriggerStack extends Stack {
     new CfnOutput(this, 'PushSendDlqUrl', { value: pushSend.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'WhatsAppSendDlqUrl', { value: whatsappSend.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'WebhookProcessDlqUrl', { value: webhookProcess.deadLetterQueue.queueUrl });
+  }
+
+  /**
+   * Alarms on what users would notice, each notifying one SNS topic: every DLQ (WorkerQueue makes its own),
+   * errors and throttles of every Rust function, API 5xx, and the heartbeat (minute tick → echo queue →
+   * echo worker) going quiet. The action is attached to every alarm in the stack by construction.
+   */
+  private operations(api: apigw.HttpApi) {
+    const email = new CfnParameter(this, 'AlarmEmail', {
+      type: 'String',
+      default: '',
+      description: 'Address notified when an alarm fires (confirm the subscription e-mail); empty for none',
+    });
+    const topic = new sns.Topic(this, 'Alarms', { displayName: 'WebTrigger alarms' });
+    const subscription = new sns.CfnSubscription(this, 'AlarmEmailSubscription', { topicArn: topic.topicArn, protocol: 'email', endpoint: email.valueAsString });
+    subscription.cfnOptions.condition = new CfnCondition(this, 'HasAlarmEmail', { expression: Fn.conditionNot(Fn.conditionEquals(email.valueAsString, '')) });
+
+    const once = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    for (const f of this.node.findAll().filter((c): c is RustFunction => c instanceof RustFunction)) {
+      new cloudwatch.Alarm(this, `${f.node.id}Errors`, { alarmDescription: `${f.crate}: invocations failed`, metric: f.metricErrors({ period: Duration.minutes(5) }), threshold: 0, ...once });
+      new cloudwatch.Alarm(this, `${f.node.id}Throttles`, { alarmDescription: `${f.crate}: invocations throttled`, metric: f.metricThrottles({ period: Duration.minutes(5) }), threshold: 0, ...once });
+    }
+    new cloudwatch.Alarm(this, 'HttpApi5xx', { alarmDescription: 'HTTP API answered 5xx', metric: api.metricServerError({ period: Duration.minutes(5) }), threshold: 0, ...once });
+    // worker-echo logs this metric (Embedded Metric Format) per heartbeat: none for 5 minutes means the
+    // tick, the echo queue or the worker stopped, which is exactly what the alarm is for.
+    new cloudwatch.Alarm(this, 'HeartbeatStale', {
+      alarmDescription: 'No queue heartbeat processed for 5 minutes, or heartbeats lag more than 2 minutes (GET /v1/health heartbeat_age_seconds)',
+      metric: new cloudwatch.Metric({ namespace: 'WebTrigger', metricName: 'HeartbeatLagSeconds', statistic: 'Maximum', period: Duration.minutes(5) }),
+      threshold: 120,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    const action = new cwActions.SnsAction(topic);
+    for (const alarm of this.node.findAll().filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm)) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
   }
 }

@@ -1,13 +1,18 @@
 // Assertions on the synthesized template: what the platform relies on, and least privilege.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { WebTriggerStack } from '../lib/webtrigger-stack.ts';
 
-const app = new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: '/nonexistent' } });
+const app = new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: '/nonexistent', allowPlaceholders: true } });
 const stack = new WebTriggerStack(app, 'Test');
 const template = Template.fromStack(stack);
+const reservedTemplate = Template.fromStack(new WebTriggerStack(new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: '/nonexistent', allowPlaceholders: true, reservedConcurrency: true } }), 'Reserved'));
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
 
 /** The Lambda of a crate: construct ids are the crate name in PascalCase (`api-health` → `ApiHealth…`). */
@@ -76,8 +81,6 @@ test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
   assert.equal(mappings.length, 5);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
-  const [, sender] = functionNamed('worker-push-send');
-  assert.equal(sender.Properties.ReservedConcurrentExecutions, 20, 'the push sender has reserved concurrency');
 });
 
 test('KMS use is limited by encryption context: each kind of secret to its functions', () => {
@@ -177,7 +180,6 @@ test('triggers and event webhooks: the events-out queue redrives to a DLQ, the t
   const [senderId, sender] = functionNamed('worker-events-out');
   const env = sender.Properties.Environment.Variables;
   assert.ok(env.WEBTRIGGER_QUEUE_URL_EVENTS_OUT && env.WEBTRIGGER_QUEUE_URL_EVENTS_OUT_DLQ);
-  assert.equal(sender.Properties.ReservedConcurrentExecutions, 10);
   assert.ok(!actionsOf(policiesOf(senderId)).some((a: string) => a.startsWith('secretsmanager:')), 'the sender needs no platform secrets');
   for (const crate of ['cron-tick', 'hook-trigger', 'api-triggers', 'worker-webhook-process', 'api-subscribers']) {
     const [, f] = functionNamed(crate);
@@ -192,4 +194,144 @@ test('triggers and event webhooks: the events-out queue redrives to a DLQ, the t
     assert.ok(b, `no ${pattern} behavior`);
     assert.equal(b.CachePolicyId, '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', `${pattern} must not be cached`);
   }
+});
+
+// ---- Bootstraps: synth refuses what would deploy as a broken function ----
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Every function crate in the repository (all but the local binary): the stack must deploy each. */
+const crates = fs.readdirSync(path.resolve(here, '../../functions')).filter((c) => c !== 'local').sort();
+
+/** An ELF header (64-bit, little-endian) for `machine`, padded like a real binary's first bytes. */
+function elf(machine: number): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(0x7f454c46, 0);
+  b[4] = 2; // ELFCLASS64
+  b[5] = 1; // little-endian
+  b[6] = 1;
+  b.writeUInt16LE(2, 16); // ET_EXEC
+  b.writeUInt16LE(machine, 18);
+  return b;
+}
+
+function assetRootWith(bootstraps: Record<string, Buffer | undefined>): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wt-assets-'));
+  for (const [crate, bytes] of Object.entries(bootstraps)) {
+    if (!bytes) continue;
+    fs.mkdirSync(path.join(root, crate));
+    fs.writeFileSync(path.join(root, crate, 'bootstrap'), bytes, { mode: 0o755 });
+  }
+  return root;
+}
+
+function synth(context: Record<string, unknown>): () => Template {
+  return () => Template.fromStack(new WebTriggerStack(new App({ context: { skipSiteDeployment: true, ...context } }), 'Synth'));
+}
+
+const AARCH64 = 0xb7;
+const X86_64 = 0x3e;
+
+test('synth fails when bootstraps are missing, naming every function', () => {
+  const root = assetRootWith({});
+  assert.throws(synth({ lambdaAssetRoot: root }), (e: Error) => {
+    for (const crate of crates) assert.match(e.message, new RegExp(`${crate}: .*bootstrap is missing`), `${crate} not named`);
+    return true;
+  });
+});
+
+test('synth fails on an x86_64 bootstrap, or one that is not an ELF', () => {
+  const good = Object.fromEntries(crates.map((c) => [c, elf(AARCH64)]));
+  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'hook-trigger': elf(X86_64) }) }), /hook-trigger: .*machine 0x3e, not aarch64/);
+  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'worker-events-out': Buffer.from('#!/bin/sh\nexit 1\n') }) }), /worker-events-out: .*not an ELF/);
+  const elf32 = elf(AARCH64);
+  elf32[4] = 1;
+  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'api-triggers': elf32 }) }), /api-triggers: .*not a 64-bit/);
+});
+
+test('synth passes with an aarch64 ELF for every function, and deploys those files', () => {
+  const root = assetRootWith(Object.fromEntries(crates.map((c) => [c, elf(AARCH64)])));
+  const t = synth({ lambdaAssetRoot: root })();
+  const functions = Object.values(t.toJSON().Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'provided.al2023');
+  assert.equal(functions.length, crates.length, 'one Lambda per function crate');
+});
+
+test('allowPlaceholders=true synthesizes without bootstraps (with a warning per function)', () => {
+  const s = new WebTriggerStack(new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: assetRootWith({}), allowPlaceholders: 'true' } }), 'Placeholders');
+  const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('placeholder'));
+  assert.equal(warnings.length, crates.length);
+});
+
+// ---- Operations ----
+
+const alarms = () => Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+
+test('every alarm notifies the alarm topic', () => {
+  const topicId = Object.keys(resources).find((k) => resources[k].Type === 'AWS::SNS::Topic');
+  assert.ok(topicId);
+  assert.ok(alarms().length > 0);
+  for (const [id, a] of alarms()) assert.deepEqual(a.Properties.AlarmActions, [{ Ref: topicId }], `${id} has no action`);
+});
+
+test('the alarm e-mail comes from a stack parameter and subscribes only when set', () => {
+  const t = template.toJSON();
+  assert.equal(t.Parameters.AlarmEmail.Default, '');
+  const subs = Object.values(resources).filter((r: any) => r.Type === 'AWS::SNS::Subscription') as any[];
+  assert.equal(subs.length, 1);
+  assert.equal(subs[0].Properties.Protocol, 'email');
+  assert.deepEqual(subs[0].Properties.Endpoint, { Ref: 'AlarmEmail' });
+  assert.deepEqual(t.Conditions[subs[0].Condition], { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+});
+
+test('alarms: every DLQ depth, errors and throttles of every function, API 5xx, the heartbeat', () => {
+  const watched = (metric: string, dimension: string) =>
+    new Set(alarms().filter(([, a]) => a.Properties.MetricName === metric).flatMap(([, a]) => (a.Properties.Dimensions ?? []).filter((d: any) => d.Name === dimension).map((d: any) => JSON.stringify(d.Value))));
+  const queues = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::SQS::Queue');
+  // Dead-letter queues are the queues that redrive nowhere themselves.
+  const dlqs = queues.filter((q) => !resources[q].Properties.RedrivePolicy);
+  const depth = watched('ApproximateNumberOfMessagesVisible', 'QueueName');
+  for (const q of dlqs) assert.ok(depth.has(JSON.stringify({ 'Fn::GetAtt': [q, 'QueueName'] })), `no depth alarm on ${q}`);
+  assert.equal(dlqs.length, 6, 'five work-queue DLQs and the minute rule DLQ');
+  const fns = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::Lambda::Function' && resources[k].Properties.Runtime === 'provided.al2023');
+  for (const metric of ['Errors', 'Throttles']) {
+    const w = watched(metric, 'FunctionName');
+    for (const f of fns) assert.ok(w.has(JSON.stringify({ Ref: f })), `no ${metric} alarm on ${f}`);
+  }
+  assert.ok(alarms().some(([, a]) => a.Properties.MetricName === '5xx' && a.Properties.Namespace === 'AWS/ApiGateway'));
+  const [, hb] = alarms().find(([, a]) => a.Properties.MetricName === 'HeartbeatLagSeconds')!;
+  assert.equal(hb.Properties.Namespace, 'WebTrigger');
+  assert.equal(hb.Properties.TreatMissingData, 'breaching', 'no heartbeat at all must alarm');
+});
+
+test('the minute rule target has a DLQ', () => {
+  const rule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule')!;
+  const dlq = rule.Properties.Targets[0].DeadLetterConfig?.Arn?.['Fn::GetAtt']?.[0];
+  assert.ok(dlq && resources[dlq].Type === 'AWS::SQS::Queue');
+});
+
+test("every queue's visibility timeout is at least 6x its consumer's timeout", () => {
+  const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  assert.ok(mappings.length > 0);
+  for (const m of mappings) {
+    const queue = resources[m.Properties.EventSourceArn['Fn::GetAtt'][0]];
+    const consumer = resources[m.Properties.FunctionName.Ref];
+    assert.ok(queue.Properties.VisibilityTimeout >= 6 * consumer.Properties.Timeout, `${m.Properties.FunctionName.Ref}: ${queue.Properties.VisibilityTimeout} < 6 x ${consumer.Properties.Timeout}`);
+  }
+});
+
+test('reserved concurrency only with --context reservedConcurrency=true', () => {
+  const reservedAnywhere = (t: Template) => Object.values(t.toJSON().Resources as Record<string, any>).some((r) => r.Properties?.ReservedConcurrentExecutions !== undefined);
+  assert.equal(reservedAnywhere(template), false, 'a new account (limit 10) must be able to deploy');
+  const reserved = reservedTemplate.toJSON().Resources as Record<string, any>;
+  const of = (prefix: string) => Object.entries(reserved).find(([k, r]) => r.Type === 'AWS::Lambda::Function' && k.startsWith(prefix))![1].Properties.ReservedConcurrentExecutions;
+  assert.equal(of('WorkerPushSend'), 20);
+  assert.equal(of('WorkerEventsOut'), 10);
+});
+
+test('least privilege: the public subscriber function cannot Scan or BatchWrite, and only in its key spaces', () => {
+  const [id] = functionNamed('api-subscribers');
+  const statements = policiesOf(id).filter((st) => [st.Action].flat().some((a: string) => a.startsWith('dynamodb:')));
+  const actions = actionsOf(statements);
+  for (const forbidden of ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:*']) assert.ok(!actions.includes(forbidden), forbidden);
+  assert.deepEqual([...actions].sort(), ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+  for (const st of statements) assert.deepEqual(st.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SITE#*', 'WS#*', 'RL#public#*'] } });
 });

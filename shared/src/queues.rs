@@ -1,5 +1,6 @@
 //! Every platform queue in one place: name, visibility timeout and receives before the dead-letter queue.
-//! The CDK app declares the same queues; the local binary creates them on start.
+//! The CDK app declares the same queues; the local binary creates them on start. Visibility timeouts are
+//! at least 6× the consuming Lambda's timeout (60 s for these three), as AWS advises for SQS event sources.
 
 use std::time::Duration;
 
@@ -17,18 +18,18 @@ pub fn push_send() -> QueueSpec {
 
 /// WhatsApp sends, one message per job; provider retries are re-queued by the worker with their delay.
 pub fn whatsapp_send() -> QueueSpec {
-    QueueSpec::new("whatsapp-send", Duration::from_secs(60), 5)
+    QueueSpec::new("whatsapp-send", Duration::from_secs(360), 5)
 }
 
 /// Stored provider webhooks waiting to be turned into inbox changes.
 pub fn webhook_process() -> QueueSpec {
-    QueueSpec::new("webhook-process", Duration::from_secs(60), 5)
+    QueueSpec::new("webhook-process", Duration::from_secs(360), 5)
 }
 
 /// Outbound event webhook deliveries, one attempt per job; retries are re-queued (or parked in the table
 /// for delays beyond the queue's 15 minutes) by the worker.
 pub fn events_out() -> QueueSpec {
-    QueueSpec::new("events-out", Duration::from_secs(60), 5)
+    QueueSpec::new("events-out", Duration::from_secs(360), 5)
 }
 
 /// All queues the local binary consumes.

@@ -139,7 +139,7 @@ impl AppState {
         }
     }
 
-    /// Creates every platform queue (local mode; in AWS the CDK app owns them).
+    /// Creates every platform queue whose URL is not configured (local mode; in AWS the CDK app owns them).
     pub async fn ensure_queues(&self) -> Result<(), InitError> {
         for spec in crate::queues::all() {
             self.queue.ensure(&spec).await?;

@@ -71,6 +71,13 @@ pub async fn aws_resources(name: &str) -> (aws_config::SdkConfig, AwsConfig) {
 
 /// An AWS-backed `AppState` on fresh moto resources, with every platform queue created.
 pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
+    let (sdk, config) = aws_resources_with_queues().await;
+    AppState::aws_from_sdk(&sdk, &config, clock)
+}
+
+/// Fresh moto resources plus every platform queue under a unique name, their URLs in the config (as
+/// the CDK stack hands them to the functions).
+pub async fn aws_resources_with_queues() -> (aws_config::SdkConfig, AwsConfig) {
     let name = unique_name();
     let (sdk, mut config) = aws_resources(&name).await;
     let provisioner = webtrigger::adapters::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), Default::default());
@@ -81,7 +88,7 @@ pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
         config.queue_urls.insert(spec.name.clone(), provisioner.url(&unique.name).await.unwrap());
         config.queue_urls.insert(spec.dlq_name(), provisioner.url(&unique.dlq_name()).await.unwrap());
     }
-    AppState::aws_from_sdk(&sdk, &config, clock)
+    (sdk, config)
 }
 
 pub mod browser;

@@ -14,7 +14,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the API, webhooks, workers, minute tick and dashboard on the embedded (SQLite) backend.
+    /// Run the API, webhooks, workers, minute tick and dashboard in one process: on the embedded (SQLite)
+    /// backend, or with WEBTRIGGER_BACKEND=aws on DynamoDB/SQS/KMS/Secrets Manager (a VM or container deployment).
     Serve {
         /// Where the database, master keys and generated secrets live (created on first run).
         #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR")]

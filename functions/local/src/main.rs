@@ -1,4 +1,4 @@
-//! `webtrigger`: the whole platform in one process on the embedded backend, plus operator commands.
+//! `webtrigger`: the whole platform in one process (embedded or AWS backend), plus operator commands.
 
 mod cli;
 mod commands;

@@ -1,5 +1,6 @@
-//! Local mode: every route group, queue consumer and the minute tick in one process on the embedded
-//! backend, plus the built dashboard at `/`. Ctrl-C stops intake, drains in-flight work, then exits.
+//! Local mode: every route group, queue consumer and the minute tick in one process, plus the built
+//! dashboard at `/`, on the configured backend (embedded SQLite, or the AWS adapters for a VM or container
+//! deployment). Ctrl-C stops intake, drains in-flight work, then exits.
 
 mod consumer;
 mod site;
@@ -16,7 +17,6 @@ use tokio::task::JoinSet;
 pub use consumer::{consume, deliveries_to_event, poll_once};
 pub use site::dashboard;
 
-use crate::ports::SystemClock;
 use crate::state::{AppState, InitError};
 
 /// Every route group, merged. Each later domain module adds its `routes()` here and gets its own Lambda.
@@ -52,7 +52,7 @@ pub struct ServeOptions {
     pub static_dir: Option<PathBuf>,
     /// How long shutdown waits for in-flight batches.
     pub drain_timeout: Duration,
-    /// Limits and body cap (the backend part is ignored: local mode is always embedded).
+    /// Backend, limits and body cap; an embedded backend lives in `data_dir`.
     pub config: crate::config::Config,
     /// Extra push endpoint hosts (`host:port`) accepted besides the browser push services.
     pub allow_push_hosts: Vec<String>,
@@ -70,13 +70,17 @@ pub enum ServeError {
 
 /// Runs until `shutdown` resolves. Returns once background work has drained (or the timeout passed).
 pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let mut state = AppState::embedded(&opts.data_dir, Arc::new(SystemClock))?;
-    state.max_body_bytes = opts.config.max_body_bytes;
-    state.limits = opts.config.limits;
-    state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(opts.config.providers.clone()).with_public_url(opts.config.public_url.clone()));
-    state.events_out = Arc::new(crate::events_out::EventsRuntime::new(opts.config.outbound.clone()));
-    // The only process on this data dir: leases of deliver jobs held by another instance are a dead one's.
-    let mut push = crate::push::PushRuntime { sole_process: true, ..Default::default() };
+    let mut config = opts.config.clone();
+    if let crate::config::BackendConfig::Embedded { data_dir } = &mut config.backend {
+        data_dir.clone_from(&opts.data_dir);
+    }
+    let mut state = AppState::from_config(&config).await?;
+    // Clients reach this socket directly, not through API Gateway, so X-Forwarded-For is theirs to forge.
+    state.trust_forwarded_for = false;
+    // On the embedded backend this is the only process on the data dir: leases of deliver jobs held by
+    // another instance belong to a dead one. Against AWS other processes may share the resources.
+    let sole_process = state.backend == crate::state::BackendKind::Embedded;
+    let mut push = crate::push::PushRuntime { sole_process, ..Default::default() };
     if !opts.allow_push_hosts.is_empty() {
         tracing::warn!(hosts = ?opts.allow_push_hosts, "accepting push endpoints outside the browser push services");
         push.policy = crate::push::types::EndpointPolicy { extra_hosts: opts.allow_push_hosts.clone() };
@@ -101,7 +105,7 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
         background.spawn(consume(state.clone(), spec, handler, stop_rx.clone()));
     }
     background.spawn(minute_timer(state.clone(), stop_rx.clone()));
-    tracing::info!(%addr, data_dir = %opts.data_dir.display(), dashboard = opts.static_dir.is_some(), "webtrigger listening");
+    tracing::info!(%addr, backend = ?state.backend, data_dir = %opts.data_dir.display(), dashboard = opts.static_dir.is_some(), "webtrigger listening");
 
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
         shutdown.await;

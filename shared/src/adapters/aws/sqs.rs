@@ -60,6 +60,11 @@ fn stale_or_unavailable<E: std::error::Error + aws_sdk_sqs::error::ProvideErrorM
 #[async_trait]
 impl Queue for SqsQueue {
     async fn ensure(&self, spec: &QueueSpec) -> Result<(), QueueError> {
+        // A configured URL means the queue is owned elsewhere (the CDK stack): creating one by name would
+        // divert this process to a second, unconsumed queue.
+        if self.urls.read().expect("url map").contains_key(&spec.name) {
+            return Ok(());
+        }
         let dlq_url = self.create(&spec.dlq_name(), HashMap::from([(QueueAttributeName::MessageRetentionPeriod, "1209600".into())])).await?;
         let dlq_arn = self
             .client
