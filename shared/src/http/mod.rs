@@ -9,6 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
 use axum::Router;
 
+pub mod client_ip;
 pub mod outbound;
 
 pub use envelope::{ApiJson, ApiOk, ApiResult};
