@@ -193,3 +193,10 @@ test('triggers and event webhooks: the events-out queue redrives to a DLQ, the t
     assert.equal(b.CachePolicyId, '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', `${pattern} must not be cached`);
   }
 });
+
+test('the Twilio receiver knows the public URL Twilio signed: the CloudFront domain', () => {
+  const [, hook] = functionNamed('hook-twilio');
+  const distribution = Object.keys(resources).find((k) => resources[k].Type === 'AWS::CloudFront::Distribution');
+  assert.ok(distribution);
+  assert.deepEqual(hook.Properties.Environment.Variables.WEBTRIGGER_PUBLIC_URL, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] });
+});
