@@ -75,3 +75,69 @@ async fn forwarded_for_spoofing_aws() {
     let clock = std::sync::Arc::new(webtrigger::ports::FixedClock::new(chrono::Utc::now()));
     forwarded_for_spoofing_does_not_escape_the_per_ip_limit(webtrigger_tests::aws_state_with_clock(clock).await).await;
 }
+
+/// Reads one HTTP/1.1 response (status, headers lower-cased, body by Content-Length) from `stream`.
+async fn read_response(stream: &mut tokio::net::TcpStream, buffered: &mut Vec<u8>) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Some(end) = buffered.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffered[..end]).to_ascii_lowercase();
+            let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+            if buffered.len() >= end + 4 + length {
+                let status = head.split(' ').nth(1)?.parse().ok()?;
+                buffered.drain(..end + 4 + length);
+                return Some((status, head));
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffered.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A POST with a body answered 401 before the body is read must leave the connection usable: the next
+/// request on the same socket gets its answer (the server used to close it without `Connection: close`).
+#[tokio::test]
+async fn keep_alive_survives_an_early_answer_to_a_request_with_a_body() {
+    use tokio::io::AsyncWriteExt;
+    let (state, _dir) = webtrigger_tests::embedded_state().await;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap() });
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buffered = Vec::new();
+    // Large enough that it cannot sit whole in the server's first read buffer.
+    let body = format!("{{\"name\":\"{}\"}}", "x".repeat(256 * 1024));
+    for (path, expected) in [("/v1/workspaces", 401), ("/v1/workspaces/ws_01jd5x8q0y8m3n2b7c4v6w9z1a/sites", 401)] {
+        let request = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let (status, head) = read_response(&mut stream, &mut buffered).await.expect("an answer to the POST");
+        assert_eq!(status, expected, "{head}");
+        assert!(!head.contains("connection: close"), "a body under the cap is drained, not a reason to close: {head}");
+    }
+    stream.write_all(format!("GET /v1/openapi.json HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    let (status, _) = read_response(&mut stream, &mut buffered).await.expect("the request after the early answers is answered on the same connection");
+    assert_eq!(status, 200);
+}
+
+/// Over the cap the body is not drained; the answer then says the connection closes, so clients reconnect.
+#[tokio::test]
+async fn an_unread_body_over_the_cap_closes_the_connection_explicitly() {
+    use tokio::io::AsyncWriteExt;
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    state.max_body_bytes = 4096;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap() });
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = "x".repeat(64 * 1024);
+    let request = format!("POST /v1/workspaces HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let (status, head) = read_response(&mut stream, &mut Vec::new()).await.expect("an answer");
+    assert!(status == 401 || status == 413, "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+}
