@@ -141,3 +141,61 @@ async fn an_unread_body_over_the_cap_closes_the_connection_explicitly() {
     assert!(status == 401 || status == 413, "{head}");
     assert!(head.contains("connection: close"), "{head}");
 }
+
+/// A workspace with one of each parent resource; answers (site, trigger, endpoint) ids.
+async fn tenant(client: &mut Client, email: &str) -> (String, String, String, String) {
+    client.sign_up(email).await;
+    let ws = client.create_workspace("Shop").await;
+    let site = client.post(&format!("/v1/workspaces/{ws}/sites"), json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
+    let site = site.data()["id"].as_str().unwrap().to_owned();
+    let trigger = client
+        .post(&format!("/v1/workspaces/{ws}/triggers"), json!({"name": "t", "actions": [{"type": "push", "site_id": site, "target": {"type": "all"}, "title": "Hi", "body": "there"}]}))
+        .await;
+    assert_eq!(trigger.status, 201, "{}", trigger.body);
+    let trigger = trigger.data()["id"].as_str().unwrap().to_owned();
+    let endpoint = client.post(&format!("/v1/workspaces/{ws}/event-endpoints"), json!({"url": "https://hooks.example.com/webtrigger"})).await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.body);
+    (ws, site, trigger, endpoint.data()["id"].as_str().unwrap().to_owned())
+}
+
+/// Every GET under a parent resource answers 404 when the parent is another tenant's or unknown (an empty
+/// 200 list told a caller nothing was wrong, and that the id was worth trying elsewhere). Own parents answer 200.
+#[tokio::test]
+async fn lists_under_a_foreign_or_unknown_parent_answer_404() {
+    let (state, _dir) = webtrigger_tests::embedded_state().await;
+    let mut ada = Client::new(state.clone());
+    let mut bob = Client::new(state.clone());
+    let (ws, site, trigger, endpoint) = tenant(&mut ada, "ada@example.com").await;
+    let (_, bob_site, bob_trigger, bob_endpoint) = tenant(&mut bob, "bob@example.com").await;
+    const UNKNOWN: &str = "01jd5x8q0y8m3n2b7c4v6w9z1a";
+    // (path template with {id}, own id, foreign id, unknown id)
+    let routes = [
+        ("sites/{id}/notifications", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/subscribers", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/notifications/ntf_01jd5x8q0y8m3n2b7c4v6w9z1b", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/subscribers/0123456789abcdef0123456789abcdef", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("triggers/{id}/invocations", trigger.clone(), bob_trigger.clone(), format!("trg_{UNKNOWN}")),
+        ("triggers/{id}/invocations/inv_01jd5x8q0y8m3n2b7c4v6w9z1b", String::new(), bob_trigger.clone(), format!("trg_{UNKNOWN}")),
+        ("event-endpoints/{id}/attempts", endpoint.clone(), bob_endpoint.clone(), format!("ep_{UNKNOWN}")),
+        ("conversations/{id}/messages", String::new(), format!("conv_{UNKNOWN}"), "conv_not-an-id".to_owned()),
+        ("conversations/{id}", String::new(), format!("conv_{UNKNOWN}"), "conv_not-an-id".to_owned()),
+        ("channels/{id}", String::new(), format!("chan_{UNKNOWN}"), "chan_not-an-id".to_owned()),
+        ("credentials/{id}", String::new(), format!("cred_{UNKNOWN}"), "cred_not-an-id".to_owned()),
+        ("messages/{id}", String::new(), format!("msg_{UNKNOWN}"), "msg_not-an-id".to_owned()),
+    ];
+    let mut wrong = Vec::new();
+    for (template, own, foreign, unknown) in &routes {
+        if !own.is_empty() {
+            let r = ada.get(&format!("/v1/workspaces/{ws}/{}", template.replace("{id}", own))).await;
+            assert_eq!(r.status, 200, "{template} with an own parent: {}", r.body);
+        }
+        for (what, id) in [("another tenant's", foreign), ("an unknown", unknown)] {
+            let path = format!("/v1/workspaces/{ws}/{}", template.replace("{id}", id));
+            let r = ada.get(&path).await;
+            if r.status != 404 || r.body["error"]["code"] != "not_found" {
+                wrong.push(format!("{path} ({what} parent): {} {}", r.status, r.body));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "answered other than 404:\n{}", wrong.join("\n"));
+}
