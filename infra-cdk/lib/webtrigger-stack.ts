@@ -275,6 +275,10 @@ export class WebTriggerStack extends Stack {
       },
     });
 
+    // Twilio signs the URL it was configured with (the dashboard domain); behind CloudFront the receiver
+    // sees the gateway's host, so it rebuilds the signed URL from this base.
+    hookTwilio.addEnvironment('WEBTRIGGER_PUBLIC_URL', `https://${distribution.distributionDomainName}`);
+
     const skipSite = this.node.tryGetContext('skipSiteDeployment') === true || this.node.tryGetContext('skipSiteDeployment') === 'true';
     if (!skipSite && fs.existsSync(path.join(SITE_DIST, 'index.html'))) {
       new s3deploy.BucketDeployment(this, 'SiteDeployment', {

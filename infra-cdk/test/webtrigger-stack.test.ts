@@ -335,3 +335,10 @@ test('least privilege: the public subscriber function cannot Scan or BatchWrite,
   assert.deepEqual([...actions].sort(), ['dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   for (const st of statements) assert.deepEqual(st.Condition, { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SITE#*', 'WS#*', 'RL#public#*'] } });
 });
+
+test('the Twilio receiver knows the public URL Twilio signed: the CloudFront domain', () => {
+  const [, hook] = functionNamed('hook-twilio');
+  const distribution = Object.keys(resources).find((k) => resources[k].Type === 'AWS::CloudFront::Distribution');
+  assert.ok(distribution);
+  assert.deepEqual(hook.Properties.Environment.Variables.WEBTRIGGER_PUBLIC_URL, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] });
+});

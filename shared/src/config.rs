@@ -37,6 +37,8 @@ pub struct Config {
     /// `WEBTRIGGER_OUTBOUND_ALLOW_HOSTS`: comma-separated `host:port`s event webhooks may reach despite the
     /// SSRF guard (a receiver on loopback in development). Empty in production.
     pub outbound: crate::http::outbound::OutboundPolicy,
+    /// `WEBTRIGGER_TRUSTED_PROXIES`: IPs/CIDRs whose X-Forwarded-For entries are believed. Default none.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -120,7 +122,9 @@ impl Config {
             return Err(ConfigError::Invalid { name: "WEBTRIGGER_OUTBOUND_ALLOW_HOSTS", reason: format!("`{bad}` is not host:port") });
         }
         let outbound = crate::http::outbound::OutboundPolicy { allow_hosts };
-        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound })
+        let trusted_proxies = crate::http::client_ip::TrustedProxies::parse(&get("WEBTRIGGER_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|reason| ConfigError::Invalid { name: "WEBTRIGGER_TRUSTED_PROXIES", reason })?;
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies })
     }
 }
 
@@ -164,5 +168,7 @@ mod tests {
         assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_META_GRAPH_URL", "graph.local")])), Err(ConfigError::Invalid { .. })));
         let fake = Config::from_vars(vars(&[("WEBTRIGGER_WHAPI_API_URL", "http://127.0.0.1:9/")])).unwrap();
         assert_eq!(fake.providers.whapi, "http://127.0.0.1:9");
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_TRUSTED_PROXIES", "10.0.0.0/8, cloudfront")])), Err(ConfigError::Invalid { name: "WEBTRIGGER_TRUSTED_PROXIES", .. })));
+        assert!(Config::from_vars(vars(&[("WEBTRIGGER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")])).is_ok());
     }
 }

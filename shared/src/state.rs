@@ -35,8 +35,8 @@ pub struct AppState {
     pub sqlite_queue: Option<Arc<SqliteQueue>>,
     /// Access-token signing keys, read from `secrets` and cached.
     pub tokens: Arc<TokenKeys>,
-    /// Take the client IP from X-Forwarded-For (behind CloudFront) rather than the peer address.
-    pub trust_forwarded_for: bool,
+    /// Proxies whose X-Forwarded-For entries count when finding the client IP (`WEBTRIGGER_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     /// Mark the refresh cookie `Secure` (HTTPS deployments).
     pub cookie_secure: bool,
     pub limits: RateLimits,
@@ -68,6 +68,7 @@ impl AppState {
         };
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
+        state.trusted_proxies = config.trusted_proxies.clone();
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
         Ok(state)
@@ -98,7 +99,7 @@ impl AppState {
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
             sqlite: Some(table),
             tokens: Arc::new(TokenKeys::default()),
-            trust_forwarded_for: false,
+            trusted_proxies: Default::default(),
             cookie_secure: false,
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),
@@ -129,7 +130,7 @@ impl AppState {
             sqlite: None,
             sqlite_queue: None,
             tokens: Arc::new(TokenKeys::default()),
-            trust_forwarded_for: true,
+            trusted_proxies: Default::default(),
             cookie_secure: true,
             limits: RateLimits::default(),
             push: Arc::new(crate::push::PushRuntime::default()),

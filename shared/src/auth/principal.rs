@@ -109,18 +109,15 @@ impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // The peer is API Gateway's sourceIp on Lambda (the address that opened the connection to the
+        // gateway: CloudFront's edge when it is in front) and the socket peer locally. Forwarded headers
+        // count only through proxies listed in WEBTRIGGER_TRUSTED_PROXIES (see `http::client_ip`).
         let gateway_ip = match parts.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
             _ => None,
         };
-        // Behind CloudFront the gateway sees the edge; the viewer is the first X-Forwarded-For hop.
-        let forwarded = state
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|s| s.trim().to_owned()))
-            .flatten()
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        let ip = forwarded.or(gateway_ip).or(peer).unwrap_or_else(|| "unknown".into());
+        let peer = gateway_ip.or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()));
+        let ip = state.trusted_proxies.client(&parts.headers, peer).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").chars().take(200).collect();
         Ok(Self { ip, user_agent })
     }

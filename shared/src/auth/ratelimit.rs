@@ -53,7 +53,8 @@ pub async fn check(table: &dyn Table, name: &str, limit: Limit, now_ms: i64) -> 
 
 /// Takes one token, or answers `Err(retry_after)` when the bucket is empty. Concurrent takers are
 /// serialised by the bucket's version: a taker that loses the race backs off briefly and re-reads. If the
-/// bucket stays contended, the request is let through (logged): a limiter must not become an outage.
+/// bucket stays contended it answers `Err(1 s)`, never a free pass: contention is exactly what a flood of
+/// requests against one bucket looks like, so failing open would switch the limit off under attack.
 pub async fn take(table: &dyn Table, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError> {
     for attempt in 0..10u32 {
         let (tokens, version) = level(table, name, limit, now_ms).await?;
@@ -76,6 +77,70 @@ pub async fn take(table: &dyn Table, name: &str, limit: Limit, now_ms: i64) -> R
             Err(e) => return Err(e),
         }
     }
-    tracing::warn!(bucket = name, "rate-limit bucket contended; letting the request through");
-    Ok(Ok(()))
+    tracing::warn!(bucket = name, "rate-limit bucket contended; refusing the request for now");
+    Ok(Err(Duration::from_secs(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::adapters::{SqliteDb, SqliteTable};
+    use crate::ports::{Page, Query, SystemClock, TxWrite};
+
+    /// A table where another taker always wins the race: every conditional put of the bucket fails.
+    struct AlwaysContended {
+        inner: SqliteTable,
+        puts: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Table for AlwaysContended {
+        async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
+            self.inner.get(key).await
+        }
+        async fn put(&self, _item: Item, _condition: Condition) -> Result<(), TableError> {
+            self.puts.fetch_add(1, Ordering::SeqCst);
+            Err(TableError::ConditionFailed)
+        }
+        async fn delete(&self, key: &Key, condition: Condition) -> Result<(), TableError> {
+            self.inner.delete(key, condition).await
+        }
+        async fn query(&self, query: Query) -> Result<Page, TableError> {
+            self.inner.query(query).await
+        }
+        async fn add(&self, key: &Key, deltas: &[(&str, i64)]) -> Result<Vec<i64>, TableError> {
+            self.inner.add(key, deltas).await
+        }
+        async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), TableError> {
+            self.inner.transact(writes).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_contended_bucket_fails_closed() {
+        let table = AlwaysContended { inner: SqliteTable::new(SqliteDb::in_memory().unwrap(), Arc::new(SystemClock)), puts: AtomicU32::new(0) };
+        let answer = take(&table, "busy", Limit::per_minute(10.0, 10.0), 0).await.unwrap();
+        assert_eq!(answer, Err(Duration::from_secs(1)), "a bucket that could not be updated lets nothing through");
+        assert_eq!(table.puts.load(Ordering::SeqCst), 10, "it retried before giving up");
+    }
+
+    #[tokio::test]
+    async fn concurrent_takers_never_exceed_the_capacity() {
+        let table: Arc<dyn Table> = Arc::new(SqliteTable::new(SqliteDb::in_memory().unwrap(), Arc::new(SystemClock)));
+        let limit = Limit::per_minute(20.0, 0.000_001);
+        // A real "now": bucket items carry a TTL that the table honours against its clock.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let tasks: Vec<_> = (0..60).map(|_| { let t = table.clone(); tokio::spawn(async move { take(t.as_ref(), "shared", limit, now_ms).await.unwrap().is_ok() }) }).collect();
+        let mut granted = 0;
+        for t in tasks {
+            granted += u32::from(t.await.unwrap());
+        }
+        assert!(granted <= 20, "{granted} of 60 got through a bucket of 20");
+        assert!(granted > 0);
+    }
 }

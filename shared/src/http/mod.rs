@@ -1,6 +1,8 @@
 //! The HTTP layer shared by every route group, in Lambda and in the local binary alike:
-//! request id, JSON logs per request, body limit, and the error envelope on every 4xx/5xx.
+//! request id, JSON logs per request, body limit, the error envelope on every 4xx/5xx, and draining
+//! bodies left unread by early answers so keep-alive connections survive them.
 
+mod drain;
 mod envelope;
 mod error;
 mod middleware;
@@ -10,6 +12,7 @@ use axum::routing::any;
 use axum::Router;
 
 pub mod idempotency;
+pub mod client_ip;
 pub mod outbound;
 
 pub use envelope::{ApiJson, ApiOk, ApiResult};
@@ -31,6 +34,7 @@ pub fn api(routes: Router<AppState>, state: AppState, fallback: Option<Router>) 
     app.layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::from_fn(move |req, next| middleware::envelope_errors(limit, req, next)))
+        .layer(axum::middleware::from_fn(move |req, next| drain::drain_unread_body(limit, req, next)))
         .layer(axum::middleware::from_fn(middleware::request_context))
 }
 

@@ -55,7 +55,9 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let first = ip.segments()[0];
-    !(ip.is_loopback()
+    // `::/96` holds `::1`, `::` and the deprecated IPv4-compatible form `::a.b.c.d`; none is a public host.
+    !(ip.segments()[..6].iter().all(|s| *s == 0)
+        || ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
@@ -64,9 +66,23 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 can reach IPv4 internals
 }
 
-/// Save-time check of a customer URL. Returns the parsed URL.
+/// Names that only ever mean this machine or a private network, compared without trailing dots
+/// (`localhost.` is the same name as `localhost` to a resolver).
+fn is_internal_name(domain: &str) -> bool {
+    let d = domain.trim_end_matches('.');
+    d.is_empty() || d == "localhost" || [".localhost", ".internal", ".local"].iter().any(|s| d.ends_with(s))
+}
+
+/// Save-time check of a customer URL, parsed once with WHATWG rules (the parser reqwest connects with).
+/// Returns the parsed URL; store its normalised form.
 pub fn check_url(raw: &str, policy: &OutboundPolicy) -> Result<Url, ApiError> {
-    let url = Url::parse(raw.trim()).map_err(|_| ApiError::Validation(format!("`{}` is not a URL", raw.chars().take(80).collect::<String>())))?;
+    let raw = raw.trim();
+    let not_url = || ApiError::Validation(format!("`{}` is not a URL", raw.chars().take(80).collect::<String>()));
+    // WHATWG reads `\` as `/` in http(s) URLs; refusing it keeps what people read and what we connect to the same.
+    if raw.contains('\\') {
+        return Err(ApiError::Validation("the URL must not contain backslashes".into()));
+    }
+    let url = Url::parse(raw).map_err(|_| not_url())?;
     if policy.exempt(&url) {
         return Ok(url);
     }
@@ -80,7 +96,7 @@ pub fn check_url(raw: &str, policy: &OutboundPolicy) -> Result<Url, ApiError> {
     match url.host() {
         Some(url::Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => Err(refused()),
         Some(url::Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => Err(refused()),
-        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local") => Err(refused()),
+        Some(url::Host::Domain(d)) if is_internal_name(d) => Err(refused()),
         None => Err(ApiError::Validation("the URL has no host".into())),
         _ => Ok(url),
     }
@@ -161,6 +177,38 @@ mod tests {
         }
         assert!(check_url("https://hooks.example.com/webtrigger", &p).is_ok());
         assert!(check_url("https://93.184.215.14:8443/x", &p).is_ok());
+    }
+
+    #[test]
+    fn disguised_internal_addresses_are_refused() {
+        let p = OutboundPolicy::default();
+        // (url, why it must be refused)
+        let cases = [
+            ("https://localhost./hook", "trailing dot: the same name to a resolver"),
+            ("https://LocalHost../hook", "mixed case and two trailing dots"),
+            ("https://api.localhost./hook", "subdomain of localhost with a trailing dot"),
+            ("https://db.INTERNAL./hook", "internal suffix, mixed case, trailing dot"),
+            ("https://2130706433/hook", "decimal IPv4 (127.0.0.1)"),
+            ("https://0x7f.1/hook", "hex IPv4 shorthand (127.0.0.1)"),
+            ("https://0x7F000001/hook", "hex IPv4, upper case"),
+            ("https://0177.0.0.1/hook", "octal IPv4 (127.0.0.1)"),
+            ("https://127.1/hook", "two-part IPv4 shorthand"),
+            ("https://0251.0376.0251.0376/latest", "octal 169.254.169.254 (instance metadata)"),
+            ("https://[::ffff:127.0.0.1]/hook", "IPv4-mapped IPv6 loopback"),
+            ("https://[::ffff:7f00:1]/hook", "IPv4-mapped IPv6 in hex groups"),
+            ("https://[::127.0.0.1]/hook", "IPv4-compatible IPv6"),
+            ("https://[0:0:0:0:0:0:0:1]/hook", "IPv6 loopback written out"),
+            ("https://127.0.0.1./hook", "IPv4 literal with a trailing dot"),
+            ("https://hooks.example.com@127.0.0.1/hook", "userinfo: the real host is after the @"),
+            ("https://127.0.0.1\\.hooks.example.com/hook", "backslash: WHATWG reads it as `/`"),
+            ("https://hooks.example.com\\@127.0.0.1/hook", "backslash before userinfo"),
+            ("https://127.0.0.1%2f.example.com/hook", "percent-encoded slash in the host"),
+        ];
+        for (url, why) in cases {
+            assert!(check_url(url, &p).is_err(), "{url} accepted ({why})");
+        }
+        let normalised = check_url("https://Hooks.Example.COM:443/a/../hook", &p).unwrap();
+        assert_eq!(normalised.as_str(), "https://hooks.example.com/hook", "case, default port and dot segments normalise");
     }
 
     #[test]

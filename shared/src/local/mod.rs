@@ -75,8 +75,6 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
         data_dir.clone_from(&opts.data_dir);
     }
     let mut state = AppState::from_config(&config).await?;
-    // Clients reach this socket directly, not through API Gateway, so X-Forwarded-For is theirs to forge.
-    state.trust_forwarded_for = false;
     // On the embedded backend this is the only process on the data dir: leases of deliver jobs held by
     // another instance belong to a dead one. Against AWS other processes may share the resources.
     let sole_process = state.backend == crate::state::BackendKind::Embedded;

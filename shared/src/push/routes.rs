@@ -188,9 +188,10 @@ struct NotificationPage {
 
 /// Notifications sent to a site, newest first, with their counters.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), Paging),
-    responses((status = 200, description = "OK", body = Envelope<NotificationPage>)))]
+    responses((status = 200, description = "OK", body = Envelope<NotificationPage>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn list_notifications(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<NotificationPage> {
-    let site = site_id(&p.site)?;
+    // An unknown or foreign site is a 404, not an empty list.
+    let site = sites::get(&state, &ws, &site_id(&p.site)?).await?.id;
     let (notifications, next_cursor) = notifications::list(&state, &ws, &site, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
     Ok(ApiOk::ok(NotificationPage { notifications, next_cursor }))
 }

@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 use crate::http::ApiError;
 
@@ -31,19 +32,45 @@ pub fn is_known_push_host(host: &str) -> bool {
     PUSH_SERVICE_HOSTS.iter().any(|(h, suffix)| if *suffix { host.ends_with(h) } else { host == *h })
 }
 
-/// Which endpoints subscriptions may point at: the known push services over https, plus any
-/// `host:port` the operator allowed explicitly (local push-service fakes in tests, over http or https).
+/// Which endpoints subscriptions may point at: the known push services over https on the default port,
+/// plus any `host:port` the operator allowed explicitly (local push-service fakes in tests, over http or https).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointPolicy {
     pub extra_hosts: Vec<String>,
 }
 
 impl EndpointPolicy {
-    fn allows(&self, scheme: &str, authority: &str) -> bool {
-        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-        let extra = self.extra_hosts.iter().any(|h| h.eq_ignore_ascii_case(authority));
-        extra || (scheme == "https" && is_known_push_host(host) && !authority.contains(':'))
+    /// Judges the parsed URL, never the raw text: the host the HTTP client will connect to is the one checked.
+    fn allows(&self, url: &Url) -> bool {
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else { return false };
+        let authority = format!("{host}:{port}");
+        if self.extra_hosts.iter().any(|h| h.eq_ignore_ascii_case(&authority)) {
+            return url.scheme() == "https" || url.scheme() == "http";
+        }
+        // A domain (an IP literal is never a push service), no explicit port (443 is normalised away).
+        url.scheme() == "https" && url.port().is_none() && matches!(url.host(), Some(url::Host::Domain(d)) if is_known_push_host(d))
     }
+}
+
+/// Parses a subscription endpoint once with WHATWG rules (what reqwest uses to connect) and checks it.
+/// Backslashes are refused outright: WHATWG reads `\` as `/` in https URLs, so a text check and the client
+/// would see different hosts, and no browser ever hands out such an endpoint.
+fn parse_endpoint(raw: &str, policy: &EndpointPolicy) -> Result<Url, ApiError> {
+    let not_url = || invalid("endpoint must be an absolute https URL");
+    if raw.len() > 2048 {
+        return Err(invalid("endpoint is longer than 2048 characters"));
+    }
+    if raw.contains('\\') || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(not_url());
+    }
+    let url = Url::parse(raw).map_err(|_| not_url())?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(not_url());
+    }
+    if !policy.allows(&url) {
+        return Err(invalid("endpoint is not an https URL of a known browser push service"));
+    }
+    Ok(url)
 }
 
 /// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
@@ -57,19 +84,10 @@ pub struct PushSubscription {
 }
 
 impl PushSubscription {
-    /// Checks shape and sizes, and that the endpoint is one `policy` allows.
+    /// Checks shape and sizes, and that the endpoint is one `policy` allows. The stored endpoint is the
+    /// parsed, normalised URL, so what was checked is exactly what the sender later connects to.
     pub fn parse(endpoint: &str, p256dh: &str, auth: &str, policy: &EndpointPolicy) -> Result<Self, ApiError> {
-        if endpoint.len() > 2048 {
-            return Err(invalid("endpoint is longer than 2048 characters"));
-        }
-        let (scheme, rest) = endpoint.split_once("://").ok_or_else(|| invalid("endpoint must be an absolute https URL"))?;
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if !matches!(scheme, "https" | "http") || authority.is_empty() || authority.contains('@') {
-            return Err(invalid("endpoint must be an absolute https URL"));
-        }
-        if !policy.allows(scheme, authority) {
-            return Err(invalid("endpoint is not an https URL of a known browser push service"));
-        }
+        let url = parse_endpoint(endpoint, policy)?;
         let key = b64_bytes(p256dh).ok_or_else(|| invalid("keys.p256dh is not base64url"))?;
         if key.len() != 65 || key[0] != 0x04 {
             return Err(invalid("keys.p256dh must be a 65-byte uncompressed P-256 public key"));
@@ -78,7 +96,7 @@ impl PushSubscription {
         if secret.len() != 16 {
             return Err(invalid("keys.auth must be 16 bytes"));
         }
-        Ok(Self { endpoint: endpoint.to_owned(), p256dh: URL_SAFE_NO_PAD.encode(&key), auth: URL_SAFE_NO_PAD.encode(&secret) })
+        Ok(Self { endpoint: url.into(), p256dh: URL_SAFE_NO_PAD.encode(&key), auth: URL_SAFE_NO_PAD.encode(&secret) })
     }
 
     pub fn key_bytes(&self) -> ([u8; 65], [u8; 16]) {
@@ -89,8 +107,9 @@ impl PushSubscription {
 
     /// `scheme://host[:port]` of the endpoint: the VAPID audience.
     pub fn origin(&self) -> String {
-        let (scheme, rest) = self.endpoint.split_once("://").unwrap_or(("https", &self.endpoint));
-        format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase())
+        // Subscriptions stored before endpoints were normalised parse the same way; a value that does not
+        // parse has no origin a push service would accept, so it gets an empty audience.
+        Url::parse(&self.endpoint).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
     }
 
     /// A stable id for the subscription (SHA-256 of the endpoint, 32 hex chars).
@@ -194,6 +213,64 @@ mod tests {
         assert!(PushSubscription::parse("http://fcm.googleapis.com/x", KEY, AUTH, &testing).is_err());
         let compressed = URL_SAFE_NO_PAD.encode([2u8; 65]);
         assert!(PushSubscription::parse("https://fcm.googleapis.com/x", &compressed, AUTH, &EndpointPolicy::default()).is_err());
+    }
+
+    /// Endpoints that must be refused, each with why: every one is a way to make the sender connect
+    /// somewhere other than a push service while a text check sees a push-service host.
+    const DISGUISED: &[(&str, &str)] = &[
+        ("https://127.0.0.1\\.push.apple.com/x", "backslash: WHATWG reads it as `/`, so the host is 127.0.0.1"),
+        ("https://fcm.googleapis.com\\@127.0.0.1/x", "backslash before userinfo"),
+        ("https://fcm.googleapis.com@127.0.0.1/x", "userinfo: the real host is after the @"),
+        ("https://user:pw@fcm.googleapis.com/x", "credentials in a push endpoint"),
+        ("https://127.0.0.1/x", "IPv4 literal"),
+        ("https://2130706433/x", "decimal IPv4 (127.0.0.1)"),
+        ("https://0x7f.1/x", "hex IPv4 shorthand (127.0.0.1)"),
+        ("https://0177.0.0.1/x", "octal IPv4 (127.0.0.1)"),
+        ("https://[::ffff:127.0.0.1]/x", "IPv4-mapped IPv6 loopback"),
+        ("https://[::1]/x", "IPv6 loopback"),
+        ("https://fcm.googleapis.com./x", "trailing dot: a different name than the known host"),
+        ("https://web.push.apple.com../x", "two trailing dots"),
+        ("https://x.push.apple.com.evil.example/x", "known suffix in the middle"),
+        ("https://push.apple.com.localhost/x", "suffix check must be on the whole host"),
+        ("https://fcm.googleapis.com:8443/x", "non-default port on a push service"),
+        ("https://fcm.googleapis.com:80/x", "explicit non-https port"),
+        ("http://fcm.googleapis.com/x", "plain http to a real push service"),
+        ("https://fcm.googleapis.com%2f@127.0.0.1/x", "percent-encoded slash in userinfo"),
+        ("https://127.0.0.1%2f.push.apple.com/x", "percent-encoded slash in the host"),
+        ("https://fcm.googleapis.com\t/x", "control character inside the host"),
+        ("//fcm.googleapis.com/x", "scheme-relative"),
+        ("fcm.googleapis.com/x", "no scheme"),
+        ("ftp://fcm.googleapis.com/x", "other scheme"),
+    ];
+
+    #[test]
+    fn disguised_endpoints_are_refused() {
+        for (endpoint, why) in DISGUISED {
+            assert!(PushSubscription::parse(endpoint, KEY, AUTH, &EndpointPolicy::default()).is_err(), "{endpoint} accepted ({why})");
+        }
+        // The explicitly allowed fake must not be reachable through a disguise either.
+        let testing = EndpointPolicy { extra_hosts: vec!["127.0.0.1:9999".into()] };
+        for disguised in ["http://127.0.0.1\\:9999/p", "http://x@127.0.0.1:9999/p", "http://2130706433:9998/p"] {
+            assert!(PushSubscription::parse(disguised, KEY, AUTH, &testing).is_err(), "{disguised} accepted");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_stored_normalised() {
+        // (input, stored form, origin, why it is still the same push service)
+        let cases = [
+            ("https://FCM.GoogleAPIs.com/fcm/send/abc", "https://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com", "host case folds"),
+            ("https://fcm.googleapis.com:443/fcm/send/abc", "https://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com", "the default port is the same origin"),
+            ("https://db5p.notify.windows.com/w/?token=a%2Bb", "https://db5p.notify.windows.com/w/?token=a%2Bb", "https://db5p.notify.windows.com", "query kept byte for byte"),
+        ];
+        for (input, stored, origin, why) in cases {
+            let sub = PushSubscription::parse(input, KEY, AUTH, &EndpointPolicy::default()).unwrap_or_else(|e| panic!("{input} refused ({why}): {e:?}"));
+            assert_eq!(sub.endpoint, stored, "{why}");
+            assert_eq!(sub.origin(), origin, "{why}");
+        }
+        let testing = EndpointPolicy { extra_hosts: vec!["127.0.0.1:9999".into()] };
+        let fake = PushSubscription::parse("http://127.0.0.1:9999/push/1", KEY, AUTH, &testing).unwrap();
+        assert_eq!(fake.origin(), "http://127.0.0.1:9999");
     }
 
     #[test]
