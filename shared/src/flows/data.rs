@@ -37,7 +37,7 @@ pub async fn answers_csv(state: &AppState, ws: &Workspace, flow: &FlowId) -> Res
         let page = state.table.query(Query::partition(answers_partition(ws.id(), flow)).limit(500).after(after)).await?;
         for item in &page.items {
             let a: Answer = item.parse()?;
-            let row = [a.at.as_str(), a.conversation_id.as_str(), a.contact.as_str(), &a.version.to_string(), &a.step, &a.into, &a.value].map(csv_field);
+            let row = [a.at.as_str(), a.conversation_id.as_str(), a.contact.as_str(), &a.flow_version.to_string(), &a.step, &a.into, &a.value].map(csv_field);
             out.push_str(&row.join(","));
             out.push('\n');
         }

@@ -32,7 +32,7 @@ pub enum Waiting {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Session {
     pub flow_id: FlowId,
-    pub version: u32,
+    pub flow_version: u32,
     pub step: String,
     #[schema(value_type = Object)]
     pub vars: Map<String, Value>,
@@ -348,7 +348,7 @@ impl Run<'_> {
                 }
             }
             StepKind::Webhook { url, timeout_seconds, map, next, on_error } => {
-                let body = json!({"flow_id": s.flow_id, "version": s.version, "step": step.id, "variables": s.vars, "contact": c});
+                let body = json!({"flow_id": s.flow_id, "version": s.flow_version, "step": step.id, "variables": s.vars, "contact": c});
                 match self.env.webhook(url, &body, *timeout_seconds).await {
                     Ok(answer) => {
                         for (var, path) in map {
@@ -409,7 +409,7 @@ pub fn start(doc: &FlowDoc, flow_id: &FlowId, version: u32, vars: Map<String, Va
     let hours = doc.expiry_hours.unwrap_or(super::types::DEFAULT_EXPIRY_HOURS);
     Session {
         flow_id: flow_id.clone(),
-        version,
+        flow_version: version,
         step: doc.steps.first().map(|s| s.id.clone()).unwrap_or_default(),
         vars,
         retries: 0,

@@ -68,7 +68,7 @@ pub struct BotControl {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Answer {
     pub flow_id: FlowId,
-    pub version: u32,
+    pub flow_version: u32,
     pub conversation_id: ConversationId,
     pub contact: String,
     pub step: String,
@@ -179,7 +179,7 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new
     let existing = load_session(state, ws, &conv.id).await?.filter(|(_, s)| !s.done && s.expires_at > now.timestamp());
     let (version, mut session, doc, input) = match existing {
         Some((v, s)) => {
-            let doc = store::load_version(state, ws, &s.flow_id, s.version).await?.doc;
+            let doc = store::load_version(state, ws, &s.flow_id, s.flow_version).await?.doc;
             (Some(v), s, doc, Input::Message(text.unwrap_or_default()))
         }
         None => {
@@ -227,7 +227,7 @@ async fn commit(state: &AppState, ws: &WorkspaceId, conv: &Conversation, doc: &F
     let retention = i64::from(doc.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS)) * 86_400;
     for (n, e) in effects.iter().enumerate().filter(|(_, e)| matches!(e, Effect::Captured { .. })).take(15) {
         let Effect::Captured { step, into, value } = e else { continue };
-        let answer = Answer { flow_id: after.flow_id.clone(), version: after.version, conversation_id: conv.id.clone(), contact: conv.contact.as_str().to_owned(), step: step.clone(), into: into.clone(), value: value.clone(), at: now.to_rfc3339() };
+        let answer = Answer { flow_id: after.flow_id.clone(), flow_version: after.flow_version, conversation_id: conv.id.clone(), contact: conv.contact.as_str().to_owned(), step: step.clone(), into: into.clone(), value: value.clone(), at: now.to_rfc3339() };
         let sk = format!("{}#{}#{n:02}", state.clock.new_id(), conv.id);
         writes.push(TxWrite::Put { item: Item::of(Key::new(answers_partition(ws, &after.flow_id), sk), &answer).with_expiry(now.timestamp() + retention), condition: Condition::NotExists });
     }
@@ -322,7 +322,7 @@ async fn count(state: &AppState, ws: &WorkspaceId, session: &Session, effects: &
         per_step.entry(step.as_str()).or_default()[i] += 1;
     }
     for (step, [entered, completed, dropped]) in per_step {
-        let key = Key::new(stats_partition(ws, &session.flow_id), format!("{:06}#{step}", session.version));
+        let key = Key::new(stats_partition(ws, &session.flow_id), format!("{:06}#{step}", session.flow_version));
         if let Err(e) = state.table.add(&key, &[("entered", entered), ("completed", completed), ("dropped", dropped)]).await {
             tracing::warn!(error = %e, "flow counters not added");
         }
@@ -372,7 +372,7 @@ pub async fn sweep_due(state: &AppState) -> Result<usize, ApiError> {
             continue;
         };
         let conv = conversations::load(state, &ws, &conv_id).await?;
-        let doc = store::load_version(state, &ws, &session.flow_id, session.version).await?.doc;
+        let doc = store::load_version(state, &ws, &session.flow_id, session.flow_version).await?.doc;
         let before = session.clone();
         let mut contact = load_contact(state, &ws, conv.contact.as_str()).await?;
         let effects = engine::advance(&doc, &mut session, &mut contact, Input::Timer, &LiveEnv(state)).await;

@@ -30,7 +30,7 @@ pub struct Flow {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct FlowVersion {
     pub flow_id: FlowId,
-    pub version: u32,
+    pub number: u32,
     pub doc: FlowDoc,
     pub published_by: String,
     pub published_at: String,
@@ -129,7 +129,7 @@ pub async fn publish(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &
     match version {
         None => {
             let flow = modify(state, ws, id, |f| {
-                let v = FlowVersion { flow_id: f.id.clone(), version: f.versions, doc: f.draft.clone(), published_by: by.clone(), published_at: at.clone() };
+                let v = FlowVersion { flow_id: f.id.clone(), number: f.versions, doc: f.draft.clone(), published_by: by.clone(), published_at: at.clone() };
                 vec![
                     TxWrite::Put { item: Item::of(version_key(ws.id(), id, f.versions), &v), condition: Condition::NotExists },
                     audit::entry(state, ws, meta, "flow.publish", &format!("{id}@v{}", f.versions)),
