@@ -68,6 +68,7 @@ async fn create_flow(State(state): State<AppState>, ws: Workspace, meta: Request
     Ok(ApiOk::created(store::create(&state, &ws, &meta, doc).await?))
 }
 
+/// One flow: its draft, live version and the live document.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/flows/{flow}", tag = "flows", security(("bearer" = [])), params(("ws" = String, Path), ("flow" = String, Path)),
     responses((status = 200, description = "OK", body = Envelope<Flow>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn get_flow(State(state): State<AppState>, ws: Workspace, Path(p): Path<FlowPath>) -> ApiResult<Flow> {
@@ -81,6 +82,7 @@ async fn save_draft(State(state): State<AppState>, ws: Workspace, meta: RequestM
     Ok(ApiOk::ok(store::save_draft(&state, &ws, &meta, &FlowId::parse(&p.flow)?, doc).await?))
 }
 
+/// Deletes a flow: nothing new starts it; running conversations finish on their pinned version.
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/flows/{flow}", tag = "flows", security(("bearer" = [])), params(("ws" = String, Path), ("flow" = String, Path)),
     responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn delete_flow(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<FlowPath>) -> ApiResult<Value> {
