@@ -120,10 +120,31 @@ async fn crm() -> (String, Arc<Mutex<Vec<Value>>>) {
     (addr, seen)
 }
 
-#[tokio::test]
-async fn keyword_question_branch_webhook_and_handoff() {
+/// Runs each case on the embedded backend and on the AWS adapters (DynamoDB, SQS, KMS on moto), with a test clock.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test]
+            async fn $case() {
+                let clock = std::sync::Arc::new(webtrigger::ports::FixedClock::new(chrono::Utc::now()));
+                let (state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+                super::$case(state, clock).await
+            })*
+        }
+        mod aws {
+            $(#[tokio::test]
+            async fn $case() {
+                let clock = std::sync::Arc::new(webtrigger::ports::FixedClock::new(chrono::Utc::now()));
+                super::$case(webtrigger_tests::aws_state_with_clock(clock.clone()).await, clock).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(keyword_question_branch_webhook_and_handoff, pinning_rollback_expiry_stop_budget_timers_and_api_start);
+
+async fn keyword_question_branch_webhook_and_handoff(state: AppState, _clock: Arc<FixedClock>) {
     let (crm_addr, crm_seen) = crm().await;
-    let (state, _dir) = webtrigger_tests::embedded_state().await;
     let mut h = Harness::new(state, vec![crm_addr.clone()]).await;
 
     // Validation names the step and the field.
@@ -206,10 +227,7 @@ async fn keyword_question_branch_webhook_and_handoff() {
     assert_eq!((email["entered"].as_i64(), email["completed"].as_i64()), (Some(2), Some(1)), "{}", funnel.body);
 }
 
-#[tokio::test]
-async fn pinning_rollback_expiry_stop_budget_timers_and_api_start() {
-    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let (state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+async fn pinning_rollback_expiry_stop_budget_timers_and_api_start(state: AppState, clock: Arc<FixedClock>) {
     let mut h = Harness::new(state, vec![]).await;
     let doc = |thanks: &str| json!({"name": "Greeter", "priority": 1, "triggers": [{"type": "keyword", "value": "start"}], "steps": [
         {"id": "name", "type": "ask", "text": "Your name?", "into": "contact.name", "next": "thanks"},
