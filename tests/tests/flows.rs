@@ -221,6 +221,15 @@ async fn keyword_question_branch_webhook_and_handoff(state: AppState, _clock: Ar
     assert!(csv_text.contains("ada@example.com") && csv_text.contains(",plan,large"), "{csv_text}");
     h.ada.get(&h.p(&format!("flows/{flow}/answers?cursor=garbage"))).await.assert_error(422, "validation_failed");
 
+    // Another tenant sees none of it: the same 404 as a flow that does not exist.
+    let mut eve = Client::new(h.state.clone());
+    eve.sign_up("eve@example.com").await;
+    eve.create_workspace("Elsewhere").await;
+    for path in [format!("flows/{flow}"), format!("flows/{flow}/answers"), format!("conversations/{conv_id}/bot")] {
+        eve.get(&h.p(&path)).await.assert_error(404, "not_found");
+    }
+    eve.post(&h.p(&format!("flows/{flow}/publish")), json!({})).await.assert_error(404, "not_found");
+
     // The funnel counts per step.
     let funnel = h.ada.get(&h.p(&format!("flows/{flow}/funnel"))).await;
     let email = funnel.data().as_array().unwrap().iter().find(|s| s["step"] == "email").unwrap().clone();

@@ -140,3 +140,24 @@ async fn the_step_budget_stops_a_zero_second_loop() {
     assert!(matches!(effects.last(), Some(Effect::BudgetExhausted { .. })));
     assert_eq!(texts(&effects).len(), engine::STEP_BUDGET / 2);
 }
+
+#[tokio::test]
+async fn a_reply_wait_times_out_to_its_branch_and_a_late_timer_moves_nothing() {
+    let d = doc(json!([
+        {"id": "w", "type": "wait", "seconds": 600, "for_reply": true, "next": "got", "on_timeout": "late"},
+        {"id": "got", "type": "send_text", "text": "You said {{last_reply}}"},
+        {"id": "late", "type": "send_text", "text": "Still there?"}
+    ]));
+    let env = FakeEnv { answer: Ok(Value::Null) };
+    let id = FlowId::new(ulid::Ulid::new());
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    let mut c = ContactData::default();
+    engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    assert_eq!((s.waiting, s.resume_at), (Waiting::Reply, Some(env.now().timestamp() + 600)));
+    assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Timer, &env).await), ["Still there?"]);
+    assert!(s.done);
+    assert!(engine::advance(&d, &mut s, &mut c, Input::Timer, &env).await.is_empty(), "a finished session ignores timers");
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Message("yes"), &env).await), ["You said yes"]);
+}

@@ -247,6 +247,9 @@ pub fn check(doc: &FlowDoc) -> Vec<Problem> {
     if doc.retention_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         bad(None, "retention_days", "retention_days must be 1–3650".into());
     }
+    if doc.triggers.len() > 20 {
+        bad(None, "triggers", "at most 20 triggers".into());
+    }
     for (i, t) in doc.triggers.iter().enumerate() {
         let field = format!("triggers[{i}]");
         match t {
