@@ -13,10 +13,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::data::{self, StepStats};
 use super::engine::Session;
-use super::runtime::{self, Answer, BotControl};
+use super::control::{self, BotControl};
+use super::runtime::{self, Answer};
 use super::simulator::{self, SimulateAnswer, SimulateRequest};
 use super::store::{self, Flow, FlowVersion};
-use super::types::{check, FlowDoc, FlowId, Problem};
+use super::check::check;
+use super::types::{FlowDoc, FlowId, Problem};
 use crate::auth::{Action, RequestMeta, Workspace};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::inbox::conversations::ConversationId;
@@ -202,7 +204,7 @@ struct BotStatus {
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/conversations/{conv}/bot", tag = "flows", security(("bearer" = [])), params(("ws" = String, Path), ("conv" = String, Path)),
     responses((status = 200, description = "OK", body = Envelope<BotStatus>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn bot_status(State(state): State<AppState>, ws: Workspace, Path(p): Path<ConvPath>) -> ApiResult<BotStatus> {
-    let (control, session) = runtime::bot_status(&state, &ws, &ConversationId::parse(&p.conv)?).await?;
+    let (control, session) = control::bot_status(&state, &ws, &ConversationId::parse(&p.conv)?).await?;
     Ok(ApiOk::ok(BotStatus { control, session }))
 }
 
@@ -216,5 +218,5 @@ struct BotSwitch {
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/conversations/{conv}/bot", tag = "flows", security(("bearer" = [])), params(("ws" = String, Path), ("conv" = String, Path)), request_body = BotSwitch,
     responses((status = 200, description = "OK", body = Envelope<BotControl>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn set_bot(State(state): State<AppState>, ws: Workspace, Path(p): Path<ConvPath>, ApiJson(body): ApiJson<BotSwitch>) -> ApiResult<BotControl> {
-    Ok(ApiOk::ok(runtime::set_paused(&state, &ws, &ConversationId::parse(&p.conv)?, body.paused).await?))
+    Ok(ApiOk::ok(control::set_paused(&state, &ws, &ConversationId::parse(&p.conv)?, body.paused).await?))
 }

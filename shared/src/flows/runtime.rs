@@ -10,9 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::control::{bot_control, bot_key, BotControl};
 use super::engine::{self, ContactData, Effect, Env, Input, Session, Waiting};
 use super::store::{self, Flow};
-use super::types::{keyword_regex, FlowDoc, FlowId, KeywordMode, TriggerSpec};
+use super::check::keyword_regex;
+use super::types::{FlowDoc, FlowId, KeywordMode, TriggerSpec};
 use crate::auth::principal::service_workspace;
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
@@ -26,16 +28,12 @@ use crate::whatsapp::types::Content;
 pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 const DUE: &str = "FLOWDUE";
 
-fn session_key(ws: &WorkspaceId, conv: &ConversationId) -> Key {
+pub(super) fn session_key(ws: &WorkspaceId, conv: &ConversationId) -> Key {
     Key::new(format!("WS#{ws}#FLOWSESS"), conv.to_string())
 }
 
 fn claim_key(ws: &WorkspaceId, conv: &ConversationId, provider_message_id: &str) -> Key {
     Key::new(format!("WS#{ws}#FLOWCLAIM"), format!("{conv}#{provider_message_id}"))
-}
-
-fn bot_key(ws: &WorkspaceId, conv: &ConversationId) -> Key {
-    Key::new(format!("WS#{ws}#BOT"), conv.to_string())
 }
 
 pub fn contact_key(ws: &WorkspaceId, contact: &str) -> Key {
@@ -52,16 +50,6 @@ pub fn answers_partition(ws: &WorkspaceId, flow: &FlowId) -> String {
 
 pub fn stats_partition(ws: &WorkspaceId, flow: &FlowId) -> String {
     format!("WS#{ws}#FLOWSTAT#{flow}")
-}
-
-/// Whether the bot is off for a conversation: paused by an agent, or handed off to one.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
-pub struct BotControl {
-    pub paused: bool,
-    /// `agent` or `handoff`.
-    pub reason: String,
-    pub by: String,
-    pub at: String,
 }
 
 /// One captured answer.
@@ -133,11 +121,7 @@ pub fn pick_flow<'a>(flows: &'a [Flow], conv: &Conversation, is_new: bool, text:
     live.filter_map(|(f, d)| d.triggers.iter().filter_map(rank).max().map(|r| (d.priority, r, f))).max_by_key(|(p, r, _)| (*p, *r)).map(|(_, _, f)| f)
 }
 
-async fn bot_control(state: &AppState, ws: &WorkspaceId, conv: &ConversationId) -> Result<Option<BotControl>, ApiError> {
-    Ok(state.table.get(&bot_key(ws, conv)).await?.map(|i| i.parse()).transpose()?.filter(|b: &BotControl| b.paused))
-}
-
-async fn load_session(state: &AppState, ws: &WorkspaceId, conv: &ConversationId) -> Result<Option<(u64, Session)>, ApiError> {
+pub(super) async fn load_session(state: &AppState, ws: &WorkspaceId, conv: &ConversationId) -> Result<Option<(u64, Session)>, ApiError> {
     Ok(match state.table.get(&session_key(ws, conv)).await? {
         Some(item) => Some((item.version, item.parse()?)),
         None => None,
@@ -382,31 +366,4 @@ pub async fn sweep_due(state: &AppState) -> Result<usize, ApiError> {
         }
     }
     Ok(fired)
-}
-
-/// An agent pauses (or resumes) the bot on a conversation; resuming also hands a conversation back.
-pub async fn set_paused(state: &AppState, ws: &crate::auth::Workspace, conv: &ConversationId, paused: bool) -> Result<BotControl, ApiError> {
-    ws.require(crate::auth::Action::InboxReply)?;
-    conversations::load(state, ws.id(), conv).await?;
-    let control = BotControl { paused, reason: "agent".into(), by: ws.principal().actor(), at: state.clock.now().to_rfc3339() };
-    if paused {
-        state.table.put(Item::of(bot_key(ws.id(), conv), &control), Condition::None).await?;
-    } else {
-        state.table.delete(&bot_key(ws.id(), conv), Condition::None).await?;
-    }
-    Ok(control)
-}
-
-/// The bot's state on a conversation, for the inbox.
-pub async fn bot_status(state: &AppState, ws: &crate::auth::Workspace, conv: &ConversationId) -> Result<(Option<BotControl>, Option<Session>), ApiError> {
-    ws.require(crate::auth::Action::WorkspaceRead)?;
-    conversations::load(state, ws.id(), conv).await?;
-    Ok((bot_control(state, ws.id(), conv).await?, load_session(state, ws.id(), conv).await?.map(|(_, s)| s)))
-}
-
-/// A resolved conversation gets its bot back (the hand-off ends); a running session is dropped.
-pub async fn on_resolved(state: &AppState, ws: &WorkspaceId, conv: &ConversationId) -> Result<(), ApiError> {
-    state.table.delete(&bot_key(ws, conv), Condition::None).await?;
-    state.table.delete(&session_key(ws, conv), Condition::None).await?;
-    Ok(())
 }

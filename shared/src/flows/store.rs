@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::types::{check, FlowDoc, FlowId};
+use super::check::check;
+use super::types::{FlowDoc, FlowId};
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
 use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::engine::{self, ContactData, Effect, Env, Input, Waiting};
-use super::types::{check, FlowDoc, FlowId};
+use super::check::check;
+use super::types::{FlowDoc, FlowId};
 
 fn doc(steps: Value) -> FlowDoc {
     serde_json::from_value(json!({"name": "Leads", "triggers": [{"type": "keyword", "value": "hi"}], "steps": steps})).expect("document parses")
@@ -47,7 +48,7 @@ fn validation_names_the_step_and_field() {
 
 #[test]
 fn answers_are_validated_and_normalised() {
-    use super::engine::validate_answer as v;
+    use super::eval::validate_answer as v;
     use super::types::AnswerKind::*;
     let choices = vec!["Small".to_owned(), "Large".to_owned()];
     let cases: Vec<(super::types::AnswerKind, &str, Option<&str>)> = vec![

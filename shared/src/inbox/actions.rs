@@ -140,7 +140,7 @@ pub async fn set_status(state: &AppState, ws: &Workspace, id: &ConversationId, s
     let c = conversations::modify(state, ws.id(), id, |c| (c.status, c.snoozed_until) = (status, until.clone())).await?;
     if status == ConversationStatus::Resolved {
         // Resolving ends a bot hand-off: the next message may start a flow again.
-        crate::flows::runtime::on_resolved(state, ws.id(), id).await?;
+        crate::flows::control::on_resolved(state, ws.id(), id).await?;
     }
     Ok(c)
 }
