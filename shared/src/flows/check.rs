@@ -99,22 +99,14 @@ fn check_step(s: &Step, bad: &mut impl FnMut(Option<&str>, &str, String)) {
         StepKind::SendText { text: t, .. } => text(bad, "text", t, 4096),
         StepKind::SendMedia { url, .. } if !url.starts_with("https://") => bad(id, "url", "media url must be an https URL".into()),
         StepKind::SendTemplate { name, content_sid, .. } if name.is_none() && content_sid.is_none() => bad(id, "name", "a template needs `name` (Meta) or `content_sid` (Twilio)".into()),
-        StepKind::Buttons { text: t, buttons, into, .. } => {
+        StepKind::Buttons { text: t, buttons: options, into, .. } | StepKind::List { text: t, rows: options, into, .. } => {
+            // Reply buttons: ≤ 3, titles ≤ 20; list rows: ≤ 10, titles ≤ 24 (WhatsApp's limits).
+            let (field, max, max_title) = if matches!(s.kind, StepKind::Buttons { .. }) { ("buttons", MAX_BUTTONS, 20) } else { ("rows", MAX_LIST_ROWS, 24) };
             text(bad, "text", t, 1024);
-            if buttons.is_empty() || buttons.len() > MAX_BUTTONS {
-                bad(id, "buttons", format!("reply buttons: 1–{MAX_BUTTONS}, got {}", buttons.len()));
+            if options.is_empty() || options.len() > max {
+                bad(id, field, format!("{field}: 1–{max}, got {}", options.len()));
             }
-            check_choices(id, "buttons", buttons, 20, bad);
-            if into.as_deref().is_some_and(|v| !valid_target(v)) {
-                bad(id, "into", "`into` is a variable name or contact.<field>".into());
-            }
-        }
-        StepKind::List { text: t, rows, into, .. } => {
-            text(bad, "text", t, 1024);
-            if rows.is_empty() || rows.len() > MAX_LIST_ROWS {
-                bad(id, "rows", format!("a list has 1–{MAX_LIST_ROWS} rows, got {}", rows.len()));
-            }
-            check_choices(id, "rows", rows, 24, bad);
+            check_choices(id, field, options, max_title, bad);
             if into.as_deref().is_some_and(|v| !valid_target(v)) {
                 bad(id, "into", "`into` is a variable name or contact.<field>".into());
             }
