@@ -234,6 +234,7 @@ async fn keyword_question_branch_webhook_and_handoff(state: AppState, _clock: Ar
     let funnel = h.ada.get(&h.p(&format!("flows/{flow}/funnel"))).await;
     let email = funnel.data().as_array().unwrap().iter().find(|s| s["step"] == "email").unwrap().clone();
     assert_eq!((email["entered"].as_i64(), email["completed"].as_i64()), (Some(2), Some(1)), "{}", funnel.body);
+    assert!(email["average_seconds"].as_f64().is_some(), "{}", funnel.body);
 }
 
 async fn pinning_rollback_expiry_stop_budget_timers_and_api_start(state: AppState, clock: Arc<FixedClock>) {
@@ -290,6 +291,10 @@ async fn pinning_rollback_expiry_stop_budget_timers_and_api_start(state: AppStat
     assert_eq!(webtrigger::flows::runtime::sweep_due(&h.state).await.unwrap(), 0, "fires once");
     drain(&h.state).await;
     assert_eq!(h.said("16505550007"), ["Soon", "Now"]);
+    let remind_id = h.ada.get(&h.p("flows")).await.data().as_array().unwrap().iter().find(|f| f["draft"]["name"] == "Remind").unwrap()["id"].as_str().unwrap().to_owned();
+    let funnel = h.ada.get(&h.p(&format!("flows/{remind_id}/funnel"))).await;
+    let wait = funnel.data().as_array().unwrap().iter().find(|s| s["step"] == "w").unwrap().clone();
+    assert_eq!((wait["completed"].as_i64(), wait["average_seconds"].as_f64()), (Some(1), Some(180.0)), "{}", funnel.body);
 
     // API start, and an agent pausing the bot. The contact never wrote, so only a template gets through
     // the 24-hour window: a flow that opens with free text sends nothing.

@@ -55,6 +55,8 @@ pub struct StepStats {
     pub entered: i64,
     pub completed: i64,
     pub dropped: i64,
+    /// Mean seconds from entering the step to leaving it forward (over completions).
+    pub average_seconds: Option<f64>,
 }
 
 pub async fn funnel(state: &AppState, ws: &Workspace, flow: &FlowId) -> Result<Vec<StepStats>, ApiError> {
@@ -67,7 +69,9 @@ pub async fn funnel(state: &AppState, ws: &Workspace, flow: &FlowId) -> Result<V
         .iter()
         .filter_map(|i| {
             let (v, step) = i.key.sk.split_once('#')?;
-            Some(StepStats { version: v.parse().ok()?, step: step.to_owned(), entered: n(i, "entered"), completed: n(i, "completed"), dropped: n(i, "dropped") })
+            let completed = n(i, "completed");
+            let average_seconds = (completed > 0).then(|| n(i, "seconds") as f64 / completed as f64);
+            Some(StepStats { version: v.parse().ok()?, step: step.to_owned(), entered: n(i, "entered"), completed, dropped: n(i, "dropped"), average_seconds })
         })
         .collect())
 }

@@ -44,6 +44,9 @@ pub struct Session {
     /// Epoch seconds after which the session lapses.
     pub expires_at: i64,
     pub started_at: String,
+    /// Epoch seconds the current step was entered (for the funnel's time per step).
+    #[serde(default)]
+    pub step_since: i64,
     pub done: bool,
 }
 
@@ -64,7 +67,8 @@ pub enum Effect {
     Handoff { agent: Option<String>, note: String },
     Captured { step: String, into: String, value: String },
     Entered { step: String },
-    Completed { step: String },
+    /// `seconds`: how long the conversation spent on the step (waiting for the contact included).
+    Completed { step: String, seconds: i64 },
     Dropped { step: String },
     /// The step budget ran out: the flow was stopped.
     BudgetExhausted { step: String },
@@ -101,8 +105,9 @@ impl Run<'_> {
 
     /// Leaves the current step for `next` (or ends the flow).
     fn goto(&mut self, s: &mut Session, next: Option<&str>) {
-        self.effects.push(Effect::Completed { step: s.step.clone() });
-        (s.retries, s.waiting, s.resume_at) = (0, Waiting::No, None);
+        let now = self.env.now().timestamp();
+        self.effects.push(Effect::Completed { step: s.step.clone(), seconds: (now - s.step_since).max(0) });
+        (s.retries, s.waiting, s.resume_at, s.step_since) = (0, Waiting::No, None, now);
         match next {
             Some(n) => s.step = n.to_owned(),
             None => s.done = true,
@@ -324,6 +329,7 @@ pub fn start(doc: &FlowDoc, flow_id: &FlowId, version: u32, vars: Map<String, Va
         resume_at: None,
         expires_at: now.timestamp() + i64::from(hours) * 3600,
         started_at: now.to_rfc3339(),
+        step_since: now.timestamp(),
         done: false,
     }
 }

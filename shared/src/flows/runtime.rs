@@ -295,19 +295,26 @@ async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversa
 
 /// Per-step funnel counters (entered, completed, dropped), one add per step touched.
 async fn count(state: &AppState, ws: &WorkspaceId, session: &Session, effects: &[Effect]) {
-    let mut per_step: std::collections::BTreeMap<&str, [i64; 3]> = Default::default();
+    let mut per_step: std::collections::BTreeMap<&str, [i64; 4]> = Default::default();
     for e in effects {
-        let (step, i) = match e {
-            Effect::Entered { step } => (step, 0),
-            Effect::Completed { step } => (step, 1),
-            Effect::Dropped { step } | Effect::BudgetExhausted { step } => (step, 2),
+        let (step, i, seconds) = match e {
+            Effect::Entered { step } => (step, 0, 0),
+            Effect::Completed { step, seconds } => (step, 1, *seconds),
+            Effect::Dropped { step } | Effect::BudgetExhausted { step } => (step, 2, 0),
             _ => continue,
         };
-        per_step.entry(step.as_str()).or_default()[i] += 1;
+        let row = per_step.entry(step.as_str()).or_default();
+        row[i] += 1;
+        row[3] += seconds;
     }
-    for (step, [entered, completed, dropped]) in per_step {
+    for (step, [entered, completed, dropped, seconds]) in per_step {
         let key = Key::new(stats_partition(ws, &session.flow_id), format!("{:06}#{step}", session.flow_version));
-        if let Err(e) = state.table.add(&key, &[("entered", entered), ("completed", completed), ("dropped", dropped)]).await {
+        // Zero deltas are left out: they change nothing and cost a write attribute.
+        let deltas: Vec<(&str, i64)> = [("entered", entered), ("completed", completed), ("dropped", dropped), ("seconds", seconds)].into_iter().filter(|(_, d)| *d != 0).collect();
+        if deltas.is_empty() {
+            continue;
+        }
+        if let Err(e) = state.table.add(&key, &deltas).await {
             tracing::warn!(error = %e, "flow counters not added");
         }
     }
