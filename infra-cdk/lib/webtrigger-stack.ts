@@ -115,6 +115,7 @@ export class WebTriggerStack extends Stack {
     const apiInbox = fn('ApiInbox', 'api-inbox', 'Conversations, replies, team actions, consent, webhook replay', { ...whatsappSend.environment(), ...webhookProcess.environment() });
     const hookTrigger = fn('HookTrigger', 'hook-trigger', 'Public POST /t/{trigger}: verify, dedupe, render, send', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() }, { timeout: Duration.seconds(30) });
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
+    const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
     const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
 
@@ -198,6 +199,13 @@ export class WebTriggerStack extends Stack {
       for (const [name, value] of Object.entries(eventsOut.environment())) f.addEnvironment(name, value);
     }
 
+    // Bot flows: the API starts flows and the inbound processor runs them; both send through the
+    // WhatsApp queue (the tick resumes timer waits with the grants it already has).
+    table.grantReadWriteData(apiFlows);
+    signingSecrets.forEach((s) => s.grantRead(apiFlows));
+    for (const f of [apiFlows, workerWebhookProcess]) whatsappSend.queue.grantSendMessages(f);
+    for (const [name, value] of Object.entries(whatsappSend.environment())) workerWebhookProcess.addEnvironment(name, value);
+
     // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
     const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     new events.Rule(this, 'MinuteTick', {
@@ -232,6 +240,8 @@ export class WebTriggerStack extends Stack {
     route(['/hooks/whapi/{proxy+}'], hookWhapi, [apigw.HttpMethod.POST]);
     route(['/v1/workspaces/{ws}/triggers', '/v1/workspaces/{ws}/triggers/{proxy+}', '/v1/workspaces/{ws}/trigger-preview', '/v1/workspaces/{ws}/event-endpoints', '/v1/workspaces/{ws}/event-endpoints/{proxy+}'], apiTriggers, [apigw.HttpMethod.ANY]);
     route(['/t/{trigger}'], hookTrigger, [apigw.HttpMethod.POST]);
+    // The bot switch sits under conversations; the specific route wins over api-inbox's greedy one.
+    route(['/v1/workspaces/{ws}/flows', '/v1/workspaces/{ws}/flows/{proxy+}', '/v1/workspaces/{ws}/flow-check', '/v1/workspaces/{ws}/conversations/{conv}/bot'], apiFlows, [apigw.HttpMethod.ANY]);
 
     const site = new s3.Bucket(this, 'SiteBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

@@ -63,7 +63,7 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'hook-trigger', 'api-triggers', 'worker-events-out', 'worker-echo', 'cron-tick']) {
+  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'hook-trigger', 'api-triggers', 'api-flows', 'worker-events-out', 'worker-echo', 'cron-tick']) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
@@ -162,7 +162,7 @@ test('only the authenticated route groups can read the token signing secrets', (
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => signing.includes(r?.Ref))),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
@@ -341,4 +341,15 @@ test('the Twilio receiver knows the public URL Twilio signed: the CloudFront dom
   const distribution = Object.keys(resources).find((k) => resources[k].Type === 'AWS::CloudFront::Distribution');
   assert.ok(distribution);
   assert.deepEqual(hook.Properties.Environment.Variables.WEBTRIGGER_PUBLIC_URL, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] });
+});
+
+test('bot flows: api-flows serves the flow routes and the bot switch; the inbound processor can send', () => {
+  const [flowsId, flows] = functionNamed('api-flows');
+  assert.ok(flows.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND);
+  assert.ok(!actionsOf(policiesOf(flowsId)).some((a: string) => a.startsWith('kms:')), 'api-flows opens no sealed secrets');
+  const [processorId, processor] = functionNamed('worker-webhook-process');
+  assert.ok(processor.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND, 'the processor sends bot messages');
+  assert.ok(actionsOf(policiesOf(processorId)).includes('sqs:SendMessage'));
+  const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+  for (const key of ['ANY /v1/workspaces/{ws}/flows', 'ANY /v1/workspaces/{ws}/flows/{proxy+}', 'ANY /v1/workspaces/{ws}/flow-check', 'ANY /v1/workspaces/{ws}/conversations/{conv}/bot']) assert.ok(routes.includes(key), `no route ${key}`);
 });

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod events_out;
+pub mod flows;
 pub mod health;
 pub mod http;
 pub mod inbox;

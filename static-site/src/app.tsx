@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { Icon } from './icons';
 import { GROUP_REDIRECTS, NAV, findGroup, findPage, type NavGroup } from './nav';
+import { FlowsPage } from './pages/flows';
 import { ComingSoonPage } from './pages/coming-soon';
 import { NotFoundPage } from './pages/not-found';
 import { OverviewPage } from './pages/overview';
@@ -139,6 +140,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/messages': MessagesPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
+  '/flows': FlowsPage,
   '/settings/event-webhooks': EventWebhooksPage,
 };
 

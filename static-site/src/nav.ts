@@ -99,6 +99,18 @@ export const NAV: NavGroup[] = [
     ],
   },
   {
+    label: 'Bot flows',
+    icon: 'zap',
+    pages: [
+      {
+        path: '/flows',
+        title: 'Bot flows',
+        description: 'Build WhatsApp bots: triggers, questions, branches, webhooks and hand-off to the inbox, with preview, simulator and versions.',
+        ready: true,
+      },
+    ],
+  },
+  {
     label: 'Campaigns',
     icon: 'send',
     pages: [

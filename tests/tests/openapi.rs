@@ -19,7 +19,7 @@ async fn document_matches_the_router() {
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 
     let paths = doc["paths"].as_object().unwrap();
-    for expected in ["/v1/health", "/v1/auth/signup", "/v1/auth/login", "/v1/me", "/v1/workspaces/{ws}/members/{user}", "/v1/workspaces/{ws}/audit"] {
+    for expected in ["/v1/health", "/v1/auth/signup", "/v1/auth/login", "/v1/me", "/v1/workspaces/{ws}/members/{user}", "/v1/workspaces/{ws}/audit", "/v1/workspaces/{ws}/flows/{flow}/publish"] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }
     let mut operations = 0;
@@ -35,7 +35,9 @@ async fn document_matches_the_router() {
                 .replace("{key}", "key_01jd5x8q0y8m3n2b7c4v6w9z1a")
                 .replace("{site}", "site_01jd5x8q0y8m3n2b7c4v6w9z1a")
                 .replace("{subscriber}", "0123456789abcdef0123456789abcdef")
-                .replace("{notification}", "ntf_01jd5x8q0y8m3n2b7c4v6w9z1a");
+                .replace("{notification}", "ntf_01jd5x8q0y8m3n2b7c4v6w9z1a")
+                .replace("{flow}", "flow_01jd5x8q0y8m3n2b7c4v6w9z1a")
+                .replace("{conv}", "conv_01jd5x8q0y8m3n2b7c4v6w9z1a");
             let mut req = Request::builder().method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap()).uri(&concrete);
             let body = if op["requestBody"].is_object() {
                 req = req.header("content-type", "application/json");

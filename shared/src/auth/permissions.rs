@@ -23,6 +23,14 @@ pub enum Action {
     InboxReply,
     /// Provider credentials and WhatsApp channels.
     ChannelsManage,
+    /// Bot flow drafts, the simulator.
+    FlowsManage,
+    /// Making a flow version live (or rolling back).
+    FlowsPublish,
+    /// Starting a flow for a contact through the API.
+    FlowsStart,
+    /// Captured answers and funnels (contact PII).
+    FlowsData,
 }
 
 /// (action, roles allowed, API key scope allowed; `None` means API keys may not).
@@ -40,6 +48,10 @@ pub const PERMISSIONS: &[(Action, &[Role], Option<Scope>)] = &[
     (Action::MessagesSend, &[Owner, Admin, Editor, Agent], Some(Scope::MessagesSend)),
     (Action::InboxReply, &[Owner, Admin, Editor, Agent], None),
     (Action::ChannelsManage, &[Owner, Admin], None),
+    (Action::FlowsManage, &[Owner, Admin, Editor], None),
+    (Action::FlowsPublish, &[Owner, Admin], None),
+    (Action::FlowsStart, &[Owner, Admin, Editor], Some(Scope::MessagesSend)),
+    (Action::FlowsData, &[Owner, Admin, Editor], None),
 ];
 
 fn entry(action: Action) -> (&'static [Role], Option<Scope>) {

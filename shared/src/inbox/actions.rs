@@ -97,8 +97,15 @@ pub async fn mark_read(state: &AppState, ws: &Workspace, id: &ConversationId) ->
 
 pub async fn assign(state: &AppState, ws: &Workspace, id: &ConversationId, req: Assign) -> Result<Conversation, ApiError> {
     ws.require(Action::InboxReply)?;
+    let assignee = choose_assignee(state, ws, req.assignee, req.round_robin).await?;
+    conversations::modify(state, ws.id(), id, |c| c.assignee = assignee.clone()).await
+}
+
+/// The member to assign: the next agent in turn (`round_robin`), or `user` if they can answer
+/// conversations. Shared by manual assignment and the bot's hand-off.
+pub(crate) async fn choose_assignee(state: &AppState, ws: &Workspace, user: Option<String>, round_robin: bool) -> Result<Option<String>, ApiError> {
     let members = crate::workspaces::members::list_members(state, ws).await?;
-    let assignee = if req.round_robin {
+    if round_robin {
         let mut agents: Vec<_> = members.iter().filter(|m| m.role == Role::Agent).collect();
         if agents.is_empty() {
             agents = members.iter().filter(|m| m.role != Role::Viewer).collect();
@@ -108,15 +115,13 @@ pub async fn assign(state: &AppState, ws: &Workspace, id: &ConversationId, req: 
         state.table.add(&turn, &[("turn", 1)]).await?;
         let n = state.table.get(&turn).await?.and_then(|i| i.attrs.get("turn").and_then(|v| v.as_i64())).unwrap_or(1);
         let pick = agents.get(((n - 1).max(0) as usize) % agents.len().max(1)).ok_or_else(|| ApiError::Validation("no member can take conversations".into()))?;
-        Some(pick.user_id.to_string())
-    } else {
-        match req.assignee {
-            Some(user) if members.iter().any(|m| m.user_id.as_str() == user && m.role != Role::Viewer) => Some(user),
-            Some(_) => return Err(ApiError::Validation("the assignee must be a member who can answer conversations".into())),
-            None => None,
-        }
-    };
-    conversations::modify(state, ws.id(), id, |c| c.assignee = assignee.clone()).await
+        return Ok(Some(pick.user_id.to_string()));
+    }
+    match user {
+        Some(user) if members.iter().any(|m| m.user_id.as_str() == user && m.role != Role::Viewer) => Ok(Some(user)),
+        Some(_) => Err(ApiError::Validation("the assignee must be a member who can answer conversations".into())),
+        None => Ok(None),
+    }
 }
 
 pub async fn set_status(state: &AppState, ws: &Workspace, id: &ConversationId, status: ConversationStatus, until: Option<&str>) -> Result<Conversation, ApiError> {
@@ -132,7 +137,12 @@ pub async fn set_status(state: &AppState, ws: &Workspace, id: &ConversationId, s
         (ConversationStatus::Snoozed, None) => return Err(ApiError::Validation("snoozing needs `until`".into())),
         _ => None,
     };
-    conversations::modify(state, ws.id(), id, |c| (c.status, c.snoozed_until) = (status, until.clone())).await
+    let c = conversations::modify(state, ws.id(), id, |c| (c.status, c.snoozed_until) = (status, until.clone())).await?;
+    if status == ConversationStatus::Resolved {
+        // Resolving ends a bot hand-off: the next message may start a flow again.
+        crate::flows::control::on_resolved(state, ws.id(), id).await?;
+    }
+    Ok(c)
 }
 
 pub async fn set_labels(state: &AppState, ws: &Workspace, id: &ConversationId, req: Labels) -> Result<Conversation, ApiError> {

@@ -100,7 +100,7 @@ fn preview(m: &InboundMessage) -> String {
 }
 
 async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &InboundMessage) -> Result<(), ApiError> {
-    let (conv, _) = conversations::find_or_create(state, ws, &raw.channel_id, &m.from, m.name.as_deref()).await?;
+    let (conv, created) = conversations::find_or_create(state, ws, &raw.channel_id, &m.from, m.name.as_deref()).await?;
     let at = chrono::DateTime::from_timestamp(m.timestamp, 0).filter(|_| m.timestamp > 0).map_or_else(|| raw.received_at.clone(), |t| t.to_rfc3339());
     let entry = Entry { id: m.provider_message_id.clone(), direction: "inbound".into(), kind: m.kind.clone(), text: m.text.clone(), media: m.media.clone(), provider_message_id: Some(m.provider_message_id.clone()), message_id: None, status: None, author: m.name.clone(), edited: false, deleted: false, at: at.clone() };
     // Dedupe first: the provider message id is claimed in the same transaction that writes the timeline line.
@@ -138,6 +138,7 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
         let how = format!("keyword {} on {}", m.text.as_deref().unwrap_or_default().trim().to_uppercase(), raw.channel_id);
         consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received, how }).await?;
     }
+    crate::flows::runtime::on_inbound(state, ws, &conv, created, &m.provider_message_id, m.text.as_deref()).await?;
     notify_assignee(state, ws, &conv, m).await;
     let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "provider_message_id": m.provider_message_id, "at": at});
     crate::events_out::emit(state, ws, crate::events_out::EventType::MessageInbound, data).await;

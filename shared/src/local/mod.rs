@@ -33,6 +33,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::inbox::hooks::routes())
         .merge(crate::triggers::routes())
         .merge(crate::triggers::hook_routes())
+        .merge(crate::flows::routes())
 }
 
 /// Every queue with its worker.

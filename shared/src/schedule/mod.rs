@@ -100,6 +100,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WhatsApp outbox sweep failed"),
         }
+        match crate::flows::runtime::sweep_due(state).await {
+            Ok(n) if n > 0 => tracing::info!(fired = n, "bot flow waits resumed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "bot flow wait sweep failed"),
+        }
         match crate::events_out::sweep_due(state).await {
             Ok(n) if n > 0 => tracing::info!(queued = n, "event webhook retries due"),
             Ok(_) => {}
