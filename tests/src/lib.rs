@@ -99,3 +99,32 @@ pub mod provider_fakes;
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
+
+/// Runs the inbound-processing and WhatsApp-send queues until nothing is left to do. A job retried with a
+/// short backoff (DynamoDB cancels one of two concurrent transactions on the same item as a conflict, and
+/// the job tries again a second later) is waited for, up to a few seconds of idle queues; a message
+/// parked further out is left where it is.
+pub async fn drain_inbound(state: &AppState) {
+    use std::time::Duration;
+    let queues: [(webtrigger::ports::QueueSpec, Arc<dyn webtrigger::worker::JobHandler>); 2] =
+        [(webtrigger::queues::webhook_process(), Arc::new(webtrigger::inbox::process::WebhookWorker)), (webtrigger::queues::whatsapp_send(), Arc::new(webtrigger::whatsapp::worker::WhatsAppWorker))];
+    let mut idle_since = tokio::time::Instant::now();
+    loop {
+        let mut n = 0;
+        for (spec, handler) in &queues {
+            n += webtrigger::local::poll_once(state, spec, handler.as_ref(), Duration::ZERO).await.unwrap();
+        }
+        if n > 0 {
+            idle_since = tokio::time::Instant::now();
+            continue;
+        }
+        let mut waiting = 0;
+        for (spec, _) in &queues {
+            waiting += state.queue.depth(&spec.name).await.unwrap();
+        }
+        if waiting == 0 || idle_since.elapsed() > Duration::from_secs(3) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

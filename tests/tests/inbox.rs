@@ -7,7 +7,6 @@
 mod client;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use axum::http::Method;
@@ -21,17 +20,7 @@ const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const PUBLIC: &str = "https://hooks.example.com";
 
 async fn drain(state: &AppState) {
-    let queues: [(webtrigger::ports::QueueSpec, Arc<dyn webtrigger::worker::JobHandler>); 2] =
-        [(webtrigger::queues::webhook_process(), Arc::new(webtrigger::inbox::process::WebhookWorker)), (webtrigger::queues::whatsapp_send(), Arc::new(webtrigger::whatsapp::worker::WhatsAppWorker))];
-    loop {
-        let mut n = 0;
-        for (spec, handler) in &queues {
-            n += webtrigger::local::poll_once(state, spec, handler.as_ref(), Duration::ZERO).await.unwrap();
-        }
-        if n == 0 {
-            return;
-        }
-    }
+    webtrigger_tests::drain_inbound(state).await;
 }
 
 fn meta_signature(body: &str) -> String {
