@@ -62,6 +62,33 @@ test('credentials, channels and messages in the dashboard', { timeout: 120_000, 
   await row.getByText('80/s').waitFor();
   t.diagnostic('✔ channel created, active, with Meta’s default 80/s');
 
+  // The one-time setup values: the callback URL and verify token work against the receiver as shown.
+  const setup = page.getByTestId('channel-setup');
+  const url = await setup.locator('input[name=webhook-url]').inputValue();
+  const token = await setup.locator('input[name=webhook-secret]').inputValue();
+  assert.match(url, new RegExp(`^${BASE_URL}/hooks/meta/ws_[^/]+/chan_[0-9a-z]+$`, 'i'));
+  assert.match(token, /^whsk_/);
+  await setup.getByText('Subscribe the webhook field “messages”.').waitFor();
+  await row.getByText('No webhook received yet').waitFor();
+  const wrong = await fetch(`${url}?hub.mode=subscribe&hub.challenge=7&hub.verify_token=nope`);
+  assert.equal(wrong.status, 403);
+  const handshake = await fetch(`${url}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=${encodeURIComponent(token)}`);
+  assert.equal(await handshake.text(), '1158201444', 'Meta’s handshake succeeds with the values as shown');
+  await setup.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.getByTestId('channel-setup').count(), 0);
+  await page.reload();
+  await row.getByTestId('webhook-health').getByText('accepted').waitFor();
+  await row.getByText('verification handshake answered').waitFor();
+  t.diagnostic('✔ setup values shown once, working against the receiver; the health row shows the handshake');
+
+  page.once('dialog', (d) => void d.accept());
+  await row.getByRole('button', { name: 'New secret' }).click();
+  const fresh = await page.getByTestId('channel-setup').locator('input[name=webhook-secret]').inputValue();
+  assert.ok(fresh.startsWith('whsk_') && fresh !== token);
+  assert.equal((await fetch(`${url}?hub.mode=subscribe&hub.challenge=1&hub.verify_token=${encodeURIComponent(token)}`)).status, 403, 'the old token stops working');
+  assert.equal((await fetch(`${url}?hub.mode=subscribe&hub.challenge=1&hub.verify_token=${encodeURIComponent(fresh)}`)).status, 200);
+  t.diagnostic('✔ rotating the secret shows the new one; the old one is refused');
+
   await page.getByRole('link', { name: 'Messages' }).click();
   await page.locator('input[name=to]').fill('+14155552671');
   await page.locator('textarea[name=text]').fill('Your order shipped');
