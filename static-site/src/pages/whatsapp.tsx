@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
+import { onLinkClick } from '../router';
 import { ChannelSetup, WebhookHealth, type LastWebhook, type Provider, type SetupValues } from './channel-setup';
 import { Note, WithWorkspace, message, useAction, useLoad } from './settings';
 
@@ -208,12 +209,17 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
     });
   return (
     <>
+      {creds.data && creds.data.length === 0 && (
+        <p class="card" data-testid="empty-state">
+          A channel sends through a provider credential. <a href="/whatsapp/credentials" onClick={(e) => onLinkClick(e, '/whatsapp/credentials')}>Add a credential first</a>.
+        </p>
+      )}
       <form class="card form form-inline" onSubmit={create} data-testid="channel-form">
         <h2 class="card-title">Add a channel</h2>
         <label class="field"><span>Name</span><input name="channel-name" required value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} /></label>
         <label class="field">
           <span>Credential</span>
-          <select name="credential" value={form.credential_id} onChange={(e) => setForm({ ...form, credential_id: e.currentTarget.value })}>
+          <select name="credential" value={form.credential_id || creds.data?.[0]?.id || ''} onChange={(e) => setForm({ ...form, credential_id: e.currentTarget.value })}>
             {(creds.data ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} ({c.provider})</option>)}
           </select>
         </label>
@@ -289,11 +295,16 @@ function Messages({ ws }: { ws: WorkspaceSummary }) {
   const channelName = (id: string) => channels.data?.find((c) => c.id === id)?.name ?? id;
   return (
     <>
+      {channels.data && channels.data.length === 0 && (
+        <p class="card" data-testid="empty-state">
+          Messages go out through a channel. <a href="/whatsapp/channels" onClick={(e) => onLinkClick(e, '/whatsapp/channels')}>Add a channel first</a>.
+        </p>
+      )}
       <form class="card form form-inline" onSubmit={send} data-testid="message-form">
         <h2 class="card-title">Send a message</h2>
         <label class="field">
           <span>Channel</span>
-          <select name="channel" value={form.channel_id} onChange={(e) => setForm({ ...form, channel_id: e.currentTarget.value })}>
+          <select name="channel" value={form.channel_id || channels.data?.[0]?.id || ''} onChange={(e) => setForm({ ...form, channel_id: e.currentTarget.value })}>
             {(channels.data ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} ({c.provider})</option>)}
           </select>
         </label>

@@ -38,6 +38,12 @@ test('credentials, channels and messages in the dashboard', { timeout: 120_000, 
   await page.getByLabel('Workspace name').fill('Support');
   await page.getByRole('button', { name: 'Create workspace' }).click();
 
+  // A new workspace's Channels page says what to do first, with a link there.
+  await page.getByRole('link', { name: 'Channels' }).click();
+  await page.getByTestId('empty-state').getByRole('link', { name: 'Add a credential first' }).click();
+  await page.locator('select[name=provider]').waitFor();
+  t.diagnostic('✔ the empty Channels page links to adding a credential first');
+
   const secret = 'EAAGsecretaccesstoken1234567890wxyz';
   await page.locator('select[name=provider]').selectOption('meta');
   await page.locator('input[name=credential-name]').fill('Meta prod');
@@ -55,6 +61,9 @@ test('credentials, channels and messages in the dashboard', { timeout: 120_000, 
   t.diagnostic('✔ saved; only the masked hint is shown');
 
   await page.getByRole('link', { name: 'Channels' }).click();
+  await page.locator('select[name=credential] option').first().waitFor({ state: 'attached' });
+  assert.notEqual(await page.locator('select[name=credential]').inputValue(), '', 'the credential select shows the credential it will use');
+  assert.equal(await page.getByTestId('empty-state').count(), 0);
   await page.locator('input[name=channel-name]').fill('Support line');
   await page.getByRole('button', { name: 'Create channel' }).click();
   const row = page.getByTestId('channels-table').locator('tr', { hasText: 'Support line' });
@@ -90,6 +99,8 @@ test('credentials, channels and messages in the dashboard', { timeout: 120_000, 
   t.diagnostic('✔ rotating the secret shows the new one; the old one is refused');
 
   await page.getByRole('link', { name: 'Messages' }).click();
+  await page.locator('select[name=channel] option').first().waitFor({ state: 'attached' });
+  assert.notEqual(await page.locator('select[name=channel]').inputValue(), '', 'the channel select shows the channel it will use');
   await page.locator('input[name=to]').fill('+14155552671');
   await page.locator('textarea[name=text]').fill('Your order shipped');
   await page.getByRole('button', { name: 'Send' }).click();
