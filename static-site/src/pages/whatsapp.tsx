@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 
-import { apiFetch } from '../api';
+import { ApiError, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { onLinkClick } from '../router';
 import { ChannelSetup, WebhookHealth, type LastWebhook, type Provider, type SetupValues } from './channel-setup';
@@ -289,7 +289,9 @@ function Messages({ ws }: { ws: WorkspaceSummary }) {
       setCursor(null);
       setTick((t) => t + 1);
     } catch (x) {
-      setNote({ ok: false, text: message(x) });
+      // The API's wording names its own field (template_fallback); on screen, name the form's.
+      const outside = x instanceof ApiError && x.code === 'outside_window';
+      setNote({ ok: false, text: outside ? `${form.to.trim()} has not written to this channel in the last 24 hours, so WhatsApp only allows a template: fill in “Template if outside 24 h” and send again.` : message(x) });
     }
   };
   const channelName = (id: string) => channels.data?.find((c) => c.id === id)?.name ?? id;

@@ -104,7 +104,8 @@ test('credentials, channels and messages in the dashboard', { timeout: 120_000, 
   await page.locator('input[name=to]').fill('+14155552671');
   await page.locator('textarea[name=text]').fill('Your order shipped');
   await page.getByRole('button', { name: 'Send' }).click();
-  await page.getByRole('alert').getByText(/has not written to this channel in the last 24 hours/).waitFor();
+  await page.getByRole('alert').getByText(/has not written to this channel in the last 24 hours.*fill in “Template if outside 24 h”/).waitFor();
+  assert.ok(!(await page.content()).includes('template_fallback'), 'no API field name on screen');
   t.diagnostic('✔ outside the 24-hour window: refused with the reason');
   await page.locator('input[name=template]').fill('order_update');
   await page.getByRole('button', { name: 'Send' }).click();
