@@ -25,9 +25,9 @@ pub enum Command {
         /// Address to bind; use 0.0.0.0 to accept connections from other machines.
         #[arg(long, default_value = "127.0.0.1", env = "WEBTRIGGER_BIND")]
         bind: IpAddr,
-        /// The built dashboard; served at `/` when the directory exists.
-        #[arg(long, default_value = "static-site/dist", env = "WEBTRIGGER_STATIC_DIR")]
-        static_dir: PathBuf,
+        /// Serve the dashboard from this build directory instead of the copy embedded in the binary.
+        #[arg(long, env = "WEBTRIGGER_STATIC_DIR")]
+        static_dir: Option<PathBuf>,
         /// Also accept push subscriptions whose endpoint is on this `host:port` (http or https), e.g. a
         /// local push-service fake in tests. Repeatable. Without it only the browser push services count.
         #[arg(long = "allow-push-host", value_name = "HOST:PORT")]

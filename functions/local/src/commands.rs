@@ -11,8 +11,13 @@ use webtrigger::AppState;
 
 use crate::cli::{DlqAction, EventsAction};
 
-pub async fn serve_command(data_dir: PathBuf, addr: SocketAddr, static_dir: PathBuf, allow_push_hosts: Vec<String>) -> anyhow::Result<()> {
-    let static_dir = static_dir.join("index.html").is_file().then_some(static_dir);
+include!(concat!(env!("OUT_DIR"), "/dashboard.rs"));
+
+pub async fn serve_command(data_dir: PathBuf, addr: SocketAddr, static_dir: Option<PathBuf>, allow_push_hosts: Vec<String>) -> anyhow::Result<()> {
+    if let Some(dir) = static_dir.as_ref().filter(|d| !d.join("index.html").is_file()) {
+        anyhow::bail!("--static-dir {}: no index.html there (build the dashboard with `cd static-site && npm run build`)", dir.display());
+    }
+    webtrigger::local::embedded_site::register(DASHBOARD);
     let opts = ServeOptions { data_dir, addr, static_dir, drain_timeout: Duration::from_secs(30), config: Config::from_env()?, allow_push_hosts };
     serve(opts, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -20,12 +20,13 @@ impl Drop for Server {
     }
 }
 
-fn start(data_dir: &std::path::Path, static_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .arg("--static-dir")
-        .arg(static_dir)
+fn start(data_dir: &std::path::Path, static_dir: Option<&std::path::Path>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_webtrigger"));
+    command.args(["serve", "--port", "0", "--data-dir"]).arg(data_dir).env_remove("WEBTRIGGER_STATIC_DIR");
+    if let Some(dir) = static_dir {
+        command.arg("--static-dir").arg(dir);
+    }
+    let mut child = command
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .spawn()
@@ -78,7 +79,7 @@ async fn serve_end_to_end() {
     std::fs::write(site.join("index.html"), "<!doctype html><title>WebTrigger</title>").unwrap();
     std::fs::write(site.join("sw.js"), "self.addEventListener('fetch', () => {});").unwrap();
     std::fs::write(site.join("assets/app-abc123.js"), "console.log(1)").unwrap();
-    let server = start(&data_dir, &site);
+    let server = start(&data_dir, Some(&site));
     let client = reqwest::Client::new();
 
     assert!(data_dir.join("webtrigger.db").is_file(), "first run creates the database");
@@ -145,6 +146,35 @@ async fn serve_end_to_end() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "clean exit, got {status}");
+}
+
+/// Without `--static-dir` the binary serves the dashboard it embedded at compile time: the same
+/// `index.html` as the build on disk (test-all.sh builds the PWA before cargo), or, when there was no
+/// build, a page saying how to make one.
+#[tokio::test]
+async fn serves_the_embedded_dashboard_without_static_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(&tmp.path().join("data"), None);
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{}/", server.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let body = r.text().await.unwrap();
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../static-site/dist");
+    match std::fs::read_to_string(dist.join("index.html")) {
+        Ok(index) => {
+            assert_eq!(body, index, "GET / is the built dashboard's index.html");
+            let route = client.get(format!("{}/whatsapp/channels", server.base)).send().await.unwrap().text().await.unwrap();
+            assert_eq!(route, index, "client-side routes get the app shell");
+            let asset = std::fs::read_dir(dist.join("assets")).unwrap().flatten().next().expect("a built asset").file_name().into_string().unwrap();
+            let a = client.get(format!("{}/assets/{asset}", server.base)).send().await.unwrap();
+            assert_eq!((a.status().as_u16(), a.headers()["cache-control"].to_str().unwrap()), (200, "public, max-age=31536000, immutable"));
+            assert_eq!(client.get(format!("{}/assets/missing-1.js", server.base)).send().await.unwrap().status(), 404);
+        }
+        Err(_) => assert!(body.contains("npm run build"), "without a build, / says how to build it: {body}"),
+    }
+    let (status, missing) = get_json(&client, &format!("{}/v1/does-not-exist", server.base)).await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("not_found")), "the API still answers JSON");
 }
 
 #[test]

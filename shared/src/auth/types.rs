@@ -14,7 +14,10 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let email = raw.trim().to_lowercase();
-        let invalid = || ApiError::Validation(format!("`{}` is not a valid email address", raw.chars().take(80).collect::<String>()));
+        let invalid = || match raw.trim() {
+            "" => ApiError::Validation("enter an email address".into()),
+            shown => ApiError::Validation(format!("“{}” is not an email address (it looks like name@example.com)", shown.chars().take(80).collect::<String>())),
+        };
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
@@ -200,6 +203,9 @@ mod tests {
         for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@-x.com", "ada@exa_mple.com", "a@b@c.com"] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
+        // Plain words for the form: no empty backticks for an empty field.
+        assert_eq!(Email::parse("  ").unwrap_err().to_string(), ApiError::Validation("enter an email address".into()).to_string());
+        assert!(Email::parse("ada").unwrap_err().to_string().contains("“ada” is not an email address"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::whatsapp::channels::{self, Channel};
 use crate::whatsapp::credentials;
 use crate::whatsapp::providers::ProviderSecrets;
 use crate::whatsapp::types::{ChannelId, Provider};
+use crate::whatsapp::webhook_health::{self, WebhookOutcome};
 
 /// The header Whapi webhooks must carry (configured on the Whapi webhook with the channel's secret).
 pub const WHAPI_SECRET_HEADER: &str = "x-webhook-secret";
@@ -52,6 +53,23 @@ async fn channel(state: &AppState, ws: &str, id: &str, provider: Provider) -> Re
     Ok((ws, ch))
 }
 
+/// The receiver's verdict on a call: recorded as the channel's last webhook (its health row), logged
+/// when refused, and returned as `refused` so the handler can `?` it.
+async fn admit(state: &AppState, ws: &WorkspaceId, ch: &Channel, valid: bool, accepted: &str, refused: ApiError, why: &str) -> Result<(), ApiError> {
+    if !valid {
+        return Err(refuse(state, ws, ch, refused, why).await);
+    }
+    webhook_health::record(state, ws, &ch.id, WebhookOutcome::Accepted, accepted).await;
+    Ok(())
+}
+
+/// A refusal, recorded on the channel's health row and logged (without the request).
+async fn refuse(state: &AppState, ws: &WorkspaceId, ch: &Channel, refused: ApiError, why: &str) -> ApiError {
+    webhook_health::record(state, ws, &ch.id, WebhookOutcome::Rejected, why).await;
+    tracing::warn!(channel = %ch.id, provider = ch.provider.as_str(), "webhook refused: {why}");
+    refused
+}
+
 async fn secret_matches(state: &AppState, ws: &WorkspaceId, ch: &Channel, given: Option<&str>) -> Result<bool, ApiError> {
     let Some(given) = given else { return Ok(false) };
     let stored = state.table.get(&channels::hook_secret_key(ws, &ch.id)).await?;
@@ -80,9 +98,8 @@ async fn meta_verify(State(state): State<AppState>, Path((ws, id)): Path<(String
     let (ws, ch) = channel(&state, &ws, &id, Provider::Meta).await?;
     let mode = query_param(q.as_deref(), "hub.mode");
     let challenge = query_param(q.as_deref(), "hub.challenge").unwrap_or_default();
-    if mode.as_deref() != Some("subscribe") || !secret_matches(&state, &ws, &ch, query_param(q.as_deref(), "hub.verify_token").as_deref()).await? {
-        return Err(ApiError::Forbidden);
-    }
+    let valid = mode.as_deref() == Some("subscribe") && secret_matches(&state, &ws, &ch, query_param(q.as_deref(), "hub.verify_token").as_deref()).await?;
+    admit(&state, &ws, &ch, valid, "verification handshake answered", ApiError::Forbidden, "verification handshake refused: the verify token does not match").await?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], challenge.chars().take(200).collect::<String>()).into_response())
 }
 
@@ -91,10 +108,8 @@ async fn meta_event(State(state): State<AppState>, Path((ws, id)): Path<(String,
     let (_, secrets) = credentials::unseal(&state, &ws, &ch.credential_id).await?;
     let ProviderSecrets::Meta { app_secret, .. } = secrets.as_ref() else { return Err(ApiError::Internal("Meta channel on another provider's credential".into())) };
     let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
-    if !signatures::meta_valid(app_secret.expose_secret(), &body, signature) {
-        tracing::warn!(channel = %ch.id, "Meta webhook with a bad or missing signature refused");
-        return Err(ApiError::Unauthorized);
-    }
+    let valid = signatures::meta_valid(app_secret.expose_secret(), &body, signature);
+    admit(&state, &ws, &ch, valid, "event accepted", ApiError::Unauthorized, "bad or missing X-Hub-Signature-256 (check the app secret)").await?;
     store(&state, &ws, &ch, &content_type(&headers), &body).await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -116,7 +131,8 @@ async fn twilio_event(State(state): State<AppState>, Path((ws, id)): Path<(Strin
     let (ws_id, ch) = channel(&state, &ws, &id, Provider::Twilio).await?;
     let (_, secrets) = credentials::unseal(&state, &ws_id, &ch.credential_id).await?;
     let ProviderSecrets::Twilio { webhook_token: Some(token), .. } = secrets.as_ref() else {
-        return Err(ApiError::Refused { code: "webhook_not_configured", message: "this Twilio credential has no auth token, which Twilio signs webhooks with".into() });
+        let why = "this Twilio credential has no auth token, which Twilio signs webhooks with";
+        return Err(refuse(&state, &ws_id, &ch, ApiError::Refused { code: "webhook_not_configured", message: why.into() }, why).await);
     };
     let url = requested_url(&state, &headers, &format!("/hooks/twilio/{ws}/{id}"), q.as_deref());
     let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
@@ -127,20 +143,15 @@ async fn twilio_event(State(state): State<AppState>, Path((ws, id)): Path<(Strin
         let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         signatures::twilio_form_valid(token.expose_secret(), &url, &params, signature)
     };
-    if !valid {
-        tracing::warn!(channel = %ch.id, "Twilio webhook with a bad or missing signature refused");
-        return Err(ApiError::Forbidden);
-    }
+    admit(&state, &ws_id, &ch, valid, "event accepted", ApiError::Forbidden, "bad or missing X-Twilio-Signature (check the auth token and the URL Twilio calls)").await?;
     store(&state, &ws_id, &ch, &ct, &body).await?;
     Ok(([(header::CONTENT_TYPE, "text/xml")], "<Response/>").into_response())
 }
 
 async fn whapi_event(State(state): State<AppState>, Path((ws, id)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let (ws, ch) = channel(&state, &ws, &id, Provider::Whapi).await?;
-    if !secret_matches(&state, &ws, &ch, headers.get(WHAPI_SECRET_HEADER).and_then(|v| v.to_str().ok())).await? {
-        tracing::warn!(channel = %ch.id, "Whapi webhook without the channel's secret header refused");
-        return Err(ApiError::Unauthorized);
-    }
+    let valid = secret_matches(&state, &ws, &ch, headers.get(WHAPI_SECRET_HEADER).and_then(|v| v.to_str().ok())).await?;
+    admit(&state, &ws, &ch, valid, "event accepted", ApiError::Unauthorized, "missing or wrong X-Webhook-Secret header").await?;
     store(&state, &ws, &ch, &content_type(&headers), &body).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -4,6 +4,7 @@
 
 mod consumer;
 mod site;
+pub mod embedded_site;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -95,7 +96,8 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     }
     let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|source| ServeError::Bind { addr: opts.addr, source })?;
     let addr = listener.local_addr().map_err(ServeError::Server)?;
-    let site = opts.static_dir.as_deref().map(dashboard);
+    // `--static-dir` overrides the dashboard the binary embeds.
+    let site = opts.static_dir.as_deref().map(dashboard).or_else(embedded_site::router);
     let app = crate::http::api(all_routes(), state.clone(), site);
 
     let (stop_tx, stop_rx) = watch::channel(false);

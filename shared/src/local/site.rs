@@ -17,7 +17,7 @@ pub fn dashboard(dir: &Path) -> Router {
     Router::new().nest_service("/assets", assets).fallback_service(files).layer(axum::middleware::from_fn(cache_headers))
 }
 
-async fn cache_headers(req: Request, next: Next) -> Response {
+pub(super) async fn cache_headers(req: Request, next: Next) -> Response {
     let immutable = req.uri().path().starts_with("/assets/");
     let mut response = next.run(req).await;
     if !response.status().is_success() {

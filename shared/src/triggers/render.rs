@@ -140,7 +140,23 @@ pub enum RenderedTarget {
 }
 
 fn one(env: &Environment<'_>, ctx: &Value, field: &str, source: &str) -> Result<String, RenderError> {
-    env.render_str(source, ctx.clone()).map(|s| s.trim().to_owned()).map_err(|e| RenderError::Template { field: field.into(), message: describe(&e) })
+    env.render_str(source, ctx.clone()).map(|s| s.trim().to_owned()).map_err(|e| RenderError::Template { field: field.into(), message: describe_in(&e, source) })
+}
+
+/// `describe`, naming the expression that was undefined (`undefined value order.customer.phone`):
+/// minijinja reports only the kind, but knows the span of the failing expression in `source`.
+fn describe_in(e: &minijinja::Error, source: &str) -> String {
+    // The span covers the failing attribute access (`.customer.phone`); widen it back over the dotted
+    // path it hangs off so the message shows the whole name.
+    let widen = |r: std::ops::Range<usize>| {
+        let start = source[..r.start].rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).map_or(0, |i| i + 1);
+        source.get(start..r.end)
+    };
+    let name = (e.kind() == minijinja::ErrorKind::UndefinedError).then(|| e.range().filter(|r| source.is_char_boundary(r.start)).and_then(widen)).flatten().map(str::trim).filter(|n| !n.is_empty() && n.len() <= 120);
+    match name {
+        Some(n) => format!("{} {n}{}", e.kind(), e.line().map(|l| format!(" (line {l})")).unwrap_or_default()),
+        None => describe(e),
+    }
 }
 
 fn optional(env: &Environment<'_>, ctx: &Value, field: &str, source: &Option<String>) -> Result<Option<String>, RenderError> {
@@ -227,6 +243,10 @@ mod tests {
         let ctx = context(&json!({"order": {}}));
         let e = render_action(1, &push("Order #{{ order.id }}", "x"), &ctx).unwrap_err();
         assert!(matches!(&e, RenderError::Template { field, message } if field == "actions[1].title" && message.contains("undefined")), "{e}");
+        let e = render_action(1, &push("Hi {{ order.customer.phone }}", "x"), &ctx).unwrap_err();
+        assert_eq!(e.to_string(), "actions[1].title: undefined value order.customer.phone (line 1)");
+        let e = render_action(0, &push("Dear {{ customer_name }}", "x"), &ctx).unwrap_err();
+        assert_eq!(e.to_string(), "actions[0].title: undefined value customer_name (line 1)");
     }
 
     #[test]

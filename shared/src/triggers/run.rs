@@ -93,9 +93,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the caller by the trigger's auth mode. Returns the sender's idempotency key, if it sent one.
-pub fn verify_caller(auth: AuthMode, secrets: &[SecretString], headers: &HeaderMap, body: &[u8], now: i64) -> Result<Option<String>, VerifyError> {
+pub fn verify_caller(trigger: &Trigger, secrets: &[SecretString], headers: &HeaderMap, body: &[u8], now: i64) -> Result<Option<String>, VerifyError> {
     let secrets: Vec<&str> = secrets.iter().map(|s| s.expose_secret()).collect();
-    match auth {
+    match trigger.auth {
         AuthMode::StandardWebhooks => {
             let h = StandardHeaders { id: header(headers, "webhook-id"), timestamp: header(headers, "webhook-timestamp"), signature: header(headers, "webhook-signature") };
             verify::standard_verify(&secrets, &h, body, now).map(|id| Some(id.to_owned()))
@@ -109,6 +109,12 @@ pub fn verify_caller(auth: AuthMode, secrets: &[SecretString], headers: &HeaderM
         }
         AuthMode::Github => verify::github_verify(&secrets, header(headers, "x-hub-signature-256"), body).map(|()| header(headers, "x-github-delivery").map(str::to_owned)),
         AuthMode::Stripe => verify::stripe_verify(&secrets, header(headers, "stripe-signature"), body, now).map(|()| None),
+        AuthMode::Shopify => verify::shopify_verify(&secrets, header(headers, "x-shopify-hmac-sha256"), body).map(|()| header(headers, "x-shopify-webhook-id").map(str::to_owned)),
+        AuthMode::Hmac => {
+            let h = trigger.hmac.as_ref().ok_or(VerifyError::MissingSignatureHeader)?;
+            verify::hmac_verify(&secrets, h.algorithm, h.encoding, &h.prefix, header(headers, &h.header.to_ascii_lowercase()), body)
+                .map(|()| header(headers, "idempotency-key").or(header(headers, "webhook-id")).map(str::to_owned))
+        }
     }
 }
 
@@ -150,7 +156,7 @@ pub async fn ingest(state: &AppState, raw_trigger: &str, headers: &HeaderMap, bo
         return Err(ApiError::RateLimited(after));
     }
     let now = state.clock.now().timestamp();
-    let from_sender = match verify_caller(trigger.auth, &secrets, headers, body, now) {
+    let from_sender = match verify_caller(&trigger, &secrets, headers, body, now) {
         Ok(key) => key,
         Err(e) => {
             // Refusals are logged (without the unverified body) so a misconfigured sender can be diagnosed.

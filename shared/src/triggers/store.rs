@@ -40,7 +40,7 @@ fn generated_secret(auth: AuthMode) -> String {
     match auth {
         AuthMode::StandardWebhooks => format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes)),
         AuthMode::Token => format!("wtt_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)),
-        AuthMode::Github | AuthMode::Stripe => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        AuthMode::Github | AuthMode::Stripe | AuthMode::Shopify | AuthMode::Hmac => bytes.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }
 
@@ -50,8 +50,10 @@ fn initial_secret(auth: AuthMode, given: Option<&str>) -> Result<String, ApiErro
     match (auth, given.map(str::trim)) {
         (AuthMode::Stripe, Some(s)) if s.starts_with("whsec_") && s.len() >= 20 => Ok(s.to_owned()),
         (AuthMode::Stripe, _) => Err(ApiError::Validation("stripe triggers need `secret`: the endpoint's signing secret from Stripe (whsec_…)".into())),
-        (AuthMode::Github, Some(s)) if (16..=200).contains(&s.len()) => Ok(s.to_owned()),
-        (AuthMode::Github, Some(_)) => Err(ApiError::Validation("a GitHub secret must be 16–200 characters".into())),
+        (AuthMode::Shopify, Some(s)) if (8..=200).contains(&s.len()) => Ok(s.to_owned()),
+        (AuthMode::Shopify, _) => Err(ApiError::Validation("Shopify triggers need the app's client secret (Shopify signs its webhooks with it)".into())),
+        (AuthMode::Github | AuthMode::Hmac, Some(s)) if (16..=200).contains(&s.len()) => Ok(s.to_owned()),
+        (AuthMode::Github | AuthMode::Hmac, Some(_)) => Err(ApiError::Validation("a signing secret must be 16–200 characters".into())),
         (_, Some(_)) => Err(ApiError::Validation("`secret` is generated for this auth mode; leave it out".into())),
         (auth, None) => Ok(generated_secret(auth)),
     }
@@ -67,6 +69,12 @@ async fn validate(state: &AppState, ws: &Workspace, input: &TriggerInput) -> Res
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::Validation("name must be 1–100 characters".into()));
+    }
+    match (input.auth, &input.hmac) {
+        (AuthMode::Hmac, Some(h)) => h.check().map_err(ApiError::Validation)?,
+        (AuthMode::Hmac, None) => return Err(ApiError::Validation("HMAC triggers need the signature header, algorithm and encoding".into())),
+        (_, Some(_)) => return Err(ApiError::Validation("HMAC settings apply only to the HMAC auth mode".into())),
+        (_, None) => {}
     }
     if input.actions.is_empty() || input.actions.len() > MAX_ACTIONS {
         return Err(ApiError::Validation(format!("a trigger needs 1–{MAX_ACTIONS} actions")));
@@ -118,6 +126,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, input:
         name: input.name.trim().to_owned(),
         enabled: input.enabled,
         auth: input.auth,
+        hmac: input.hmac.clone(),
         filter: input.filter.clone().filter(|f| !f.trim().is_empty()),
         dedupe_path: input.dedupe_path.clone(),
         dedupe_window_seconds: input.dedupe_window_seconds.unwrap_or(DEFAULT_DEDUPE_WINDOW),
@@ -168,6 +177,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &T
     let trigger = Trigger {
         name: input.name.trim().to_owned(),
         enabled: input.enabled,
+        hmac: input.hmac.clone(),
         filter: input.filter.clone().filter(|f| !f.trim().is_empty()),
         dedupe_path: input.dedupe_path.clone(),
         dedupe_window_seconds: input.dedupe_window_seconds.unwrap_or(old.dedupe_window_seconds),

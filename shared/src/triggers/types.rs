@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use super::verify::{DigestEncoding, HmacAlgorithm};
 use crate::auth::types::prefixed_id;
 
 prefixed_id!(TriggerId, "trg_", "trigger");
@@ -20,6 +21,40 @@ pub enum AuthMode {
     Github,
     /// Stripe's `Stripe-Signature` (paste Stripe's endpoint signing secret as the trigger's secret).
     Stripe,
+    /// Shopify's `X-Shopify-Hmac-Sha256` (paste the app's client secret as the trigger's secret).
+    Shopify,
+    /// An HMAC of the raw body in a header of the caller's choosing (`hmac` says which and how).
+    Hmac,
+}
+
+/// The generic HMAC mode's settings: `header: prefix + encoding(HMAC-algorithm(secret, body))`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HmacSettings {
+    /// The header carrying the signature, e.g. `X-Signature`.
+    pub header: String,
+    pub algorithm: HmacAlgorithm,
+    pub encoding: DigestEncoding,
+    /// Text before the digest, e.g. `sha256=`; empty when none.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+impl HmacSettings {
+    /// Checked at save: a header name HTTP allows (and not one the platform itself reads) and a short printable prefix.
+    pub fn check(&self) -> Result<(), String> {
+        let h = self.header.trim();
+        if h.is_empty() || h.len() > 64 || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err("the signature header must be a header name such as X-Signature (letters, digits and dashes)".into());
+        }
+        if ["host", "content-type", "content-length", "cookie"].contains(&h.to_ascii_lowercase().as_str()) {
+            return Err(format!("{h} cannot carry a signature"));
+        }
+        if self.prefix.len() > 32 || self.prefix.chars().any(|c| c.is_control()) {
+            return Err("the signature prefix must be at most 32 printable characters".into());
+        }
+        Ok(())
+    }
 }
 
 /// Who a push action reaches; every string is a template over the payload.
@@ -69,6 +104,9 @@ pub struct Trigger {
     pub name: String,
     pub enabled: bool,
     pub auth: AuthMode,
+    /// With `auth: hmac`: where and how the signature is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<HmacSettings>,
     /// A minijinja expression; the trigger fires only when it is true (e.g. `status == "paid"`).
     pub filter: Option<String>,
     /// Where the idempotency key comes from: the `webhook-id` header when absent, else this dotted
@@ -91,13 +129,15 @@ pub struct TriggerInput {
     pub name: String,
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
+    /// Required with `auth: hmac`, refused otherwise.
+    pub hmac: Option<HmacSettings>,
     #[serde(default = "default_true")]
     pub enabled: bool,
     pub filter: Option<String>,
     pub dedupe_path: Option<String>,
     pub dedupe_window_seconds: Option<u32>,
     pub actions: Vec<ActionSpec>,
-    /// Only for `github` / `stripe`: the provider's signing secret. Otherwise one is generated.
+    /// For `github` / `hmac` (optional) and `stripe` / `shopify` (required): the sender's signing secret. Otherwise one is generated.
     pub secret: Option<String>,
 }
 

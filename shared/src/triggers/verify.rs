@@ -1,6 +1,7 @@
 //! How a trigger checks its caller, on the raw request before anything is parsed: Standard Webhooks
 //! (`webhook-id`/`webhook-timestamp`/`webhook-signature`, `whsec_` secrets), a shared header token,
-//! GitHub's `X-Hub-Signature-256` and Stripe's `Stripe-Signature`. Pure functions over bytes.
+//! GitHub's `X-Hub-Signature-256`, Stripe's `Stripe-Signature`, Shopify's `X-Shopify-Hmac-Sha256` and a
+//! generic HMAC of the raw body (header, algorithm, encoding, prefix chosen per trigger). Pure functions over bytes.
 
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -22,6 +23,10 @@ pub enum VerifyError {
     BadSignature,
     #[error("the secret is not a valid whsec_ secret")]
     BadSecret,
+    #[error("missing signature header")]
+    MissingSignatureHeader,
+    #[error("the signature does not start with the configured prefix")]
+    MissingPrefix,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -130,6 +135,54 @@ pub fn stripe_verify(secrets: &[&str], header: Option<&str>, body: &[u8], now: i
     ok.then_some(()).ok_or(VerifyError::BadSignature)
 }
 
+/// The HMAC a generic-mode trigger expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HmacAlgorithm {
+    Sha1,
+    Sha256,
+}
+
+/// How the generic mode's digest is written in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestEncoding {
+    Hex,
+    Base64,
+}
+
+/// `HMAC(secret, body)` in `encoding`. SHA-1 only because senders still sign with it (e.g. older SaaS webhooks).
+pub fn hmac_body(algorithm: HmacAlgorithm, encoding: DigestEncoding, secret: &str, body: &[u8]) -> String {
+    let alg = match algorithm {
+        HmacAlgorithm::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HmacAlgorithm::Sha256 => hmac::HMAC_SHA256,
+    };
+    let tag = hmac::sign(&hmac::Key::new(alg, secret.as_bytes()), body);
+    match encoding {
+        DigestEncoding::Hex => hex(tag.as_ref()),
+        DigestEncoding::Base64 => b64().encode(tag.as_ref()),
+    }
+}
+
+/// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, raw body)>` (Shopify sends no custom headers).
+pub fn shopify_sign(secret: &str, body: &[u8]) -> String {
+    hmac_body(HmacAlgorithm::Sha256, DigestEncoding::Base64, secret, body)
+}
+
+pub fn shopify_verify(secrets: &[&str], header: Option<&str>, body: &[u8]) -> Result<(), VerifyError> {
+    let given = header.ok_or(VerifyError::MissingHeader("X-Shopify-Hmac-Sha256"))?.trim();
+    secrets.iter().any(|s| equal(shopify_sign(s, body).as_bytes(), given.as_bytes())).then_some(()).ok_or(VerifyError::BadSignature)
+}
+
+/// Generic HMAC: `header` carries `prefix` + the digest of the raw body. Hex compares case-insensitively
+/// (senders differ); base64 exactly.
+pub fn hmac_verify(secrets: &[&str], algorithm: HmacAlgorithm, encoding: DigestEncoding, prefix: &str, header: Option<&str>, body: &[u8]) -> Result<(), VerifyError> {
+    let given = header.ok_or(VerifyError::MissingSignatureHeader)?.trim();
+    let given = given.strip_prefix(prefix).ok_or(VerifyError::MissingPrefix)?;
+    let given = if encoding == DigestEncoding::Hex { given.to_ascii_lowercase() } else { given.to_owned() };
+    secrets.iter().any(|s| equal(hmac_body(algorithm, encoding, s, body).as_bytes(), given.as_bytes())).then_some(()).ok_or(VerifyError::BadSignature)
+}
+
 /// A shared secret sent as a header value (`Authorization: Bearer <token>` or a custom header).
 pub fn token_verify(secrets: &[&str], header_name: &'static str, header: Option<&str>) -> Result<(), VerifyError> {
     let given = header.ok_or(VerifyError::MissingHeader(header_name))?.trim();
@@ -196,6 +249,39 @@ mod tests {
         assert_eq!(stripe_verify(&["whsec_other"], Some(&header), body, 1_700_000_000), Err(VerifyError::BadSignature));
         assert_eq!(stripe_verify(&["whsec_test"], Some("v1=abc"), body, 0), Err(VerifyError::Malformed("Stripe-Signature")));
         assert_eq!(stripe_verify(&["whsec_test"], Some("t=1700000000"), body, 1_700_000_000), Err(VerifyError::Malformed("Stripe-Signature")));
+    }
+
+    #[test]
+    fn shopify_signature() {
+        // Cross-checked with an independent implementation:
+        // printf '<body>' | openssl dgst -sha256 -hmac shpss_hush -binary | base64
+        let body = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;
+        assert_eq!(shopify_sign("shpss_hush", body), "minWArgZa/Hsplvy6dlnaKNnlyvuW8Y2ovDcBlzZSE0=");
+        assert!(shopify_verify(&["old", "shpss_hush"], Some("minWArgZa/Hsplvy6dlnaKNnlyvuW8Y2ovDcBlzZSE0="), body).is_ok());
+        assert_eq!(shopify_verify(&["shpss_hush"], Some("minWArgZa/Hsplvy6dlnaKNnlyvuW8Y2ovDcBlzZSE0="), &body[1..]), Err(VerifyError::BadSignature), "body changed");
+        assert_eq!(shopify_verify(&["shpss_hush"], Some("MINWARGZA/HSPLVY6DLNAKNNLYVUW8Y2OVDCBLZZSE0="), body), Err(VerifyError::BadSignature), "base64 is case-sensitive");
+        assert_eq!(shopify_verify(&["other"], Some("minWArgZa/Hsplvy6dlnaKNnlyvuW8Y2ovDcBlzZSE0="), body), Err(VerifyError::BadSignature));
+        assert_eq!(shopify_verify(&["shpss_hush"], None, body), Err(VerifyError::MissingHeader("X-Shopify-Hmac-Sha256")));
+    }
+
+    #[test]
+    fn generic_hmac_published_vectors() {
+        // RFC 2202 §3 and RFC 4231 §4.3, test case 2: key "Jefe".
+        let data = b"what do ya want for nothing?";
+        assert_eq!(hmac_body(HmacAlgorithm::Sha1, DigestEncoding::Hex, "Jefe", data), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+        assert_eq!(hmac_body(HmacAlgorithm::Sha256, DigestEncoding::Hex, "Jefe", data), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(hmac_body(HmacAlgorithm::Sha256, DigestEncoding::Base64, "Jefe", data), "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+        assert_eq!(hmac_body(HmacAlgorithm::Sha1, DigestEncoding::Base64, "Jefe", data), "7/zfauXrL6LSdBbV8YTfnCWafHk=");
+        let v = |alg, enc, prefix, header: Option<&str>| hmac_verify(&["Jefe"], alg, enc, prefix, header, data);
+        assert!(v(HmacAlgorithm::Sha256, DigestEncoding::Hex, "sha256=", Some("sha256=5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843")).is_ok(), "hex in either case");
+        assert!(v(HmacAlgorithm::Sha1, DigestEncoding::Hex, "", Some("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")).is_ok());
+        assert!(v(HmacAlgorithm::Sha256, DigestEncoding::Base64, "", Some("W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=")).is_ok());
+        assert_eq!(v(HmacAlgorithm::Sha256, DigestEncoding::Hex, "sha256=", Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")), Err(VerifyError::MissingPrefix));
+        assert_eq!(v(HmacAlgorithm::Sha1, DigestEncoding::Hex, "", Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")), Err(VerifyError::BadSignature), "sha256 digest where sha1 is configured");
+        assert_eq!(v(HmacAlgorithm::Sha256, DigestEncoding::Base64, "", Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")), Err(VerifyError::BadSignature), "hex where base64 is configured");
+        assert_eq!(v(HmacAlgorithm::Sha256, DigestEncoding::Base64, "", Some("W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEA=")), Err(VerifyError::BadSignature), "last character changed");
+        assert_eq!(v(HmacAlgorithm::Sha256, DigestEncoding::Hex, "", None), Err(VerifyError::MissingSignatureHeader));
+        assert_eq!(hmac_verify(&["Jefe"], HmacAlgorithm::Sha1, DigestEncoding::Hex, "", Some("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"), b"what do ya want for nothing!"), Err(VerifyError::BadSignature), "body changed");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::credentials::{self, Credential};
 use super::providers::{self, LinkState};
 use super::types::{ChannelId, CredentialId, PhoneNumber, Provider};
+use super::webhook_health::{self, LastWebhook};
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
 use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};
@@ -67,6 +68,22 @@ pub struct CreatedChannel {
     pub webhook_path: String,
 }
 
+/// A channel as the API shows it: where its webhooks go and the last one received.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelView {
+    #[serde(flatten)]
+    pub channel: Channel,
+    pub webhook_path: String,
+    pub last_webhook: Option<LastWebhook>,
+}
+
+/// A channel's new webhook secret (rotation), shown this once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookSecret {
+    pub webhook_secret: String,
+    pub webhook_path: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct NewChannel {
     pub name: String,
@@ -113,6 +130,17 @@ pub fn webhook_path(provider: Provider, ws: &WorkspaceId, id: &ChannelId) -> Str
     format!("/hooks/{}/{ws}/{id}", provider.as_str())
 }
 
+/// A fresh webhook secret and the item holding only its hash (the secret itself is never stored).
+fn new_secret(ws: &WorkspaceId, id: &ChannelId) -> (String, Item) {
+    let secret = format!("whsk_{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, crate::crypto::random_bytes::<24>()));
+    let hook = Item::new(hook_secret_key(ws, id)).with_attr("secret_sha256", crate::inbox::signatures::sha256_hex(secret.as_bytes()));
+    (secret, hook)
+}
+
+fn view(channel: Channel, ws: &WorkspaceId, last_webhook: Option<LastWebhook>) -> ChannelView {
+    ChannelView { webhook_path: webhook_path(channel.provider, ws, &channel.id), channel, last_webhook }
+}
+
 pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: NewChannel) -> Result<CreatedChannel, ApiError> {
     ws.require(Action::ChannelsManage)?;
     let name = req.name.trim().to_owned();
@@ -144,8 +172,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: N
         updated_at: now,
     };
     let pointers: Vec<String> = provider_ids(&cred, channel.number.as_ref());
-    let secret = format!("whsk_{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, crate::crypto::random_bytes::<24>()));
-    let hook = Item::new(hook_secret_key(ws.id(), &channel.id)).with_attr("secret_sha256", crate::inbox::signatures::sha256_hex(secret.as_bytes()));
+    let (secret, hook) = new_secret(ws.id(), &channel.id);
     let mut writes = vec![TxWrite::Put { item: Item::of(channel_key(ws.id(), &channel.id), &channel), condition: Condition::NotExists }, TxWrite::Put { item: hook, condition: Condition::None }];
     for pid in &pointers {
         let item = Item::new(pointer_key(channel.provider, pid)).with_attr("workspace", ws.id().as_str()).with_attr("channel", channel.id.as_str());
@@ -165,9 +192,13 @@ pub async fn list_all(state: &AppState, ws: &WorkspaceId) -> Result<Vec<Channel>
     Ok(page.items.iter().map(Item::parse).collect::<Result<_, _>>()?)
 }
 
-pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Channel>, ApiError> {
+pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<ChannelView>, ApiError> {
     ws.require(Action::WorkspaceRead)?;
-    list_all(state, ws.id()).await
+    let mut seen = webhook_health::all(state, ws.id()).await?;
+    Ok(list_all(state, ws.id()).await?.into_iter().map(|c| {
+        let last = seen.remove(c.id.as_str());
+        view(c, ws.id(), last)
+    }).collect())
 }
 
 pub async fn load(state: &AppState, ws: &WorkspaceId, id: &ChannelId) -> Result<(Item, Channel), ApiError> {
@@ -176,9 +207,25 @@ pub async fn load(state: &AppState, ws: &WorkspaceId, id: &ChannelId) -> Result<
     Ok((item, channel))
 }
 
-pub async fn get(state: &AppState, ws: &Workspace, id: &ChannelId) -> Result<Channel, ApiError> {
+pub async fn get(state: &AppState, ws: &Workspace, id: &ChannelId) -> Result<ChannelView, ApiError> {
     ws.require(Action::WorkspaceRead)?;
-    Ok(load(state, ws.id(), id).await?.1)
+    let channel = load(state, ws.id(), id).await?.1;
+    Ok(view(channel, ws.id(), webhook_health::get(state, ws.id(), id).await?))
+}
+
+/// Replaces the channel's webhook secret at once (the old one stops working: the provider's console
+/// must get the new value), audit-logged; the new secret is shown this once.
+pub async fn rotate_secret(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &ChannelId) -> Result<WebhookSecret, ApiError> {
+    ws.require(Action::ChannelsManage)?;
+    let (item, channel) = load(state, ws.id(), id).await?;
+    let (secret, hook) = new_secret(ws.id(), id);
+    // The channel must still exist when the new hash lands, or a deleted channel would leave a secret behind.
+    let writes = vec![TxWrite::Check { key: item.key, condition: Condition::Exists }, TxWrite::Put { item: hook, condition: Condition::None }, audit::entry(state, ws, meta, "channel.rotate_secret", id.as_str())];
+    state.table.transact(writes).await.map_err(|e| match e {
+        TableError::TransactionCancelled { index: 0 } => ApiError::NotFound(format!("no channel `{id}`")),
+        e => e.into(),
+    })?;
+    Ok(WebhookSecret { webhook_secret: secret, webhook_path: webhook_path(channel.provider, ws.id(), id) })
 }
 
 /// Applies `change` to the stored channel with an optimistic version check (retried on races).
@@ -227,7 +274,9 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
 pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &ChannelId) -> Result<(), ApiError> {
     ws.require(Action::ChannelsManage)?;
     let (_, channel) = load(state, ws.id(), id).await?;
-    let mut writes = vec![TxWrite::Delete { key: channel_key(ws.id(), id), condition: Condition::Exists }, TxWrite::Delete { key: hook_secret_key(ws.id(), id), condition: Condition::None }];
+    let mut writes = vec![TxWrite::Delete { key: channel_key(ws.id(), id), condition: Condition::Exists }, TxWrite::Delete { key: hook_secret_key(ws.id(), id), condition: Condition::None },
+        TxWrite::Delete { key: webhook_health::key(ws.id(), id), condition: Condition::None },
+    ];
     if let Ok(cred) = credentials::get(state, ws, &channel.credential_id).await {
         for pid in provider_ids(&cred, channel.number.as_ref()) {
             writes.push(TxWrite::Delete { key: pointer_key(channel.provider, &pid), condition: Condition::None });

@@ -9,6 +9,7 @@ pub mod messages;
 pub mod providers;
 mod routes;
 pub mod types;
+pub mod webhook_health;
 pub mod worker;
 
 pub use routes::{credentials_api, credentials_routes, messages_api, messages_routes};

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::channels::{self, Channel, ChannelUpdate, CreatedChannel, NewChannel};
+use super::channels::{self, Channel, ChannelUpdate, ChannelView, CreatedChannel, NewChannel, WebhookSecret};
 use super::check::{self, TestRequest};
 use super::credentials::{self, Credential, CredentialUpdate, NewCredential, TestOutcome};
 use super::messages::{self, Message, MessageFilter, NewMessage};
@@ -28,6 +28,7 @@ pub fn credentials_api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel, update_channel, delete_channel))
         .routes(routes!(link_channel))
+        .routes(routes!(rotate_channel_secret))
 }
 
 pub fn messages_api() -> OpenApiRouter<AppState> {
@@ -101,9 +102,9 @@ async fn test_credential(State(state): State<AppState>, ws: Workspace, Path(p): 
     Ok(ApiOk::ok(check::test(&state, &ws, &CredentialId::parse(&p.cred)?, body).await?))
 }
 
-/// WhatsApp channels (senders) with their status.
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/channels", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), responses((status = 200, description = "OK", body = Envelope<Vec<Channel>>)))]
-async fn list_channels(State(state): State<AppState>, ws: Workspace) -> ApiResult<Vec<Channel>> {
+/// WhatsApp channels (senders) with their status, webhook path and last received webhook.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/channels", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path)), responses((status = 200, description = "OK", body = Envelope<Vec<ChannelView>>)))]
+async fn list_channels(State(state): State<AppState>, ws: Workspace) -> ApiResult<Vec<ChannelView>> {
     Ok(ApiOk::ok(channels::list(&state, &ws).await?))
 }
 
@@ -114,11 +115,18 @@ async fn create_channel(State(state): State<AppState>, ws: Workspace, meta: Requ
     Ok(ApiOk::created(channels::create(&state, &ws, &meta, body).await?))
 }
 
-/// One channel.
+/// One channel, with its webhook path and last received webhook.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/channels/{chan}", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)),
-    responses((status = 200, description = "OK", body = Envelope<Channel>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn get_channel(State(state): State<AppState>, ws: Workspace, Path(p): Path<ChanPath>) -> ApiResult<Channel> {
+    responses((status = 200, description = "OK", body = Envelope<ChannelView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_channel(State(state): State<AppState>, ws: Workspace, Path(p): Path<ChanPath>) -> ApiResult<ChannelView> {
     Ok(ApiOk::ok(channels::get(&state, &ws, &ChannelId::parse(&p.chan)?).await?))
+}
+
+/// Issues a new webhook secret (Meta verify token, Whapi `X-Webhook-Secret`), shown once; the old one stops working.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/channels/{chan}/rotate-secret", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path)),
+    responses((status = 200, description = "The new secret", body = Envelope<WebhookSecret>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn rotate_channel_secret(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<ChanPath>) -> ApiResult<WebhookSecret> {
+    Ok(ApiOk::ok(channels::rotate_secret(&state, &ws, &meta, &ChannelId::parse(&p.chan)?).await?))
 }
 
 /// Renames a channel, changes its throughput limit, pauses or resumes it.

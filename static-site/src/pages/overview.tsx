@@ -5,6 +5,7 @@ import { Icon } from '../icons';
 import { NAV } from '../nav';
 import { useOnline } from '../pwa';
 import { onLinkClick } from '../router';
+import { SetupChecklist } from './setup-checklist';
 
 type HealthState =
   | { kind: 'loading' }
@@ -61,6 +62,7 @@ export function OverviewPage() {
         <p class="page-lead">Platform status and everything this dashboard will manage.</p>
       </header>
 
+      <SetupChecklist />
       <HealthCard state={state} refreshing={refreshing} online={online} onRefresh={() => void load()} />
 
       <h2 class="section-title">Dashboard areas</h2>

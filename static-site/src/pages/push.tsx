@@ -163,6 +163,11 @@ function Subscribers({ ws }: { ws: WorkspaceSummary }) {
   );
 }
 
+/** Click-through rate: clicks per shown notification (impressions), or a dash before any was shown. */
+export function ctr(clicks: number, impressions: number): string {
+  return impressions > 0 ? `${((100 * clicks) / impressions).toFixed(1)} %` : '—';
+}
+
 export function NotificationsPage() {
   return <WithWorkspace title="Notifications" lead="Compose and send notifications; follow delivery and clicks.">{(ws) => <Notifications ws={ws} />}</WithWorkspace>;
 }
@@ -225,14 +230,14 @@ function Notifications({ ws }: { ws: WorkspaceSummary }) {
       </div>
       <div class="card">
         <table class="table" data-testid="notifications-table">
-          <thead><tr><th>Sent</th><th>Title</th><th>Status</th><th>Targeted</th><th>Accepted</th><th>Failed</th><th>Clicks</th></tr></thead>
+          <thead><tr><th>Sent</th><th>Title</th><th>Status</th><th>Targeted</th><th>Accepted</th><th>Failed</th><th>Impressions</th><th>Clicks</th><th>CTR</th><th>Unsubscribes</th></tr></thead>
           <tbody>
             {list.map((n) => {
               const failed = ['failed_gone', 'failed_too_large', 'failed_transient', 'failed_rejected'].reduce((a, k) => a + (n.stats[k] ?? 0), 0);
               return (
                 <tr key={n.id}>
                   <td>{new Date(n.created_at).toLocaleString()}</td><td>{n.title}</td><td>{n.status}</td>
-                  <td>{n.stats.targeted}</td><td>{n.stats.accepted}</td><td>{failed}</td><td>{n.stats.clicks}</td>
+                  <td>{n.stats.targeted}</td><td>{n.stats.accepted}</td><td>{failed}</td><td>{n.stats.impressions ?? 0}</td><td>{n.stats.clicks ?? 0}</td><td>{ctr(n.stats.clicks ?? 0, n.stats.impressions ?? 0)}</td><td>{n.stats.unsubscribes ?? 0}</td>
                 </tr>
               );
             })}

@@ -433,6 +433,10 @@ function AuditLog({ ws }: { ws: WorkspaceSummary }) {
     [ws.id],
   );
   useEffect(() => void load(null), [load]);
+  // Ids become the member's email or the API key's name; an id nobody here owns any more stays as is.
+  const members = useLoad(() => apiFetch<Member[]>(`/v1/workspaces/${ws.id}/members`), [ws.id]);
+  const keys = useLoad(() => apiFetch<ApiKey[]>(`/v1/workspaces/${ws.id}/api-keys`), [ws.id]);
+  const who = (id: string) => members.data?.find((m) => m.user_id === id)?.email ?? ((k) => (k ? `API key “${k.name}”` : id))(keys.data?.find((k) => k.id === id));
   return (
     <div class="card">
       <table class="table" data-testid="audit-table">
@@ -442,8 +446,8 @@ function AuditLog({ ws }: { ws: WorkspaceSummary }) {
             <tr key={e.id}>
               <td>{new Date(e.at).toLocaleString()}</td>
               <td><code>{e.action}</code></td>
-              <td>{e.target}</td>
-              <td>{e.actor}</td>
+              <td>{who(e.target)}</td>
+              <td>{who(e.actor)}</td>
               <td>{e.ip}</td>
             </tr>
           ))}

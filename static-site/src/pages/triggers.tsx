@@ -7,13 +7,21 @@ import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { Note, WithWorkspace, message, useAction, useLoad, usePoll } from './settings';
 
-type AuthMode = 'standard_webhooks' | 'token' | 'github' | 'stripe';
+type AuthMode = 'standard_webhooks' | 'token' | 'github' | 'stripe' | 'shopify' | 'hmac';
+
+interface HmacSettings {
+  header: string;
+  algorithm: 'sha1' | 'sha256';
+  encoding: 'hex' | 'base64';
+  prefix: string;
+}
 
 interface Trigger {
   id: string;
   name: string;
   enabled: boolean;
   auth: AuthMode;
+  hmac?: HmacSettings;
   filter: string | null;
   dedupe_path: string | null;
   dedupe_window_seconds: number;
@@ -47,7 +55,11 @@ const AUTH_LABELS: Record<AuthMode, string> = {
   token: 'Secret token (Authorization: Bearer)',
   github: 'GitHub (X-Hub-Signature-256)',
   stripe: 'Stripe (Stripe-Signature)',
+  shopify: 'Shopify (X-Shopify-Hmac-Sha256)',
+  hmac: 'HMAC of the body in a header (most other services)',
 };
+
+const DEFAULT_HMAC: HmacSettings = { header: 'X-Signature', algorithm: 'sha256', encoding: 'hex', prefix: 'sha256=' };
 
 const SAMPLE = JSON.stringify({ order: { id: 'A-1001', total: 42.5, customer: { name: 'Ada', phone: '+14155552671' } }, status: 'paid' }, null, 2);
 
@@ -59,12 +71,13 @@ interface Draft {
   dedupe_window_seconds: string;
   actions: string;
   secret: string;
+  hmac: HmacSettings;
 }
 
-const EMPTY: Draft = { name: '', auth: 'standard_webhooks', filter: '', dedupe_path: '', dedupe_window_seconds: '', actions: '[]', secret: '' };
+const EMPTY: Draft = { name: '', auth: 'standard_webhooks', filter: '', dedupe_path: '', dedupe_window_seconds: '', actions: '[]', secret: '', hmac: DEFAULT_HMAC };
 
 function draftOf(t: Trigger): Draft {
-  return { name: t.name, auth: t.auth, filter: t.filter ?? '', dedupe_path: t.dedupe_path ?? '', dedupe_window_seconds: String(t.dedupe_window_seconds), actions: JSON.stringify(t.actions, null, 2), secret: '' };
+  return { name: t.name, auth: t.auth, filter: t.filter ?? '', dedupe_path: t.dedupe_path ?? '', dedupe_window_seconds: String(t.dedupe_window_seconds), actions: JSON.stringify(t.actions, null, 2), secret: '', hmac: t.hmac ?? DEFAULT_HMAC };
 }
 
 /** The actions textarea parsed, or the reason it does not parse. */
@@ -78,8 +91,9 @@ function parseActions(raw: string): { actions: unknown[] } | { error: string } {
 }
 
 /** The shell commands that send `body` to the trigger, signed the way its auth mode expects. */
-export function curlExample(url: string, auth: AuthMode, secret: string | null): string {
-  const body = `BODY='{"order":{"id":"A-1001","total":42.5},"status":"paid"}'`;
+export function curlExample(url: string, auth: AuthMode, secret: string | null, hmac?: HmacSettings): string {
+  // The editor's sample payload, so the default actions (which use order.customer) render as shown.
+  const body = `BODY='${JSON.stringify(JSON.parse(SAMPLE))}'`;
   const head = [`SECRET='${secret ?? '<the secret shown when the trigger was created>'}'`, body];
   const post = `curl -sS -X POST '${url}' -H 'content-type: application/json'`;
   switch (auth) {
@@ -96,6 +110,15 @@ export function curlExample(url: string, auth: AuthMode, secret: string | null):
     case 'stripe':
       return [...head, 'TS=$(date +%s)', 'SIG=$(printf %s "$TS.$BODY" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d" " -f1)',
         `${post} \\\n  -H "stripe-signature: t=$TS,v1=$SIG" --data "$BODY"`].join('\n');
+    case 'shopify':
+      return [...head, 'SIG=$(printf %s "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -binary | base64)',
+        `${post} \\\n  -H "x-shopify-hmac-sha256: $SIG" -H "x-shopify-webhook-id: $(date +%s%N)" --data "$BODY"`].join('\n');
+    case 'hmac': {
+      const h = hmac ?? DEFAULT_HMAC;
+      const digest = h.encoding === 'hex' ? '-r | cut -d" " -f1' : '-binary | base64';
+      return [...head, `SIG=$(printf %s "$BODY" | openssl dgst -${h.algorithm} -hmac "$SECRET" ${digest})`,
+        `${post} \\\n  -H "${h.header}: ${h.prefix}$SIG" -H "idempotency-key: $(date +%s%N)" --data "$BODY"`].join('\n');
+    }
   }
 }
 
@@ -192,6 +215,7 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
     if ('error' in parsed) return setError(parsed.error);
     const body: Record<string, unknown> = { name: draft.name, filter: draft.filter.trim() || null, dedupe_path: draft.dedupe_path.trim() || null, actions: parsed.actions, enabled: trigger?.enabled ?? true };
     if (draft.dedupe_window_seconds.trim()) body.dedupe_window_seconds = Number(draft.dedupe_window_seconds);
+    if ((trigger?.auth ?? draft.auth) === 'hmac') body.hmac = draft.hmac;
     try {
       if (trigger) return onSaved(await apiFetch<Trigger>(`/v1/workspaces/${ws.id}/triggers/${trigger.id}`, { method: 'PUT', body: { ...body, auth: trigger.auth } }));
       if (draft.secret.trim()) body.secret = draft.secret.trim();
@@ -212,9 +236,10 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
             {(Object.keys(AUTH_LABELS) as AuthMode[]).map((m) => <option key={m} value={m}>{AUTH_LABELS[m]}</option>)}
           </select>
         </label>
-        {!trigger && (draft.auth === 'github' || draft.auth === 'stripe') && (
-          <label class="field"><span>{draft.auth === 'stripe' ? 'Stripe endpoint signing secret (whsec_…)' : 'GitHub webhook secret (leave empty to generate one)'}</span><input name="provider-secret" type="password" autoComplete="off" value={draft.secret} onInput={(e) => set({ secret: e.currentTarget.value })} /></label>
+        {!trigger && draft.auth in SECRET_LABELS && (
+          <label class="field"><span>{SECRET_LABELS[draft.auth]}</span><input name="provider-secret" type="password" autoComplete="off" value={draft.secret} onInput={(e) => set({ secret: e.currentTarget.value })} /></label>
         )}
+        {draft.auth === 'hmac' && <HmacFields value={draft.hmac} onChange={(hmac) => set({ hmac })} />}
         <label class="field"><span>Fire only when (optional expression, e.g. <code>status == "paid"</code>)</span><input name="filter" value={draft.filter} onInput={(e) => set({ filter: e.currentTarget.value })} /></label>
         <div class="form-inline">
           <label class="field"><span>Dedupe on payload path (default: the webhook-id header)</span><input name="dedupe-path" placeholder="event.id" value={draft.dedupe_path} onInput={(e) => set({ dedupe_path: e.currentTarget.value })} /></label>
@@ -248,13 +273,44 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
   );
 }
 
+const SECRET_LABELS: Partial<Record<AuthMode, string>> = {
+  stripe: 'Stripe endpoint signing secret (whsec_…)',
+  github: 'GitHub webhook secret (leave empty to generate one)',
+  shopify: 'Shopify app client secret (Shopify signs webhooks with it)',
+  hmac: 'The sender’s signing secret (leave empty to generate one)',
+};
+
+/** The generic HMAC mode's settings: which header, which hash, how the digest is written. */
+function HmacFields({ value, onChange }: { value: HmacSettings; onChange: (v: HmacSettings) => void }) {
+  return (
+    <div class="form-inline" data-testid="hmac-settings">
+      <label class="field"><span>Signature header</span><input name="hmac-header" required value={value.header} onInput={(e) => onChange({ ...value, header: e.currentTarget.value })} /></label>
+      <label class="field">
+        <span>Hash</span>
+        <select name="hmac-algorithm" value={value.algorithm} onChange={(e) => onChange({ ...value, algorithm: e.currentTarget.value as HmacSettings['algorithm'] })}>
+          <option value="sha256">HMAC-SHA256</option>
+          <option value="sha1">HMAC-SHA1</option>
+        </select>
+      </label>
+      <label class="field">
+        <span>Digest written as</span>
+        <select name="hmac-encoding" value={value.encoding} onChange={(e) => onChange({ ...value, encoding: e.currentTarget.value as HmacSettings['encoding'] })}>
+          <option value="hex">hex</option>
+          <option value="base64">base64</option>
+        </select>
+      </label>
+      <label class="field"><span>Prefix before the digest (optional)</span><input name="hmac-prefix" value={value.prefix} onInput={(e) => onChange({ ...value, prefix: e.currentTarget.value })} /></label>
+    </div>
+  );
+}
+
 function Details({ ws, trigger, secret, onEdit, onChanged }: { ws: WorkspaceSummary; trigger: Trigger; secret: string | null; onEdit: () => void; onChanged: (t: Trigger | null, secret?: string) => void }) {
   const { note, act } = useAction();
   const url = `${location.origin}/t/${trigger.id}`;
   const base = `/v1/workspaces/${ws.id}/triggers/${trigger.id}`;
   const toggle = () => act(async () => {
-    const { name, auth, filter, dedupe_path, dedupe_window_seconds, actions } = trigger;
-    onChanged(await apiFetch<Trigger>(base, { method: 'PUT', body: { name, auth, filter, dedupe_path, dedupe_window_seconds, actions, enabled: !trigger.enabled } }));
+    const { name, auth, hmac, filter, dedupe_path, dedupe_window_seconds, actions } = trigger;
+    onChanged(await apiFetch<Trigger>(base, { method: 'PUT', body: { name, auth, hmac, filter, dedupe_path, dedupe_window_seconds, actions, enabled: !trigger.enabled } }));
     return trigger.enabled ? 'Disabled: calls are refused until you enable it again.' : 'Enabled.';
   });
   const rotate = () => confirm('Issue a new secret? The current one keeps working for 24 hours.') && act(async () => {
@@ -274,7 +330,7 @@ function Details({ ws, trigger, secret, onEdit, onChanged }: { ws: WorkspaceSumm
           <p class="muted">Secret ends in <code>{trigger.secret_hint}</code>{trigger.previous_secret_valid_until && ` · the previous secret works until ${new Date(trigger.previous_secret_valid_until).toLocaleString()}`}</p>
         )}
         <p>Try it from a shell:</p>
-        <pre class="snippet" data-testid="curl-example">{curlExample(url, trigger.auth, secret)}</pre>
+        <pre class="snippet" data-testid="curl-example">{curlExample(url, trigger.auth, secret, trigger.hmac)}</pre>
         <button type="button" class="button button-small" onClick={onEdit}>Edit</button>{' '}
         <button type="button" class="button button-small" onClick={toggle}>{trigger.enabled ? 'Disable' : 'Enable'}</button>{' '}
         <button type="button" class="button button-small" onClick={rotate}>Rotate secret</button>{' '}

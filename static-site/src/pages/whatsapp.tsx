@@ -3,11 +3,11 @@
 
 import { useState } from 'preact/hooks';
 
-import { apiFetch } from '../api';
+import { ApiError, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
+import { onLinkClick } from '../router';
+import { ChannelSetup, WebhookHealth, type LastWebhook, type Provider, type SetupValues } from './channel-setup';
 import { Note, WithWorkspace, message, useAction, useLoad } from './settings';
-
-type Provider = 'twilio' | 'meta' | 'whapi';
 
 interface TestOutcome {
   ok: boolean;
@@ -38,6 +38,8 @@ interface Channel {
   paused_until: string | null;
   status_reason: string | null;
   throughput_per_second: number;
+  webhook_path: string;
+  last_webhook: LastWebhook | null;
 }
 
 interface LinkState {
@@ -177,17 +179,27 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
   const [form, setForm] = useState({ name: '', credential_id: '', number: '', throughput: '' });
   const { note, act } = useAction(() => channels.reload());
   const [link, setLink] = useState<{ channel: string; state: LinkState } | null>(null);
+  const [setup, setSetup] = useState<SetupValues | null>(null);
   const create = (e: Event) => {
     e.preventDefault();
     void act(async () => {
       const body: Record<string, unknown> = { name: form.name, credential_id: form.credential_id || creds.data?.[0]?.id };
       if (form.number.trim()) body.number = form.number;
       if (form.throughput.trim()) body.throughput_per_second = Number(form.throughput);
-      const c = await apiFetch<Channel>(`/v1/workspaces/${ws.id}/channels`, { method: 'POST', body });
+      const c = await apiFetch<Channel & { webhook_secret: string }>(`/v1/workspaces/${ws.id}/channels`, { method: 'POST', body });
       setForm({ name: '', credential_id: '', number: '', throughput: '' });
+      setSetup({ channel: c.name, provider: c.provider, webhook_path: c.webhook_path, webhook_secret: c.webhook_secret });
       return `Channel ${c.name} created (${c.status}).`;
     });
   };
+  const rotate = (c: Channel) =>
+    confirm(`Issue a new webhook secret for “${c.name}”? The current one stops working at once.`) &&
+    act(async () => {
+      const r = await apiFetch<{ webhook_secret: string; webhook_path: string }>(`/v1/workspaces/${ws.id}/channels/${c.id}/rotate-secret`, { method: 'POST', body: {} });
+      setSetup({ channel: c.name, provider: c.provider, ...r });
+      return `New secret issued for ${c.name}: paste it in the provider's console.`;
+    });
+  const showSetup = (c: Channel) => setSetup({ channel: c.name, provider: c.provider, webhook_path: c.webhook_path, webhook_secret: '' });
   const setStatus = (c: Channel, status: 'active' | 'paused') => act(async () => (await apiFetch(`/v1/workspaces/${ws.id}/channels/${c.id}`, { method: 'PUT', body: { status } }), `${c.name} is ${status}.`));
   const linkWhapi = (c: Channel) =>
     act(async () => {
@@ -197,12 +209,17 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
     });
   return (
     <>
+      {creds.data && creds.data.length === 0 && (
+        <p class="card" data-testid="empty-state">
+          A channel sends through a provider credential. <a href="/whatsapp/credentials" onClick={(e) => onLinkClick(e, '/whatsapp/credentials')}>Add a credential first</a>.
+        </p>
+      )}
       <form class="card form form-inline" onSubmit={create} data-testid="channel-form">
         <h2 class="card-title">Add a channel</h2>
         <label class="field"><span>Name</span><input name="channel-name" required value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} /></label>
         <label class="field">
           <span>Credential</span>
-          <select name="credential" value={form.credential_id} onChange={(e) => setForm({ ...form, credential_id: e.currentTarget.value })}>
+          <select name="credential" value={form.credential_id || creds.data?.[0]?.id || ''} onChange={(e) => setForm({ ...form, credential_id: e.currentTarget.value })}>
             {(creds.data ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} ({c.provider})</option>)}
           </select>
         </label>
@@ -211,6 +228,7 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
         <button class="button button-primary">Create channel</button>
       </form>
       <Note note={note} />
+      {setup && <ChannelSetup values={setup} onClose={() => setSetup(null)} />}
       {link && (
         <div class="card" data-testid="whapi-qr">
           <p>Status: {link.state.status}{link.state.expires_in ? ` · the code expires in ${link.state.expires_in} s` : ''}</p>
@@ -220,7 +238,7 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
       )}
       <div class="card">
         <table class="table" data-testid="channels-table">
-          <thead><tr><th>Name</th><th>Provider</th><th>Number</th><th>Status</th><th>Limit</th><th /></tr></thead>
+          <thead><tr><th>Name</th><th>Provider</th><th>Number</th><th>Status</th><th>Last webhook</th><th>Limit</th><th /></tr></thead>
           <tbody>
             {(channels.data ?? []).map((c) => (
               <tr key={c.id}>
@@ -232,9 +250,12 @@ function Channels({ ws }: { ws: WorkspaceSummary }) {
                   {c.paused_until && <span class="muted"> until {new Date(c.paused_until).toLocaleTimeString()}</span>}
                   {c.status_reason && <div class="muted">{c.status_reason}</div>}
                 </td>
+                <td><WebhookHealth last={c.last_webhook} /></td>
                 <td>{c.throughput_per_second}/s</td>
                 <td>
                   {c.status === 'paused' ? <button type="button" class="button button-small" onClick={() => setStatus(c, 'active')}>Resume</button> : <button type="button" class="button button-small" onClick={() => setStatus(c, 'paused')}>Pause</button>}{' '}
+                  <button type="button" class="button button-small" onClick={() => showSetup(c)}>Setup</button>{' '}
+                  {c.provider !== 'twilio' && <><button type="button" class="button button-small" onClick={() => rotate(c)}>New secret</button>{' '}</>}
                   {c.provider === 'whapi' && <button type="button" class="button button-small" onClick={() => linkWhapi(c)}>{c.status === 'disconnected' ? 'Link phone' : 'Check link'}</button>}
                 </td>
               </tr>
@@ -268,17 +289,24 @@ function Messages({ ws }: { ws: WorkspaceSummary }) {
       setCursor(null);
       setTick((t) => t + 1);
     } catch (x) {
-      setNote({ ok: false, text: message(x) });
+      // The API's wording names its own field (template_fallback); on screen, name the form's.
+      const outside = x instanceof ApiError && x.code === 'outside_window';
+      setNote({ ok: false, text: outside ? `${form.to.trim()} has not written to this channel in the last 24 hours, so WhatsApp only allows a template: fill in “Template if outside 24 h” and send again.` : message(x) });
     }
   };
   const channelName = (id: string) => channels.data?.find((c) => c.id === id)?.name ?? id;
   return (
     <>
+      {channels.data && channels.data.length === 0 && (
+        <p class="card" data-testid="empty-state">
+          Messages go out through a channel. <a href="/whatsapp/channels" onClick={(e) => onLinkClick(e, '/whatsapp/channels')}>Add a channel first</a>.
+        </p>
+      )}
       <form class="card form form-inline" onSubmit={send} data-testid="message-form">
         <h2 class="card-title">Send a message</h2>
         <label class="field">
           <span>Channel</span>
-          <select name="channel" value={form.channel_id} onChange={(e) => setForm({ ...form, channel_id: e.currentTarget.value })}>
+          <select name="channel" value={form.channel_id || channels.data?.[0]?.id || ''} onChange={(e) => setForm({ ...form, channel_id: e.currentTarget.value })}>
             {(channels.data ?? []).map((c) => <option key={c.id} value={c.id}>{c.name} ({c.provider})</option>)}
           </select>
         </label>

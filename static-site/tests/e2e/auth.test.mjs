@@ -149,4 +149,8 @@ test('an API key is shown once; the audit log records the changes', { timeout: S
   for (const action of ['invite.create', 'invite.accept', 'workspace.create']) await audit.getByText(action, { exact: true }).waitFor();
   await page.screenshot({ path: join(RESULTS_DIR, 'auth-audit.png'), fullPage: true });
   t.diagnostic('✔ audit log lists api_key.create, invite.create, invite.accept, workspace.create');
+  const actors = await audit.locator('tbody tr td:nth-child(4)').allTextContents();
+  assert.ok(actors.includes(ADA) && actors.includes(BOB), `actors are shown by email: ${actors}`);
+  assert.ok(!actors.some((a) => a.startsWith('usr_')), `no raw user ids: ${actors}`);
+  t.diagnostic('✔ the audit log names actors by email, not raw ids');
 });

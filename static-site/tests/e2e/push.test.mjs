@@ -89,5 +89,10 @@ test('sites, subscribers and notifications in the dashboard', { timeout: 120_000
     return cells[3] === '1';
   }, null, { timeout: 20_000 });
   t.diagnostic('✔ sent; the list shows it with 1 subscriber targeted');
+  const headers = await page.getByTestId('notifications-table').locator('th').allTextContents();
+  assert.deepEqual(headers.slice(6), ['Impressions', 'Clicks', 'CTR', 'Unsubscribes']);
+  const cells = await row.locator('td').allTextContents();
+  assert.deepEqual(cells.slice(6), ['0', '0', '—', '0'], 'no impression yet: CTR is a dash, not NaN');
+  t.diagnostic('✔ the stats show impressions, clicks, CTR and unsubscribes');
   await page.screenshot({ path: join(RESULTS_DIR, 'push-notifications.png'), fullPage: true });
 });

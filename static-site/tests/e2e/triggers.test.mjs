@@ -26,6 +26,8 @@ const SINK_PORT = Number(process.env.EVENT_SINK_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !SINK_PORT ? 'needs the API and EVENT_SINK_PORT (see the header)' : false;
 const password = 'correct horse battery';
 let email;
+let token;
+let workspace;
 let context;
 let page;
 let dir;
@@ -45,8 +47,8 @@ before(async () => {
   });
   await new Promise((resolve) => sink.listen(SINK_PORT, '127.0.0.1', resolve));
   email = `triggers+${Date.now()}@example.com`;
-  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } });
+  ({ access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } }));
+  workspace = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } })).id;
   dir = mkdtempSync(join(tmpdir(), 'webtrigger-triggers-'));
   context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   context.setDefaultTimeout(15_000);
@@ -137,6 +139,51 @@ test('a trigger built in the editor previews live, fires once per webhook-id, lo
   await log.locator('tr[data-status=fired]').nth(2).waitFor();
   t.diagnostic('✔ the page’s curl example (openssl-signed) fires the trigger as printed');
 });
+
+// The editor's default actions (a WhatsApp message to {{ order.customer.phone }} and a team push) with
+// the Shopify and the generic HMAC modes: the page's curl example, run exactly as shown, fires the trigger.
+for (const mode of ['shopify', 'hmac']) {
+  test(`the ${mode} mode's curl example fires the editor's default actions as printed`, { timeout: 120_000, skip }, async (t) => {
+    if (mode === 'shopify') {
+      const cred = await api(`/v1/workspaces/${workspace}/credentials`, { token, method: 'POST', body: { name: 'Meta', provider: 'meta', access_token: 'EAAGtesttoken1234567890', app_secret: '0123456789abcdef0123456789abcdef', phone_number_id: String(Date.now()), waba_id: '102290129340398' } });
+      await api(`/v1/workspaces/${workspace}/channels`, { token, method: 'POST', body: { name: 'Orders', credential_id: cred.id } });
+      await page.reload();
+    }
+    await page.getByRole('button', { name: 'New trigger' }).click();
+    const form = page.getByTestId('trigger-form');
+    await form.locator('input[name=trigger-name]').fill(`${mode} orders`);
+    await form.locator('select[name=auth]').selectOption(mode);
+    if (mode === 'shopify') await form.locator('input[name=provider-secret]').fill('shpss_0123456789abcdef');
+    else {
+      await form.locator('input[name=hmac-header]').fill('X-Acme-Signature');
+      await form.locator('select[name=hmac-encoding]').selectOption('base64');
+    }
+    await form.getByRole('button', { name: 'Add WhatsApp action' }).click();
+    await form.getByRole('button', { name: 'Add team devices action' }).click();
+    await page.getByTestId('trigger-preview').getByText('This event fires the trigger.').waitFor();
+    await form.getByRole('button', { name: 'Create trigger' }).click();
+    await page.getByTestId('trigger-secret').waitFor();
+    const example = await page.getByTestId('curl-example').textContent();
+    assert.ok(example.includes(mode === 'shopify' ? 'x-shopify-hmac-sha256' : 'X-Acme-Signature: sha256=$SIG'), example);
+    const out = execFileSync('bash', ['-euo', 'pipefail', '-c', example], { encoding: 'utf8', timeout: 20_000 });
+    const answer = JSON.parse(out);
+    assert.ok(answer.success, out);
+    const url = await page.getByTestId('trigger-url').textContent();
+    const trg = url.split('/t/')[1];
+    const { invocations } = await api(`/v1/workspaces/${workspace}/triggers/${trg}/invocations`, { token });
+    const inv = invocations.find((i) => i.id === answer.data.invocation_id);
+    // Both actions rendered (the old example lacked order.customer: a template error before any action ran).
+    assert.equal(inv.outcomes.length, 2, JSON.stringify(inv));
+    assert.ok(inv.outcomes[1].ok, JSON.stringify(inv.outcomes));
+    // The WhatsApp text is either queued or refused by the 24-hour rule (this number never wrote in), never a template error.
+    assert.ok(inv.outcomes[0].ok || /24|window/i.test(inv.outcomes[0].detail), JSON.stringify(inv.outcomes));
+    assert.ok(!/template error|undefined/.test(JSON.stringify(inv)), JSON.stringify(inv));
+    const body = '{"order":{"id":"A-1"},"status":"paid"}';
+    const forged = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', [mode === 'shopify' ? 'x-shopify-hmac-sha256' : 'x-acme-signature']: createHmac('sha256', 'wrong-secret-0123456789').update(body).digest('base64') }, body });
+    assert.equal(forged.status, 401);
+    t.diagnostic(`✔ ${mode}: the printed curl example fires both default actions; a wrong secret is refused`);
+  });
+}
 
 test('an event endpoint gets a signed test event and lists the attempt; private URLs are refused', { timeout: 120_000, skip }, async (t) => {
   await page.goto(`${BASE_URL}/settings/event-webhooks`);
