@@ -60,7 +60,7 @@ impl Drop for Server {
 
 fn start(data_dir: &std::path::Path, push_host: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
-        .args(["serve", "--port", "0", "--static-dir", "/nonexistent", "--allow-push-host", push_host, "--data-dir"])
+        .args(["serve", "--port", "0", "--allow-push-host", push_host, "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
