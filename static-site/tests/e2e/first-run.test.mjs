@@ -5,22 +5,16 @@
 //   BASE_URL=… EXPECT_API=1 npm run test:e2e
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-let context;
-let dir;
+let browser;
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (browser) await browser.close();
 });
 
 test('the Overview checklist of a new workspace ticks its steps as they are done', { timeout: 120_000, skip }, async (t) => {
@@ -29,10 +23,8 @@ test('the Overview checklist of a new workspace ticks its steps as they are done
   const password = 'correct horse battery';
   const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
   const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Bakery' } })).id;
-  dir = mkdtempSync(join(tmpdir(), 'webtrigger-first-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  context.setDefaultTimeout(15_000);
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchBrowser('first');
+  const { page } = browser;
   await page.goto(`${BASE_URL}/login?next=/`);
   await page.locator('input[name=email]').fill(email);
   await page.locator('input[name=password]').fill(password);

@@ -5,23 +5,17 @@
 //   BASE_URL=… EXPECT_API=1 npm run test:e2e
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/inbox', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
-let context;
-let dir;
+const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
+let browser;
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (browser) await browser.close();
 });
 
 test('no screen scrolls sideways at 390 px or 1280 px', { timeout: 240_000, skip }, async (t) => {
@@ -32,10 +26,8 @@ test('no screen scrolls sideways at 390 px or 1280 px', { timeout: 240_000, skip
   const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Layout' } })).id;
   await api(`/v1/workspaces/${ws}/sites`, { token, method: 'POST', body: { name: 'A site with a rather long name for a table cell', allowed_origins: ['https://shop.example.com'], contact: 'mailto:ops@example.com' } });
   await api(`/v1/workspaces/${ws}/triggers`, { token, method: 'POST', body: { name: 'Orders paid', auth: 'token', actions: [{ type: 'members', title: 'Order {{ order.id }} {{ status }}', body: '{{ order.total }}' }] } });
-  dir = mkdtempSync(join(tmpdir(), 'webtrigger-layout-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  context.setDefaultTimeout(15_000);
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchBrowser('layout');
+  const { page } = browser;
   await page.goto(`${BASE_URL}/login?next=/`);
   await page.locator('input[name=email]').fill(email);
   await page.locator('input[name=password]').fill(password);

@@ -3,6 +3,11 @@
 // Not a test file itself (node --test picks up only *.test.mjs).
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
 
 export const BASE_URL = (process.env.BASE_URL ?? '').trim().replace(/\/+$/, '');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -18,4 +23,17 @@ export async function api(path, { token, method = 'GET', body } = {}) {
   const json = await res.json();
   assert.ok(res.ok && json.success, `${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
   return json.data;
+}
+
+/** A headless Chromium with a fresh profile and its first page; `close()` ends it and removes the profile. */
+export async function launchBrowser(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), `webtrigger-${prefix}-`));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  context.setDefaultTimeout(15_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const close = async () => {
+    await context.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { context, page, close };
 }
