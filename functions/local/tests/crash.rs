@@ -59,14 +59,16 @@ impl Drop for Server {
 }
 
 fn start(data_dir: &std::path::Path, push_host: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
+    let child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
         .args(["serve", "--port", "0", "--allow-push-host", push_host, "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .spawn()
         .expect("start webtrigger");
-    let stdout = child.stdout.take().unwrap();
+    // Owned by `Server` at once, so the process is killed and reaped on every path, a failed start too.
+    let mut server = Server { child, base: String::new() };
+    let stdout = server.child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -81,7 +83,8 @@ fn start(data_dir: &std::path::Path, push_host: &str) -> Server {
             let addr = json["addr"].as_str().unwrap().to_owned();
             // Keep draining stdout so the server never blocks on a full pipe.
             std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Server { child, base: format!("http://{addr}") };
+            server.base = format!("http://{addr}");
+            return server;
         }
     }
 }
