@@ -39,6 +39,8 @@ pub struct DeliverJob {
     pub attempt: u32,
     pub redrive: bool,
     pub subscribers: Vec<Subscriber>,
+    /// The queue message carrying this copy of the job: its lease owner.
+    pub message_id: String,
 }
 
 fn transient(e: ApiError) -> JobError {
@@ -85,7 +87,7 @@ impl Tally {
 pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> {
     let DeliverJob { workspace: ws, site: site_id, notification: id, .. } = &job;
     let n = load_notification(state, ws, site_id, id).await?;
-    let mut progress = match Progress::claim(state, ws, site_id, id, &job.job, &owner_id(state)).await? {
+    let mut progress = match Progress::claim(state, ws, site_id, id, &job.job, &owner_id(state, &job.message_id)).await? {
         Claim::Claimed(p) => p,
         Claim::Finished => return Ok(()),
         Claim::Held(secs) => return Err(JobError::Retry { reason: "deliver job held by another execution".into(), after: Some(Duration::from_secs(secs.max(1) as u64)) }),

@@ -46,9 +46,10 @@ pub enum Claim {
     Held(i64),
 }
 
-/// Who runs this execution: `<process instance>/<execution id>`.
-pub fn owner_id(state: &AppState) -> String {
-    format!("{}/{}", state.push.instance, state.clock.new_id())
+/// Who runs this execution: `<process instance>/<queue message id>`. A retry of the same message (after a
+/// failed write, say) holds the lease it left behind; another copy of the job is another message.
+pub fn owner_id(state: &AppState, message_id: &str) -> String {
+    format!("{}/{message_id}", state.push.instance)
 }
 
 fn instance_of(owner: &str) -> &str {
@@ -78,7 +79,7 @@ impl Progress {
             // The local binary is the only process on its data dir: a lease of another instance belongs to
             // a process that died (kill -9), so it need not be waited out.
             let dead = state.push.sole_process && instance_of(holder) != state.push.instance.as_str();
-            if stored.lease_until > now && !dead {
+            if stored.lease_until > now && !dead && holder != owner {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }

@@ -27,7 +27,8 @@ impl JobHandler for PushWorker {
             PushJob::Fanout { workspace, site, notification, shard } => fanout(state, &workspace, &site, &notification, shard).await,
             PushJob::Deliver { workspace, site, notification, job, attempt, redrive, subscribers } => {
                 let job = job.unwrap_or_else(|| adhoc_job_id(&subscribers));
-                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, subscribers }).await
+                let message_id = message.message_id.clone().unwrap_or_default();
+                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, subscribers, message_id }).await
             }
         }
     }

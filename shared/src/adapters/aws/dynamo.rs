@@ -35,6 +35,9 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// How often a transaction cancelled by a concurrent one on the same item is tried again.
+const CONFLICT_RETRIES: u32 = 5;
+
 fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
@@ -316,16 +319,30 @@ impl Table for DynamoTable {
             };
             items.push(built.build());
         }
-        self.client.transact_write_items().set_transact_items(Some(items)).send().await.map(|_| ()).map_err(|e| {
-            match e.into_service_error() {
+        // A transaction cancelled only because another one was writing the same item at that moment
+        // (`TransactionConflict`, common on a hot counter item) applied nothing: try it again shortly.
+        let mut attempt = 0u32;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let error = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e.into_service_error(),
+            };
+            let conflict_only = match &error {
                 aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc) => {
-                    match tc.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-                        Some(index) => TableError::TransactionCancelled { index },
-                        None => TableError::Unavailable(describe(&tc)),
+                    if let Some(index) = tc.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        return Err(TableError::TransactionCancelled { index });
                     }
+                    tc.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
                 }
-                e => unavailable(e),
+                _ => false,
+            };
+            if !conflict_only || attempt >= CONFLICT_RETRIES {
+                return Err(unavailable(error));
             }
-        })
+            attempt += 1;
+            let jitter = rand::random::<u64>() % 25;
+            tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt) + jitter)).await;
+        }
     }
 }
