@@ -59,10 +59,18 @@ impl PushSender {
             }
         }
         let exp = now_s + JWT_LIFETIME_SECS;
-        let jwt = key.jwt(audience, contact, exp)?;
-        let header = key.authorization(&jwt);
-        self.jwts.lock().expect("jwt cache").insert(cache_key, (jwt, exp));
-        Ok(header)
+        let signed = key.jwt(audience, contact, exp)?;
+        // Sends that missed the cache at the same moment all settle on the first JWT stored, so one
+        // origin sees one JWT per key rather than one per racing sender.
+        let mut jwts = self.jwts.lock().expect("jwt cache");
+        let (jwt, _) = match jwts.get(&cache_key) {
+            Some((stored, stored_exp)) if *stored_exp - JWT_RENEW_BEFORE_SECS > now_s => (stored.clone(), *stored_exp),
+            _ => {
+                jwts.insert(cache_key, (signed.clone(), exp));
+                (signed, exp)
+            }
+        };
+        Ok(key.authorization(&jwt))
     }
 
     /// Encrypts and posts one message. Never fails: every problem is an `Outcome`.
