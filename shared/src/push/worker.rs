@@ -22,7 +22,7 @@ pub struct PushWorker;
 impl JobHandler for PushWorker {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
         let job: PushJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a push job: {e}")))?;
-        let receives = message.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1u32);
+        let receives = crate::worker::receive_count(message);
         match job {
             PushJob::Fanout { workspace, site, notification, shard } => fanout(state, &workspace, &site, &notification, shard).await,
             PushJob::Deliver { workspace, site, notification, job, attempt, redrive, subscribers } => {

@@ -35,7 +35,8 @@ pub trait JobHandler: Send + Sync {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError>;
 }
 
-fn receive_count(message: &SqsMessage) -> u32 {
+/// How many times the message has been received (1 on first delivery).
+pub fn receive_count(message: &SqsMessage) -> u32 {
     message.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1)
 }
 
