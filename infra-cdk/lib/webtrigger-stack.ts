@@ -95,8 +95,8 @@ export class WebTriggerStack extends Stack {
     };
     // Reserved concurrency is opt-in: a new account's limit of 10 concurrent executions cannot reserve 41.
     const reserve = this.node.tryGetContext('reservedConcurrency') === true || this.node.tryGetContext('reservedConcurrency') === 'true';
-    const fn = (id: string, crate: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
-      new RustFunction(this, id, { crate, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: reserve ? more.reserved : undefined });
+    const fn = (id: string, entry: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
+      new RustFunction(this, id, { entry, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: reserve ? more.reserved : undefined });
 
     const apiHealth = fn('ApiHealth', 'api-health', 'GET /v1/health and /v1/openapi.json');
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
@@ -330,8 +330,8 @@ export class WebTriggerStack extends Stack {
 
     const once = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
     for (const f of this.node.findAll().filter((c): c is RustFunction => c instanceof RustFunction)) {
-      new cloudwatch.Alarm(this, `${f.node.id}Errors`, { alarmDescription: `${f.crate}: invocations failed`, metric: f.metricErrors({ period: Duration.minutes(5) }), threshold: 0, ...once });
-      new cloudwatch.Alarm(this, `${f.node.id}Throttles`, { alarmDescription: `${f.crate}: invocations throttled`, metric: f.metricThrottles({ period: Duration.minutes(5) }), threshold: 0, ...once });
+      new cloudwatch.Alarm(this, `${f.node.id}Errors`, { alarmDescription: `${f.entry}: invocations failed`, metric: f.metricErrors({ period: Duration.minutes(5) }), threshold: 0, ...once });
+      new cloudwatch.Alarm(this, `${f.node.id}Throttles`, { alarmDescription: `${f.entry}: invocations throttled`, metric: f.metricThrottles({ period: Duration.minutes(5) }), threshold: 0, ...once });
     }
     new cloudwatch.Alarm(this, 'HttpApi5xx', { alarmDescription: 'HTTP API answered 5xx', metric: api.metricServerError({ period: Duration.minutes(5) }), threshold: 0, ...once });
     // worker-echo logs this metric (Embedded Metric Format) per heartbeat: none for 5 minutes means the
