@@ -22,8 +22,21 @@ const RUNS: usize = 10;
 /// One run of the emulated execution environment: when the process started, and who hears the outcome.
 struct Run {
     started: Instant,
+    pid: Option<u32>,
     handed_out: Option<Instant>,
-    outcome: Option<oneshot::Sender<Result<(Duration, Duration), String>>>,
+    /// CPU time the process had used when it asked for its first event: init's own cost, which the
+    /// wall-clock figure mixes with whatever else the machine is running.
+    init_cpu: Option<Duration>,
+    outcome: Option<oneshot::Sender<Result<Sample, String>>>,
+}
+
+/// One run's figures: init wall time, init CPU time, first invocation wall time.
+type Sample = (Duration, Option<Duration>, Duration);
+
+/// Time the process has spent on a CPU (`/proc/<pid>/schedstat`, nanoseconds; Linux only).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
 #[derive(Clone)]
@@ -37,6 +50,7 @@ async fn next(State(emu): State<Emulator>) -> (HeaderMap, String) {
     let first = match emu.run.lock().unwrap().as_mut() {
         Some(run) if run.handed_out.is_none() => {
             run.handed_out = Some(Instant::now());
+            run.init_cpu = run.pid.and_then(cpu_time);
             true
         }
         _ => false,
@@ -53,7 +67,7 @@ async fn next(State(emu): State<Emulator>) -> (HeaderMap, String) {
     (headers, emu.event.lock().unwrap().clone())
 }
 
-fn finish(emu: &Emulator, outcome: impl FnOnce(&Run) -> Result<(Duration, Duration), String>) -> StatusCode {
+fn finish(emu: &Emulator, outcome: impl FnOnce(&Run) -> Result<Sample, String>) -> StatusCode {
     let mut guard = emu.run.lock().unwrap();
     if let Some(run) = guard.as_mut() {
         let result = outcome(run);
@@ -70,7 +84,7 @@ async fn response(State(emu): State<Emulator>, body: String) -> StatusCode {
         if !["statusCode", "batchItemFailures", "minutes_run"].iter().any(|k| body.contains(k)) {
             return Err(format!("unexpected response: {body}"));
         }
-        Ok((handed_out - run.started, handed_out.elapsed()))
+        Ok((handed_out - run.started, run.init_cpu, handed_out.elapsed()))
     })
 }
 
@@ -116,14 +130,17 @@ async fn main() -> anyhow::Result<()> {
     println!("cold start of {} ({} bytes), {RUNS} runs per function", bootstrap.display(), std::fs::metadata(&bootstrap)?.len());
     for function in functions {
         *emu.event.lock().unwrap() = event_for(&function)?;
-        let (mut inits, mut firsts) = (Vec::new(), Vec::new());
+        let (mut inits, mut cpus, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
             let (tx, rx) = oneshot::channel();
             let mut command = std::process::Command::new(&bootstrap);
             command.env_clear().envs(env.iter().cloned()).env("WEBTRIGGER_FUNCTION", &function).env("AWS_LAMBDA_FUNCTION_NAME", &function);
             command.env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")).env("AWS_LAMBDA_RUNTIME_API", api.to_string()).stdout(std::process::Stdio::null());
-            *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), handed_out: None, outcome: Some(tx) });
+            *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), pid: None, handed_out: None, init_cpu: None, outcome: Some(tx) });
             let mut child = command.spawn()?;
+            if let Some(run) = emu.run.lock().unwrap().as_mut() {
+                run.pid = Some(child.id());
+            }
             // A generous bound so a bootstrap that dies or hangs fails the bench instead of stalling it.
             let outcome = match tokio::time::timeout(Duration::from_secs(60), rx).await {
                 Ok(r) => r?,
@@ -131,11 +148,15 @@ async fn main() -> anyhow::Result<()> {
             };
             child.kill().ok();
             child.wait()?;
-            let (init, first) = outcome.map_err(|e| anyhow::anyhow!("{function}: {e}"))?;
+            let (init, cpu, first) = outcome.map_err(|e| anyhow::anyhow!("{function}: {e}"))?;
             inits.push(init);
+            cpus.extend(cpu);
             firsts.push(first);
         }
         webtrigger_tests::latency::report(&format!("{function}: init (exec → first /next)"), inits);
+        if !cpus.is_empty() {
+            webtrigger_tests::latency::report(&format!("{function}: init CPU time"), cpus);
+        }
         webtrigger_tests::latency::report(&format!("{function}: first invocation"), firsts);
     }
     Ok(())
