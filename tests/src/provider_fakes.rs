@@ -85,7 +85,7 @@ impl ProviderFake {
 
     /// Base URLs to configure the platform with.
     pub fn urls(&self) -> webtrigger::whatsapp::providers::ProviderUrls {
-        webtrigger::whatsapp::providers::ProviderUrls { twilio: self.base_url.clone(), meta: format!("{}/v23.0", self.base_url), whapi: format!("{}/whapi", self.base_url) }
+        webtrigger::whatsapp::providers::ProviderUrls { twilio: self.base_url.clone(), meta: format!("{}/v23.0", self.base_url), whapi: format!("{}/whapi", self.base_url), twilio_content: format!("{}/content", self.base_url) }
     }
 
     /// The next sends to `to` (digits, no `+`) fail with these, in order; later ones succeed.
