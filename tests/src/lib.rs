@@ -94,6 +94,7 @@ pub async fn aws_resources_with_queues() -> (aws_config::SdkConfig, AwsConfig) {
 pub mod browser;
 pub mod latency;
 pub mod provider_fakes;
+pub mod template_fakes;
 
 /// Path of a file under the workspace root.
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {
