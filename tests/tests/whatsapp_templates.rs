@@ -254,6 +254,8 @@ async fn whapi_library_templates_are_sent_as_text() {
     w.fake.set_whapi_linked(true);
     w.ada.post(&w.path(&format!("channels/{chan}/link")), json!({})).await;
     w.ada.post(&w.path(&format!("channels/{chan}/templates/sync")), json!({})).await.assert_error(422, "unsupported_capability");
+    let view = w.ada.get(&w.path(&format!("channels/{chan}"))).await;
+    assert_eq!(view.data()["capabilities"]["templates"], json!({"sync": false, "create": true, "approval_required": false, "addressed_by": "rendered_text"}));
     let r = w.ada.post(&w.path(&format!("channels/{chan}/templates")), json!({"name": "order_ready", "language": "en",
         "components": {"header": {"format": "image", "text": null, "media_url": null, "example": null}, "body": "Hi {{1}}, order {{2}} is ready", "footer": "Corner Shop", "buttons": []},
         "examples": {"header_media": "https://cdn.example/p.jpg", "body": {"1": "Ada", "2": "A-42"}}})).await;

@@ -141,15 +141,17 @@ pub struct Capabilities {
     pub read_receipts: bool,
     pub groups: bool,
     pub max_text_chars: usize,
+    /// What the template library does on this provider.
+    pub templates: crate::whatsapp::templates::TemplateSupport,
 }
 
 impl Provider {
     pub fn capabilities(self) -> Capabilities {
         match self {
             // Interactive messages on Twilio need a Content API template, i.e. the `template` kind.
-            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, read_receipts: false, groups: false, max_text_chars: 1600 },
-            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, read_receipts: true, groups: false, max_text_chars: 4096 },
-            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, read_receipts: true, groups: true, max_text_chars: 4096 },
+            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, read_receipts: false, groups: false, max_text_chars: 1600, templates: self.template_support() },
+            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, read_receipts: true, groups: false, max_text_chars: 4096, templates: self.template_support() },
+            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, read_receipts: true, groups: true, max_text_chars: 4096, templates: self.template_support() },
         }
     }
 }
