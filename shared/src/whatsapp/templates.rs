@@ -127,11 +127,9 @@ pub struct Components {
     pub buttons: Vec<TemplateButton>,
 }
 
-/// A template as a provider lists it, before it joins the library.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteTemplate {
-    /// Meta's template id or Twilio's ContentSid (HX…).
-    pub provider_template_id: String,
+/// What a template says, as the provider reviews it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TemplateSpec {
     pub name: String,
     pub language: String,
     pub category: Option<Category>,
@@ -139,6 +137,14 @@ pub struct RemoteTemplate {
     pub parameter_format: ParameterFormat,
     pub components: Components,
     pub rejected_reason: Option<String>,
+}
+
+/// A template as a provider lists it, before it joins the library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteTemplate {
+    /// Meta's template id or Twilio's ContentSid (HX…).
+    pub provider_template_id: String,
+    pub spec: TemplateSpec,
 }
 
 /// A template to create: the components with an example for every variable (Meta reviews them).
@@ -159,19 +165,21 @@ pub struct Template {
     pub channel_id: ChannelId,
     pub provider: Provider,
     pub provider_template_id: Option<String>,
-    pub name: String,
-    pub language: String,
-    pub category: Option<Category>,
-    pub status: TemplateStatus,
-    pub parameter_format: ParameterFormat,
-    pub components: Components,
-    pub rejected_reason: Option<String>,
+    #[serde(flatten)]
+    pub spec: TemplateSpec,
     /// No longer listed by the provider at the last sync (kept so old messages still resolve).
     #[serde(default)]
     pub removed: bool,
     pub synced_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl Template {
+    /// A template the library has not stored yet (created now, not synced).
+    pub fn new(id: TemplateId, channel_id: ChannelId, provider: Provider, provider_template_id: Option<String>, spec: TemplateSpec, now: &str) -> Self {
+        Self { id, channel_id, provider, provider_template_id, spec, removed: false, synced_at: None, created_at: now.to_owned(), updated_at: now.to_owned() }
+    }
 }
 
 /// Where a variable sits, named the way a 422 names it: `header.{{1}}`, `body.{{first_name}}`,

@@ -87,19 +87,19 @@ impl From<TemplateError> for ApiError {
 /// Checks `vars` against the template: every slot filled, nothing extra, each value usable.
 pub fn check(t: &Template, vars: &Variables) -> Result<(), TemplateError> {
     if t.removed {
-        return Err(TemplateError::Removed(t.name.clone()));
+        return Err(TemplateError::Removed(t.spec.name.clone()));
     }
-    if t.status != TemplateStatus::Approved {
-        return Err(TemplateError::NotApproved { name: t.name.clone(), status: t.status.as_str() });
+    if t.spec.status != TemplateStatus::Approved {
+        return Err(TemplateError::NotApproved { name: t.spec.name.clone(), status: t.spec.status.as_str() });
     }
-    let slots = t.components.slots();
+    let slots = t.spec.components.slots();
     for slot in &slots {
         let value = vars.get(slot).ok_or_else(|| TemplateError::Missing(slot.to_string()))?;
         let invalid = |reason| TemplateError::Invalid { slot: slot.to_string(), reason };
         if value.trim().is_empty() || value.chars().count() > 1024 {
             return Err(invalid("must be 1–1024 characters"));
         }
-        let whole_url = t.components.header.as_ref().is_some_and(|h| h.media_url.is_none());
+        let whole_url = t.spec.components.header.as_ref().is_some_and(|h| h.media_url.is_none());
         if *slot == Slot::HeaderMedia && whole_url && (!value.starts_with("https://") || value.len() > 2048) {
             return Err(invalid("must be an https URL"));
         }
@@ -118,15 +118,15 @@ pub fn check(t: &Template, vars: &Variables) -> Result<(), TemplateError> {
 /// point for anything that sends a library template (the messages API, broadcasts).
 pub fn render_for_send(t: &Template, vars: &Variables) -> Result<Content, TemplateError> {
     check(t, vars)?;
-    let slots = t.components.slots();
+    let slots = t.spec.components.slots();
     let value = |slot: &Slot| vars.get(slot).cloned().unwrap_or_default();
     Ok(match t.provider {
         Provider::Meta => {
-            let header = t.components.header.as_ref().and_then(|h| match h.format.media_kind() {
+            let header = t.spec.components.header.as_ref().and_then(|h| match h.format.media_kind() {
                 Some(kind) => Some(HeaderParam::Media { kind, url: value(&Slot::HeaderMedia) }),
                 None => slots.iter().find(|s| matches!(s, Slot::HeaderText(_))).map(|s| HeaderParam::Text { text: value(s) }),
             });
-            let named = t.parameter_format == super::templates::ParameterFormat::Named;
+            let named = t.spec.parameter_format == super::templates::ParameterFormat::Named;
             let body = slots.iter().filter_map(|s| match s {
                 Slot::Body(n) => Some(BodyParam { name: named.then(|| n.clone()), text: value(s) }),
                 _ => None,
@@ -137,7 +137,7 @@ pub fn render_for_send(t: &Template, vars: &Variables) -> Result<Content, Templa
                 _ => None,
             });
             let params = TemplateParams { header, body: body.collect(), buttons: buttons.collect(), content_variables: BTreeMap::new() };
-            Content::Template { name: Some(t.name.clone()), language: Some(t.language.clone()), content_sid: None, variables: vec![], params: Some(params) }
+            Content::Template { name: Some(t.spec.name.clone()), language: Some(t.spec.language.clone()), content_sid: None, variables: vec![], params: Some(params) }
         }
         Provider::Twilio => {
             // Twilio numbers variables across the whole content (body, media URL, button URL) by key.
@@ -147,7 +147,7 @@ pub fn render_for_send(t: &Template, vars: &Variables) -> Result<Content, Templa
                 content_variables.insert(key, value(&slot));
             }
             let params = TemplateParams { content_variables, ..TemplateParams::default() };
-            Content::Template { name: Some(t.name.clone()), language: Some(t.language.clone()), content_sid: t.provider_template_id.clone(), variables: vec![], params: Some(params) }
+            Content::Template { name: Some(t.spec.name.clone()), language: Some(t.spec.language.clone()), content_sid: t.provider_template_id.clone(), variables: vec![], params: Some(params) }
         }
         Provider::Whapi => whapi_content(t, vars),
     })
@@ -158,10 +158,10 @@ pub fn render_for_send(t: &Template, vars: &Variables) -> Result<Content, Templa
 fn twilio_keyed_slots(t: &Template) -> Vec<(Slot, String)> {
     let mut keyed = Vec::new();
     let first_key = |text: &str| super::templates::placeholders(text).into_iter().next();
-    if let Some(key) = t.components.header.as_ref().and_then(|h| h.media_url.as_deref().and_then(first_key)) {
+    if let Some(key) = t.spec.components.header.as_ref().and_then(|h| h.media_url.as_deref().and_then(first_key)) {
         keyed.push((Slot::HeaderMedia, key));
     }
-    for (i, b) in t.components.buttons.iter().enumerate() {
+    for (i, b) in t.spec.components.buttons.iter().enumerate() {
         if let TemplateButton::Url { url, .. } = b {
             if let Some(key) = first_key(url) {
                 keyed.push((Slot::ButtonUrl(i), key));
@@ -173,7 +173,7 @@ fn twilio_keyed_slots(t: &Template) -> Vec<(Slot, String)> {
 
 /// Whapi has no templates: the filled-in text, with a media header sent as the media's caption.
 fn whapi_content(t: &Template, vars: &Variables) -> Content {
-    let c = &t.components;
+    let c = &t.spec.components;
     let mut lines: Vec<String> = Vec::new();
     if let Some(text) = c.header.as_ref().filter(|h| h.format == HeaderFormat::Text).and_then(|h| h.text.as_deref()) {
         lines.push(format!("*{}*", fill(text, |n| vars.header.get(n).cloned())));
@@ -201,32 +201,18 @@ fn whapi_content(t: &Template, vars: &Variables) -> Content {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::whatsapp::templates::{Components, Header, ParameterFormat, TemplateId};
+    use crate::whatsapp::templates::{Components, Header, ParameterFormat, TemplateId, TemplateSpec};
     use crate::whatsapp::types::{ChannelId, MediaKind};
 
     fn template(provider: Provider, format: ParameterFormat, body: &str) -> Template {
-        Template {
-            id: TemplateId::new(ulid::Ulid::nil()),
-            channel_id: ChannelId::new(ulid::Ulid::nil()),
-            provider,
-            provider_template_id: Some(format!("HX{}", "b".repeat(32))),
-            name: "order_ready".into(),
-            language: "en_US".into(),
-            category: None,
-            status: TemplateStatus::Approved,
-            parameter_format: format,
-            components: Components {
-                header: Some(Header { format: HeaderFormat::Image, text: None, media_url: None, example: None }),
-                body: body.into(),
-                footer: Some("Shop".into()),
-                buttons: vec![TemplateButton::Url { text: "Track".into(), url: "https://shop.example/t/{{4}}".into() }, TemplateButton::CopyCode { example: None }],
-            },
-            rejected_reason: None,
-            removed: false,
-            synced_at: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
+        let components = Components {
+            header: Some(Header { format: HeaderFormat::Image, text: None, media_url: None, example: None }),
+            body: body.into(),
+            footer: Some("Shop".into()),
+            buttons: vec![TemplateButton::Url { text: "Track".into(), url: "https://shop.example/t/{{4}}".into() }, TemplateButton::CopyCode { example: None }],
+        };
+        let spec = TemplateSpec { name: "order_ready".into(), language: "en_US".into(), category: None, status: TemplateStatus::Approved, parameter_format: format, components, rejected_reason: None };
+        Template::new(TemplateId::new(ulid::Ulid::nil()), ChannelId::new(ulid::Ulid::nil()), provider, Some(format!("HX{}", "b".repeat(32))), spec, "")
     }
 
     fn vars(body: &[(&str, &str)]) -> Variables {
@@ -252,7 +238,8 @@ mod tests {
         let mut extra_button = vars(&[("1", "Ada"), ("2", "42")]);
         extra_button.buttons.insert("5".into(), "x".into());
         assert_eq!(check(&t, &extra_button), Err(TemplateError::Extra("buttons[5]".into())));
-        let pending = Template { status: TemplateStatus::Pending, ..t };
+        let mut pending = t;
+        pending.spec.status = TemplateStatus::Pending;
         assert!(matches!(check(&pending, &vars(&[("1", "Ada"), ("2", "42")])), Err(TemplateError::NotApproved { .. })));
     }
 
@@ -269,8 +256,8 @@ mod tests {
     #[test]
     fn twilio_variables_are_keyed_across_the_content() {
         let mut t = template(Provider::Twilio, ParameterFormat::Positional, "Hi {{1}}, order {{2}}");
-        t.components.buttons.pop();
-        t.components.header = Some(Header { format: HeaderFormat::Image, text: None, media_url: Some("https://cdn.example/{{3}}".into()), example: None });
+        t.spec.components.buttons.pop();
+        t.spec.components.header = Some(Header { format: HeaderFormat::Image, text: None, media_url: Some("https://cdn.example/{{3}}".into()), example: None });
         let mut v = vars(&[("1", "Ada"), ("2", "42")]);
         v.buttons.remove("1");
         v.header_media = Some("p.jpg".into());

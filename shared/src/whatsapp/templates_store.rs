@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::channels::{self, Channel};
 use super::credentials;
 use super::providers::{meta_templates, twilio_content::ContentApi, ProviderError, ProviderSecrets};
-use super::templates::{Category, Components, Draft, ParameterFormat, RemoteTemplate, Template, TemplateId, TemplateStatus};
+use super::templates::{Category, Components, Draft, ParameterFormat, Template, TemplateId, TemplateSpec, TemplateStatus};
 use super::templates_render::Variables;
 use super::types::{ChannelId, Content, Provider};
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
@@ -79,7 +79,7 @@ pub async fn list(state: &AppState, ws: &Workspace, chan: &ChannelId, f: &Templa
     let after = f.cursor.as_deref().map(Cursor::parse).transpose()?;
     let page = state.table.query(Query::partition(partition(ws.id(), chan)).limit(f.limit.unwrap_or(50).clamp(1, 100)).after(after)).await?;
     let templates = page.items.iter().map(Item::parse::<Template>).collect::<Result<Vec<_>, _>>()?;
-    let keep = |t: &Template| f.status.is_none_or(|s| t.status == s) && (f.include_removed == Some(true) || !t.removed);
+    let keep = |t: &Template| f.status.is_none_or(|s| t.spec.status == s) && (f.include_removed == Some(true) || !t.removed);
     Ok((templates.into_iter().filter(keep).collect(), page.next.map(|c| c.as_str().to_owned())))
 }
 
@@ -104,7 +104,7 @@ pub async fn find(state: &AppState, ws: &WorkspaceId, chan: &ChannelId, id: Opti
         });
     }
     let (Some(name), Some(language)) = (name, language) else { return Ok(None) };
-    let mut matching: Vec<Template> = list_all(state, ws, chan).await?.into_iter().filter(|t| t.name == name && t.language == language).collect();
+    let mut matching: Vec<Template> = list_all(state, ws, chan).await?.into_iter().filter(|t| t.spec.name == name && t.spec.language == language).collect();
     matching.sort_by_key(|t| t.removed);
     Ok(matching.into_iter().next())
 }
@@ -146,8 +146,8 @@ pub async fn sync(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: &C
     for r in remote {
         let template = match existing.remove(&r.provider_template_id) {
             Some(old) => {
-                let new = merge(old.clone(), r, &now);
-                if new == (Template { synced_at: new.synced_at.clone(), ..old }) {
+                let new = Template { removed: false, synced_at: Some(now.clone()), updated_at: now.clone(), spec: r.spec, ..old.clone() };
+                if (Template { synced_at: old.synced_at.clone(), updated_at: old.updated_at.clone(), ..new.clone() }) == old {
                     continue;
                 }
                 report.updated += 1;
@@ -155,7 +155,7 @@ pub async fn sync(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: &C
             }
             None => {
                 report.added += 1;
-                from_remote(state, &channel, r, &now)
+                Template { synced_at: Some(now.clone()), ..Template::new(TemplateId::new(state.clock.new_id()), channel.id.clone(), channel.provider, Some(r.provider_template_id), r.spec, &now) }
             }
         };
         state.table.put(Item::of(key(ws.id(), chan, &template.id), &template), Condition::None).await?;
@@ -167,44 +167,6 @@ pub async fn sync(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: &C
     }
     audit::record(state, ws, meta, "templates.sync", chan.as_str()).await?;
     Ok(report)
-}
-
-fn from_remote(state: &AppState, channel: &Channel, r: RemoteTemplate, now: &str) -> Template {
-    Template {
-        id: TemplateId::new(state.clock.new_id()),
-        channel_id: channel.id.clone(),
-        provider: channel.provider,
-        provider_template_id: Some(r.provider_template_id),
-        name: r.name,
-        language: r.language,
-        category: r.category,
-        status: r.status,
-        parameter_format: r.parameter_format,
-        components: r.components,
-        rejected_reason: r.rejected_reason,
-        removed: false,
-        synced_at: Some(now.to_owned()),
-        created_at: now.to_owned(),
-        updated_at: now.to_owned(),
-    }
-}
-
-fn merge(old: Template, r: RemoteTemplate, now: &str) -> Template {
-    let changed = (&old.name, &old.language, old.category, old.status, old.parameter_format, &old.components, &old.rejected_reason, old.removed)
-        != (&r.name, &r.language, r.category, r.status, r.parameter_format, &r.components, &r.rejected_reason, false);
-    Template {
-        name: r.name,
-        language: r.language,
-        category: r.category,
-        status: r.status,
-        parameter_format: r.parameter_format,
-        components: r.components,
-        rejected_reason: r.rejected_reason,
-        removed: false,
-        synced_at: Some(now.to_owned()),
-        updated_at: if changed { now.to_owned() } else { old.updated_at.clone() },
-        ..old
-    }
 }
 
 /// Checks a draft: name and language formats, a body, and an example for every variable.
@@ -231,25 +193,11 @@ fn draft(req: NewTemplate) -> Result<Draft, ApiError> {
     }
     let parameter_format = if named { ParameterFormat::Named } else { ParameterFormat::Positional };
     // The examples must fill the template exactly as a send would.
-    let probe = Template {
-        id: TemplateId::new(ulid::Ulid::nil()),
-        channel_id: ChannelId::new(ulid::Ulid::nil()),
-        provider: Provider::Whapi,
-        provider_template_id: None,
-        name: req.name.clone(),
-        language: req.language.clone(),
-        category: req.category,
-        status: TemplateStatus::Approved,
-        parameter_format,
-        components: req.components.clone(),
-        rejected_reason: None,
-        removed: false,
-        synced_at: None,
-        created_at: String::new(),
-        updated_at: String::new(),
-    };
+    let spec = TemplateSpec { name: req.name, language: req.language, category: req.category, status: TemplateStatus::Approved, parameter_format, components: req.components, rejected_reason: None };
+    let probe = Template::new(TemplateId::new(ulid::Ulid::nil()), ChannelId::new(ulid::Ulid::nil()), Provider::Whapi, None, spec, "");
     super::templates_render::check(&probe, &req.examples).map_err(|e| ApiError::Refused { code: "template_example_missing", message: format!("examples: {e}") })?;
-    Ok(Draft { name: req.name, language: req.language, category: req.category, parameter_format, components: req.components, examples: req.examples })
+    let TemplateSpec { name, language, category, components, .. } = probe.spec;
+    Ok(Draft { name, language, category, parameter_format, components, examples: req.examples })
 }
 
 /// Meta's template refusals as clear 422s (code 100 with its subcode; the message meant for people).
@@ -270,7 +218,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: 
     ws.require(Action::ChannelsManage)?;
     let d = draft(req)?;
     let (channel, cred, secrets) = channel_and_secrets(state, ws, chan).await?;
-    if list_all(state, ws.id(), chan).await?.iter().any(|t| !t.removed && t.name == d.name && t.language == d.language) {
+    if list_all(state, ws.id(), chan).await?.iter().any(|t| !t.removed && t.spec.name == d.name && t.spec.language == d.language) {
         return Err(ApiError::Refused { code: "template_exists", message: format!("the channel already has `{}` in {}", d.name, d.language) });
     }
     let rt = &state.whatsapp;
@@ -286,24 +234,8 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: 
         }
         ProviderSecrets::Whapi { .. } => (None, TemplateStatus::Approved),
     };
-    let now = state.clock.now().to_rfc3339();
-    let template = Template {
-        id: TemplateId::new(state.clock.new_id()),
-        channel_id: chan.clone(),
-        provider: channel.provider,
-        provider_template_id: provider_id,
-        name: d.name,
-        language: d.language,
-        category: d.category,
-        status,
-        parameter_format: d.parameter_format,
-        components: d.components,
-        rejected_reason: None,
-        removed: false,
-        synced_at: None,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+    let spec = TemplateSpec { name: d.name, language: d.language, category: d.category, status, parameter_format: d.parameter_format, components: d.components, rejected_reason: None };
+    let template = Template::new(TemplateId::new(state.clock.new_id()), chan.clone(), channel.provider, provider_id, spec, &state.clock.now().to_rfc3339());
     state.table.put(Item::of(key(ws.id(), chan, &template.id), &template), Condition::NotExists).await?;
     audit::record(state, ws, meta, "template.create", template.id.as_str()).await?;
     Ok(template)

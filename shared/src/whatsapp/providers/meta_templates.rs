@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::meta::{graph_error, GraphErrorBody};
 use super::{retry_after, ProviderError};
-use crate::whatsapp::templates::{placeholders, Category, Components, Draft, Header, HeaderFormat, ParameterFormat, RemoteTemplate, TemplateButton, TemplateStatus};
+use crate::whatsapp::templates::{placeholders, Category, Components, Draft, Header, HeaderFormat, ParameterFormat, RemoteTemplate, TemplateButton, TemplateSpec, TemplateStatus};
 use crate::whatsapp::types::Provider;
 
 /// Enough for any real account (Meta allows 250 templates per WABA by default) and a stop for a
@@ -97,13 +97,15 @@ pub fn parse(v: &Value) -> Option<RemoteTemplate> {
     };
     Some(RemoteTemplate {
         provider_template_id: text(v, "id")?,
-        name: text(v, "name")?,
-        language: text(v, "language")?,
-        category: v["category"].as_str().and_then(Category::parse),
-        status: v["status"].as_str().and_then(TemplateStatus::parse)?,
-        parameter_format,
-        components,
-        rejected_reason: text(v, "rejected_reason").filter(|r| r != "NONE"),
+        spec: TemplateSpec {
+            name: text(v, "name")?,
+            language: text(v, "language")?,
+            category: v["category"].as_str().and_then(Category::parse),
+            status: v["status"].as_str().and_then(TemplateStatus::parse)?,
+            parameter_format,
+            components,
+            rejected_reason: text(v, "rejected_reason").filter(|r| r != "NONE"),
+        },
     })
 }
 
@@ -203,8 +205,8 @@ mod tests {
             "components": [{"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["https://scontent.whatsapp.net/h"]}}, {"type": "BODY", "text": "Hi {{1}}", "example": {"body_text": [["Ada"]]}},
                 {"type": "FOOTER", "text": "Shop"}, {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track", "url": "https://shop.example/t/{{1}}", "example": ["https://shop.example/t/A1"]}, {"type": "COPY_CODE", "example": "SAVE10"}]}]});
         let t = parse(&listed).unwrap();
-        assert_eq!((t.status, t.category, t.components.header.unwrap().format), (TemplateStatus::Approved, Some(Category::Utility), HeaderFormat::Image));
-        assert_eq!(t.components.buttons[1], TemplateButton::CopyCode { example: Some("SAVE10".into()) });
+        assert_eq!((t.spec.status, t.spec.category, t.spec.components.header.unwrap().format), (TemplateStatus::Approved, Some(Category::Utility), HeaderFormat::Image));
+        assert_eq!(t.spec.components.buttons[1], TemplateButton::CopyCode { example: Some("SAVE10".into()) });
         let location = json!({"name": "x", "language": "en", "status": "APPROVED", "id": "1", "components": [{"type": "HEADER", "format": "LOCATION"}, {"type": "BODY", "text": "x"}]});
         assert_eq!(parse(&location), None);
     }

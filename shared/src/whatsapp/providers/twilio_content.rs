@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::twilio::{basic, rest_error};
 use super::{retry_after, ErrorClass, ProviderError, TwilioAuth};
-use crate::whatsapp::templates::{placeholders, Category, Components, Draft, Header, HeaderFormat, ParameterFormat, RemoteTemplate, TemplateButton, TemplateStatus};
+use crate::whatsapp::templates::{placeholders, Category, Components, Draft, Header, HeaderFormat, ParameterFormat, RemoteTemplate, TemplateButton, TemplateSpec, TemplateStatus};
 use crate::whatsapp::types::Provider;
 
 const MAX_PAGES: usize = 100;
@@ -112,13 +112,15 @@ pub fn parse(item: &Value, approval: &Value) -> Option<RemoteTemplate> {
     };
     Some(RemoteTemplate {
         provider_template_id: text(item, "sid")?,
-        name: text(approval, "name").filter(|n| !n.is_empty()).or_else(|| text(item, "friendly_name"))?,
-        language: text(item, "language").unwrap_or_else(|| "en".into()),
-        category: approval["category"].as_str().and_then(Category::parse),
-        status,
-        parameter_format: if named { ParameterFormat::Named } else { ParameterFormat::Positional },
-        components,
-        rejected_reason: text(approval, "rejection_reason").filter(|r| !r.is_empty()),
+        spec: TemplateSpec {
+            name: text(approval, "name").filter(|n| !n.is_empty()).or_else(|| text(item, "friendly_name"))?,
+            language: text(item, "language").unwrap_or_else(|| "en".into()),
+            category: approval["category"].as_str().and_then(Category::parse),
+            status,
+            parameter_format: if named { ParameterFormat::Named } else { ParameterFormat::Positional },
+            components,
+            rejected_reason: text(approval, "rejection_reason").filter(|r| !r.is_empty()),
+        },
     })
 }
 
@@ -171,8 +173,8 @@ mod tests {
             "types": {"twilio/call-to-action": {"body": "Hi {{1}}", "actions": [{"type": "URL", "title": "Track", "url": "https://shop.example/t/{{2}}"}]}, "twilio/text": {"body": "Hi {{1}}"}}});
         let approval = json!({"type": "whatsapp", "name": "order_ready", "category": "UTILITY", "content_type": "twilio/call-to-action", "status": "approved", "rejection_reason": "", "allow_category_change": true});
         let t = parse(&item, &approval).unwrap();
-        assert_eq!((t.status, t.category), (TemplateStatus::Approved, Some(Category::Utility)));
-        assert_eq!(t.components.buttons, vec![TemplateButton::Url { text: "Track".into(), url: "https://shop.example/t/{{2}}".into() }]);
-        assert_eq!(parse(&item, &Value::Null).unwrap().status, TemplateStatus::Unsubmitted);
+        assert_eq!((t.spec.status, t.spec.category), (TemplateStatus::Approved, Some(Category::Utility)));
+        assert_eq!(t.spec.components.buttons, vec![TemplateButton::Url { text: "Track".into(), url: "https://shop.example/t/{{2}}".into() }]);
+        assert_eq!(parse(&item, &Value::Null).unwrap().spec.status, TemplateStatus::Unsubmitted);
     }
 }
