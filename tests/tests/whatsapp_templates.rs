@@ -20,12 +20,22 @@ struct World {
     fake: ProviderFake,
     ada: Client,
     ws: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn world() -> World {
+    world_on(false).await
+}
+
+/// The embedded backend, or (`aws`) the AWS adapters on moto.
+async fn world_on(aws: bool) -> World {
     let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let (mut state, dir) = webtrigger_tests::embedded_state_with_clock(clock).await;
+    let (mut state, dir) = if aws {
+        (webtrigger_tests::aws_state_with_clock(clock).await, None)
+    } else {
+        let (state, dir) = webtrigger_tests::embedded_state_with_clock(clock).await;
+        (state, Some(dir))
+    };
     let fake = ProviderFake::start().await;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
     let mut ada = Client::new(state.clone());
@@ -89,8 +99,16 @@ fn order_ready() -> Value {
 }
 
 #[tokio::test]
-async fn meta_sync_validate_and_send() {
-    let mut w = world().await;
+async fn meta_sync_validate_and_send_embedded() {
+    meta_sync_validate_and_send(world().await).await;
+}
+
+#[tokio::test]
+async fn meta_sync_validate_and_send_aws() {
+    meta_sync_validate_and_send(world_on(true).await).await;
+}
+
+async fn meta_sync_validate_and_send(mut w: World) {
     let chan = w.meta_channel().await;
     let welcome = json!({"name": "welcome", "parameter_format": "NAMED", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479261002",
         "components": [{"type": "BODY", "text": "Welcome {{first_name}}!", "example": {"body_text_named_params": [{"param_name": "first_name", "example": "Ada"}]}}]});
