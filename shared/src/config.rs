@@ -115,6 +115,7 @@ impl Config {
             twilio: url("WEBTRIGGER_TWILIO_API_URL", d.twilio)?,
             meta: url("WEBTRIGGER_META_GRAPH_URL", d.meta)?,
             whapi: url("WEBTRIGGER_WHAPI_API_URL", d.whapi)?,
+            twilio_content: url("WEBTRIGGER_TWILIO_CONTENT_URL", d.twilio_content)?,
         };
         let public_url = get("WEBTRIGGER_PUBLIC_URL").map(|_| url("WEBTRIGGER_PUBLIC_URL", String::new())).transpose()?;
         let allow_hosts: Vec<String> = get("WEBTRIGGER_OUTBOUND_ALLOW_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();

@@ -15,6 +15,7 @@ import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
 import { EventWebhooksPage } from './pages/event-webhooks';
 import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
+import { TemplatesPage } from './pages/templates';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -138,6 +139,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/credentials': CredentialsPage,
   '/whatsapp/channels': ChannelsPage,
   '/whatsapp/messages': MessagesPage,
+  '/whatsapp/templates': TemplatesPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
   '/flows': FlowsPage,

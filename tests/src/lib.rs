@@ -98,6 +98,7 @@ pub mod browser;
 pub mod latency;
 pub mod moto_table;
 pub mod provider_fakes;
+pub mod template_fakes;
 
 /// Path of a file under the workspace root.
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {

@@ -260,7 +260,7 @@ async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session:
 
 /// Sends one bot message and shows it in the inbox timeline.
 async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, content: Content, client_message_id: String) -> Result<(), ApiError> {
-    let req = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: Some(client_message_id) };
+    let req = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: Some(client_message_id), template_id: None, template_variables: None };
     let (message, _) = messages::send(state, bot, req).await?;
     let text = match &content {
         Content::Text { body, .. } | Content::Interactive { body, .. } => Some(body.clone()),

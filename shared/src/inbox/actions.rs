@@ -59,7 +59,7 @@ pub async fn reply(state: &AppState, ws: &Workspace, id: &ConversationId, req: R
         (None, Some(t @ Content::Template { .. })) => t,
         _ => return Err(ApiError::Validation("give either `text` or a `template`".into())),
     };
-    let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None };
+    let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None, template_id: None, template_variables: None };
     let (message, _) = messages::send(state, ws, request).await?;
     let at = message.created_at.clone();
     let text = match &content {

@@ -268,11 +268,11 @@ async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index:
             use crate::whatsapp::types::Content;
             let content = match (text, template_name) {
                 (Some(body), _) => Content::Text { body, preview_url: false },
-                (None, name) => Content::Template { name, language: template_language, content_sid: None, variables: template_variables },
+                (None, name) => Content::Template { name, language: template_language, content_sid: None, variables: template_variables, params: None },
             };
             let (mut ids, mut errors) = (vec![], vec![]);
             for (r, number) in to.iter().enumerate() {
-                let req = crate::whatsapp::messages::NewMessage { channel_id: channel_id.clone(), to: number.clone(), content: content.clone(), template_fallback: None, client_message_id: Some(format!("{inv}.{index}.{r}")) };
+                let req = crate::whatsapp::messages::NewMessage { channel_id: channel_id.clone(), to: number.clone(), content: content.clone(), template_fallback: None, client_message_id: Some(format!("{inv}.{index}.{r}")), template_id: None, template_variables: None };
                 match crate::whatsapp::messages::send(state, ws, req).await {
                     Ok((message, _)) => ids.push(message.id.to_string()),
                     Err(e) => errors.push(format!("{number}: {e}")),

@@ -26,6 +26,12 @@ pub struct NewMessage {
     pub template_fallback: Option<Content>,
     /// Your id for this message: repeating a send with the same id returns the first message and sends nothing.
     pub client_message_id: Option<String>,
+    /// With `"type": "template"`: a template of the channel's library by id (else `name` + `language`
+    /// find one there, when synced).
+    pub template_id: Option<String>,
+    /// With a library template: its variables by component, checked against it (422 names the
+    /// missing or extra one). Replaces `variables`.
+    pub template_variables: Option<super::templates_render::Variables>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -96,16 +102,17 @@ pub async fn window_open(state: &AppState, ws: &WorkspaceId, channel: &ChannelId
 
 /// The content to send: `content` inside the window (or when it is a template), else the fallback.
 async fn resolve_content(state: &AppState, ws: &WorkspaceId, channel: &Channel, to: &Recipient, req: &NewMessage) -> Result<(Content, bool), ApiError> {
-    req.content.check_for(channel.provider)?;
+    let content = super::templates_store::content_for_send(state, ws, channel, &req.content, req.template_id.as_deref(), req.template_variables.as_ref()).await?;
+    content.check_for(channel.provider)?;
     if let Some(fallback) = &req.template_fallback {
         if !matches!(fallback, Content::Template { .. }) {
             return Err(ApiError::Validation("template_fallback must be a template (\"type\": \"template\")".into()));
         }
         fallback.check_for(channel.provider)?;
     }
-    let needs_window = channel.provider.enforces_service_window() && !matches!(req.content, Content::Template { .. }) && matches!(to, Recipient::Phone(_));
+    let needs_window = channel.provider.enforces_service_window() && !matches!(content, Content::Template { .. }) && matches!(to, Recipient::Phone(_));
     if !needs_window || window_open(state, ws, &channel.id, to).await? {
-        return Ok((req.content.clone(), false));
+        return Ok((content, false));
     }
     match &req.template_fallback {
         Some(t) => Ok((t.clone(), true)),
