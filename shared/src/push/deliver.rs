@@ -98,6 +98,10 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let now = state.clock.now();
     let last_attempt = job.attempt >= MAX_ATTEMPTS;
     let pending: Vec<Subscriber> = job.subscribers.iter().filter(|s| !progress.is_done(&s.id)).cloned().collect();
+    // Cancelled while queued, or over the site's frequency cap: counted, not sent.
+    let (pending, held_back, counter) = super::frequency::gate(state, ws, &site, &n, pending).await.map_err(JobError::retry)?;
+    let mut tally = Tally::default();
+    held_back.iter().for_each(|s| tally.count(&s.id, counter, job.redrive));
     let (key, delivery, contact) = (&key, &delivery, site.contact.as_str());
     let mut answers = futures_util::stream::iter(pending)
         .map(|s: Subscriber| {
@@ -114,7 +118,6 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut retry = Vec::new();
     let mut exhausted = Vec::new();
     let mut wait = None::<Duration>;
-    let mut tally = Tally::default();
     let mut recorded_at = tokio::time::Instant::now();
     while let Some(chunk) = answers.next().await {
         for (s, outcome) in chunk {

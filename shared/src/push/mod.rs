@@ -3,8 +3,11 @@
 
 pub mod crypto;
 pub mod devices;
+pub mod frequency;
+pub mod lifecycle;
 pub mod notifications;
 pub mod outcome;
+pub mod pacing;
 pub mod progress;
 mod routes;
 pub mod sender;
