@@ -333,3 +333,55 @@ async fn time_zone_buckets_and_quiet_hours_are_held_and_released() {
     webtrigger::schedule::tick(&state, release).await.unwrap();
     assert_eq!(state.queue.depth("push-send").await.unwrap(), 1, "Tokyo's morning: released");
 }
+
+/// An A/B test with a test share first: the share is split between the variants and sent at once, the
+/// rest is held for the wait, then the tick picks the variant with the best click rate and the rest gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ab_test_sends_the_winner_by_clicks_to_the_rest() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let (mut state, _d) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+    let (fake_host, seen) = fake_push_service().await;
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let subs: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
+    let Shop { mut admin, notifications, site, .. } = shop(&state, &fake_host, &subs, Some((&clock, start))).await;
+    webtrigger::schedule::tick(&state, start).await.unwrap();
+
+    let variants = json!([{"percent": 50, "title": "Plain"}, {"percent": 50, "title": "With emoji", "url": "https://shop.example.com/b"}]);
+    admin.post(&notifications, json!({"title": "Sale", "target": {"type": "all"}, "variants": [{"percent": 60, "title": "A"}, {"percent": 60, "title": "B"}]})).await.assert_error(422, "validation_failed");
+    let sent = admin.post(&notifications, json!({"title": "Sale", "target": {"type": "all"}, "variants": variants, "test_first": {"test_percent": 50, "wait_minutes": 30}})).await;
+    let id = sent.data()["id"].as_str().unwrap().to_owned();
+    let one = format!("{notifications}/{id}");
+    run_push_jobs(&state).await;
+    let stats = admin.get(&one).await.data()["stats"].clone();
+    let in_test = stats["v0_targeted"].as_i64().unwrap() + stats["v1_targeted"].as_i64().unwrap();
+    assert_eq!(seen.lock().unwrap().len() as i64, in_test, "only the test share was sent: {stats}");
+    assert!((10..=30).contains(&in_test), "about half of 40 in the test share: {in_test}");
+
+    // Variant 1 gets the clicks (as the service worker reports them, with the variant from the payload).
+    let mut sw = Client::new(state.clone());
+    for _ in 0..3 {
+        let r = sw.post(&format!("/v1/public/sites/{site}/notifications/{id}/events"), json!({"event": "click", "variant": 1})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    sw.post(&format!("/v1/public/sites/{site}/notifications/{id}/events"), json!({"event": "click", "variant": 0})).await.data();
+    let stats = admin.get(&one).await.data()["stats"].clone();
+    assert_eq!((stats["v0_clicks"].as_i64(), stats["v1_clicks"].as_i64(), stats["clicks"].as_i64()), (Some(1), Some(3), Some(4)));
+
+    // Not before the wait is over.
+    clock.set(start + chrono::Duration::minutes(29));
+    webtrigger::schedule::tick(&state, clock_now(&clock)).await.unwrap();
+    assert!(run_push_jobs(&state).await.is_empty(), "the rest waits for the test");
+    clock.set(start + chrono::Duration::minutes(30));
+    webtrigger::schedule::tick(&state, clock_now(&clock)).await.unwrap();
+    let winner = state.table.get(&webtrigger::ports::Key::new(format!("WS#{}#SITE#{site}#NOTIF#{id}", notifications.split('/').nth(3).unwrap()), "WINNER")).await.unwrap().expect("winner chosen by the tick");
+    let clicks_rate = |v: &str| stats[format!("{v}_clicks")].as_f64().unwrap() / stats[format!("{v}_targeted")].as_f64().unwrap();
+    let best = if clicks_rate("v1") > clicks_rate("v0") { 1 } else { 0 };
+    assert_eq!(winner.attrs["variant"], best, "the better click rate wins");
+    let rest = run_push_jobs(&state).await;
+    assert!(!rest.is_empty() && rest.iter().all(|j| j["variant"] == 255), "the rest's jobs resolve to the winner");
+    let view = admin.get(&one).await.data().clone();
+    assert_eq!((view["status"].as_str(), view["stats"]["accepted"].as_i64()), (Some("completed"), Some(40)), "{view}");
+    assert_eq!(seen.lock().unwrap().len(), 40, "everyone got exactly one push");
+}

@@ -237,6 +237,12 @@ async fn run_due_minute(state: &AppState, minute: i64) -> Result<usize, ApiError
                 Due::Start { workspace, site, notification } => start_scheduled(state, &workspace, &site, &notification).await?,
                 Due::Release { job } => {
                     let job: PushJob = serde_json::from_str(&job).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    if let PushJob::Deliver { workspace, site, notification, variant: Some(super::ab::WINNER), .. } = &job {
+                        // The test's wait is over: the winner is chosen now, before the rest goes out.
+                        if let Ok((_, n)) = load(state, workspace, site, notification).await {
+                            super::ab::winner(state, workspace, &n).await?;
+                        }
+                    }
                     notifications::enqueue(state, vec![job], std::time::Duration::ZERO).await?;
                 }
             }

@@ -90,6 +90,12 @@ pub struct Plan {
     /// Bypasses the site's frequency cap (order updates, security alerts; triggers marked transactional).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transactional: bool,
+    /// A/B test: 2–4 variants replacing title, body, icon, image and url, split by their percentages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<super::ab::Variant>,
+    /// With variants: a test share first, the winner to the rest after the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_first: Option<super::ab::TestFirst>,
 }
 
 /// The stored phase of a notification; `completed` is derived from its counters.
@@ -127,6 +133,9 @@ pub struct Notification {
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
     pub cancel_requested: i64,
+    /// The A/B variant this copy carries (set for sending, never stored).
+    #[serde(skip)]
+    pub variant: Option<u8>,
 }
 
 impl Notification {
@@ -167,6 +176,9 @@ pub enum PushJob {
         /// A dead-lettered job sent back by `dlq redrive`: its subscribers were counted `failed_transient`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         redrive: bool,
+        /// The A/B variant its subscribers get (`ab::WINNER`: the test's winner).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        variant: Option<u8>,
         subscribers: Vec<Subscriber>,
     },
 }
@@ -194,6 +206,7 @@ pub fn deliver_jobs(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, prefix:
                 job: Some(format!("{prefix}-{tag}-{i:04}")),
                 attempt: 1,
                 redrive: false,
+                variant: None,
                 subscribers: chunk.to_vec(),
             });
         }
@@ -239,7 +252,7 @@ pub fn payload(site: &Site, n: &Notification) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "title": n.content.title, "body": n.content.body, "icon": n.content.icon.clone().or_else(|| site.default_icon.clone()),
         "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions,
-        "data": {"notification_id": n.id, "site_id": n.site_id, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
+        "data": {"notification_id": n.id, "site_id": n.site_id, "variant": n.variant, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
     }))
     .expect("payload serialises")
 }
@@ -270,6 +283,12 @@ pub(crate) fn validate(req: &NewNotification) -> Result<(), ApiError> {
         return Err(ApiError::Validation("ttl_seconds must be at most 2419200".into()));
     }
     req.topic.as_deref().map(parse_topic).transpose()?;
+    super::ab::validate(&req.plan.variants, req.plan.test_first.as_ref())?;
+    for v in &req.plan.variants {
+        for (link, name) in [(&v.url, "variants[].url"), (&v.icon, "variants[].icon"), (&v.image, "variants[].image")] {
+            check_link(link, name)?;
+        }
+    }
     if req.plan.pushes_per_minute.is_some_and(|r| r == 0 || r > 1_000_000) {
         return Err(ApiError::Validation("pushes_per_minute must be 1–1000000".into()));
     }
@@ -314,6 +333,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         plan: req.plan,
         started_at: None,
         cancel_requested: 0,
+        variant: None,
     };
     check_size(&site, &n)?;
     let action = match phase {
@@ -330,7 +350,8 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
 }
 
 pub(crate) fn check_size(site: &Site, n: &Notification) -> Result<(), ApiError> {
-    let size = payload(site, n).len();
+    let copies = (0..n.plan.variants.len() as u8).map(|i| super::ab::with_variant(n, Some(i)));
+    let size = std::iter::once(n.clone()).chain(copies).map(|c| payload(site, &c).len()).max().unwrap_or(0);
     if size > MAX_PLAINTEXT {
         return Err(ApiError::Validation(format!("the notification is {size} bytes as sent; Web Push allows {MAX_PLAINTEXT} (4096 encrypted)")));
     }
@@ -438,7 +459,9 @@ pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &Notificat
 
 pub(crate) fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
     let notification: Notification = item.parse()?;
-    let stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| !INTERNAL_COUNTERS.contains(c)).map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    let mut stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| !INTERNAL_COUNTERS.contains(c)).map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    // Per-variant counters of an A/B test: `v<i>_targeted`, `v<i>_clicks`.
+    stats.extend(item.attrs.iter().filter(|(k, _)| k.len() > 3 && k.starts_with('v') && k.as_bytes()[1].is_ascii_digit() && k.as_bytes()[2] == b'_').map(|(k, v)| (k.clone(), v.clone())));
     let n = |c: &str| item.attrs.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
     let jobs_finished = if item.attrs.contains_key("jobs_total") {
         n("jobs_done") >= n("jobs_total")
@@ -486,7 +509,7 @@ pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, status: Optio
 pub const STATUSES: [&str; 5] = ["draft", "scheduled", "sending", "completed", "cancelled"];
 
 /// Public tracking from the service worker: impressions, clicks.
-pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str) -> Result<(), ApiError> {
+pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str, variant: Option<u8>) -> Result<(), ApiError> {
     let counter = match event {
         "impression" => "impressions",
         "click" => "clicks",
@@ -494,8 +517,12 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
         other => return Err(ApiError::Validation(format!("unknown event `{}`", other.chars().take(20).collect::<String>()))),
     };
     let key = notification_key(ws, site, id);
-    state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?;
-    state.table.add(&key, &[(counter, 1)]).await?;
+    let n: Notification = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?.parse()?;
+    let per_variant = variant.filter(|v| usize::from(*v) < n.plan.variants.len() && event == "click").map(|v| super::ab::counter(v, "clicks"));
+    match &per_variant {
+        Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
+        None => state.table.add(&key, &[(counter, 1)]).await?,
+    };
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
     }

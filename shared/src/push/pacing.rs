@@ -11,8 +11,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ab;
 use super::lifecycle::{epoch_minute, hold};
-use super::notifications::{deliver_jobs, enqueue, Notification};
+use super::notifications::{deliver_jobs, enqueue, Notification, PushJob};
 use super::sites::Site;
 use super::subscribers::{Subscriber, SHARDS};
 use crate::auth::WorkspaceId;
@@ -101,30 +102,54 @@ pub fn plan(start: DateTime<Utc>, local_time: Option<WallTime>, quiet: Option<&Q
     spread
 }
 
-/// Queues the deliver jobs of one shard's selected subscribers: those due now at once, the others held
-/// in the due index until their minute. Returns how many jobs were made (held ones included).
-pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, shard: u8, subs: Vec<Subscriber>) -> Result<usize, ApiError> {
+/// Queues the deliver jobs of one shard's selected subscribers, one set per A/B variant: those due now
+/// at once, the others held in the due index until their minute (the rest of a test-first A/B test until
+/// its wait is over). Returns how many jobs were made (held ones included) and the per-variant
+/// `targeted` counters, for the fan-out to write with its marker.
+pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, shard: u8, subs: Vec<Subscriber>) -> Result<(usize, Vec<(String, i64)>), ApiError> {
     let start = n.started_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map_or_else(|| state.clock.now(), |d| d.with_timezone(&Utc));
     let rate = n.plan.pushes_per_minute.or(site.pushes_per_minute);
     // Minutes as the tick counts them (rounded up): what starts now is due now, not at the next tick.
     let (base, now) = (epoch_minute(start), epoch_minute(state.clock.now()));
+    let test = n.plan.test_first.as_ref();
+    let decided_at = base + test.map_or(0, |t| i64::from(t.wait_minutes));
     let mut due = Vec::new();
     let mut total = 0;
+    let mut targeted: BTreeMap<String, i64> = BTreeMap::new();
     for (minute, group) in plan(start, n.plan.local_time, site.quiet_hours.as_ref(), rate, subs) {
-        // Unpaced jobs keep the ids they always had.
-        let prefix = if minute == base { format!("{shard:02}") } else { format!("{shard:02}-{minute}") };
-        let jobs = deliver_jobs(ws, &n.site_id, &n.id, &prefix, group);
-        total += jobs.len();
-        if minute <= now {
-            due.extend(jobs);
-            continue;
+        let mut by_variant: BTreeMap<Option<u8>, Vec<Subscriber>> = BTreeMap::new();
+        for s in group {
+            by_variant.entry(ab::assign(&n.id, &s.id, &n.plan.variants, test)).or_default().push(s);
         }
-        for job in &jobs {
-            state.table.put(hold(minute, job), crate::ports::Condition::None).await?;
+        for (variant, group) in by_variant {
+            let minute = if variant == Some(ab::WINNER) { minute.max(decided_at) } else { minute };
+            if let Some(v) = variant.filter(|v| *v != ab::WINNER) {
+                *targeted.entry(ab::counter(v, "targeted")).or_default() += group.len() as i64;
+            }
+            // Unpaced jobs without variants keep the ids they always had.
+            let prefix = match variant {
+                None if minute == base => format!("{shard:02}"),
+                None => format!("{shard:02}-{minute}"),
+                Some(v) => format!("{shard:02}-{minute}-v{v}"),
+            };
+            let mut jobs = deliver_jobs(ws, &n.site_id, &n.id, &prefix, group);
+            for job in &mut jobs {
+                if let PushJob::Deliver { variant: v, .. } = job {
+                    *v = variant;
+                }
+            }
+            total += jobs.len();
+            if minute <= now {
+                due.extend(jobs);
+                continue;
+            }
+            for job in &jobs {
+                state.table.put(hold(minute, job), crate::ports::Condition::None).await?;
+            }
         }
     }
     enqueue(state, due, std::time::Duration::ZERO).await?;
-    Ok(total)
+    Ok((total, targeted.into_iter().collect()))
 }
 
 #[cfg(test)]

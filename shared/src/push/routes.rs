@@ -351,7 +351,7 @@ async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: Re
     let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
     if let (true, Some(id)) = (removed, body.notification_id.as_deref().and_then(|n| NotificationId::parse(n).ok())) {
         // Attribution is best effort: a stale or foreign id must not turn a done unsubscribe into an error.
-        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe").await {
+        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe", None).await {
             tracing::debug!(error = %e, "unsubscribe not attributed");
         }
     }
@@ -371,6 +371,8 @@ async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: Re
 struct TrackEvent {
     /// `impression`, `click` or `unsubscribe`.
     event: String,
+    /// The A/B variant shown (from the payload's `data.variant`).
+    variant: Option<u8>,
 }
 
 /// Impression and click tracking from the service worker.
@@ -380,6 +382,6 @@ async fn track_event(State(state): State<AppState>, meta: RequestMeta, Path(p): 
     let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
     let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
     public_limit(&state, &site, &meta).await?;
-    notifications::track(&state, &site, &pointer.workspace, &id, &body.event).await?;
+    notifications::track(&state, &site, &pointer.workspace, &id, &body.event, body.variant).await?;
     Ok(ApiOk::ok(json!({"recorded": body.event})))
 }

@@ -23,10 +23,10 @@ impl JobHandler for PushWorker {
         let receives = crate::worker::receive_count(message);
         match job {
             PushJob::Fanout { workspace, site, notification, shard } => fanout(state, &workspace, &site, &notification, shard).await,
-            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, subscribers } => {
+            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, variant, subscribers } => {
                 let job = job.unwrap_or_else(|| adhoc_job_id(&subscribers));
                 let message_id = message.message_id.clone().unwrap_or_default();
-                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, subscribers, message_id }).await
+                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, variant, subscribers, message_id }).await
             }
         }
     }
@@ -83,8 +83,9 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
     }
     let targeted = matched.len() as i64;
     let site_record = super::sites::by_id(state, ws, site).await.map_err(JobError::retry)?;
-    let job_count = super::pacing::dispatch(state, ws, &site_record, &n, shard, matched).await.map_err(JobError::retry)? as i64;
-    let deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count)];
+    let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_record, &n, shard, matched).await.map_err(JobError::retry)?;
+    let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count as i64)];
+    deltas.extend(variant_deltas);
     let writes = vec![
         TxWrite::Put { item: Item::new(marker).with_expiry(state.clock.epoch_seconds() + 7 * 86_400), condition: Condition::NotExists },
         TxWrite::Add { key: notification_key(ws, site, id), deltas },
