@@ -46,6 +46,7 @@
     if (payload.icon) options.icon = payload.icon;
     if (payload.image) options.image = payload.image;
     if (payload.badge) options.badge = payload.badge;
+    if (payload.require_interaction === true) options.requireInteraction = true;
     // An impression counts once the notification is on screen, not when the push arrived.
     keepAlive(event, self.registration.showNotification(payload.title, options).then(function () { return report(meta, 'impression'); }));
   });

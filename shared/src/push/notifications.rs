@@ -57,6 +57,9 @@ pub struct Content {
     pub badge: Option<String>,
     #[serde(default)]
     pub actions: Vec<NotificationAction>,
+    /// Stays on screen until the user acts on it (where the platform supports it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_interaction: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -251,7 +254,7 @@ pub fn payload(site: &Site, n: &Notification) -> Vec<u8> {
     let url = n.content.url.as_deref().map(|u| with_utm(u, &n.site_id, &n.id));
     serde_json::to_vec(&serde_json::json!({
         "title": n.content.title, "body": n.content.body, "icon": n.content.icon.clone().or_else(|| site.default_icon.clone()),
-        "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions,
+        "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions, "require_interaction": n.content.require_interaction,
         "data": {"notification_id": n.id, "site_id": n.site_id, "variant": n.variant, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
     }))
     .expect("payload serialises")

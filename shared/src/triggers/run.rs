@@ -242,7 +242,7 @@ async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index:
                 RenderedTarget::Tags { tags } => Target::Tags { tags },
                 RenderedTarget::ExternalId { external_id } => Target::ExternalId { external_id },
             };
-            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![] }, target, ttl_seconds: None, urgency: None, topic: None, draft: false, plan: Plan { transactional, ..Default::default() } };
+            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![], require_interaction: false }, target, ttl_seconds: None, urgency: None, topic: None, draft: false, plan: Plan { transactional, ..Default::default() } };
             let Ok(site) = crate::push::sites::SiteId::parse(&site_id) else { return failed(index, format!("no site `{site_id}`")) };
             match crate::push::notifications::send(state, ws, &meta, &site, req).await {
                 Ok(view) => ActionOutcome { index, ok: true, detail: "notification queued".into(), ids: vec![view.notification.id.to_string()] },
