@@ -58,13 +58,31 @@ async fn shop(state: &webtrigger::AppState, fake_host: &str, subscribers: &[(&st
     Shop { admin, sites, site, notifications }
 }
 
-async fn fake_push_service() -> (String, Arc<Mutex<Vec<String>>>) {
+/// Starts the loopback push service and lets `state` send to it.
+async fn fake_push_service(state: &mut webtrigger::AppState) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let host = listener.local_addr().unwrap().to_string();
     let app = axum::Router::new().route("/push/{name}", post(accept)).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.clone()] }, ..Default::default() });
     (host, seen)
+}
+
+/// An embedded state on a test clock at `start`, with the loopback push service.
+struct Clocked {
+    state: webtrigger::AppState,
+    clock: Arc<FixedClock>,
+    fake_host: String,
+    seen: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn clocked(start: DateTime<Utc>) -> Clocked {
+    let clock = Arc::new(FixedClock::new(start));
+    let (mut state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+    let (fake_host, seen) = fake_push_service(&mut state).await;
+    Clocked { state, clock, fake_host, seen, _dir }
 }
 
 async fn wait_for(c: &mut Client, path: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -101,8 +119,7 @@ fn start_worker(state: &webtrigger::AppState) -> (tokio::sync::watch::Sender<boo
 }
 
 async fn lifecycle_and_frequency_cap(mut state: webtrigger::AppState) {
-    let (fake_host, seen) = fake_push_service().await;
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
+    let (fake_host, seen) = fake_push_service(&mut state).await;
     let Shop { mut admin, sites, site, notifications } = shop(&state, &fake_host, &[("a", None), ("b", None), ("c", None)], None).await;
     let (stop_tx, worker) = start_worker(&state);
 
@@ -282,10 +299,7 @@ fn clock_now(clock: &FixedClock) -> DateTime<Utc> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn time_zone_buckets_and_quiet_hours_are_held_and_released() {
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 5, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let (mut state, _d) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
-    let (fake_host, seen) = fake_push_service().await;
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
+    let Clocked { state, clock, fake_host, seen, _dir } = clocked(start).await;
     let zones = [("tokyo", Some("Asia/Tokyo")), ("berlin", Some("Europe/Berlin")), ("newyork", Some("America/New_York")), ("nozone", None)];
     let Shop { mut admin, sites, site, notifications } = shop(&state, &fake_host, &zones, Some((&clock, start))).await;
     webtrigger::schedule::tick(&state, start).await.unwrap();
@@ -339,10 +353,7 @@ async fn time_zone_buckets_and_quiet_hours_are_held_and_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ab_test_sends_the_winner_by_clicks_to_the_rest() {
     let start = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let (mut state, _d) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
-    let (fake_host, seen) = fake_push_service().await;
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
+    let Clocked { state, clock, fake_host, seen, _dir } = clocked(start).await;
     let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
     let subs: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.as_str(), None)).collect();
     let Shop { mut admin, notifications, site, .. } = shop(&state, &fake_host, &subs, Some((&clock, start))).await;

@@ -82,7 +82,11 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
         }
     }
     let targeted = matched.len() as i64;
-    let site_record = super::sites::by_id(state, ws, site).await.map_err(JobError::retry)?;
+    let site_record = match super::sites::by_id(state, ws, site).await {
+        Ok(s) => s,
+        Err(crate::http::ApiError::NotFound(m)) => return Err(JobError::Permanent(m)),
+        Err(e) => return Err(JobError::retry(e)),
+    };
     let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_record, &n, shard, matched).await.map_err(JobError::retry)?;
     let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count as i64)];
     deltas.extend(variant_deltas);
