@@ -101,10 +101,19 @@ pub fn pick_winner(results: &[(i64, i64)]) -> u8 {
     best as u8
 }
 
-/// The notification with a variant's content in place of its own.
+/// The notification with a variant's content in place of its own; what a variant leaves out is the
+/// notification's.
 pub fn with_variant(n: &Notification, variant: Option<u8>) -> Notification {
     let Some(v) = variant.and_then(|i| n.plan.variants.get(usize::from(i))) else { return n.clone() };
-    let content = Content { title: v.title.clone(), body: v.body.clone(), icon: v.icon.clone().or(n.content.icon.clone()), image: v.image.clone(), url: v.url.clone().or(n.content.url.clone()), ..n.content.clone() };
+    let c = &n.content;
+    let content = Content {
+        title: v.title.clone(),
+        body: v.body.clone().or(c.body.clone()),
+        icon: v.icon.clone().or(c.icon.clone()),
+        image: v.image.clone().or(c.image.clone()),
+        url: v.url.clone().or(c.url.clone()),
+        ..c.clone()
+    };
     Notification { content, variant, ..n.clone() }
 }
 
@@ -183,6 +192,31 @@ mod tests {
         assert_eq!(pick_winner(&[(100, 3), (100, 9), (100, 4)]), 1);
         assert_eq!(pick_winner(&[(50, 0), (50, 0)]), 0, "no clicks: the first variant");
         assert_eq!(pick_winner(&[(0, 0), (10, 1)]), 1, "a variant nobody got has no rate");
+    }
+
+    #[test]
+    fn a_variant_replaces_the_content_and_is_named_in_the_payload() {
+        let n: Notification = serde_json::from_value(serde_json::json!({
+            "id": NotificationId::new(ulid::Ulid::nil()), "site_id": SiteId::new(ulid::Ulid::nil()), "title": "Base", "body": "base body",
+            "url": "https://shop.example.com/base", "icon": "https://shop.example.com/i.png", "target": {"type": "all"}, "ttl_seconds": 60,
+            "urgency": "normal", "topic": null, "created_at": "", "created_by": "",
+            "variants": [{"percent": 50, "title": "A"}, {"percent": 50, "title": "B", "body": "b body", "url": "https://shop.example.com/b"}],
+        }))
+        .unwrap();
+        let b = with_variant(&n, Some(1));
+        assert_eq!((b.content.title.as_str(), b.content.body.as_deref(), b.content.url.as_deref()), ("B", Some("b body"), Some("https://shop.example.com/b")));
+        assert_eq!(b.content.icon, n.content.icon, "a variant without an icon keeps the notification's");
+        let a = with_variant(&n, Some(0));
+        assert_eq!((a.content.title.as_str(), a.content.body, a.content.url), ("A", n.content.body.clone(), n.content.url.clone()), "nor a body or url: the notification's");
+        assert_eq!(with_variant(&n, None).content, n.content, "no variant: unchanged");
+        assert_eq!(with_variant(&n, Some(7)).content, n.content, "an out-of-range variant is ignored");
+        let site: crate::push::sites::Site = serde_json::from_value(serde_json::json!({
+            "id": SiteId::new(ulid::Ulid::nil()), "name": "Shop", "allowed_origins": [], "contact": "mailto:ops@example.com", "vapid_public_key": "k",
+            "default_icon": null, "ttl_seconds": 60, "urgency": "normal", "created_at": "",
+        }))
+        .unwrap();
+        let shown: serde_json::Value = serde_json::from_slice(&crate::push::notifications::payload(&site, &b)).unwrap();
+        assert_eq!((shown["title"].as_str(), shown["data"]["variant"].as_u64()), (Some("B"), Some(1)), "the service worker reports clicks against it");
     }
 
     #[test]
