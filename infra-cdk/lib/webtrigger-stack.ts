@@ -148,7 +148,8 @@ export class WebTriggerStack extends Stack {
     echo.deadLetterQueue.grantSendMessages(workerEcho);
     table.grantReadWriteData(cronTick);
     echo.queue.grantSendMessages(cronTick);
-    // The tick's outbox sweeps re-queue sends lost between record and enqueue.
+    // The tick's outbox sweeps re-queue sends lost between record and enqueue; it also starts scheduled
+    // notifications and releases held deliver jobs (time zones, quiet hours, pacing, A/B rest) to push-send.
     pushSend.queue.grantSendMessages(cronTick);
     whatsappSend.queue.grantSendMessages(cronTick);
 

@@ -1,10 +1,14 @@
 //! Web Push: sites with their VAPID keys, subscribers, notifications with fan-out, the sender worker,
 //! message encryption (RFC 8291) and VAPID (RFC 8292), and push-service answer handling.
 
+pub mod ab;
 pub mod crypto;
 pub mod devices;
+pub mod frequency;
+pub mod lifecycle;
 pub mod notifications;
 pub mod outcome;
+pub mod pacing;
 pub mod progress;
 mod routes;
 pub mod sender;

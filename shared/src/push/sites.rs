@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::crypto::VapidKey;
+use super::pacing::QuietHours;
 use super::types::{Contact, Urgency};
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
@@ -32,6 +33,15 @@ pub struct Site {
     pub ttl_seconds: u32,
     pub urgency: Urgency,
     pub created_at: String,
+    /// No delivery in these hours, subscriber-local: held, then released when they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// Default send rate of this site's notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushes_per_minute: Option<u32>,
+    /// At most this many pushes per subscriber in any 24 h (transactional sends are not counted against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<u32>,
 }
 
 /// Settings a caller may set on create or update.
@@ -43,6 +53,9 @@ pub struct SiteSettings {
     pub default_icon: Option<String>,
     pub ttl_seconds: Option<u32>,
     pub urgency: Option<Urgency>,
+    pub quiet_hours: Option<QuietHours>,
+    pub pushes_per_minute: Option<u32>,
+    pub frequency_cap: Option<u32>,
 }
 
 /// What the public endpoints need, readable without a workspace.
@@ -97,7 +110,15 @@ fn validate(settings: &SiteSettings) -> Result<(String, Vec<String>, Contact, u3
             return Err(ApiError::Validation("default_icon must be an https URL or a path".into()));
         }
     }
+    if settings.pushes_per_minute.is_some_and(|r| r == 0 || r > 1_000_000) || settings.frequency_cap.is_some_and(|c| c == 0 || c > 1000) {
+        return Err(ApiError::Validation("pushes_per_minute must be 1–1000000 and frequency_cap 1–1000".into()));
+    }
     Ok((name.to_owned(), origins, Contact::parse(&settings.contact)?, ttl, settings.urgency.unwrap_or_default()))
+}
+
+/// The pacing settings (quiet hours, rate, frequency cap) as given.
+fn with_pacing(site: Site, settings: &SiteSettings) -> Site {
+    Site { quiet_hours: settings.quiet_hours, pushes_per_minute: settings.pushes_per_minute, frequency_cap: settings.frequency_cap, ..site }
 }
 
 fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
@@ -117,7 +138,8 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     let id = SiteId::new(state.clock.new_id());
     let (key, scalar) = VapidKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
     let sealed = seal(state.keyring.as_ref(), &vapid_context(ws.id(), &id), &scalar).await?;
-    let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339() };
+    let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339(), quiet_hours: None, pushes_per_minute: None, frequency_cap: None };
+    let site = with_pacing(site, settings);
     let item = stored(site_key(ws.id(), &id), &site, &sealed);
     let registry = crate::keys::register(&item.key, "vapid_private", &vapid_context(ws.id(), &id));
     state
@@ -141,6 +163,11 @@ pub async fn get(state: &AppState, ws: &Workspace, id: &SiteId) -> Result<Site, 
     Ok(load_item(state, ws.id(), id).await?.parse()?)
 }
 
+/// The site for workers, which act for no principal.
+pub(crate) async fn by_id(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Site, ApiError> {
+    Ok(load_item(state, ws, id).await?.parse()?)
+}
+
 pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Site>, ApiError> {
     ws.require(Action::WorkspaceRead)?;
     let page = state.table.query(Query::partition(ws.pk()).prefix("SITE#").limit(500)).await?;
@@ -152,7 +179,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
     let (name, allowed_origins, contact, ttl_seconds, urgency) = validate(settings)?;
     let mut item = load_item(state, ws.id(), id).await?;
     let mut site: Site = item.parse()?;
-    site = Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site };
+    site = with_pacing(Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site }, settings);
     let sealed = item.attrs.remove("vapid_private").ok_or_else(|| ApiError::Internal("site without VAPID key".into()))?;
     let mut updated = Item::of(site_key(ws.id(), id), &site).with_version(item.version + 1);
     updated.attrs.insert("vapid_private".into(), sealed);

@@ -2,13 +2,11 @@
 //! deliver jobs of its shard, then writes its marker together with its counters; a retry after a crash
 //! computes the same jobs with the same ids, and their progress records make the repeats harmless.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_lambda_events::sqs::SqsMessage;
 
 use super::deliver::{deliver, DeliverJob};
-use super::notifications::{deliver_jobs, enqueue, notification_key, Notification, NotificationId, PushJob, Target};
+use super::notifications::{notification_key, Notification, NotificationId, PushJob, Target};
 use super::sites::SiteId;
 use super::subscribers::{shard_partition, Subscriber};
 use crate::auth::WorkspaceId;
@@ -25,10 +23,10 @@ impl JobHandler for PushWorker {
         let receives = crate::worker::receive_count(message);
         match job {
             PushJob::Fanout { workspace, site, notification, shard } => fanout(state, &workspace, &site, &notification, shard).await,
-            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, subscribers } => {
+            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, variant, subscribers } => {
                 let job = job.unwrap_or_else(|| adhoc_job_id(&subscribers));
                 let message_id = message.message_id.clone().unwrap_or_default();
-                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, subscribers, message_id }).await
+                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, variant, subscribers, message_id }).await
             }
         }
     }
@@ -55,7 +53,7 @@ fn selected(target: &Target, s: &Subscriber) -> bool {
     }
 }
 
-/// True when the subscriber existed when the notification was created: a retried fan-out must select
+/// True when the subscriber existed when the notification started (or was created, for older records): a retried fan-out must select
 /// the same subscribers as the first run, whoever subscribed in between.
 fn existed_at(s: &Subscriber, created_at: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
     match (created_at, chrono::DateTime::parse_from_rfc3339(&s.created_at)) {
@@ -72,7 +70,7 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
         return Ok(());
     }
     let n = load_notification(state, ws, site, id).await?;
-    let created_at = chrono::DateTime::parse_from_rfc3339(&n.created_at).ok();
+    let created_at = chrono::DateTime::parse_from_rfc3339(n.started_at.as_deref().unwrap_or(&n.created_at)).ok();
     let mut cursor = None;
     let mut matched = Vec::new();
     loop {
@@ -84,10 +82,14 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
         }
     }
     let targeted = matched.len() as i64;
-    let jobs = deliver_jobs(ws, site, id, &format!("{shard:02}"), matched);
-    let job_count = jobs.len() as i64;
-    enqueue(state, jobs, Duration::ZERO).await.map_err(JobError::retry)?;
-    let deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count)];
+    let site_record = match super::sites::by_id(state, ws, site).await {
+        Ok(s) => s,
+        Err(crate::http::ApiError::NotFound(m)) => return Err(JobError::Permanent(m)),
+        Err(e) => return Err(JobError::retry(e)),
+    };
+    let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_record, &n, shard, matched).await.map_err(JobError::retry)?;
+    let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count as i64)];
+    deltas.extend(variant_deltas);
     let writes = vec![
         TxWrite::Put { item: Item::new(marker).with_expiry(state.clock.epoch_seconds() + 7 * 86_400), condition: Condition::NotExists },
         TxWrite::Add { key: notification_key(ws, site, id), deltas },

@@ -235,14 +235,14 @@ fn failed(index: usize, e: impl std::fmt::Display) -> ActionOutcome {
 async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index: usize, action: RenderedAction) -> ActionOutcome {
     let meta = RequestMeta { ip: "trigger".into(), user_agent: format!("trigger {}", ws.principal().actor()) };
     match action {
-        RenderedAction::Push { site_id, target, title, body, url, icon, image } => {
-            use crate::push::notifications::{Content, NewNotification, Target};
+        RenderedAction::Push { site_id, target, title, body, url, icon, image, transactional } => {
+            use crate::push::notifications::{Content, NewNotification, Plan, Target};
             let target = match target {
                 RenderedTarget::All => Target::All,
                 RenderedTarget::Tags { tags } => Target::Tags { tags },
                 RenderedTarget::ExternalId { external_id } => Target::ExternalId { external_id },
             };
-            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![] }, target, ttl_seconds: None, urgency: None, topic: None };
+            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![], require_interaction: false }, target, ttl_seconds: None, urgency: None, topic: None, draft: false, plan: Plan { transactional, ..Default::default() } };
             let Ok(site) = crate::push::sites::SiteId::parse(&site_id) else { return failed(index, format!("no site `{site_id}`")) };
             match crate::push::notifications::send(state, ws, &meta, &site, req).await {
                 Ok(view) => ActionOutcome { index, ok: true, detail: "notification queued".into(), ids: vec![view.notification.id.to_string()] },
