@@ -46,8 +46,9 @@ pub(super) async fn load_notification(state: &AppState, ws: &WorkspaceId, site: 
     item.parse().map_err(|e| JobError::Permanent(e.to_string()))
 }
 
-fn selected(target: &Target, s: &Subscriber) -> bool {
+fn selected(target: &Target, s: &Subscriber, at: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
     match target {
+        Target::Segment { .. } | Target::Rules { .. } => super::segments::target_matches(target, s, at),
         Target::All => true,
         Target::Tags { tags } => s.tags.iter().any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t))),
         Target::Subscriber { id } => s.id == *id,
@@ -77,7 +78,7 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
     let mut matched = Vec::new();
     loop {
         let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(500).after(cursor)).await.map_err(JobError::retry)?;
-        matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s) && existed_at(s, created_at)));
+        matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s, created_at) && existed_at(s, created_at)));
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,

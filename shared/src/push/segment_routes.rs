@@ -1,0 +1,130 @@
+//! Segment routes under `/v1/workspaces/{ws}/sites/{site}/segments` (CRUD and estimates), and the public
+//! attributes endpoint the SDK's `setAttributes` calls.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::segments::{self, Estimate, Segment, SegmentId, SegmentInput};
+use super::sites::SiteId;
+use super::subscribers;
+use crate::auth::{RequestMeta, Workspace};
+use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
+use crate::openapi::{Envelope, ErrorEnvelope};
+use crate::state::AppState;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_segments, create_segment))
+        .routes(routes!(estimate_draft))
+        .routes(routes!(get_segment, update_segment, delete_segment))
+        .routes(routes!(estimate_segment))
+}
+
+pub fn public_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(update_attributes))
+}
+
+#[derive(Deserialize)]
+struct SitePath {
+    site: String,
+}
+
+#[derive(Deserialize)]
+struct SegmentPath {
+    site: String,
+    segment: String,
+}
+
+fn site_id(raw: &str) -> Result<SiteId, ApiError> {
+    SiteId::parse(raw).map_err(|_| ApiError::NotFound("no such site".into()))
+}
+
+fn ids(p: &SegmentPath) -> Result<(SiteId, SegmentId), ApiError> {
+    Ok((site_id(&p.site)?, SegmentId::parse(&p.segment).map_err(|_| ApiError::NotFound("no such segment".into()))?))
+}
+
+/// Segments of a site.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/segments", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Vec<Segment>>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn list_segments(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>) -> ApiResult<Vec<Segment>> {
+    let site = super::sites::get(&state, &ws, &site_id(&p.site)?).await?.id;
+    Ok(ApiOk::ok(segments::list(&state, &ws, &site).await?))
+}
+
+/// Saves a segment; its rules are checked and a refusal names the rule by JSON path.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/segments", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = SegmentInput,
+    responses((status = 201, description = "Created", body = Envelope<Segment>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid rules, e.g. `rules.groups[1].conditions[0].op: ...`", body = ErrorEnvelope)))]
+async fn create_segment(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SegmentInput>) -> ApiResult<Segment> {
+    Ok(ApiOk::created(segments::create(&state, &ws, &meta, &site_id(&p.site)?, &body).await?))
+}
+
+/// One segment.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/segments/{segment}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("segment" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Segment>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_segment(State(state): State<AppState>, ws: Workspace, Path(p): Path<SegmentPath>) -> ApiResult<Segment> {
+    let (site, id) = ids(&p)?;
+    Ok(ApiOk::ok(segments::get(&state, &ws, &site, &id).await?))
+}
+
+/// Replaces a segment's name and rules (notifications already sent keep the rules they were sent with).
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/sites/{site}/segments/{segment}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("segment" = String, Path)), request_body = SegmentInput,
+    responses((status = 200, description = "OK", body = Envelope<Segment>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Changed concurrently", body = ErrorEnvelope), (status = 422, description = "Invalid rules", body = ErrorEnvelope)))]
+async fn update_segment(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SegmentPath>, ApiJson(body): ApiJson<SegmentInput>) -> ApiResult<Segment> {
+    let (site, id) = ids(&p)?;
+    Ok(ApiOk::ok(segments::update(&state, &ws, &meta, &site, &id, &body).await?))
+}
+
+/// Deletes a segment.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/sites/{site}/segments/{segment}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("segment" = String, Path)),
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn delete_segment(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SegmentPath>) -> ApiResult<serde_json::Value> {
+    let (site, id) = ids(&p)?;
+    segments::delete(&state, &ws, &meta, &site, &id).await?;
+    Ok(ApiOk::ok(json!({"deleted": p.segment})))
+}
+
+/// How many subscribers a saved segment selects now.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/segments/{segment}/estimate", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("segment" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<Estimate>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn estimate_segment(State(state): State<AppState>, ws: Workspace, Path(p): Path<SegmentPath>) -> ApiResult<Estimate> {
+    let (site, id) = ids(&p)?;
+    let segment = segments::get(&state, &ws, &site, &id).await?;
+    Ok(ApiOk::ok(segments::estimate(&state, &ws, &site, &segment.rules).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct DraftRules {
+    #[schema(value_type = Object)]
+    rules: serde_json::Value,
+}
+
+/// How many subscribers unsaved rules select now (the rule editor's live estimate).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/segments/estimate", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = DraftRules,
+    responses((status = 200, description = "OK", body = Envelope<Estimate>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Invalid rules", body = ErrorEnvelope)))]
+async fn estimate_draft(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, ApiJson(body): ApiJson<DraftRules>) -> ApiResult<Estimate> {
+    let rules = segments::parse_rules(&body.rules)?;
+    Ok(ApiOk::ok(segments::estimate(&state, &ws, &site_id(&p.site)?, &rules).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct AttributesBody {
+    endpoint: String,
+    /// Merged into the stored attributes; `null` removes a key.
+    #[schema(value_type = Object)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Merges custom attributes into a browser's subscription (`WebTrigger.setAttributes`). Values are
+/// strings (≤ 256 characters), numbers or bools; at most 50 keys of ≤ 64 characters, 1 KiB in all.
+#[utoipa::path(put, path = "/v1/public/sites/{site}/subscriptions/attributes", tag = "push-public", params(("site" = String, Path)), request_body = AttributesBody,
+    responses((status = 200, description = "OK: all attributes now stored"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown subscription", body = ErrorEnvelope), (status = 422, description = "An attribute is invalid; the message names its key", body = ErrorEnvelope)))]
+async fn update_attributes(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<AttributesBody>) -> ApiResult<serde_json::Value> {
+    let (site, pointer) = super::routes::open_public(&state, &headers, &meta, &p.site).await?;
+    let id = crate::auth::tokens::token_hash(&body.endpoint)[..32].to_owned();
+    let sub = subscribers::set_attributes(&state, &pointer.workspace, &site, &id, &body.attributes).await?;
+    Ok(ApiOk::ok(json!({"attributes": sub.attributes})))
+}
