@@ -165,6 +165,21 @@ async fn segments_end_to_end(mut state: webtrigger::AppState) {
     assert_eq!(received.lock().unwrap().len(), 3);
     ada.post(&notifications, json!({"title": "x", "target": {"type": "rules", "rules": {"groups": []}}})).await.assert_error(422, "validation_failed");
 
+    // VAPID key import: the site keeps another vendor's key pair; sends are signed with it.
+    let (old_key, scalar) = webtrigger::push::crypto::VapidKey::generate().unwrap();
+    let raw = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &scalar);
+    let vapid = format!("{sites}/{site_id}/vapid-key");
+    let (other, _) = webtrigger::push::crypto::VapidKey::generate().unwrap();
+    ada.call(Method::PUT, &vapid, Some(json!({"private_key": raw, "public_key": other.public_key()}))).await.assert_error(422, "validation_failed");
+    ada.call(Method::PUT, &vapid, Some(json!({"private_key": "bm90IGEga2V5"}))).await.assert_error(422, "validation_failed");
+    let imported = ada.call(Method::PUT, &vapid, Some(json!({"private_key": raw, "public_key": old_key.public_key()}))).await;
+    assert_eq!(imported.data()["vapid_public_key"], old_key.public_key(), "{}", imported.body);
+    assert!(!imported.body.to_string().contains(&raw), "the private key is never returned");
+    assert_eq!(page.get(&public).await.data()["vapid_public_key"], old_key.public_key(), "browsers now subscribe with the imported key");
+    let after = ada.post(&notifications, json!({"title": "Signed anew", "target": {"type": "rules", "rules": vip}})).await;
+    let after_id = after.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_completed(&mut ada, &format!("{notifications}/{after_id}")).await["stats"]["accepted"], 3, "the sealed imported key opens and signs");
+
     assert_eq!(ada.call(Method::DELETE, &format!("{segments}/{seg_id}"), None).await.status, 200);
     ada.get(&format!("{segments}/{seg_id}")).await.assert_error(404, "not_found");
     stop_tx.send(true).unwrap();

@@ -15,6 +15,7 @@ pub mod sites;
 pub mod subscriber_data;
 pub mod subscribers;
 pub mod types;
+pub mod vapid_import;
 pub mod worker;
 mod deliver;
 

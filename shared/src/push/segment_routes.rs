@@ -1,5 +1,5 @@
-//! Segment routes under `/v1/workspaces/{ws}/sites/{site}/segments` (CRUD and estimates), and the public
-//! attributes endpoint the SDK's `setAttributes` calls.
+//! Segment routes under `/v1/workspaces/{ws}/sites/{site}/segments` (CRUD and estimates), the site's
+//! VAPID key import, and the public attributes endpoint the SDK's `setAttributes` calls.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -22,6 +22,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(estimate_draft))
         .routes(routes!(get_segment, update_segment, delete_segment))
         .routes(routes!(estimate_segment))
+        .routes(routes!(import_vapid_key))
 }
 
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -127,4 +128,12 @@ async fn update_attributes(State(state): State<AppState>, headers: HeaderMap, me
     let id = crate::auth::tokens::token_hash(&body.endpoint)[..32].to_owned();
     let sub = subscribers::set_attributes(&state, &pointer.workspace, &site, &id, &body.attributes).await?;
     Ok(ApiOk::ok(json!({"attributes": sub.attributes})))
+}
+
+/// Replaces the site's VAPID key pair with an imported one (a site moving from another vendor keeps its
+/// subscribers). Sealed like a generated key; the private key is never returned.
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/sites/{site}/vapid-key", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = super::vapid_import::VapidKeyImport,
+    responses((status = 200, description = "OK: the site with its new public key", body = Envelope<super::sites::Site>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Not a P-256 private key, or the public key does not match", body = ErrorEnvelope)))]
+async fn import_vapid_key(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<super::vapid_import::VapidKeyImport>) -> ApiResult<super::sites::Site> {
+    Ok(ApiOk::ok(super::vapid_import::import(&state, &ws, &meta, &site_id(&p.site)?, &body).await?))
 }

@@ -125,23 +125,30 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, site: 
     Ok(())
 }
 
-/// Counts the site's subscribers the rules select at `now`, shard by shard.
+/// Counts the site's subscribers the rules select now (the caller may read the site).
 pub async fn estimate(state: &AppState, ws: &Workspace, site: &SiteId, rules: &Rules) -> Result<Estimate, ApiError> {
     ws.require(Action::WorkspaceRead)?;
     sites::get(state, ws, site).await?;
+    count_matching(state, ws.id(), site, rules).await
+}
+
+/// Counts the subscribers the rules select at the clock's now, shard by shard, without access checks.
+pub async fn count_matching(state: &AppState, ws: &WorkspaceId, site: &SiteId, rules: &Rules) -> Result<Estimate, ApiError> {
     let now = state.clock.now();
     let (mut count, mut total) = (0u64, 0u64);
     for shard in 0..SHARDS {
         let mut cursor = None;
         loop {
-            let page = state.table.query(Query::partition(shard_partition(ws.id(), site, shard)).prefix("SUB#").limit(1000).after(cursor)).await?;
-            for item in &page.items {
-                // The same reading as the fan-out's: an item that does not parse is not a subscriber it sends to.
-                let Ok(s) = item.parse::<Subscriber>() else { continue };
+            let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(1000).after(cursor)).await?;
+            let next = page.next;
+            for item in page.items {
+                // The same reading as the fan-out's (an item that does not parse is not a subscriber it
+                // sends to), taking the attributes by value: a clone per item was a third of the scan.
+                let Ok(s) = serde_json::from_value::<Subscriber>(serde_json::Value::Object(item.attrs)) else { continue };
                 total += 1;
                 count += u64::from(segment_rules::matches(rules, &s, now));
             }
-            match page.next {
+            match next {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
