@@ -180,6 +180,17 @@ async fn segments_end_to_end(mut state: webtrigger::AppState) {
     let after_id = after.data()["id"].as_str().unwrap().to_owned();
     assert_eq!(wait_completed(&mut ada, &format!("{notifications}/{after_id}")).await["stats"]["accepted"], 3, "the sealed imported key opens and signs");
 
+    // The export has every subscriber with what an import elsewhere needs.
+    let export = ada.get(&format!("{sites}/{site_id}/subscribers/export")).await;
+    assert_eq!(export.status, 200);
+    let csv = export.body.as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], webtrigger::push::subscriber_export::HEADER);
+    assert_eq!(lines.len(), 13, "a header and twelve subscribers");
+    let s03 = lines.iter().find(|l| l.contains(&endpoint(3))).unwrap();
+    assert!(s03.contains(r#""{""beta"":true,""plan"":""free""}""#) && s03.contains("America/New_York") || s03.contains("Europe/Berlin"), "{s03}");
+    eve.get(&format!("{sites}/{site_id}/subscribers/export")).await.assert_error(404, "not_found");
+
     assert_eq!(ada.call(Method::DELETE, &format!("{segments}/{seg_id}"), None).await.status, 200);
     ada.get(&format!("{segments}/{seg_id}")).await.assert_error(404, "not_found");
     stop_tx.send(true).unwrap();

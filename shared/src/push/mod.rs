@@ -13,6 +13,7 @@ pub mod segments;
 pub mod sender;
 pub mod sites;
 pub mod subscriber_data;
+pub mod subscriber_export;
 pub mod subscribers;
 pub mod types;
 pub mod vapid_import;

@@ -1,5 +1,5 @@
 //! Segment routes under `/v1/workspaces/{ws}/sites/{site}/segments` (CRUD and estimates), the site's
-//! VAPID key import, and the public attributes endpoint the SDK's `setAttributes` calls.
+//! VAPID key import, the subscriber export, and the public attributes endpoint the SDK's `setAttributes` calls.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -23,6 +23,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_segment, update_segment, delete_segment))
         .routes(routes!(estimate_segment))
         .routes(routes!(import_vapid_key))
+        .routes(routes!(export_subscribers))
 }
 
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -136,4 +137,14 @@ async fn update_attributes(State(state): State<AppState>, headers: HeaderMap, me
     responses((status = 200, description = "OK: the site with its new public key", body = Envelope<super::sites::Site>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Not a P-256 private key, or the public key does not match", body = ErrorEnvelope)))]
 async fn import_vapid_key(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<super::vapid_import::VapidKeyImport>) -> ApiResult<super::sites::Site> {
     Ok(ApiOk::ok(super::vapid_import::import(&state, &ws, &meta, &site_id(&p.site)?, &body).await?))
+}
+
+/// Every subscriber of the site as CSV (`id,endpoint,p256dh,auth,tags,external_id,attributes,time_zone,…`).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/export", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
+    responses((status = 200, description = "CSV, one subscriber a row", content_type = "text/csv", body = String), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn export_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>) -> Result<axum::response::Response, ApiError> {
+    let site = site_id(&p.site)?;
+    let csv = super::subscriber_export::export_csv(&state, &ws, &site).await?;
+    let disposition = format!("attachment; filename=\"subscribers-{site}.csv\"");
+    Ok(axum::response::IntoResponse::into_response(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], csv)))
 }
