@@ -196,3 +196,64 @@ async fn segments_end_to_end(mut state: webtrigger::AppState) {
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
 }
+
+const KEY: &str = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+
+/// 10,000 CSV rows with 3 bad ones (a short key, a host that is no push service, an unknown time zone)
+/// and one repeat of an earlier endpoint: exactly those 3 are reported, by line; the repeat upserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_reports_exactly_the_bad_rows() {
+    let (mut state, _dir) = webtrigger_tests::embedded_state().await;
+    let host = "127.0.0.1:9";
+    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.into()] }, ..Default::default() });
+    state.max_body_bytes = 4 * 1024 * 1024;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Shop").await;
+    let sites = format!("/v1/workspaces/{ws}/sites");
+    let site = ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
+    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+
+    let mut csv = String::from("endpoint,p256dh,auth,tags,external_id,attributes,time_zone\n");
+    for i in 0..10_000 {
+        let endpoint = match i {
+            4999 => "https://evil.example.com/push/x".to_owned(),
+            7000 => format!("http://{host}/push/r10"),
+            _ => format!("http://{host}/push/r{i}"),
+        };
+        let key = if i == 99 { &KEY[..40] } else { KEY };
+        let zone = if i == 8998 { "Mars/Olympus" } else { "Europe/Berlin" };
+        csv.push_str(&format!("{endpoint},{key},{AUTH},vip news,user-{i},\"{{\"\"plan\"\":\"\"pro\"\"}}\",{zone}\n"));
+    }
+    ada.extra_headers = vec![("content-type".into(), "text/csv".into())];
+    let started = ada.call_raw(Method::POST, &format!("{sites}/{site_id}/subscribers/import"), csv.into_bytes()).await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    assert_eq!(started.data()["rows"], 10_000);
+    let id = started.data()["id"].as_str().unwrap().to_owned();
+    ada.extra_headers.clear();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let view = loop {
+        let r = ada.get(&format!("{sites}/{site_id}/imports/{id}")).await;
+        if r.data()["status"] == "completed" {
+            break r.data().clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never completed: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let lines: Vec<u64> = view["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [101, 5001, 9000], "the file lines of rows 99, 4999 and 8998 (the header is line 1): {}", view["errors"]);
+    assert!(view["errors"][1]["message"].as_str().unwrap().contains("push service"), "{}", view["errors"]);
+    assert_eq!((view["created"].as_u64(), view["updated"].as_u64(), view["failed"].as_u64()), (Some(9996), Some(1), Some(3)), "{view}");
+    let subs = ada.get(&format!("{sites}/{site_id}/subscribers?limit=1")).await;
+    assert_eq!(subs.data()["total"], 9996);
+    let one = &subs.data()["subscribers"][0];
+    assert_eq!((one["attributes"]["plan"].as_str(), one["country"].as_str(), one["tags"].clone()), (Some("pro"), Some("DE"), json!(["news", "vip"])), "{one}");
+    ada.extra_headers = vec![("content-type".into(), "text/csv".into())];
+    ada.call_raw(Method::POST, &format!("{sites}/{site_id}/subscribers/import"), b"name,email\nada,ada@example.com\n".to_vec()).await.assert_error(422, "validation_failed");
+    ada.call_raw(Method::POST, &format!("{sites}/{site_id}/subscribers/import"), Vec::new()).await.assert_error(422, "validation_failed");
+    stop_tx.send(true).unwrap();
+    worker.await.unwrap();
+}

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 pub mod devices;
+pub mod imports;
 pub mod notifications;
 pub mod outcome;
 pub mod progress;

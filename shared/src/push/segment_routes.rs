@@ -1,5 +1,5 @@
 //! Segment routes under `/v1/workspaces/{ws}/sites/{site}/segments` (CRUD and estimates), the site's
-//! VAPID key import, the subscriber export, and the public attributes endpoint the SDK's `setAttributes` calls.
+//! VAPID key import, the subscriber import and export, and the public attributes endpoint the SDK's `setAttributes` calls.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -24,6 +24,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(estimate_segment))
         .routes(routes!(import_vapid_key))
         .routes(routes!(export_subscribers))
+        .routes(routes!(import_subscribers))
+        .routes(routes!(get_import))
 }
 
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -147,4 +149,33 @@ async fn export_subscribers(State(state): State<AppState>, ws: Workspace, Path(p
     let csv = super::subscriber_export::export_csv(&state, &ws, &site).await?;
     let disposition = format!("attachment; filename=\"subscribers-{site}.csv\"");
     Ok(axum::response::IntoResponse::into_response(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], csv)))
+}
+
+/// Imports subscribers from CSV (a header naming `endpoint,p256dh,auth` and any of `tags,external_id,
+/// attributes,time_zone`) or JSON lines, as a background job; rows are checked as strictly as the public
+/// subscribe endpoint and upserted by endpoint. The upload is bounded by the API's body limit.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/import", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 202, description = "Accepted: the import job", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Empty, not UTF-8, or a CSV header without the needed columns", body = ErrorEnvelope)))]
+async fn import_subscribers(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, headers: HeaderMap, Path(p): Path<SitePath>, body: axum::body::Bytes) -> ApiResult<super::imports::ImportView> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::Validation("the file is not UTF-8".into()))?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let view = super::imports::start(&state, &ws, &meta, &site_id(&p.site)?, content_type, text).await?;
+    Ok(ApiOk(axum::http::StatusCode::ACCEPTED, view))
+}
+
+#[derive(Deserialize)]
+struct ImportPath {
+    site: String,
+    import: String,
+}
+
+/// An import job: progress, counters and the per-row errors (by line of the uploaded file).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/imports/{import}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("import" = String, Path)),
+    responses((status = 200, description = "OK", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_import(State(state): State<AppState>, ws: Workspace, Path(p): Path<ImportPath>) -> ApiResult<super::imports::ImportView> {
+    let id = super::imports::ImportId::parse(&p.import).map_err(|_| ApiError::NotFound("no such import".into()))?;
+    let site = site_id(&p.site)?;
+    super::sites::get(&state, &ws, &site).await?;
+    Ok(ApiOk::ok(super::imports::get(&state, &ws, &site, &id).await?))
 }

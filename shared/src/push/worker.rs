@@ -21,6 +21,9 @@ pub struct PushWorker;
 #[async_trait]
 impl JobHandler for PushWorker {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
+        if let Some(import) = super::imports::ImportMessage::from_body(message.body.as_deref().unwrap_or_default()) {
+            return super::imports::run_chunk(state, import).await;
+        }
         let job: PushJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a push job: {e}")))?;
         let receives = crate::worker::receive_count(message);
         match job {
