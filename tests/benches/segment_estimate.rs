@@ -27,18 +27,18 @@ fn subscriber(i: usize) -> Subscriber {
         id: sub.id(),
         subscription: sub,
         client: ClientInfo {
-            browser: Some(if i % 3 == 0 { "Firefox" } else { "Chrome" }.into()),
+            browser: Some(if i.is_multiple_of(3) { "Firefox" } else { "Chrome" }.into()),
             os: Some("Windows".into()),
             language: Some("en-US".into()),
             timezone: Some(zone.into()),
             page_url: Some(format!("https://shop.example.com/products/{i}")),
-            external_id: (i % 5 == 0).then(|| format!("user-{i}")),
+            external_id: i.is_multiple_of(5).then(|| format!("user-{i}")),
         },
-        tags: if i % 2 == 0 { vec!["newsletter".into(), "vip".into()] } else { vec!["newsletter".into()] },
+        tags: if i.is_multiple_of(2) { vec!["newsletter".into(), "vip".into()] } else { vec!["newsletter".into()] },
         created_at: format!("2026-0{}-15T10:00:00+00:00", 1 + i % 6),
         last_seen: "2026-06-20T10:00:00+00:00".into(),
         country: Some(country.into()),
-        attributes: [("plan".to_owned(), AttrValue::String(if i % 4 == 0 { "pro" } else { "free" }.into())), ("seats".to_owned(), AttrValue::Number((i % 50) as f64))].into(),
+        attributes: [("plan".to_owned(), AttrValue::String(if i.is_multiple_of(4) { "pro" } else { "free" }.into())), ("seats".to_owned(), AttrValue::Number((i % 50) as f64))].into(),
         clicks: (i % 7) as u64,
     }
 }

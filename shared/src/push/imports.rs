@@ -304,7 +304,8 @@ mod tests {
     #[test]
     fn csv_cells_follow_rfc_4180() {
         // (line, cells or error, why)
-        let cases: [(&str, Result<Vec<&str>, ()>, &str); 5] = [
+        type Case<'a> = (&'a str, Result<Vec<&'a str>, ()>, &'a str);
+        let cases: [Case; 5] = [
             ("a,b,,c", Ok(vec!["a", "b", "", "c"]), "an empty cell"),
             (r#""a,b","say ""hi""""#, Ok(vec!["a,b", r#"say "hi""#]), "quoted separators and doubled quotes"),
             (r#"x,"{""plan"":""pro""}""#, Ok(vec!["x", r#"{"plan":"pro"}"#]), "attributes JSON as the export writes it"),
