@@ -18,8 +18,16 @@
   function report(meta, event) {
     if (!api) return Promise.resolve();
     var url = api + '/v1/public/sites/' + encodeURIComponent(meta.site_id) + '/notifications/' + encodeURIComponent(meta.notification_id) + '/events';
-    return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(typeof meta.variant === 'number' ? { event: event, variant: meta.variant } : { event: event }) })
-      .catch(function () { /* tracking is best effort: never block showing or opening */ });
+    // A click names this browser's subscription, so the subscriber's click count (a segment rule) moves.
+    var endpoint = event === 'click' && self.registration.pushManager
+      ? self.registration.pushManager.getSubscription().then(function (s) { return s ? s.endpoint : null; }, function () { return null; })
+      : Promise.resolve(null);
+    return endpoint.then(function (e) {
+      var body = { event: event };
+      if (typeof meta.variant === 'number') body.variant = meta.variant;
+      if (e) body.endpoint = e;
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    }).catch(function () { /* tracking is best effort: never block showing or opening */ });
   }
 
   // waitUntil throws for events the browser did not dispatch (tests, other code re-dispatching);

@@ -38,6 +38,18 @@ pub enum Target {
     ExternalId { external_id: String },
     /// Subscribers having any of the tags.
     Tags { tags: Vec<String> },
+    /// Subscribers in a saved segment; its rules are snapshotted into the notification when sending.
+    Segment {
+        segment_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        rules: Option<super::segment_rules::Rules>,
+    },
+    /// Subscribers the inline rules select (the segment rule format).
+    Rules {
+        #[schema(value_type = Object)]
+        rules: super::segment_rules::Rules,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -317,6 +329,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
     let now = state.clock.now();
     let send_at = lifecycle::parse_send_at(req.plan.send_at.as_deref(), now)?;
     let site = sites::get(state, ws, site_id).await?;
+    let req = NewNotification { target: super::segments::resolve_target(state, ws.id(), site_id, req.target).await?, ..req };
     let phase = match (req.draft, send_at) {
         (true, _) => Lifecycle::Draft,
         (false, Some(_)) => Lifecycle::Scheduled,
@@ -440,7 +453,7 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
 /// for targets that are fanned out shard by shard.
 async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, target: &Target) -> Result<Option<Vec<Subscriber>>, ApiError> {
     Ok(match target {
-        Target::All | Target::Tags { .. } => None,
+        Target::All | Target::Tags { .. } | Target::Segment { .. } | Target::Rules { .. } => None,
         Target::Subscriber { id } => Some(subscribers::get(state, ws, site, id).await.ok().into_iter().collect()),
         Target::ExternalId { external_id } => Some(subscribers::by_external_id(state, ws, site, external_id).await?),
     })
@@ -540,7 +553,7 @@ mod tests {
 
     fn subscriber(endpoint: &str) -> Subscriber {
         let sub = PushSubscription { endpoint: endpoint.into(), p256dh: "k".into(), auth: "a".into() };
-        Subscriber { id: sub.id(), subscription: sub, client: ClientInfo::default(), tags: vec![], created_at: String::new(), last_seen: String::new() }
+        Subscriber { id: sub.id(), subscription: sub, client: ClientInfo::default(), tags: vec![], created_at: String::new(), last_seen: String::new(), country: None, attributes: Default::default(), clicks: 0 }
     }
 
     fn ids(jobs: &[PushJob]) -> Vec<(String, Vec<String>)> {

@@ -32,11 +32,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_notifications, send_notification))
         .routes(routes!(get_notification, patch_notification, cancel_notification))
         .routes(routes!(send_draft))
+        .merge(super::segment_routes::api())
 }
 
 /// Public routes for the site SDK, with their documentation.
 pub fn public_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event))
+    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event)).merge(super::segment_routes::public_api())
 }
 
 /// The `api-sites` route group.
@@ -306,14 +307,15 @@ struct Subscribed {
 #[utoipa::path(post, path = "/v1/public/sites/{site}/subscriptions", tag = "push-public", params(("site" = String, Path)), request_body = SubscribeRequest,
     responses((status = 201, description = "Created", body = Envelope<Subscribed>), (status = 200, description = "Refreshed", body = Envelope<Subscribed>),
         (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown site", body = ErrorEnvelope), (status = 422, description = "Malformed subscription", body = ErrorEnvelope)))]
-async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
+async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(mut body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
     let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
+    body.hints = super::subscriber_data::RequestHints::from_headers(&headers);
     let (sub, created) = subscribers::subscribe(&state, &state.push.policy, &pointer.workspace, &site, &body).await?;
     Ok(ApiOk(if created { StatusCode::CREATED } else { StatusCode::OK }, Subscribed { subscriber_id: sub.id, created }))
 }
 
 /// The site behind a public write: it exists, the page's origin is allowed, and the caller is within limits.
-async fn open_public(state: &AppState, headers: &HeaderMap, meta: &RequestMeta, raw_site: &str) -> Result<(SiteId, sites::SitePointer), ApiError> {
+pub(super) async fn open_public(state: &AppState, headers: &HeaderMap, meta: &RequestMeta, raw_site: &str) -> Result<(SiteId, sites::SitePointer), ApiError> {
     let (site, pointer) = sites::pointer_of(state, raw_site).await?;
     subscribers::check_origin(&pointer, origin(headers))?;
     public_limit(state, &site, meta).await?;
@@ -373,6 +375,8 @@ struct TrackEvent {
     event: String,
     /// The A/B variant shown (from the payload's `data.variant`).
     variant: Option<u8>,
+    /// On a click: the browser's subscription endpoint, counted in that subscriber's clicks.
+    endpoint: Option<String>,
 }
 
 /// Impression and click tracking from the service worker.
@@ -383,5 +387,8 @@ async fn track_event(State(state): State<AppState>, meta: RequestMeta, Path(p): 
     let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
     public_limit(&state, &site, &meta).await?;
     notifications::track(&state, &site, &pointer.workspace, &id, &body.event, body.variant).await?;
+    if let (true, Some(endpoint)) = (body.event == "click", body.endpoint.as_deref()) {
+        subscribers::count_click(&state, &pointer.workspace, &site, endpoint).await?;
+    }
     Ok(ApiOk::ok(json!({"recorded": body.event})))
 }

@@ -74,7 +74,7 @@ pub fn pointer_key(id: &SiteId) -> Key {
     Key::new(format!("SITE#{id}"), "SITE")
 }
 
-fn vapid_context(ws: &WorkspaceId, site: &SiteId) -> EncryptionContext {
+pub(super) fn vapid_context(ws: &WorkspaceId, site: &SiteId) -> EncryptionContext {
     EncryptionContext::new([("workspace", ws.as_str()), ("site", site.as_str()), ("purpose", "vapid")])
 }
 
@@ -121,13 +121,13 @@ fn with_pacing(site: Site, settings: &SiteSettings) -> Site {
     Site { quiet_hours: settings.quiet_hours, pushes_per_minute: settings.pushes_per_minute, frequency_cap: settings.frequency_cap, ..site }
 }
 
-fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
+pub(super) fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
     let mut item = Item::of(key, site);
     item.attrs.insert("vapid_private".into(), serde_json::to_value(sealed).unwrap_or_default());
     item
 }
 
-fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
+pub(super) fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
     let p = SitePointer { workspace: ws.clone(), allowed_origins: site.allowed_origins.clone(), vapid_public_key: site.vapid_public_key.clone() };
     Item::of(pointer_key(&site.id), &p)
 }
@@ -154,7 +154,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     Ok(site)
 }
 
-async fn load_item(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Item, ApiError> {
+pub(super) async fn load_item(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Item, ApiError> {
     state.table.get(&site_key(ws, id)).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))
 }
 

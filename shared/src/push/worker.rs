@@ -19,6 +19,9 @@ pub struct PushWorker;
 #[async_trait]
 impl JobHandler for PushWorker {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
+        if let Some(import) = super::imports::ImportMessage::from_body(message.body.as_deref().unwrap_or_default()) {
+            return super::imports::run_chunk(state, import).await;
+        }
         let job: PushJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a push job: {e}")))?;
         let receives = crate::worker::receive_count(message);
         match job {
@@ -44,8 +47,9 @@ pub(super) async fn load_notification(state: &AppState, ws: &WorkspaceId, site: 
     item.parse().map_err(|e| JobError::Permanent(e.to_string()))
 }
 
-fn selected(target: &Target, s: &Subscriber) -> bool {
+fn selected(target: &Target, s: &Subscriber, at: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
     match target {
+        Target::Segment { .. } | Target::Rules { .. } => super::segments::target_matches(target, s, at),
         Target::All => true,
         Target::Tags { tags } => s.tags.iter().any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t))),
         Target::Subscriber { id } => s.id == *id,
@@ -75,7 +79,7 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
     let mut matched = Vec::new();
     loop {
         let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(500).after(cursor)).await.map_err(JobError::retry)?;
-        matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s) && existed_at(s, created_at)));
+        matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s, created_at) && existed_at(s, created_at)));
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,
