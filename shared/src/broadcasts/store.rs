@@ -105,7 +105,10 @@ pub async fn draft(state: &AppState, ws: &Workspace, req: NewBroadcast) -> Resul
         e => e,
     })?;
     check_variables(&req.variables)?;
-    let sample = Content::Template { name: req.template.name.clone(), language: req.template.language.clone(), content_sid: req.template.content_sid.clone(), variables: vec!["x".into(); req.variables.len()] };
+    let sample = match (&req.template.text, &req.template.name, &req.template.content_sid) {
+        (Some(text), None, None) => Content::Text { body: text.clone(), preview_url: false },
+        _ => Content::Template { name: req.template.name.clone(), language: req.template.language.clone(), content_sid: req.template.content_sid.clone(), variables: vec!["x".into(); req.variables.len()] },
+    };
     sample.check_for(channel.provider)?;
     let (audience_id, rules) = match (req.audience_id, req.rules) {
         (Some(a), None) => {

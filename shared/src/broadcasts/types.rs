@@ -23,12 +23,14 @@ pub enum BroadcastStatus {
     Cancelled,
 }
 
-/// The approved template to send: Meta by name + language, Twilio by Content SID.
+/// The approved template to send: Meta by name + language, Twilio by Content SID; on Whapi (no templates)
+/// free `text` with `{{1}}`, `{{2}}`… filled from the same variables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateRef {
     pub name: Option<String>,
     pub language: Option<String>,
     pub content_sid: Option<String>,
+    pub text: Option<String>,
 }
 
 /// Where variable {{n}} comes from: `name`, `phone` or `fields.<name>`, else the default.
@@ -120,6 +122,10 @@ fn variable(m: &VariableMapping, c: &Contact, i: usize) -> Result<String, String
 /// (the template library) can take over here.
 pub fn content_for(b: &Broadcast, c: &Contact) -> Result<Content, String> {
     let variables = b.variables.iter().enumerate().map(|(i, m)| variable(m, c, i)).collect::<Result<Vec<_>, _>>()?;
+    if let (Some(text), None, None) = (&b.template.text, &b.template.name, &b.template.content_sid) {
+        let body = variables.iter().enumerate().fold(text.clone(), |t, (i, v)| t.replace(&format!("{{{{{}}}}}", i + 1), v));
+        return Ok(Content::Text { body, preview_url: false });
+    }
     Ok(Content::Template { name: b.template.name.clone(), language: b.template.language.clone(), content_sid: b.template.content_sid.clone(), variables })
 }
 
@@ -167,7 +173,7 @@ mod tests {
         c.fields.insert("city".into(), crate::contacts::types::FieldValue::Text("Berlin".into()));
         let b = Broadcast {
             id: BroadcastId::new(ulid::Ulid::new()), name: "n".into(), channel_id: ChannelId::new(ulid::Ulid::new()),
-            template: TemplateRef { name: Some("promo".into()), language: Some("en_US".into()), content_sid: None },
+            template: TemplateRef { name: Some("promo".into()), language: Some("en_US".into()), content_sid: None, text: None },
             variables: vec![VariableMapping { source: Some("name".into()), default: Some("there".into()) }, VariableMapping { source: Some("fields.city".into()), default: None }],
             audience_id: None, rules: RuleSet { join: "all".into(), rules: vec![] }, send_at: SendAt::Now, status: BroadcastStatus::Draft,
             started_at: None, completed_at: None, created_at: "t".into(), updated_at: "t".into(), created_by: "u".into(),
@@ -175,6 +181,9 @@ mod tests {
         assert!(matches!(content_for(&b, &c), Ok(Content::Template { variables, .. }) if variables == ["there", "Berlin"]));
         c.fields.clear();
         assert!(content_for(&b, &c).unwrap_err().contains("{{2}}"));
+        c.fields.insert("city".into(), crate::contacts::types::FieldValue::Text("Paris".into()));
+        let text = Broadcast { template: TemplateRef { name: None, language: None, content_sid: None, text: Some("Hi {{1}}, news from {{2}}".into()) }, ..b.clone() };
+        assert_eq!(content_for(&text, &c), Ok(Content::Text { body: "Hi there, news from Paris".into(), preview_url: false }));
         assert!(check_variables(&[VariableMapping { source: Some("fields.x y".into()), default: None }]).is_err());
         assert!(check_variables(&[VariableMapping { source: None, default: None }]).is_err());
     }
