@@ -74,6 +74,11 @@ impl Campaign {
         self.ada.post(&path, body).await
     }
 
+    async fn call(&mut self, method: Method, rest: &str, body: Value) -> client::Reply {
+        let path = self.path(rest);
+        self.ada.call(method, &path, Some(body)).await
+    }
+
     async fn get(&mut self, rest: &str) -> client::Reply {
         let path = self.path(rest);
         self.ada.get(&path).await
@@ -352,4 +357,66 @@ async fn broadcast_on_twilio() {
 #[tokio::test]
 async fn broadcast_on_whapi() {
     broadcast_on("whapi").await;
+}
+
+/// Contacts from the inbox and the API: search by number and name prefix with paging, detail with
+/// conversations and consent, patch, CSV export, and the GDPR erase (messages removed, an opt-out kept).
+#[tokio::test]
+async fn contacts_search_detail_export_and_erase() {
+    let mut w = Campaign::new().await;
+    let ws = w.ws_id();
+    let cred = w.post("credentials", json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await.data()["id"].as_str().unwrap().to_owned();
+    let chan = w.post("channels", json!({"name": "Support", "credential_id": cred})).await.data().clone();
+    let (hook_path, secret) = (chan["webhook_path"].as_str().unwrap().to_owned(), chan["webhook_secret"].as_str().unwrap().to_owned());
+    // Two people write in; one later sends STOP. The inbox makes them contacts.
+    assert_eq!(w.hook("meta", &hook_path, &secret, inbound_hook("meta", "+447911123456", "Hello")).await, 200);
+    let mut other = inbound_hook("meta", "+14155550100", "Hi there");
+    if let Hook::Json(v) = &mut other {
+        *v = serde_json::from_str(&v.to_string().replace("wamid.REPLY1", "wamid.OTHER").replace("Replier", "Zed Ortiz")).unwrap();
+    }
+    assert_eq!(w.hook("meta", &hook_path, &secret, other).await, 200);
+    w.drain().await;
+    let reply = w.post("messages", json!({"channel_id": chan["id"], "to": "+447911123456", "type": "text", "body": "How can we help?"})).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    w.drain().await;
+    let mut stop = inbound_hook("meta", "+447911123456", "STOP");
+    if let Hook::Json(v) = &mut stop {
+        *v = serde_json::from_str(&v.to_string().replace("wamid.REPLY1", "wamid.STOP")).unwrap();
+    }
+    assert_eq!(w.hook("meta", &hook_path, &secret, stop).await, 200);
+    w.drain().await;
+
+    let by_number = w.get("contacts?q=%2B44").await.data()["contacts"].clone();
+    assert_eq!((by_number.as_array().unwrap().len(), by_number[0]["phone"].as_str(), by_number[0]["opted_out"].as_bool()), (1, Some("+447911123456"), Some(true)), "{by_number}");
+    let by_name = w.get("contacts?q=zed").await.data()["contacts"].clone();
+    assert_eq!(by_name[0]["phone"], "+14155550100", "{by_name}");
+    let first = w.get("contacts?limit=1").await.data().clone();
+    let second = w.get(&format!("contacts?limit=1&cursor={}", first["next_cursor"].as_str().unwrap())).await.data().clone();
+    assert_ne!(first["contacts"][0]["phone"], second["contacts"][0]["phone"]);
+    w.get("contacts?cursor=garbage").await.assert_error(422, "validation_failed");
+
+    let patched = w.call(Method::PATCH, "contacts/+14155550100", json!({"add_tags": ["VIP"], "fields": {"city": "Lisbon", "orders": 4}, "time_zone": "+01:00"})).await;
+    assert_eq!((patched.status, patched.data()["tags"].clone(), patched.data()["fields"]["orders"].clone()), (200, json!(["vip"]), json!(4.0)), "{}", patched.body);
+    w.call(Method::PATCH, "contacts/+14155550100", json!({"fields": {"Bad Name!": 1}})).await.assert_error(422, "validation_failed");
+    w.call(Method::PATCH, "contacts/+14155550100", json!({"time_zone": "Mars/Olympus"})).await.assert_error(422, "validation_failed");
+    w.get("contacts/+19995550000").await.assert_error(404, "not_found");
+    let detail = w.get("contacts/+447911123456").await.data().clone();
+    assert_eq!((detail["conversations"].as_array().unwrap().len(), detail["consent_history"][0]["opted_out"].as_bool()), (1, Some(true)), "{detail}");
+    let csv = w.get("contacts/export").await.body.as_str().unwrap().to_owned();
+    assert!(csv.starts_with("phone,name,tags,time_zone,opted_out,consent_source,consent_at,city,orders\n"), "{csv}");
+    assert!(csv.contains("+14155550100,Zed Ortiz,vip,+01:00,false,,,Lisbon,4"), "{csv}");
+
+    // Erase the opted-out contact: everything goes but the suppression record.
+    let erased = w.call(Method::DELETE, "contacts/+447911123456", json!({})).await;
+    assert_eq!((erased.status, erased.data()["conversations"].as_u64(), erased.data()["messages"].as_u64(), erased.data()["suppression_kept"].as_bool()), (200, Some(1), Some(1), Some(true)), "{}", erased.body);
+    assert_eq!(erased.data()["timeline_entries"], 2, "the two inbound messages");
+    w.get("contacts/+447911123456").await.assert_error(404, "not_found");
+    let convs = w.get("conversations").await.data()["conversations"].clone();
+    assert_eq!(convs.as_array().unwrap().iter().map(|c| c["contact"].as_str().unwrap()).collect::<Vec<_>>(), ["+14155550100"]);
+    assert!(w.get("messages").await.data().to_string().find("447911123456").is_none(), "no message to the erased number is left");
+    assert!(webtrigger::inbox::consent::is_opted_out(&w.state, &ws, &webtrigger::whatsapp::types::PhoneNumber::parse("+447911123456").unwrap()).await.unwrap(), "the opt-out survives");
+    let history = w.get("contacts/+447911123456/consent").await.data().clone();
+    assert_eq!(history, json!([]), "the consent history is gone");
+    let again = w.post("messages", json!({"channel_id": chan["id"], "to": "+447911123456", "type": "template", "name": "hello_world", "language": "en_US"})).await;
+    again.assert_error(422, "opted_out");
 }
