@@ -40,7 +40,7 @@ fn number(i: usize) -> String {
 }
 
 fn opted_out(i: usize) -> bool {
-    i % 25 == 0
+    i.is_multiple_of(25)
 }
 
 fn invalid(i: usize) -> bool {
