@@ -85,7 +85,7 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 5);
+  assert.equal(mappings.length, 6);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
 });
 
@@ -168,7 +168,7 @@ test('only the authenticated route groups can read the token signing secrets', (
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => signing.includes(r?.Ref))),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCampaigns', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
@@ -301,7 +301,7 @@ test('alarms: every DLQ depth, errors and throttles of every function, API 5xx, 
   const dlqs = queues.filter((q) => !resources[q].Properties.RedrivePolicy);
   const depth = watched('ApproximateNumberOfMessagesVisible', 'QueueName');
   for (const q of dlqs) assert.ok(depth.has(JSON.stringify({ 'Fn::GetAtt': [q, 'QueueName'] })), `no depth alarm on ${q}`);
-  assert.equal(dlqs.length, 6, 'five work-queue DLQs and the minute rule DLQ');
+  assert.equal(dlqs.length, 7, 'six work-queue DLQs and the minute rule DLQ');
   const fns = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::Lambda::Function' && resources[k].Properties.Runtime === 'provided.al2023');
   for (const metric of ['Errors', 'Throttles']) {
     const w = watched(metric, 'FunctionName');
@@ -317,6 +317,26 @@ test('the minute rule target has a DLQ', () => {
   const rule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule')!;
   const dlq = rule.Properties.Targets[0].DeadLetterConfig?.Arn?.['Fn::GetAtt']?.[0];
   assert.ok(dlq && resources[dlq].Type === 'AWS::SQS::Queue');
+});
+
+test('contacts and broadcasts: their API, the campaigns queue with a DLQ and its worker, the tick starts scheduled ones', () => {
+  const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+  for (const key of ['ANY /v1/workspaces/{ws}/contacts', 'ANY /v1/workspaces/{ws}/contacts/{proxy+}', 'ANY /v1/workspaces/{ws}/audiences/{proxy+}', 'ANY /v1/workspaces/{ws}/broadcasts', 'ANY /v1/workspaces/{ws}/broadcasts/{proxy+}', 'ANY /v1/workspaces/{ws}/contacts/{phone}/consent']) {
+    assert.ok(routes.includes(key), `missing route ${key}`);
+  }
+  const [workerId, worker] = functionNamed('worker-campaigns');
+  const env = worker.Properties.Environment.Variables;
+  assert.ok(env.WEBTRIGGER_QUEUE_URL_CAMPAIGNS && env.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND, 'the worker queues next pages and sends');
+  const mapping = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === workerId);
+  assert.ok(mapping, 'worker-campaigns consumes the campaigns queue');
+  const queue = resources[mapping.Properties.EventSourceArn['Fn::GetAtt'][0]];
+  assert.ok(queue.Properties.RedrivePolicy?.maxReceiveCount === 5, 'the campaigns queue redrives to a DLQ');
+  assert.ok(!actionsOf(policiesOf(workerId)).some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:')), 'the fan-out needs no secrets');
+  for (const crate of ['api-campaigns', 'cron-tick']) {
+    const [id, f] = functionNamed(crate);
+    assert.ok(f.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_CAMPAIGNS, `${crate} cannot queue campaign jobs`);
+    assert.ok(actionsOf(policiesOf(id)).includes('sqs:SendMessage'), `${crate} cannot send to the campaigns queue`);
+  }
 });
 
 test("every queue's visibility timeout is at least 6x its consumer's timeout", () => {

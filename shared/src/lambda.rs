@@ -61,6 +61,7 @@ pub enum Function {
     ApiInbox,
     ApiTriggers,
     ApiFlows,
+    ApiCampaigns,
     HookMeta,
     HookTwilio,
     HookWhapi,
@@ -70,6 +71,7 @@ pub enum Function {
     WorkerWhatsAppSend,
     WorkerWebhookProcess,
     WorkerEventsOut,
+    WorkerCampaigns,
     CronTick,
 }
 
@@ -84,6 +86,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("api-inbox", Function::ApiInbox),
     ("api-triggers", Function::ApiTriggers),
     ("api-flows", Function::ApiFlows),
+    ("api-campaigns", Function::ApiCampaigns),
     ("hook-meta", Function::HookMeta),
     ("hook-twilio", Function::HookTwilio),
     ("hook-whapi", Function::HookWhapi),
@@ -93,6 +96,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("worker-whatsapp-send", Function::WorkerWhatsAppSend),
     ("worker-webhook-process", Function::WorkerWebhookProcess),
     ("worker-events-out", Function::WorkerEventsOut),
+    ("worker-campaigns", Function::WorkerCampaigns),
     ("cron-tick", Function::CronTick),
 ];
 
@@ -132,7 +136,7 @@ impl Function {
 
     /// Runs this function's handler until the Lambda service stops the sandbox.
     pub async fn run(self) -> Result<(), Error> {
-        use crate::{auth, events_out, flows, health, inbox, push, queues, triggers, whatsapp, workspaces};
+        use crate::{auth, broadcasts, contacts, events_out, flows, health, inbox, push, queues, triggers, whatsapp, workspaces};
         match self {
             Function::ApiHealth => run_api(health::routes()).await,
             Function::ApiAuth => run_api(auth::routes()).await,
@@ -144,6 +148,7 @@ impl Function {
             Function::ApiInbox => run_api(inbox::routes()).await,
             Function::ApiTriggers => run_api(triggers::routes()).await,
             Function::ApiFlows => run_api(flows::routes()).await,
+            Function::ApiCampaigns => run_api(contacts::routes().merge(broadcasts::routes())).await,
             Function::HookMeta => run_api(inbox::hooks::meta_routes()).await,
             Function::HookTwilio => run_api(inbox::hooks::twilio_routes()).await,
             Function::HookWhapi => run_api(inbox::hooks::whapi_routes()).await,
@@ -153,6 +158,7 @@ impl Function {
             Function::WorkerWhatsAppSend => run_worker(queues::whatsapp_send(), whatsapp::worker::WhatsAppWorker).await,
             Function::WorkerWebhookProcess => run_worker(queues::webhook_process(), inbox::process::WebhookWorker).await,
             Function::WorkerEventsOut => run_worker(queues::events_out(), events_out::EventsOutWorker).await,
+            Function::WorkerCampaigns => run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await,
             Function::CronTick => run_schedule().await,
         }
     }

@@ -3,7 +3,9 @@
 
 pub mod adapters;
 pub mod auth;
+pub mod broadcasts;
 pub mod config;
+pub mod contacts;
 pub mod crypto;
 pub mod events_out;
 pub mod flows;

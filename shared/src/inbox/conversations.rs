@@ -71,7 +71,7 @@ pub fn conversation_key(ws: &WorkspaceId, id: &ConversationId) -> Key {
     Key::new(format!("WS#{ws}#CONV"), id.to_string())
 }
 
-fn by_contact_key(ws: &WorkspaceId, channel: &ChannelId, contact: &PhoneNumber) -> Key {
+pub fn by_contact_key(ws: &WorkspaceId, channel: &ChannelId, contact: &PhoneNumber) -> Key {
     Key::new(format!("WS#{ws}#CONVBY#{channel}"), contact.as_str().to_owned())
 }
 

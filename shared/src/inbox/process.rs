@@ -136,8 +136,10 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
     state.table.put(Item::new(contact).with_attr("last_inbound_at", received.clone()), Condition::None).await?;
     if let Some(opted_out) = m.text.as_deref().and_then(consent::keyword) {
         let how = format!("keyword {} on {}", m.text.as_deref().unwrap_or_default().trim().to_uppercase(), raw.channel_id);
-        consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received, how }).await?;
+        consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received.clone(), how }).await?;
     }
+    crate::contacts::store::seen(state, ws, &m.from, m.name.as_deref(), &raw.channel_id, Some(&received)).await;
+    crate::broadcasts::fanout::on_inbound(state, ws, &conv.id, &m.from).await;
     crate::flows::runtime::on_inbound(state, ws, &conv, created, &m.provider_message_id, m.text.as_deref()).await?;
     notify_assignee(state, ws, &conv, m).await;
     let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "provider_message_id": m.provider_message_id, "at": at});

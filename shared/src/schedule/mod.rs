@@ -116,6 +116,16 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "event webhook retry sweep failed"),
         }
+        match crate::broadcasts::store::start_due(state).await {
+            Ok(n) if n > 0 => tracing::info!(started = n, "scheduled broadcasts started"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled broadcast sweep failed"),
+        }
+        match crate::broadcasts::fanout::release_parked(state).await {
+            Ok(n) if n > 0 => tracing::info!(queued = n, "local-time broadcast messages queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "parked broadcast message sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),

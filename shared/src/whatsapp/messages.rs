@@ -65,6 +65,9 @@ pub struct Message {
     pub created_at: String,
     pub updated_at: String,
     pub created_by: String,
+    /// The broadcast this message belongs to; the broadcast's counters move with its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<String>,
 }
 
 /// A queued send job.
@@ -77,6 +80,11 @@ pub struct SendJob {
 
 pub fn message_key(ws: &WorkspaceId, id: &MessageId) -> Key {
     Key::new(format!("WS#{ws}#MSG"), id.to_string())
+}
+
+/// The stored form of a message, indexed by channel for the message log.
+pub fn item_of(ws: &WorkspaceId, m: &Message) -> Item {
+    Item::of(message_key(ws, &m.id), m).with_gsi1(format!("WS#{ws}#CHAN#{}#MSG", m.channel_id), m.id.to_string())
 }
 
 fn dedupe_key(ws: &WorkspaceId, client_id: &str) -> Key {
@@ -164,8 +172,9 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         created_at: now.clone(),
         updated_at: now,
         created_by: ws.principal().actor(),
+        broadcast: None,
     };
-    let item = Item::of(message_key(ws.id(), &message.id), &message).with_gsi1(format!("WS#{}#CHAN#{}#MSG", ws.id(), message.channel_id), message.id.to_string());
+    let item = item_of(ws.id(), &message);
     let outbox = Item::of(Key::new(OUTBOX, format!("{:013}#{}", state.clock.now().timestamp_millis(), message.id)), &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 });
     let outbox_key = outbox.key.clone();
     let mut writes = vec![TxWrite::Put { item, condition: Condition::NotExists }, TxWrite::Put { item: outbox, condition: Condition::NotExists }];
@@ -183,6 +192,9 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         Err(e) => return Err(e.into()),
     }
     enqueue(state, &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 }, std::time::Duration::ZERO).await?;
+    if let Recipient::Phone(phone) = &message.to {
+        crate::contacts::store::seen(state, ws.id(), phone, None, &message.channel_id, None).await;
+    }
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (the worker skips sent messages)");
     }
@@ -235,15 +247,21 @@ pub async fn load(state: &AppState, ws: &WorkspaceId, id: &MessageId) -> Result<
 pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &MessageId, change: impl Fn(&mut Message) -> bool) -> Result<Option<Message>, ApiError> {
     for _ in 0..5 {
         let Some((item, mut m)) = load(state, ws, id).await? else { return Ok(None) };
+        let before = m.status;
         if !change(&mut m) {
             return Ok(Some(m));
         }
         m.updated_at = state.clock.now().to_rfc3339();
         let mut updated = Item::of(item.key.clone(), &m).with_version(item.version + 1);
         updated.gsi1 = item.gsi1.clone();
-        match state.table.put(updated, Condition::VersionIs(item.version)).await {
+        // A broadcast's counters move in the same transaction as the status, so each change counts once.
+        let written = match crate::broadcasts::fanout::counter_write(ws, &m, before) {
+            Some(counters) => state.table.transact(vec![TxWrite::Put { item: updated, condition: Condition::VersionIs(item.version) }, counters]).await,
+            None => state.table.put(updated, Condition::VersionIs(item.version)).await,
+        };
+        match written {
             Ok(()) => return Ok(Some(m)),
-            Err(TableError::ConditionFailed) => continue,
+            Err(TableError::ConditionFailed | TableError::TransactionCancelled { index: 0 }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
