@@ -46,6 +46,8 @@ pub struct AppState {
     pub events_out: Arc<crate::events_out::EventsRuntime>,
     /// Unwrapped data keys of secrets read per request (trigger and event endpoint secrets).
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
+    /// Live updates: open SSE streams in this process (and WebSocket connections on AWS).
+    pub live: Arc<crate::live::Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -137,6 +140,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
         }
     }
 

@@ -90,7 +90,7 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers, teams_round_robin_canned_replies_and_labels);
+on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers, teams_round_robin_canned_replies_and_labels, live_stream_follows_the_inbox_and_catches_up);
 
 async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state: AppState) {
     let fake = ProviderFake::start().await;
@@ -394,4 +394,128 @@ async fn teams_round_robin_canned_replies_and_labels(mut state: AppState) {
     eve.create_workspace("Eve").await;
     assert!(matches!(eve.get(&p("teams")).await.status, 403 | 404));
     assert!(matches!(eve.get(&p("canned-replies")).await.status, 403 | 404));
+}
+
+/// Reads a Server-Sent Events response body event by event: (id, JSON data).
+struct SseReader {
+    body: axum::body::Body,
+    buf: String,
+}
+
+impl SseReader {
+    /// The next event; a stream that stays silent for 30 s fails the test rather than hanging it.
+    async fn next(&mut self) -> (Option<String>, Value) {
+        use http_body_util::BodyExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let id = block.lines().find_map(|l| l.strip_prefix("id:")).map(|s| s.trim().to_owned());
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return (id, serde_json::from_str(&data).unwrap());
+            }
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(30), self.body.frame()).await.expect("the stream stayed silent").expect("the stream ended").unwrap();
+            if let Ok(bytes) = frame.into_data() {
+                self.buf.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    /// Events until one of `kind` whose entry text is `text`; returns the ids seen on the way.
+    async fn until_text(&mut self, kind: &str, text: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        loop {
+            let (id, data) = self.next().await;
+            ids.extend(id);
+            if data["kind"] == kind && data["data"]["entry"]["text"] == text {
+                return ids;
+            }
+        }
+    }
+}
+
+async fn open_stream(state: &AppState, path: &str, last_event_id: Option<&str>) -> (u16, SseReader) {
+    use tower::ServiceExt;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state.clone(), None);
+    let mut req = axum::http::Request::builder().uri(path);
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    let mut request = req.body(axum::body::Body::empty()).unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>("198.51.100.7:4000".parse().unwrap()));
+    let response = app.oneshot(request).await.unwrap();
+    (response.status().as_u16(), SseReader { body: response.into_body(), buf: String::new() })
+}
+
+async fn live_stream_follows_the_inbox_and_catches_up(mut state: AppState) {
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
+    let meta_path = meta.data()["webhook_path"].as_str().unwrap().to_owned();
+    let mut anon = Client::new(state.clone());
+    let mut deliver = async |id: &str, text: &str| {
+        let body = meta_inbound(id, "16505551234", text);
+        assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
+        drain(&state).await;
+    };
+
+    // The stream takes a single-use ticket, never the access token.
+    let ticket = |r: &client::Reply| r.data()["ticket"].as_str().unwrap().to_owned();
+    assert_eq!(open_stream(&state, &p("events/stream"), None).await.0, 401);
+    assert_eq!(open_stream(&state, &p("events/stream?ticket=bogus"), None).await.0, 401);
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (status, mut live) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), None).await;
+    assert_eq!(status, 200);
+    let (ready_id, ready) = live.next().await;
+    assert_eq!(ready["kind"], "ready");
+    let ready_id = ready_id.expect("ready carries a cursor");
+    assert_eq!(open_stream(&state, &p(&format!("events/stream?ticket={t}")), None).await.0, 401, "a ticket opens one stream");
+
+    // A signed webhook shows up on the open stream, with the conversation change.
+    deliver("wamid.L1", "Hello live").await;
+    let ids = live.until_text("message.new", "Hello live").await;
+    let convs = ada.get(&p("conversations")).await.data()["conversations"].as_array().unwrap().clone();
+    let conv = convs[0]["id"].as_str().unwrap().to_owned();
+    ada.post(&p(&format!("conversations/{conv}/assign")), json!({"round_robin": true})).await;
+    let mut last = ids.last().cloned().unwrap();
+    loop {
+        let (id, data) = live.next().await;
+        last = id.unwrap_or(last);
+        if data["kind"] == "conversation.updated" && data["data"]["conversation"]["assignee"].is_string() {
+            break;
+        }
+    }
+    drop(live);
+
+    // Away for a while: what happened meanwhile is replayed from the cursor, then the stream goes on.
+    deliver("wamid.L2", "While you were away").await;
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (_, mut again) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), Some(&last)).await;
+    let first = again.next().await.1;
+    assert_eq!((first["kind"].as_str(), first["data"]["entry"]["text"].as_str()), (Some("message.new"), Some("While you were away")), "{first}");
+    deliver("wamid.L3", "And now live again").await;
+    again.until_text("message.new", "And now live again").await;
+
+    // An unreadable or too-old cursor asks the client to reload.
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (_, mut stale) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), Some("01ARZ3NDEKTSV4RRFFQ69G5FAV")).await;
+    assert_eq!(stale.next().await.1["kind"], "reset");
+    let caught = ada.get(&p(&format!("events?after={ready_id}"))).await;
+    let texts: Vec<&str> = caught.data()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "message.new").filter_map(|e| e["data"]["entry"]["text"].as_str()).collect();
+    assert_eq!(texts, ["Hello live", "While you were away", "And now live again"]);
+
+    // Tickets are per workspace and per member.
+    let mut eve = Client::new(state.clone());
+    eve.sign_up("eve@example.com").await;
+    let eve_ws = eve.create_workspace("Eve").await;
+    eve.post(&p("events/ticket"), json!({})).await.assert_error(404, "not_found");
+    let eve_ticket = ticket(&eve.post(&format!("/v1/workspaces/{eve_ws}/events/ticket"), json!({})).await);
+    assert_eq!(open_stream(&state, &p(&format!("events/stream?ticket={eve_ticket}")), None).await.0, 401, "another workspace's ticket");
 }

@@ -121,7 +121,10 @@ pub async fn find_or_create(state: &AppState, ws: &WorkspaceId, channel: &Channe
         };
         let p = Item::new(pointer.clone()).with_attr("conversation", c.id.as_str());
         match state.table.transact(vec![TxWrite::Put { item: p, condition: Condition::NotExists }, TxWrite::Put { item: item_of(ws, &c), condition: Condition::NotExists }]).await {
-            Ok(()) => return Ok((c, true)),
+            Ok(()) => {
+                crate::live::publish(state, ws, "conversation.updated", serde_json::json!({"conversation": c})).await;
+                return Ok((c, true));
+            }
             // Another event for the same contact created it first: read theirs.
             Err(TableError::TransactionCancelled { .. }) => continue,
             Err(e) => return Err(e.into()),
@@ -155,7 +158,10 @@ pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &ConversationId, cha
         change(&mut c);
         c.updated_at = state.clock.now().to_rfc3339();
         match state.table.put(item_of(ws, &c).with_version(item.version + 1), Condition::VersionIs(item.version)).await {
-            Ok(()) => return Ok(c),
+            Ok(()) => {
+                crate::live::publish(state, ws, "conversation.updated", serde_json::json!({"conversation": c})).await;
+                return Ok(c);
+            }
             Err(TableError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -171,6 +177,7 @@ pub fn entry_key(ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Key {
 
 pub async fn append(state: &AppState, ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Result<(), ApiError> {
     state.table.put(Item::of(entry_key(ws, id, entry), entry), Condition::None).await?;
+    crate::live::publish(state, ws, "message.new", serde_json::json!({"conversation_id": id, "entry": entry})).await;
     Ok(())
 }
 

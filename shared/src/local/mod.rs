@@ -35,6 +35,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::triggers::routes())
         .merge(crate::triggers::hook_routes())
         .merge(crate::flows::routes())
+        .merge(crate::live::routes())
 }
 
 /// Every queue with its worker.

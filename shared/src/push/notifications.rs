@@ -372,6 +372,7 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
     let key = notification_key(ws, site, id);
     state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?;
     state.table.add(&key, &[(counter, 1)]).await?;
+    crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
     }
