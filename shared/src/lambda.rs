@@ -45,3 +45,13 @@ pub async fn run_schedule() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Handles the live-updates WebSocket API's `$connect` / `$disconnect` / `$default` routes.
+pub async fn run_live_websocket() -> Result<(), Error> {
+    let state = init().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, Error>(crate::live::websocket::handle_event(state, &event.payload).await)
+    }))
+    .await
+}

@@ -1,11 +1,13 @@
 //! Live updates: one event feed per workspace (new and changed messages, conversation changes, message
 //! statuses, notification stats). Domain code calls [`publish`]; a short per-workspace event log (TTL)
 //! lets a client that reconnects catch up from its cursor, and a [`LiveSink`] pushes each event to the
-//! workspace's open connections: the in-process [`Hub`] feeding Server-Sent Events in the local binary.
+//! workspace's open connections: the in-process [`Hub`] feeding Server-Sent Events in the local binary,
+//! and on AWS the API Gateway WebSocket connections ([`websocket`]).
 
 mod hub;
 mod routes;
 pub mod ticket;
+pub mod websocket;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,7 @@ use crate::ports::{Condition, Item, Key, Query};
 use crate::state::AppState;
 
 pub use hub::Hub;
-pub use routes::{api, routes};
+pub use routes::{api, local_routes, routes};
 
 /// How long the log keeps events: a client away longer reloads instead of catching up.
 pub const LOG_TTL_SECS: i64 = 3600;

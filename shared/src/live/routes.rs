@@ -30,9 +30,15 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(issue_ticket)).routes(routes!(catch_up))
 }
 
-/// The live routes; the stream itself is outside the OpenAPI document (it is not JSON).
+/// The ticket and catch-up routes (served by `api-inbox` on AWS, where the WebSocket API streams).
 pub fn routes() -> Router<AppState> {
-    api().split_for_parts().0.route("/v1/workspaces/{ws}/events/stream", get(stream))
+    api().split_for_parts().0
+}
+
+/// The local binary's routes: those plus the Server-Sent Events stream (outside the OpenAPI document:
+/// it is not JSON).
+pub fn local_routes() -> Router<AppState> {
+    routes().route("/v1/workspaces/{ws}/events/stream", get(stream))
 }
 
 /// A single-use ticket (one minute) to open this workspace's live stream, since `EventSource` and

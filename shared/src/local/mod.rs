@@ -35,7 +35,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::triggers::routes())
         .merge(crate::triggers::hook_routes())
         .merge(crate::flows::routes())
-        .merge(crate::live::routes())
+        .merge(crate::live::local_routes())
 }
 
 /// Every queue with its worker.
