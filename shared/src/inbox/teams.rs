@@ -95,7 +95,7 @@ pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Team>, ApiErro
     ws.require(Action::WorkspaceRead)?;
     let page = state.table.query(Query::partition(format!("WS#{}#TEAM", ws.id())).limit(200)).await?;
     let mut teams = page.items.iter().map(Item::parse::<Team>).collect::<Result<Vec<_>, _>>()?;
-    teams.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    teams.sort_by_key(|t| t.name.to_lowercase());
     Ok(teams)
 }
 

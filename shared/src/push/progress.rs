@@ -35,7 +35,7 @@ pub struct Progress {
     version: u64,
     stored: Stored,
     /// Workspace and ids for the live `notification.stats` event sent after counters move.
-    live: (WorkspaceId, serde_json::Value),
+    live: Box<(WorkspaceId, serde_json::Value)>,
 }
 
 /// Why a job cannot be worked on now.
@@ -79,7 +79,7 @@ impl Progress {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }
-        let live = (ws.clone(), serde_json::json!({"site_id": site, "notification_id": id}));
+        let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
         let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored, live };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
