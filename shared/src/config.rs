@@ -39,6 +39,9 @@ pub struct Config {
     pub outbound: crate::http::outbound::OutboundPolicy,
     /// `WEBTRIGGER_TRUSTED_PROXIES`: IPs/CIDRs whose X-Forwarded-For entries are believed. Default none.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// `WEBTRIGGER_LIVE_WS_ENDPOINT`: the WebSocket API's management endpoint; workers post live events
+    /// to the workspace's connections through it (AWS only).
+    pub live_ws_endpoint: Option<String>,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -125,7 +128,9 @@ impl Config {
         let outbound = crate::http::outbound::OutboundPolicy { allow_hosts };
         let trusted_proxies = crate::http::client_ip::TrustedProxies::parse(&get("WEBTRIGGER_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|reason| ConfigError::Invalid { name: "WEBTRIGGER_TRUSTED_PROXIES", reason })?;
-        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies })
+        // The API Gateway WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+        let live_ws_endpoint = get("WEBTRIGGER_LIVE_WS_ENDPOINT").map(|_| url("WEBTRIGGER_LIVE_WS_ENDPOINT", String::new())).transpose()?;
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies, live_ws_endpoint })
     }
 }
 

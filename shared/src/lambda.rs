@@ -145,7 +145,7 @@ impl Function {
             Function::ApiSubscribers => run_api(push::public_routes()).await,
             Function::ApiCredentials => run_api(whatsapp::credentials_routes()).await,
             Function::ApiMessages => run_api(whatsapp::messages_routes()).await,
-            Function::ApiInbox => run_api(inbox::routes()).await,
+            Function::ApiInbox => run_api(inbox::routes().merge(crate::live::routes())).await,
             Function::ApiTriggers => run_api(triggers::routes()).await,
             Function::ApiFlows => run_api(flows::routes()).await,
             Function::ApiCampaigns => run_api(contacts::routes().merge(broadcasts::routes())).await,
@@ -162,6 +162,16 @@ impl Function {
             Function::CronTick => run_schedule().await,
         }
     }
+}
+
+/// Handles the live-updates WebSocket API's `$connect` / `$disconnect` / `$default` routes.
+pub async fn run_live_websocket() -> Result<(), Error> {
+    let state = init().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, Error>(crate::live::websocket::handle_event(state, &event.payload).await)
+    }))
+    .await
 }
 
 #[cfg(test)]

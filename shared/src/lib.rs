@@ -14,6 +14,7 @@ pub mod http;
 pub mod inbox;
 pub mod keys;
 pub mod lambda;
+pub mod live;
 pub mod local;
 pub mod openapi;
 pub mod ops;

@@ -46,6 +46,8 @@ pub struct AppState {
     pub events_out: Arc<crate::events_out::EventsRuntime>,
     /// Unwrapped data keys of secrets read per request (trigger and event endpoint secrets).
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
+    /// Live updates: open SSE streams in this process (and WebSocket connections on AWS).
+    pub live: Arc<crate::live::Hub>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,14 @@ impl AppState {
         state.trusted_proxies = config.trusted_proxies.clone();
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
+        if let (BackendConfig::Aws(aws), Some(endpoint)) = (&config.backend, &config.live_ws_endpoint) {
+            let sdk = match &aws.endpoint {
+                Some(e) => adapters::aws::sdk_config_for_endpoint(e).await,
+                None => adapters::aws::sdk_config_from_env().await,
+            };
+            let sink = crate::live::websocket::WebSocketSink::new(&sdk, endpoint, state.table.clone());
+            state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
+        }
         Ok(state)
     }
 
@@ -106,6 +116,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
         }
     }
 
@@ -137,6 +148,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
         }
     }
 

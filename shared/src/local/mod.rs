@@ -37,6 +37,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::flows::routes())
         .merge(crate::contacts::routes())
         .merge(crate::broadcasts::routes())
+        .merge(crate::live::local_routes())
 }
 
 /// Every queue with its worker.

@@ -539,6 +539,7 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
         Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
         None => state.table.add(&key, &[(counter, 1)]).await?,
     };
+    crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
     }

@@ -34,6 +34,8 @@ pub struct Progress {
     counters: Key,
     version: u64,
     stored: Stored,
+    /// Workspace and ids for the live `notification.stats` event sent after counters move.
+    live: Box<(WorkspaceId, serde_json::Value)>,
 }
 
 /// Why a job cannot be worked on now.
@@ -77,7 +79,8 @@ impl Progress {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }
-        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored };
+        let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
+        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored, live };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
@@ -134,11 +137,15 @@ impl Progress {
         let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
         let mut writes = vec![TxWrite::Put { item, condition }];
         let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
-        if !deltas.is_empty() {
+        let moved = !deltas.is_empty();
+        if moved {
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
         }
         state.table.transact(writes).await?;
         self.version = next;
+        if moved {
+            crate::live::notify(state, &self.live.0, "notification.stats", self.live.1.clone()).await;
+        }
         Ok(())
     }
 }
