@@ -46,6 +46,8 @@ pub struct AppState {
     pub events_out: Arc<crate::events_out::EventsRuntime>,
     /// Unwrapped data keys of secrets read per request (trigger and event endpoint secrets).
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
+    /// Invite and password-reset email; None when no SMTP relay is configured.
+    pub mail: Option<crate::auth::mailer::MailRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ pub enum InitError {
     Database(#[from] rusqlite::Error),
     #[error("cannot create queue: {0}")]
     Queue(#[from] crate::ports::QueueError),
+    #[error("cannot set up email: {0}")]
+    Mail(#[from] crate::auth::mailer::MailError),
 }
 
 impl AppState {
@@ -71,6 +75,7 @@ impl AppState {
         state.trusted_proxies = config.trusted_proxies.clone();
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
+        state.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
         Ok(state)
     }
 
@@ -106,6 +111,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            mail: None,
         }
     }
 
@@ -137,6 +143,7 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            mail: None,
         }
     }
 
