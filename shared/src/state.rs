@@ -48,6 +48,8 @@ pub struct AppState {
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
     /// Live updates: open SSE streams in this process (and WebSocket connections on AWS).
     pub live: Arc<crate::live::Hub>,
+    /// Invite and password-reset email; None when no SMTP relay is configured.
+    pub mail: Option<crate::auth::mailer::MailRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub enum InitError {
     Database(#[from] rusqlite::Error),
     #[error("cannot create queue: {0}")]
     Queue(#[from] crate::ports::QueueError),
+    #[error("cannot set up email: {0}")]
+    Mail(#[from] crate::auth::mailer::MailError),
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             let sink = crate::live::websocket::WebSocketSink::new(&sdk, endpoint, state.table.clone());
             state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
         }
+        state.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
         Ok(state)
     }
 
@@ -117,6 +122,7 @@ impl AppState {
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
             live: Arc::default(),
+            mail: None,
         }
     }
 
@@ -149,6 +155,7 @@ impl AppState {
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
             live: Arc::default(),
+            mail: None,
         }
     }
 

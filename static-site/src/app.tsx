@@ -7,7 +7,7 @@ import { FlowsPage } from './pages/flows';
 import { ComingSoonPage } from './pages/coming-soon';
 import { NotFoundPage } from './pages/not-found';
 import { OverviewPage } from './pages/overview';
-import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
+import { AcceptInvitePage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DevicesPage } from './pages/devices';
@@ -123,6 +123,8 @@ const STANDALONE: Record<string, { title: string; Page: () => preact.JSX.Element
   '/login': { title: 'Log in', Page: LoginPage },
   '/signup': { title: 'Sign up', Page: SignupPage },
   '/accept-invite': { title: 'Join a workspace', Page: AcceptInvitePage },
+  '/forgot-password': { title: 'Forgot password', Page: ForgotPasswordPage },
+  '/reset-password': { title: 'Reset password', Page: ResetPasswordPage },
 };
 
 /** Navigation pages that are built (the rest show their "coming later" state). */
