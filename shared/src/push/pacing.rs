@@ -212,7 +212,7 @@ mod tests {
         use crate::push::subscribers::ClientInfo;
         use crate::push::types::PushSubscription;
         let subscription = PushSubscription { endpoint: format!("https://fcm.googleapis.com/fcm/send/{i}"), p256dh: "k".into(), auth: "a".into() };
-        Subscriber { id: subscription.id(), subscription, client: ClientInfo { timezone: tz.map(str::to_owned), ..Default::default() }, tags: vec![], created_at: String::new(), last_seen: String::new() }
+        Subscriber { id: subscription.id(), subscription, client: ClientInfo { timezone: tz.map(str::to_owned), ..Default::default() }, tags: vec![], created_at: String::new(), last_seen: String::new(), country: None, attributes: Default::default(), clicks: 0 }
     }
 
     #[test]
