@@ -15,7 +15,7 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, recordShownNotifications } from './support.mjs';
 
 const FAKE = process.env.PUSH_FAKE_HOST ?? '';
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
@@ -118,18 +118,11 @@ test('a member opts this browser in and receives the test notification', { timeo
     if (!worker) await page.waitForTimeout(100);
   }
   assert.ok(worker, 'the dashboard worker runs');
-  await worker.evaluate(() => {
-    self.shownForTest = [];
-    const show = self.registration.showNotification.bind(self.registration);
-    self.registration.showNotification = (title, options) => {
-      self.shownForTest.push({ title, body: options?.body });
-      return show(title, options);
-    };
-  });
+  await recordShownNotifications(worker);
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: BASE_URL, registrationId: registration.registrationId, data: JSON.stringify(payload) });
   let shown = null;
   for (let i = 0; i < 100 && !shown; i++) {
-    shown = await worker.evaluate(() => self.shownForTest[0] ?? null);
+    shown = await worker.evaluate(() => { const n = self.shownForTest[0]; return n ? { title: n.title, body: n.options?.body } : null; });
     if (!shown) await page.waitForTimeout(100);
   }
   assert.deepEqual(shown, { title: 'WebTrigger', body: 'Notifications are on for this device.' });

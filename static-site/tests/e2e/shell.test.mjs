@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, recordShownNotifications } from './support.mjs';
 
 if (!BASE_URL) {
   throw new Error(
@@ -273,14 +273,7 @@ test('a push delivered over CDP shows a notification', { timeout: STEP_TIMEOUT }
     timeout: 10_000,
     what: 'the /sw.js worker in context.serviceWorkers()',
   });
-  await worker.evaluate(() => {
-    self.shownForTest = [];
-    const show = self.registration.showNotification.bind(self.registration);
-    self.registration.showNotification = (title, options) => {
-      self.shownForTest.push({ title, options });
-      return show(title, options);
-    };
-  });
+  await recordShownNotifications(worker);
   await withTimeout(
     cdp.send('ServiceWorker.deliverPushMessage', { origin: ORIGIN, registrationId: registration.registrationId, data: JSON.stringify(payload) }),
     10_000,
