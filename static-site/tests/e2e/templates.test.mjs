@@ -17,7 +17,6 @@ const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const WABA = '102290129340398';
 // Distinct from the other browser tests' numbers: a sender belongs to one channel platform-wide.
-// Each browser test that connects a Meta channel uses its own sender: the tests share one server, and a sender is one channel.
 const PHONE_NUMBER_ID = '106540352242966';
 
 const listed = [
