@@ -27,7 +27,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(export_contacts))
         .routes(routes!(get_contact, patch_contact, erase_contact))
         .routes(routes!(create_import))
-        .routes(routes!(get_import))
+        .routes(routes!(get_contact_import))
         .routes(routes!(add_part))
         .routes(routes!(import_errors))
         .routes(routes!(list_audiences, create_audience))
@@ -129,7 +129,7 @@ async fn create_import(State(state): State<AppState>, ws: Workspace, ApiJson(bod
 /// Progress of an import.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/imports/{import}", tag = "contacts", security(("bearer" = [])), params(("ws" = String, Path), ("import" = String, Path)),
     responses((status = 200, description = "OK", body = Envelope<ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn get_import(State(state): State<AppState>, ws: Workspace, Path(p): Path<ImportPath>) -> ApiResult<ImportView> {
+async fn get_contact_import(State(state): State<AppState>, ws: Workspace, Path(p): Path<ImportPath>) -> ApiResult<ImportView> {
     Ok(ApiOk::ok(imports::get(&state, &ws, &ImportId::parse(&p.import)?).await?))
 }
 

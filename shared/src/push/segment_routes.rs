@@ -25,7 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(import_vapid_key))
         .routes(routes!(export_subscribers))
         .routes(routes!(import_subscribers))
-        .routes(routes!(get_import))
+        .routes(routes!(get_subscriber_import))
 }
 
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -173,7 +173,7 @@ struct ImportPath {
 /// An import job: progress, counters and the per-row errors (by line of the uploaded file).
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/imports/{import}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("import" = String, Path)),
     responses((status = 200, description = "OK", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn get_import(State(state): State<AppState>, ws: Workspace, Path(p): Path<ImportPath>) -> ApiResult<super::imports::ImportView> {
+async fn get_subscriber_import(State(state): State<AppState>, ws: Workspace, Path(p): Path<ImportPath>) -> ApiResult<super::imports::ImportView> {
     let id = super::imports::ImportId::parse(&p.import).map_err(|_| ApiError::NotFound("no such import".into()))?;
     let site = site_id(&p.site)?;
     super::sites::get(&state, &ws, &site).await?;
