@@ -73,6 +73,7 @@ pub enum Function {
     WorkerEventsOut,
     WorkerCampaigns,
     CronTick,
+    LiveWebsocket,
 }
 
 const FUNCTIONS: &[(&str, Function)] = &[
@@ -98,6 +99,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("worker-events-out", Function::WorkerEventsOut),
     ("worker-campaigns", Function::WorkerCampaigns),
     ("cron-tick", Function::CronTick),
+    ("live-websocket", Function::LiveWebsocket),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -160,6 +162,7 @@ impl Function {
             Function::WorkerEventsOut => run_worker(queues::events_out(), events_out::EventsOutWorker).await,
             Function::WorkerCampaigns => run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await,
             Function::CronTick => run_schedule().await,
+            Function::LiveWebsocket => run_live_websocket().await,
         }
     }
 }
