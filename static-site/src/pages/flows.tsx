@@ -104,7 +104,7 @@ function Flows({ ws }: { ws: WorkspaceSummary }) {
               {flows.data.map((f) => (
                 <tr key={f.id}>
                   <td>{f.draft.name}</td>
-                  <td>{f.draft.triggers.map((t) => (t.value ? `${t.type} “${t.value}”` : String(t.type))).join(', ')}</td>
+                  <td>{f.draft.triggers.map((t) => (t.value ?? t.id ? `${t.type} “${t.value ?? t.id}”` : String(t.type))).join(', ')}</td>
                   <td><span class={`badge ${f.live_version ? 'badge-active' : 'badge-paused'}`}>{f.live_version ? `v${f.live_version}` : 'draft'}</span></td>
                   <td><button type="button" class="button button-small" onClick={() => setOpen(f.id)}>Open</button></td>
                 </tr>
