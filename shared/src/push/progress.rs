@@ -33,7 +33,7 @@ pub struct Progress {
     key: Key,
     counters: Key,
     /// A second record the same counters are added to (a drip step's or schedule's stats).
-    mirror: Option<Key>,
+    mirror: Option<Box<Key>>,
     version: u64,
     stored: Stored,
     /// Workspace and ids for the live `notification.stats` event sent after counters move.
@@ -95,7 +95,7 @@ impl Progress {
 
     /// Adds every later commit's counters (bookkeeping aside) to `key` too.
     pub fn mirror_to(&mut self, key: Option<Key>) {
-        self.mirror = key;
+        self.mirror = key.map(Box::new);
     }
 
     pub fn is_done(&self, subscriber: &str) -> bool {
@@ -149,7 +149,7 @@ impl Progress {
             if let Some(mirror) = &self.mirror {
                 let shown: Vec<(String, i64)> = deltas.iter().filter(|(k, _)| k != "jobs_done").cloned().collect();
                 if !shown.is_empty() {
-                    writes.push(TxWrite::Add { key: mirror.clone(), deltas: shown });
+                    writes.push(TxWrite::Add { key: (**mirror).clone(), deltas: shown });
                 }
             }
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
