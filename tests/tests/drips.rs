@@ -159,6 +159,8 @@ async fn drip_steps_go_at_their_times_once_and_stop_after_unsubscribe() {
     assert_eq!(h.subscribe("bob", json!({})).await, 201);
     assert_eq!(h.subscribe("ann", json!({"tags": ["again"]})).await, 200, "a refresh of the same subscription");
     assert_eq!(h.admin.get(&one).await.data()["stats"]["enrolled"], 2, "no second enrolment on a repeated subscribe");
+    let audit = h.admin.get(&format!("/v1/workspaces/{}/audit", h.ws)).await;
+    assert_eq!(audit.data()["entries"][0]["action"], "drip.create");
 
     // Step 0 at the next minute tick.
     h.tick_at(start + minutes(1)).await;
@@ -366,6 +368,11 @@ async fn recurring_runs_once_per_date_across_dst() {
     let edited = h.admin.call(Method::PUT, &one, Some(later)).await;
     assert_eq!(edited.data()["next_run"]["date"], "2026-03-31", "March 30 already ran");
     assert_eq!(h.linked_titles().await, ["Good morning", "Good morning"]);
+
+    // Every change is in the audit log; the tick's runs are not (they are the schedule's, not a person's).
+    let audit = h.admin.get(&format!("/v1/workspaces/{}/audit", h.ws)).await;
+    let actions: Vec<&str> = audit.data()["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).filter(|a| a.starts_with("recurring.")).collect();
+    assert_eq!(actions, ["recurring.update", "recurring.resume", "recurring.pause", "recurring.create"], "newest first");
 }
 
 /// "At 09:00 in each subscriber's time zone": the run starts 13 h before 09:00 UTC and the fan-out holds
