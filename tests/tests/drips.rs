@@ -148,7 +148,9 @@ async fn drip_steps_go_at_their_times_once_and_stop_after_unsubscribe() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 30).unwrap();
     let clock = Arc::new(FixedClock::new(start));
     let (state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
-    let mut h = Harness::new(state, Some((clock, start))).await;
+    let mut h = Harness::new(state, Some((clock.clone(), start - minutes(5)))).await;
+    // A subscriber from before the drip existed.
+    assert_eq!(h.subscribe("old", json!({})).await, 201);
     h.tick_at(start).await;
     let steps = json!([{"delay_minutes": 0, "title": "Welcome"}, {"delay_minutes": 1440, "title": "Day one"}, {"delay_minutes": 4320, "title": "Day three", "url": "https://shop.example.com/tips"}]);
     let drip = h.admin.post(&format!("{}/drips", h.base), json!({"name": "Welcome series", "steps": steps})).await;
@@ -158,7 +160,8 @@ async fn drip_steps_go_at_their_times_once_and_stop_after_unsubscribe() {
     assert_eq!(h.subscribe("ann", json!({})).await, 201);
     assert_eq!(h.subscribe("bob", json!({})).await, 201);
     assert_eq!(h.subscribe("ann", json!({"tags": ["again"]})).await, 200, "a refresh of the same subscription");
-    assert_eq!(h.admin.get(&one).await.data()["stats"]["enrolled"], 2, "no second enrolment on a repeated subscribe");
+    assert_eq!(h.subscribe("old", json!({"tags": ["again"]})).await, 200, "a refresh of a subscription older than the drip");
+    assert_eq!(h.admin.get(&one).await.data()["stats"]["enrolled"], 2, "no second enrolment on a repeated subscribe, none for a subscriber older than the drip");
     let audit = h.admin.get(&format!("/v1/workspaces/{}/audit", h.ws)).await;
     assert_eq!(audit.data()["entries"][0]["action"], "drip.create");
 

@@ -20,8 +20,9 @@ use crate::state::AppState;
 
 /// The due-index kind of enrolments.
 pub const KIND: &str = "DRIPDUE";
-/// A subscribe call this soon after the subscription still enrols (a retry after a failed first call).
-const FRESH_MINUTES: i64 = 10;
+/// A subscribe call this soon after the subscription still enrols: the SDK posts again on a later page
+/// view when a first call failed.
+const FRESH_HOURS: i64 = 24;
 /// Finished enrolments are kept this long, so a subscriber is not enrolled again meanwhile.
 const KEEP_DONE_SECS: i64 = 400 * 86_400;
 
@@ -84,17 +85,18 @@ pub fn due_minute(anchor: DateTime<Utc>, delay: u32, not_before: i64) -> i64 {
     epoch_minute(anchor + Duration::minutes(i64::from(delay))).max(not_before)
 }
 
-/// Enrols a subscriber that subscribed just now in every active drip of the site. A refresh of an older
-/// subscription enrols nobody (it is not a new subscriber); an existing enrolment is left as it is.
-/// Returns how many enrolments were made.
+/// Enrols a subscriber that subscribed just now in every active drip of the site created before the
+/// subscription. A refresh of an older subscription enrols nobody (it is not a new subscriber); an
+/// existing enrolment is left as it is. Returns how many enrolments were made.
 pub async fn on_subscribe(state: &AppState, ws: &WorkspaceId, site: &SiteId, subscriber: &Subscriber, is_new: bool) -> Result<usize, ApiError> {
     let now = state.clock.now();
     let anchor = DateTime::parse_from_rfc3339(&subscriber.created_at).map_or(now, |d| d.with_timezone(&Utc));
-    if !is_new && now - anchor > Duration::minutes(FRESH_MINUTES) {
+    if !is_new && now - anchor > Duration::hours(FRESH_HOURS) {
         return Ok(0);
     }
     let mut made = 0;
-    for drip in store::active_and_paused(state, ws, site).await?.into_iter().filter(|d| d.status == Status::Active) {
+    let before = |d: &super::types::Drip| DateTime::parse_from_rfc3339(&d.created_at).is_ok_and(|c| c <= anchor);
+    for drip in store::active_and_paused(state, ws, site).await?.into_iter().filter(|d| d.status == Status::Active && before(d)) {
         let Some(first) = drip.steps.first() else { continue };
         let enrolment = Enrolment {
             workspace: ws.clone(),

@@ -116,10 +116,15 @@ pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &DripId) -
     view(state, ws.id(), &load(state, ws.id(), site, id).await?).await
 }
 
-/// Every drip of a site, for enrolment and the tick (no access check).
+/// Every drip of a site, for enrolment (no access check). A record that does not parse is left out
+/// (and logged), so it cannot make every subscribe call of the site fail.
 pub async fn active_and_paused(state: &AppState, ws: &WorkspaceId, site: &SiteId) -> Result<Vec<Drip>, ApiError> {
     let page = state.table.query(Query::partition(partition(ws, site)).prefix("DRIP#").limit(MAX_DRIPS as u32 + 5)).await?;
-    page.items.iter().map(|i| i.parse().map_err(ApiError::from)).collect()
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| i.parse().map_err(|e| tracing::warn!(error = %e, "drip record does not parse; skipped")).ok())
+        .collect())
 }
 
 /// The drip for the tick (no access check); `None` once deleted.
