@@ -104,7 +104,7 @@ export class WebTriggerStack extends Stack {
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
     const apiWorkspaces = fn('ApiWorkspaces', 'api-workspaces', 'Workspaces, members, invites, API keys, audit log');
     const workerEcho = fn('WorkerEcho', 'worker-echo', 'Consumes tick heartbeats from the echo queue', echo.environment());
-    const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications', pushSend.environment());
+    const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications, segments, welcome drips, recurring schedules', pushSend.environment());
     const apiSubscribers = fn('ApiSubscribers', 'api-subscribers', 'Public endpoints for the site SDK (subscribe, tags, tracking)');
     const workerPushSend = fn('WorkerPushSend', 'worker-push-send', 'Web Push fan-out and delivery', pushSend.environment(), { timeout: Duration.seconds(30), reserved: 20 });
     const apiCredentials = fn('ApiCredentials', 'api-credentials', 'WhatsApp provider credentials (sealed) and channels');
@@ -119,7 +119,7 @@ export class WebTriggerStack extends Stack {
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
     const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs (scheduled pushes, drip steps, recurring runs), outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
     const apiCampaigns = fn('ApiCampaigns', 'api-campaigns', 'Contacts (import, export, GDPR erase), audiences, WhatsApp broadcasts', campaigns.environment());
     const workerCampaigns = fn('WorkerCampaigns', 'worker-campaigns', 'Contact-import chunks and broadcast fan-out pages', { ...campaigns.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(60) });
     const liveWebsocket = fn('LiveWebsocket', 'live-websocket', 'Live-updates WebSocket API: $connect (stream ticket), $disconnect, $default');

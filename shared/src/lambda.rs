@@ -143,7 +143,7 @@ impl Function {
             Function::ApiHealth => run_api(health::routes()).await,
             Function::ApiAuth => run_api(auth::routes()).await,
             Function::ApiWorkspaces => run_api(workspaces::routes()).await,
-            Function::ApiSites => run_api(push::routes()).await,
+            Function::ApiSites => run_api(push::routes().merge(crate::drips::routes()).merge(crate::recurring::routes())).await,
             Function::ApiSubscribers => run_api(push::public_routes()).await,
             Function::ApiCredentials => run_api(whatsapp::credentials_routes()).await,
             Function::ApiMessages => run_api(whatsapp::messages_routes()).await,

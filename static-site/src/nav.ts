@@ -60,6 +60,18 @@ export const NAV: NavGroup[] = [
         description: 'Compose and send notifications, and follow delivery, click and failure counts.',
         ready: true,
       },
+      {
+        path: '/web-push/drips',
+        title: 'Drips',
+        description: 'Welcome sequences: steps sent to each new subscriber a set time after they subscribed, with stats per step.',
+        ready: true,
+      },
+      {
+        path: '/web-push/recurring',
+        title: 'Recurring',
+        description: 'Notifications sent daily, weekly or monthly, at a time in your time zone or each subscriber\'s.',
+        ready: true,
+      },
     ],
   },
   {

@@ -151,6 +151,9 @@ pub struct Notification {
     /// The A/B variant this copy carries (set for sending, never stored).
     #[serde(skip)]
     pub variant: Option<u8>,
+    /// The drip step or recurring schedule that made it (`linked.rs`); absent for notifications people send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::linked::Source>,
 }
 
 impl Notification {
@@ -350,6 +353,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         started_at: None,
         cancel_requested: 0,
         variant: None,
+        source: None,
     };
     check_size(&site, &n)?;
     let action = match phase {
@@ -539,6 +543,9 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
         Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
         None => state.table.add(&key, &[(counter, 1)]).await?,
     };
+    if let Some(source) = &n.source {
+        state.table.add(&source.stats_key(ws, site), &[(counter, 1)]).await?;
+    }
     crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
