@@ -10,6 +10,8 @@ import { OverviewPage } from './pages/overview';
 import { AcceptInvitePage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
+import { SegmentsPage } from './pages/segments';
+import { ImportPage } from './pages/subscriber-import';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
@@ -134,6 +136,8 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/web-push/sites': SitesPage,
   '/web-push/subscribers': SubscribersPage,
   '/web-push/notifications': NotificationsPage,
+  '/web-push/segments': SegmentsPage,
+  '/web-push/import': ImportPage,
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,
