@@ -12,6 +12,8 @@ import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from '.
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DripsPage } from './pages/drips';
 import { RecurringPage } from './pages/recurring';
+import { SegmentsPage } from './pages/segments';
+import { ImportPage } from './pages/subscriber-import';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
@@ -138,6 +140,8 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/web-push/notifications': NotificationsPage,
   '/web-push/drips': DripsPage,
   '/web-push/recurring': RecurringPage,
+  '/web-push/segments': SegmentsPage,
+  '/web-push/import': ImportPage,
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,

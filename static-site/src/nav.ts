@@ -55,6 +55,18 @@ export const NAV: NavGroup[] = [
         ready: true,
       },
       {
+        path: '/web-push/segments',
+        title: 'Segments',
+        description: 'Saved subscriber groups by tags, browser, language, country, activity, clicks and custom attributes, with live counts.',
+        ready: true,
+      },
+      {
+        path: '/web-push/import',
+        title: 'Import',
+        description: 'Import subscribers from CSV or JSON lines, and export a site\'s subscribers.',
+        ready: true,
+      },
+      {
         path: '/web-push/notifications',
         title: 'Notifications',
         description: 'Compose and send notifications, and follow delivery, click and failure counts.',

@@ -8,7 +8,7 @@ import type { WorkspaceSummary } from '../auth';
 import { Compose } from './compose';
 import { WithWorkspace } from './settings';
 
-interface Site {
+export interface Site {
   id: string;
   name: string;
   allowed_origins: string[];
