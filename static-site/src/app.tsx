@@ -10,6 +10,7 @@ import { OverviewPage } from './pages/overview';
 import { AcceptInvitePage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
+import { AnalyticsPage } from './pages/analytics';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
@@ -144,6 +145,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/templates': TemplatesPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
+  '/web-push/analytics': AnalyticsPage,
   '/flows': FlowsPage,
   '/settings/event-webhooks': EventWebhooksPage,
 };

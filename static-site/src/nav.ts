@@ -60,6 +60,12 @@ export const NAV: NavGroup[] = [
         description: 'Compose and send notifications, and follow delivery, click and failure counts.',
         ready: true,
       },
+      {
+        path: '/web-push/analytics',
+        title: 'Analytics',
+        description: 'Delivery and click-through over time, subscriber growth, top notifications, and each notification’s funnel.',
+        ready: true,
+      },
     ],
   },
   {
