@@ -406,18 +406,13 @@ pub struct NotificationAnalytics {
     pub hours: Vec<HourRow>,
 }
 
-/// The UTC offset a delivery hour stands for when the send was at `local` (HH:MM) in each zone.
+/// The UTC offset a delivery hour stands for when the send was at `local` (HH:MM) in each zone. Zones a
+/// day apart (UTC-11 and UTC+13) get the same UTC hour; both are named.
 fn offset_of(hour: DateTime<Utc>, local: chrono::NaiveTime) -> String {
     let local_minutes = i64::from(local.hour() * 60 + local.minute());
-    let mut offset = local_minutes - i64::from(hour.hour() * 60);
-    while offset > 14 * 60 {
-        offset -= 1440;
-    }
-    while offset < -12 * 60 {
-        offset += 1440;
-    }
-    let sign = if offset < 0 { '-' } else { '+' };
-    format!("UTC{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60)
+    let offset = (local_minutes - i64::from(hour.hour() * 60) + 12 * 60).rem_euclid(1440) - 12 * 60;
+    let label = |o: i64| format!("UTC{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60);
+    if offset + 1440 <= 14 * 60 { format!("{} or {}", label(offset), label(offset + 1440)) } else { label(offset) }
 }
 
 pub async fn notification(state: &AppState, ws: &Workspace, site: &SiteId, id: &NotificationId) -> Result<NotificationAnalytics, ApiError> {
@@ -503,7 +498,8 @@ mod tests {
         let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap();
         assert_eq!(offset_of(at("2026-12-03T14:00:00Z"), nine), "UTC-05:00");
         assert_eq!(offset_of(at("2026-12-03T00:00:00Z"), nine), "UTC+09:00");
-        assert_eq!(offset_of(at("2026-12-02T20:00:00Z"), nine), "UTC+13:00");
+        assert_eq!(offset_of(at("2026-12-02T20:00:00Z"), nine), "UTC-11:00 or UTC+13:00");
+        assert_eq!(offset_of(at("2026-12-02T21:00:00Z"), nine), "UTC-12:00 or UTC+12:00");
         assert_eq!(offset_of(at("2026-12-03T09:00:00Z"), nine), "UTC+00:00");
     }
 

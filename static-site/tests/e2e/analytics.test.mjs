@@ -69,13 +69,14 @@ test('the Analytics page charts a send and shows its funnel', { timeout: 180_000
   const site = await api(`/v1/workspaces/${ws}/sites`, { token, method: 'POST', body: { name: 'Charted shop', allowed_origins: [origin], contact: 'mailto:ops@example.com' } });
   await api(`/v1/workspaces/${ws}/sites`, { token, method: 'POST', body: { name: 'Quiet shop', allowed_origins: [origin], contact: 'mailto:ops@example.com' } });
 
-  const publicApi = (path, body, method = 'POST') =>
-    fetch(`${BASE_URL}/v1/public/sites/${site.id}${path}`, { method, headers: { 'content-type': 'application/json', origin }, body: JSON.stringify(body) });
+  const publicApi = (path, body, userAgent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36') =>
+    fetch(`${BASE_URL}/v1/public/sites/${site.id}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin, 'user-agent': userAgent }, body: JSON.stringify(body) });
+  const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
   const endpoints = [1, 2, 3].map((i) => `http://${FAKE}/push/analytics-${Date.now()}-${i}`);
   for (const [i, endpoint] of endpoints.entries()) {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const p256dh = publicKey.export({ format: 'der', type: 'spki' }).subarray(-65).toString('base64url');
-    const res = await publicApi('/subscriptions', { subscription: { endpoint, keys: { p256dh, auth: randomBytes(16).toString('base64url') } }, browser: i === 0 ? 'Firefox' : 'Chrome', os: 'Linux', timezone: 'Europe/Berlin' });
+    const res = await publicApi('/subscriptions', { subscription: { endpoint, keys: { p256dh, auth: randomBytes(16).toString('base64url') } }, timezone: 'Europe/Berlin' }, ...(i === 0 ? [firefox] : []));
     assert.equal(res.status, 201, await res.text());
   }
   const sent = await api(`/v1/workspaces/${ws}/sites/${site.id}/notifications`, {
