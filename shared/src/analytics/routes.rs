@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::events::{self, Event, EventKind, Recorded};
-use super::report::{self, NotificationAnalytics, Range, SiteAnalytics};
+use super::funnel::{self, NotificationAnalytics};
+use super::report::{self, Range, SiteAnalytics};
 use crate::auth::{Action, Workspace};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
@@ -107,16 +108,16 @@ async fn site_analytics_csv(State(state): State<AppState>, ws: Workspace, Path(p
     responses((status = 200, description = "OK (text/csv with format=csv)", body = Envelope<NotificationAnalytics>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown format", body = ErrorEnvelope)))]
 async fn notification_analytics(State(state): State<AppState>, ws: Workspace, Path(p): Path<NotificationPath>, Query(q): Query<FormatQuery>) -> Result<Response, ApiError> {
     let csv_wanted = wants_csv(q.format.as_deref())?;
-    let r = report::notification(&state, &ws, &site_id(&p.site)?, &notification_id(&p.notification)?).await?;
-    Ok(if csv_wanted { csv(format!("analytics-{}", p.notification), report::notification_csv(&r)) } else { ApiOk::ok(r).into_response() })
+    let r = funnel::report(&state, &ws, &site_id(&p.site)?, &notification_id(&p.notification)?).await?;
+    Ok(if csv_wanted { csv(format!("analytics-{}", p.notification), funnel::csv(&r)) } else { ApiOk::ok(r).into_response() })
 }
 
 /// The notification report as CSV: funnel rows, then one row per hour.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}/analytics.csv", tag = "analytics", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn notification_analytics_csv(State(state): State<AppState>, ws: Workspace, Path(p): Path<NotificationPath>) -> Result<Response, ApiError> {
-    let r = report::notification(&state, &ws, &site_id(&p.site)?, &notification_id(&p.notification)?).await?;
-    Ok(csv(format!("analytics-{}", p.notification), report::notification_csv(&r)))
+    let r = funnel::report(&state, &ws, &site_id(&p.site)?, &notification_id(&p.notification)?).await?;
+    Ok(csv(format!("analytics-{}", p.notification), funnel::csv(&r)))
 }
 
 /// A conversion reported by the customer's server.
