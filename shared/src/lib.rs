@@ -2,6 +2,7 @@
 //! Lambda binaries in `functions/` and the local binary only wire state and hand over to this crate.
 
 pub mod adapters;
+pub mod analytics;
 pub mod auth;
 pub mod broadcasts;
 pub mod config;

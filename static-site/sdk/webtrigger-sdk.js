@@ -184,6 +184,29 @@
     });
   }
 
+  /**
+   * Counts a conversion (an order, a sign-up) with an optional value for the notification this visitor
+   * arrived from. Once per notification and browser; resolves false when the visit did not come from a
+   * notification or the conversion was counted already.
+   */
+  function trackConversion(value) {
+    if (value !== undefined && value !== null && (typeof value !== 'number' || !isFinite(value) || value < 0)) {
+      return Promise.reject(fail('the conversion value must be a number of 0 or more'));
+    }
+    var from = load('arrived_from');
+    if (!from || load('converted:' + from)) return Promise.resolve(false);
+    var body = { event: 'conversion' };
+    if (typeof value === 'number') body.value = value;
+    var endpoint = load('endpoint');
+    if (endpoint) body.endpoint = endpoint;
+    var variant = load('arrived_variant');
+    if (typeof variant === 'number') body.variant = variant;
+    return call('POST', '/notifications/' + encodeURIComponent(from) + '/events', body).then(function (result) {
+      store('converted:' + from, true);
+      return !!result.counted;
+    });
+  }
+
   /** Replaces this browser's tags (remembered for later subscriptions too). */
   function setTags(tags) {
     if (!Array.isArray(tags)) return Promise.reject(fail('tags must be an array of strings'));
@@ -272,6 +295,8 @@
     var params = new URLSearchParams(location.search);
     if (params.get('utm_source') === 'webtrigger' && params.get('utm_content') === config.site && /^ntf_[0-9a-z]{26}$/.test(params.get('utm_campaign') || '')) {
       store('arrived_from', params.get('utm_campaign'));
+      var variant = parseInt(params.get('wt_variant') || '', 10);
+      store('arrived_variant', variant >= 0 && variant < 4 ? variant : undefined);
     }
     var views = (load('pageviews') || 0) + 1;
     store('pageviews', views);
@@ -296,6 +321,7 @@
     setTags: setTags,
     setAttributes: setAttributes,
     setExternalId: setExternalId,
+    trackConversion: trackConversion,
     showPrompt: showPrompt,
   };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', onLoad);

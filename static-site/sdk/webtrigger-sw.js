@@ -3,7 +3,8 @@
 //   self.WEBTRIGGER_API = 'https://YOUR-WEBTRIGGER';
 //   importScripts('https://YOUR-WEBTRIGGER/sdk/webtrigger-sw.js');
 // It handles only WebTrigger's pushes and clicks (and stops other listeners from handling them twice);
-// everything else, including your own pushes, passes through to your worker's listeners. It adds no
+// everything else, including your own pushes, passes through to your worker's listeners. It reports
+// impressions, clicks (with the action button) and dismissals. It adds no
 // fetch handler and claims no clients.
 (function () {
   'use strict';
@@ -15,17 +16,19 @@
     return !!d && typeof d.notification_id === 'string' && typeof d.site_id === 'string' && typeof payload.title === 'string';
   }
 
-  function report(meta, event) {
+  function report(meta, event, action) {
     if (!api) return Promise.resolve();
     var url = api + '/v1/public/sites/' + encodeURIComponent(meta.site_id) + '/notifications/' + encodeURIComponent(meta.notification_id) + '/events';
-    // A click names this browser's subscription, so the subscriber's click count (a segment rule) moves.
-    var endpoint = event === 'click' && self.registration.pushManager
+    // Every report names this browser's subscription: the server counts each subscriber's event once per
+    // notification (a retried report adds nothing), and a click moves the subscriber's click count.
+    var endpoint = self.registration.pushManager
       ? self.registration.pushManager.getSubscription().then(function (s) { return s ? s.endpoint : null; }, function () { return null; })
       : Promise.resolve(null);
     return endpoint.then(function (e) {
       var body = { event: event };
       if (typeof meta.variant === 'number') body.variant = meta.variant;
       if (e) body.endpoint = e;
+      if (action) body.action = action;
       return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     }).catch(function () { /* tracking is best effort: never block showing or opening */ });
   }
@@ -74,7 +77,23 @@
     event.stopImmediatePropagation();
     event.notification.close();
     var url = (event.action && meta.actions && meta.actions[event.action]) || meta.url;
-    keepAlive(event, Promise.all([report(meta, 'click'), url ? open(url) : Promise.resolve()]));
+    // The landing page's SDK reads the variant from the URL, so a conversion counts for the variant shown.
+    if (url && typeof meta.variant === 'number') {
+      try {
+        var landing = new URL(url);
+        landing.searchParams.set('wt_variant', String(meta.variant));
+        url = landing.href;
+      } catch (e) { /* a relative or odd URL is opened as it is */ }
+    }
+    keepAlive(event, Promise.all([report(meta, 'click', event.action || null), url ? open(url) : Promise.resolve()]));
+  });
+
+  // Closed without a click (swiped away, dismissed, or cleared): a dismissal.
+  self.addEventListener('notificationclose', function (event) {
+    var meta = event.notification && event.notification.data && event.notification.data.webtrigger;
+    if (!meta) return;
+    event.stopImmediatePropagation();
+    keepAlive(event, report(meta, 'dismiss'));
   });
 
   // The push service replaced the subscription: register the new one so sends keep reaching this browser.

@@ -179,3 +179,14 @@ export interface Health {
 export function getHealth(signal?: AbortSignal): Promise<Health> {
   return apiFetch<Health>('/v1/health', signal ? { signal } : {});
 }
+
+/** A non-JSON download (CSV) with the same auth as `apiFetch`; a failure still arrives as an envelope. */
+export async function apiFetchText(path: string): Promise<string> {
+  if (!path.startsWith('/v1/')) throw new Error(`apiFetchText expects a /v1/ path, got ${path}`);
+  const send = () => fetch(path, { headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {}, credentials: 'same-origin', signal: AbortSignal.timeout(DEFAULT_TIMEOUT_MS) });
+  let response = await send();
+  if (response.status === 401 && refreshHandler && (await refreshHandler())) response = await send();
+  if (response.ok) return response.text();
+  const envelope = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+  throw new ApiError(response.status, envelope?.error?.code ?? 'unknown_error', envelope?.error?.message ?? `HTTP ${response.status}`);
+}

@@ -14,6 +14,7 @@ import { DripsPage } from './pages/drips';
 import { RecurringPage } from './pages/recurring';
 import { SegmentsPage } from './pages/segments';
 import { ImportPage } from './pages/subscriber-import';
+import { AnalyticsPage } from './pages/analytics';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
@@ -152,6 +153,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/templates': TemplatesPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
+  '/web-push/analytics': AnalyticsPage,
   '/flows': FlowsPage,
   '/settings/event-webhooks': EventWebhooksPage,
 };

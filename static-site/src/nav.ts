@@ -84,6 +84,12 @@ export const NAV: NavGroup[] = [
         description: 'Notifications sent daily, weekly or monthly, at a time in your time zone or each subscriber\'s.',
         ready: true,
       },
+      {
+        path: '/web-push/analytics',
+        title: 'Analytics',
+        description: 'Delivery and click-through over time, subscriber growth, top notifications, and each notification’s funnel.',
+        ready: true,
+      },
     ],
   },
   {

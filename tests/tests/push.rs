@@ -202,8 +202,10 @@ async fn push_end_to_end(mut state: webtrigger::AppState) {
     assert_eq!(paths.iter().filter(|p| *p == "ok-a").count(), 2);
     assert_eq!(paths.len(), 3);
 
-    // Tracking from the service worker.
+    // Tracking from the service worker (its fetches carry the site's origin, which must be allowed).
     let mut sw = Client::new(state.clone());
+    sw.post(&format!("{public}/notifications/{ntf}/events"), json!({"event": "click"})).await.assert_error(403, "forbidden");
+    sw.extra_headers = vec![("origin".into(), "https://shop.example.com".into())];
     assert_eq!(sw.post(&format!("{public}/notifications/{ntf}/events"), json!({"event": "click"})).await.status, 200);
     sw.post(&format!("{public}/notifications/{ntf}/events"), json!({"event": "hover"})).await.assert_error(422, "validation_failed");
     assert_eq!(ada.get(&format!("{notifications}/{ntf}")).await.data()["stats"]["clicks"], 1);

@@ -375,6 +375,7 @@ async fn ab_test_sends_the_winner_by_clicks_to_the_rest() {
 
     // Variant 1 gets the clicks (as the service worker reports them, with the variant from the payload).
     let mut sw = Client::new(state.clone());
+    sw.extra_headers = vec![("origin".to_owned(), "https://shop.example.com".to_owned())];
     for _ in 0..3 {
         let r = sw.post(&format!("/v1/public/sites/{site}/notifications/{id}/events"), json!({"event": "click", "variant": 1})).await;
         assert_eq!(r.status, 200, "{}", r.body);

@@ -260,6 +260,9 @@ pub enum TxWrite {
     /// Adds each delta to a numeric attribute (absent counts as 0), creating the item if needed, like
     /// [`Table::add`]; lets a counter move together with the write that proves it was not added before.
     Add { key: Key, deltas: Vec<(String, i64)> },
+    /// An `Add` that also gives the item a TTL (epoch seconds) when it has none yet, so a counter bucket
+    /// (an analytics rollup) expires a fixed time after its first write however often it is added to.
+    AddExpiring { key: Key, deltas: Vec<(String, i64)>, expires_at: i64 },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -321,7 +324,7 @@ pub(crate) fn check_transaction(writes: &[TxWrite]) -> Result<(), TableError> {
                 &item.key
             }
             TxWrite::Delete { key, .. } | TxWrite::Check { key, .. } => key,
-            TxWrite::Add { key, deltas } => {
+            TxWrite::Add { key, deltas } | TxWrite::AddExpiring { key, deltas, .. } => {
                 if deltas.is_empty() {
                     return Err(TableError::Invalid("an add needs at least one counter".into()));
                 }

@@ -96,6 +96,7 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     progress.mirror_to(n.source.as_ref().map(|s| s.stats_key(ws, site_id)));
     let (site, key) = sites::vapid_key(state, ws, site_id).await.map_err(transient)?;
     let n = super::ab::with_variant(&n, super::ab::resolve(state, ws, &n, job.variant).await.map_err(JobError::retry)?);
+    progress.set_variant(n.variant);
     let body = payload(&site, &n);
     let delivery = Delivery { payload: &body, ttl_seconds: n.ttl_seconds, urgency: n.urgency, topic: n.topic.as_deref() };
     let now = state.clock.now();

@@ -26,7 +26,7 @@ prefixed_id!(NotificationId, "ntf_", "notification");
 
 pub const MAX_ATTEMPTS: u32 = 5;
 pub const DELIVER_BATCH: usize = 100;
-pub const COUNTERS: [&str; 14] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done", "cancelled", "capped"];
+pub const COUNTERS: [&str; 19] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done", "cancelled", "capped", "dismissals", "conversions", "value_cents", "action1_clicks", "action2_clicks"];
 /// Bookkeeping counters, not shown in `stats`.
 const INTERNAL_COUNTERS: [&str; 3] = ["shards_done", "jobs_total", "jobs_done"];
 
@@ -533,31 +533,6 @@ pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, status: Optio
 }
 
 pub const STATUSES: [&str; 5] = ["draft", "scheduled", "sending", "completed", "cancelled"];
-
-/// Public tracking from the service worker: impressions, clicks.
-pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str, variant: Option<u8>) -> Result<(), ApiError> {
-    let counter = match event {
-        "impression" => "impressions",
-        "click" => "clicks",
-        "unsubscribe" => "unsubscribes",
-        other => return Err(ApiError::Validation(format!("unknown event `{}`", other.chars().take(20).collect::<String>()))),
-    };
-    let key = notification_key(ws, site, id);
-    let n: Notification = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?.parse()?;
-    let per_variant = variant.filter(|v| usize::from(*v) < n.plan.variants.len() && event == "click").map(|v| super::ab::counter(v, "clicks"));
-    match &per_variant {
-        Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
-        None => state.table.add(&key, &[(counter, 1)]).await?,
-    };
-    if let Some(source) = &n.source {
-        state.table.add(&source.stats_key(ws, site), &[(counter, 1)]).await?;
-    }
-    crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
-    if event == "click" {
-        crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

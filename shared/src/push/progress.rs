@@ -38,6 +38,10 @@ pub struct Progress {
     stored: Stored,
     /// Workspace and ids for the live `notification.stats` event sent after counters move.
     live: Box<(WorkspaceId, serde_json::Value)>,
+    /// Where the analytics buckets mirroring these counters go (added in the same transaction).
+    rollup: Box<crate::analytics::rollup::Scope>,
+    /// The A/B variant the job's subscribers got, for its `v<i>_accepted` counter.
+    variant: Option<u8>,
 }
 
 /// Why a job cannot be worked on now.
@@ -82,7 +86,8 @@ impl Progress {
             }
         }
         let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
-        let mut progress = Progress { key, counters: notification_key(ws, site, id), mirror: None, version, stored, live };
+        let rollup = Box::new(crate::analytics::rollup::Scope { workspace: ws.clone(), site: site.clone(), notification: id.clone() });
+        let mut progress = Progress { key, counters: notification_key(ws, site, id), mirror: None, version, stored, live, rollup, variant: None };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
@@ -96,6 +101,11 @@ impl Progress {
     /// Adds every later commit's counters (bookkeeping aside) to `key` too.
     pub fn mirror_to(&mut self, key: Option<Key>) {
         self.mirror = key.map(Box::new);
+    }
+
+    /// Names the variant (resolved, never `ab::WINNER`) the job sends, so its accepted pushes count for it.
+    pub fn set_variant(&mut self, variant: Option<u8>) {
+        self.variant = variant.filter(|v| *v != super::ab::WINNER);
     }
 
     pub fn is_done(&self, subscriber: &str) -> bool {
@@ -143,13 +153,21 @@ impl Progress {
         let next = self.version + 1;
         let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
         let mut writes = vec![TxWrite::Put { item, condition }];
-        let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+        let mut deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
         let moved = !deltas.is_empty();
         if moved {
             if let Some(mirror) = &self.mirror {
                 let shown: Vec<(String, i64)> = deltas.iter().filter(|(k, _)| k != "jobs_done").cloned().collect();
                 if !shown.is_empty() {
                     writes.push(TxWrite::Add { key: (**mirror).clone(), deltas: shown });
+                }
+            }
+            // The rollups ride in this transaction, so they move exactly when the counters do.
+            writes.extend(crate::analytics::rollup::delivery_writes(&self.rollup, state.clock.now(), &deltas));
+            if let Some(v) = self.variant {
+                let accepted = deltas.iter().filter(|(k, _)| k == "accepted").map(|(_, d)| d).sum::<i64>();
+                if accepted != 0 {
+                    deltas.push((super::ab::counter(v, "accepted"), accepted));
                 }
             }
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::lifecycle;
+use crate::analytics::events::{self, Event, EventKind, Recorded};
 use super::notifications::{self, NewNotification, NotificationId, NotificationView};
 use super::sites::{self, Site, SiteId, SiteSettings};
 use super::subscribers::{self, SubscribeRequest, Subscriber};
@@ -33,6 +34,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_notification, patch_notification, cancel_notification))
         .routes(routes!(send_draft))
         .merge(super::segment_routes::api())
+        .merge(crate::analytics::api())
 }
 
 /// Public routes for the site SDK, with their documentation.
@@ -173,6 +175,7 @@ async fn delete_subscriber(State(state): State<AppState>, ws: Workspace, meta: R
     if !subscribers::remove(&state, ws.id(), &site.id, &p.subscriber).await? {
         return Err(ApiError::NotFound("no such subscriber".into()));
     }
+    crate::analytics::rollup::unsubscribed(&state, ws.id(), &site.id).await;
     crate::workspaces::audit::record(&state, &ws, &meta, "subscriber.delete", &p.subscriber).await?;
     Ok(ApiOk::ok(json!({"deleted": p.subscriber})))
 }
@@ -352,10 +355,15 @@ fn subscriber_id_of(endpoint: &str) -> String {
     responses((status = 200, description = "Removed (or already gone)"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope)))]
 async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<EndpointBody>) -> ApiResult<serde_json::Value> {
     let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
-    let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
+    let subscriber = subscriber_id_of(&body.endpoint);
+    let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber).await?;
+    if removed {
+        crate::analytics::rollup::unsubscribed(&state, &pointer.workspace, &site).await;
+    }
     if let (true, Some(id)) = (removed, body.notification_id.as_deref().and_then(|n| NotificationId::parse(n).ok())) {
         // Attribution is best effort: a stale or foreign id must not turn a done unsubscribe into an error.
-        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe", None).await {
+        let event = Event { kind: EventKind::Unsubscribe, variant: None, subscriber: Some(subscriber), action: None, value_cents: 0 };
+        if let Err(e) = events::record(&state, &pointer.workspace, &site, &id, event).await {
             tracing::debug!(error = %e, "unsubscribe not attributed");
         }
     }
@@ -373,24 +381,33 @@ async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: Re
 
 #[derive(Deserialize, ToSchema)]
 struct TrackEvent {
-    /// `impression`, `click` or `unsubscribe`.
+    /// `impression`, `click`, `dismiss` (the notification was closed unclicked), `conversion` or `unsubscribe`.
     event: String,
     /// The A/B variant shown (from the payload's `data.variant`).
     variant: Option<u8>,
-    /// On a click: the browser's subscription endpoint, counted in that subscriber's clicks.
+    /// The browser's subscription endpoint: each subscriber's event counts once per notification, and a
+    /// click counts in that subscriber's clicks.
     endpoint: Option<String>,
+    /// On a click: the action button pressed (its `action` id).
+    action: Option<String>,
+    /// On a conversion: its value in the site's currency.
+    value: Option<f64>,
 }
 
-/// Impression and click tracking from the service worker.
+/// Engagement events from the service worker and the site SDK (`WebTrigger.trackConversion`). The
+/// page's or worker's origin must be allowed for the site.
 #[utoipa::path(post, path = "/v1/public/sites/{site}/notifications/{notification}/events", tag = "push-public", params(("site" = String, Path), ("notification" = String, Path)), request_body = TrackEvent,
-    responses((status = 200, description = "Recorded"), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown event", body = ErrorEnvelope)))]
-async fn track_event(State(state): State<AppState>, meta: RequestMeta, Path(p): Path<NotificationPath>, ApiJson(body): ApiJson<TrackEvent>) -> ApiResult<serde_json::Value> {
-    let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
+    responses((status = 200, description = "Recorded (`counted` false for a repeat)"), (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown event or invalid value", body = ErrorEnvelope)))]
+async fn track_event(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<NotificationPath>, ApiJson(body): ApiJson<TrackEvent>) -> ApiResult<serde_json::Value> {
+    let kind = EventKind::parse(&body.event)?;
+    let value_cents = events::value_cents(body.value)?;
+    let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
-    public_limit(&state, &site, &meta).await?;
-    notifications::track(&state, &site, &pointer.workspace, &id, &body.event, body.variant).await?;
-    if let (true, Some(endpoint)) = (body.event == "click", body.endpoint.as_deref()) {
+    let subscriber = body.endpoint.as_deref().map(subscriber_id_of);
+    let event = Event { kind, variant: body.variant, subscriber, action: body.action.clone(), value_cents };
+    let recorded = events::record(&state, &pointer.workspace, &site, &id, event).await?;
+    if let (Recorded::Counted, EventKind::Click, Some(endpoint)) = (recorded, kind, body.endpoint.as_deref()) {
         subscribers::count_click(&state, &pointer.workspace, &site, endpoint).await?;
     }
-    Ok(ApiOk::ok(json!({"recorded": body.event})))
+    Ok(ApiOk::ok(json!({"recorded": body.event, "counted": recorded == Recorded::Counted})))
 }

@@ -188,6 +188,7 @@ pub async fn subscribe(state: &AppState, policy: &EndpointPolicy, ws: &Workspace
     };
     if is_new {
         state.table.add(&stats_key(ws, site), &[("subscribers", 1)]).await?;
+        crate::analytics::rollup::subscribed(state, ws, site, &subscriber.client).await;
     }
     Ok((subscriber, is_new))
 }

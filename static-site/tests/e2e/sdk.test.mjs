@@ -2,7 +2,8 @@
 // snippets the dashboard shows, keeps its own root service worker, and a visitor opts in through the soft
 // prompt. A notification sent through the API reaches the push-service fake encrypted for the visitor's
 // keys; delivered to the SDK's worker it is shown and reports an impression; a click reports a click; the
-// visitor lands with the notification's utm tags and an unsubscribe is attributed to it.
+// visitor lands with the notification's utm tags; closing it reports a dismissal; a conversion on the landing
+// page and an unsubscribe are attributed to it.
 //
 //   BASE_URL=… EXPECT_API=1 PUSH_FAKE_HOST=127.0.0.1:<port> npm run test:e2e
 // The server must run with `--allow-push-host $PUSH_FAKE_HOST`; this test listens on that port itself.
@@ -205,9 +206,25 @@ test('the site SDK on a customer site: soft prompt, subscribe, show, track, unsu
   }, shown.options);
   assert.equal(closed, true, 'the handler closes the clicked notification');
   await until('a click', async () => (await stats()).clicks === 1);
-  t.diagnostic('✔ a click on the action closes the notification and reports the click');
+  assert.equal((await stats()).action1_clicks, 1, 'the click names its action button');
+  t.diagnostic('✔ a click on the action closes the notification and reports the click with its button');
+
+  // Closed without a click, as the browser dispatches notificationclose: a dismissal.
+  await worker.evaluate((options) => {
+    const event = new ExtendableEvent('notificationclose');
+    Object.defineProperty(event, 'notification', { value: { data: options.data } });
+    self.dispatchEvent(event);
+  }, shown.options);
+  await until('a dismissal', async () => (await stats()).dismissals === 1);
+  t.diagnostic('✔ closing the notification reports a dismissal');
 
   await page.goto(meta.url);
+  assert.equal(await page.evaluate(() => window.WebTrigger.trackConversion(42.5)), true);
+  assert.equal(await page.evaluate(() => window.WebTrigger.trackConversion(42.5)), false, 'once per notification and browser');
+  await assert.rejects(page.evaluate(() => window.WebTrigger.trackConversion(-1)), /number of 0 or more/);
+  const converted = await stats();
+  assert.deepEqual([converted.conversions, converted.value_cents], [1, 4250]);
+  t.diagnostic('✔ WebTrigger.trackConversion(42.5) on the landing page counts one conversion with its value');
   assert.equal(await page.evaluate(() => window.WebTrigger.unsubscribe()), true);
   assert.equal(await page.evaluate(() => window.WebTrigger.state()), 'unsubscribed');
   await until('the unsubscribe', async () => (await stats()).unsubscribes === 1);

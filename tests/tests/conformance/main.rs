@@ -31,6 +31,7 @@ conformance!(
     table_cases::counter_add_under_concurrency,
     table_cases::counter_add_of_zero,
     table_cases::ttl_expiry_honoured_on_read,
+    table_cases::transaction_add_expiring,
     queue_cases::queue_redelivery_after_visibility_timeout,
     queue_cases::backoff_releases_early,
     queue_cases::dlq_after_max_receives,

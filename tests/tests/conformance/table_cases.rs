@@ -258,3 +258,26 @@ pub async fn query_projection(b: Backend) {
         assert!(matches!(refused, Err(TableError::Invalid(_))), "`{bad}` is refused: {refused:?}");
     }
 }
+
+/// A rollup bucket: counters added in transactions, with a TTL set by the first write and kept by later
+/// ones (so the bucket expires a fixed time after it began, however often it is added to).
+pub async fn transaction_add_expiring(b: Backend) {
+    let bucket = Key::new("WS#1#ROLLUP", "H#2026120305");
+    let (first, later) = (now() + 3600, now() + 7200);
+    let add = |d: i64, at: i64| vec![TxWrite::AddExpiring { key: bucket.clone(), deltas: vec![("sent".into(), d), ("clicks".into(), 1)], expires_at: at }];
+    b.table.transact(add(3, first)).await.unwrap();
+    b.table.transact(add(2, later)).await.unwrap();
+    let stored = b.table.get(&bucket).await.unwrap().expect("created by the add");
+    assert_eq!((stored.attrs["sent"].as_i64(), stored.attrs["clicks"].as_i64()), (Some(5), Some(2)), "both adds landed");
+    assert_eq!(stored.expires_at, Some(first), "the first write's TTL stays");
+    let marker = Key::new("WS#1#ROLLUP", "EV#1");
+    let once = || vec![TxWrite::Put { item: Item::new(marker.clone()), condition: Condition::NotExists }, TxWrite::AddExpiring { key: bucket.clone(), deltas: vec![("sent".into(), 1)], expires_at: later }];
+    b.table.transact(once()).await.unwrap();
+    assert_eq!(b.table.transact(once()).await, Err(TableError::TransactionCancelled { index: 0 }), "a repeat adds nothing");
+    assert_eq!(b.table.get(&bucket).await.unwrap().unwrap().attrs["sent"].as_i64(), Some(6));
+    let gone = Key::new("WS#1#ROLLUP", "H#2025010100");
+    b.table.transact(vec![TxWrite::AddExpiring { key: gone.clone(), deltas: vec![("sent".into(), 1)], expires_at: now() - 30 }]).await.unwrap();
+    assert_eq!(b.table.get(&gone).await.unwrap(), None, "an expired bucket reads as absent");
+    let bad = vec![TxWrite::AddExpiring { key: bucket.clone(), deltas: vec![("ttl".into(), 1)], expires_at: later }];
+    assert!(matches!(b.table.transact(bad).await, Err(TableError::Invalid(_))), "reserved names are refused");
+}

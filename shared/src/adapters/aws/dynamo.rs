@@ -335,6 +335,18 @@ impl Table for DynamoTable {
                         .set_expression_attribute_values(Some(values));
                     TransactWriteItem::builder().update(b.build().map_err(unavailable)?)
                 }
+                TxWrite::AddExpiring { key, deltas, expires_at } => {
+                    let (expr, mut names, mut values) = add_expression(deltas.iter().map(|(n, d)| (n.as_str(), *d)));
+                    names.insert("#ttl".into(), "ttl".into());
+                    values.insert(":ttl".into(), n(*expires_at));
+                    let b = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(key)))
+                        .update_expression(format!("{expr} SET #ttl = if_not_exists(#ttl, :ttl)"))
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values));
+                    TransactWriteItem::builder().update(b.build().map_err(unavailable)?)
+                }
             };
             items.push(built.build());
         }

@@ -141,12 +141,15 @@ fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
 }
 
 /// Adds `deltas` to the counters of the item under `key` (created if absent) inside `tx`.
-fn add_in(tx: &Transaction<'_>, key: &Key, deltas: &[(String, i64)]) -> Result<Vec<i64>, TableError> {
+fn add_in(tx: &Transaction<'_>, key: &Key, deltas: &[(String, i64)], expires_at: Option<i64>) -> Result<Vec<i64>, TableError> {
     let existing = tx
         .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
         .optional()
         .map_err(db_err)?;
     let mut item = existing.unwrap_or_else(|| Item::new(key.clone()));
+    if item.expires_at.is_none() {
+        item.expires_at = expires_at;
+    }
     let mut out = Vec::with_capacity(deltas.len());
     for (name, delta) in deltas {
         let old = match item.attrs.get(name) {
@@ -284,7 +287,7 @@ impl Table for SqliteTable {
         self.db
             .call(move |c| {
                 let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                let out = add_in(&tx, &key, &deltas)?;
+                let out = add_in(&tx, &key, &deltas, None)?;
                 tx.commit().map_err(db_err)?;
                 Ok(out)
             })
@@ -301,7 +304,7 @@ impl Table for SqliteTable {
                     let (key, condition) = match w {
                         TxWrite::Put { item, condition } => (&item.key, *condition),
                         TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
-                        TxWrite::Add { key, .. } => (key, Condition::None),
+                        TxWrite::Add { key, .. } | TxWrite::AddExpiring { key, .. } => (key, Condition::None),
                     };
                     if !holds(&tx, key, condition, now).map_err(db_err)? {
                         return Err(TableError::TransactionCancelled { index });
@@ -315,7 +318,10 @@ impl Table for SqliteTable {
                         }
                         TxWrite::Check { .. } => {}
                         TxWrite::Add { key, deltas } => {
-                            add_in(&tx, key, deltas)?;
+                            add_in(&tx, key, deltas, None)?;
+                        }
+                        TxWrite::AddExpiring { key, deltas, expires_at } => {
+                            add_in(&tx, key, deltas, Some(*expires_at))?;
                         }
                     }
                 }
