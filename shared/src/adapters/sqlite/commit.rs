@@ -4,7 +4,7 @@
 //! the batch holding its job committed, so an answer built on it (a 202) means the write is durable.
 //! A job that fails rolls back to its savepoint and leaves the rest of the batch alone.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 
 use rusqlite::Connection;
 
@@ -117,8 +117,6 @@ fn more(jobs: &Receiver<Box<dyn Job>>, taken: usize) -> Option<Box<dyn Job>> {
     if taken >= MAX_BATCH {
         return None;
     }
-    match jobs.try_recv() {
-        Ok(job) => Some(job),
-        Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-    }
+    // Empty or disconnected: the batch ends here (a disconnect ends the loop at the next `recv`).
+    jobs.try_recv().ok()
 }
