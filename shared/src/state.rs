@@ -40,6 +40,8 @@ pub struct AppState {
     /// Mark the refresh cookie `Secure` (HTTPS deployments).
     pub cookie_secure: bool,
     pub limits: RateLimits,
+    /// Where the request limits' token buckets live (the table on AWS, memory on the embedded backend).
+    pub buckets: Arc<dyn crate::auth::ratelimit::Buckets>,
     pub push: Arc<crate::push::PushRuntime>,
     pub whatsapp: Arc<crate::whatsapp::WhatsAppRuntime>,
     /// Outbound event webhooks: the SSRF policy and the guarded client.
@@ -117,6 +119,7 @@ impl AppState {
             trusted_proxies: Default::default(),
             cookie_secure: false,
             limits: RateLimits::default(),
+            buckets: Arc::new(crate::auth::ratelimit::MemoryBuckets::default()),
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
@@ -136,8 +139,9 @@ impl AppState {
     }
 
     pub fn aws_from_sdk(sdk: &aws_config::SdkConfig, aws: &AwsConfig, clock: Arc<dyn Clock>) -> Self {
+        let table: Arc<dyn Table> = Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), &aws.table, clock.clone()));
         Self {
-            table: Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), &aws.table, clock.clone())),
+            table: table.clone(),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), aws.queue_urls.clone())),
             keyring: Arc::new(KmsKeyring::new(aws_sdk_kms::Client::new(sdk), &aws.kms_key_id)),
             secrets: Arc::new(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), &aws.secrets_prefix)),
@@ -150,6 +154,7 @@ impl AppState {
             trusted_proxies: Default::default(),
             cookie_secure: true,
             limits: RateLimits::default(),
+            buckets: Arc::new(crate::auth::ratelimit::TableBuckets(table)),
             push: Arc::new(crate::push::PushRuntime::default()),
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),

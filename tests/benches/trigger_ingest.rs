@@ -1,10 +1,17 @@
-//! Trigger ingest on the local binary's code: Standard Webhooks-signed `POST /t/{id}` calls whose trigger
-//! has one push action (verify, dedupe claim, invocation log, render, notification record, fan-out
-//! enqueue). Latency from receipt to the answer (written after the enqueue) in-process through the
-//! router, then over loopback (sequential p50/p99 and throughput under a bounded load at concurrency 8).
+//! Webhook ingest on the local binary's code and embedded backend (a database file, as `webtrigger serve`
+//! opens it): Standard Webhooks-signed `POST /t/{id}` calls whose trigger has one push action (verify,
+//! dedupe claim, invocation log, render, notification record, fan-out enqueue), and signed Meta webhook
+//! deliveries (`POST /hooks/meta/…`: verify, store the raw event, enqueue its processing). Latency is from
+//! sending the request to its answer, which is written only after everything the call stored is
+//! committed. Phases: in-process through the router; over loopback one call at a time; over loopback
+//! under load at concurrency 64, spread over 200 triggers (each accepts 600 calls a minute, so the
+//! per-trigger limit is not what is measured). The loaded phases run the HTTP server without the queue
+//! consumers, so they measure intake alone (the fan-out it queued is the push worker's work, see
+//! `fanout_cost`); the last phase repeats the trigger load on `webtrigger serve` itself, workers running.
+//! Requests are signed before each phase starts; client and server share the machine's cores.
 //! Run: `cargo bench -p webtrigger-tests --bench trigger_ingest`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,32 +21,52 @@ use axum::http::Request;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use webtrigger_tests::latency::report;
 use webtrigger::config::{Config, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
+use webtrigger::AppState;
+use webtrigger_tests::latency::report;
+use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN};
 
-/// Triggers the load is spread over: each accepts 600 calls a minute, the bounded load stays below that.
-const TRIGGERS: usize = 16;
-const SEQUENTIAL: usize = 800;
-const CONCURRENT: usize = 8;
-const PER_TASK: usize = 200;
+/// Triggers the load is spread over.
+const TRIGGERS: usize = 200;
+const SEQUENTIAL: usize = 1_000;
+const CONCURRENCY: usize = 64;
+/// Calls per loaded phase.
+const LOAD: usize = 12_000;
+const APP_SECRET: &str = "bench-meta-app-secret";
 
 struct Target {
     path: String,
     key: hmac::Key,
 }
 
-/// A signed request for call number `n` (unique `webhook-id`, so none is a duplicate).
-fn signed(target: &Target, n: usize) -> (Vec<(&'static str, String)>, String) {
+/// A prepared call: path, headers and body.
+type Call = (String, Vec<(&'static str, String)>, String);
+
+/// A signed trigger call number `n` (unique `webhook-id`, so none is a duplicate).
+fn trigger_call(targets: &[Target], n: usize) -> Call {
+    let target = &targets[n % targets.len()];
     let body = json!({"order": {"id": format!("A-{n}"), "total": 42}, "status": "paid"}).to_string();
     let (id, ts) = (format!("msg_bench_{n}"), chrono::Utc::now().timestamp().to_string());
     let sig = B64.encode(hmac::sign(&target.key, format!("{id}.{ts}.{body}").as_bytes()).as_ref());
-    (vec![("content-type", "application/json".into()), ("webhook-id", id), ("webhook-timestamp", ts), ("webhook-signature", format!("v1,{sig}"))], body)
+    (target.path.clone(), vec![("content-type", "application/json".into()), ("webhook-id", id), ("webhook-timestamp", ts), ("webhook-signature", format!("v1,{sig}"))], body)
 }
 
-/// Signs up, then creates a workspace, a site and `TRIGGERS` triggers with one push action each, through
-/// `post(path, bearer token, body)` (over HTTP, or straight into the router).
-async fn setup<F, Fut>(post: F) -> anyhow::Result<Vec<Target>>
+/// A signed Meta delivery of one inbound text message number `n`.
+fn meta_call(path: &str, n: usize) -> Call {
+    let from = format!("1650555{:04}", n % 10_000);
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": {"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": META_PHONE_NUMBER_ID}, "contacts": [{"profile": {"name": "Bench"}, "wa_id": from}],
+        "messages": [{"from": from, "id": format!("wamid.BENCH{n}"), "timestamp": "1749416383", "type": "text", "text": {"body": "Is my order on its way?"}}]}, "field": "messages"}]}]})
+    .to_string();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
+    let sig: String = hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    (path.to_owned(), vec![("content-type", "application/json".into()), ("x-hub-signature-256", format!("sha256={sig}"))], body)
+}
+
+/// Signs up, then creates a workspace, a site, `TRIGGERS` triggers with one push action each and a Meta
+/// channel, through `post(path, bearer token, body)` (over HTTP, or straight into the router).
+async fn setup<F, Fut>(post: F) -> anyhow::Result<(Vec<Target>, String)>
 where
     F: Fn(String, Option<String>, Value) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Value>>,
@@ -57,129 +84,153 @@ where
         let key = B64.decode(created["data"]["secret"].as_str().expect("secret").trim_start_matches("whsec_"))?;
         targets.push(Target { path: created["data"]["url_path"].as_str().expect("url").to_owned(), key: hmac::Key::new(hmac::HMAC_SHA256, &key) });
     }
-    Ok(targets)
+    let cred = post(format!("/v1/workspaces/{ws}/credentials"), token.clone(), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await?;
+    let channel = post(format!("/v1/workspaces/{ws}/channels"), token, json!({"name": "Support", "credential_id": cred["data"]["id"]})).await?;
+    Ok((targets, channel["data"]["webhook_path"].as_str().expect("webhook path").to_owned()))
 }
 
-async fn start(dir: &std::path::Path) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+fn config() -> anyhow::Result<Config> {
     let mut config = Config::from_vars(Vec::new())?;
     config.limits = RateLimits { workspace_per_minute: 1_000_000, api_key_per_minute: 1_000_000 };
-    let opts = ServeOptions { data_dir: dir.to_path_buf(), addr: ([127, 0, 0, 1], port).into(), static_dir: None, drain_timeout: Duration::from_secs(5), config, allow_push_hosts: Vec::new() };
+    Ok(config)
+}
+
+/// Sends one prepared call and checks its answer; returns the time to the answer.
+async fn send(http: &reqwest::Client, base: &str, (path, headers, body): Call, expect: u16) -> Duration {
+    let mut req = http.post(format!("{base}{path}")).body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let t = Instant::now();
+    let r = req.send().await.expect("send");
+    let status = r.status().as_u16();
+    let answer = r.bytes().await.expect("body");
+    let took = t.elapsed();
+    assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
+    took
+}
+
+/// Runs `calls` over `CONCURRENCY` connections; prints latency and throughput.
+async fn load(name: &str, http: &reqwest::Client, base: &str, calls: Vec<Call>, expect: u16) {
+    let n = calls.len();
+    let queue = Arc::new(std::sync::Mutex::new(calls));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (http, base, queue) = (http.clone(), base.to_owned(), queue.clone());
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap().pop();
+                    let Some(call) = next else { return out };
+                    out.push(send(&http, &base, call, expect).await);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    report(&format!("{name}, concurrency {CONCURRENCY}"), all);
+    println!("{:<48} {:>7.0} signed requests/s ({n} requests)", format!("  → {name} throughput"), n as f64 / secs);
+}
+
+async fn wait_up(http: &reqwest::Client, base: &str) {
+    while http.get(format!("{base}/v1/health")).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn http_setup(http: &reqwest::Client, base: &str) -> anyhow::Result<(Vec<Target>, String)> {
+    setup(|path, token, body| {
+        let mut req = http.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { Ok(req.send().await?.json::<Value>().await?) }
+    })
+    .await
+}
+
+/// The platform's router on a loopback socket, without queue consumers: intake only.
+async fn intake_server(dir: &std::path::Path, fake: &ProviderFake) -> anyhow::Result<String> {
+    let mut state = AppState::from_config(&Config { backend: webtrigger::config::BackendConfig::Embedded { data_dir: dir.to_path_buf() }, ..config()? }).await?;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
+    state.ensure_queues().await?;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    Ok(base)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = ProviderFake::start().await;
+    println!("webhook ingest: signed POST → stored and enqueued → answer ({} build, embedded backend on a file)", if cfg!(debug_assertions) { "DEBUG" } else { "release" });
+    let http = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build()?;
+
+    // In-process: the router, no sockets.
+    let mut state = AppState::embedded(&dir.path().join("in-process"), Arc::new(webtrigger::ports::SystemClock))?;
+    state.limits = config()?.limits;
+    state.ensure_queues().await?;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state.clone(), None);
+    let (targets, _) = setup(|path, token, body| {
+        let mut req = Request::post(path).header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let app = app.clone();
+        async move {
+            let r = app.oneshot(req.body(Body::from(body.to_string()))?).await?;
+            Ok(serde_json::from_slice::<Value>(&axum::body::to_bytes(r.into_body(), usize::MAX).await?)?)
+        }
+    })
+    .await?;
+    let mut samples = Vec::with_capacity(SEQUENTIAL);
+    for n in 0..SEQUENTIAL {
+        let (path, headers, body) = trigger_call(&targets, n);
+        let mut req = Request::post(path);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let req = req.body(Body::from(body))?;
+        let t = Instant::now();
+        let r = app.clone().oneshot(req).await?;
+        samples.push(t.elapsed());
+        assert_eq!(r.status(), 202);
+    }
+    report("trigger, in-process (router)", samples);
+
+    // Over loopback, intake only.
+    let base = intake_server(&dir.path().join("intake"), &fake).await?;
+    wait_up(&http, &base).await;
+    let (targets, meta_path) = http_setup(&http, &base).await?;
+    let mut sequential = Vec::with_capacity(SEQUENTIAL);
+    for n in 0..SEQUENTIAL {
+        sequential.push(send(&http, &base, trigger_call(&targets, 1_000_000 + n), 202).await);
+    }
+    report("trigger over loopback, one at a time", sequential);
+    load("trigger over loopback", &http, &base, (0..LOAD).map(|n| trigger_call(&targets, 2_000_000 + n)).collect(), 202).await;
+    load("Meta webhook over loopback", &http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200).await;
+
+    // `webtrigger serve` itself: the same load while its workers fan out what it queues.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let opts = ServeOptions { data_dir: dir.path().join("serve"), addr: ([127, 0, 0, 1], port).into(), static_dir: None, drain_timeout: Duration::from_secs(5), config: config()?, allow_push_hosts: Vec::new() };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         serve(opts, async move {
             let _ = stop_rx.await;
         })
         .await
-        .map_err(anyhow::Error::from)
     });
-    Ok((format!("http://127.0.0.1:{port}"), stop_tx, server))
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    println!("trigger ingest: signed POST /t/{{id}} → push notification enqueued ({} build, embedded backend)", if cfg!(debug_assertions) { "DEBUG" } else { "release" });
-    let (base, stop_tx, server) = start(&dir.path().join("data")).await?;
-    let http = reqwest::Client::new();
-    while http.get(format!("{base}/v1/health")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let targets = Arc::new(
-        setup(|path, token, body| {
-            let mut req = http.post(format!("{base}{path}")).json(&body);
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            async move { Ok(req.send().await?.json::<Value>().await?) }
-        })
-        .await?,
-    );
-    let counter = Arc::new(AtomicUsize::new(0));
-    let call = {
-        let (http, base, targets, counter) = (http.clone(), base.clone(), targets.clone(), counter.clone());
-        move || {
-            let (http, base, targets, counter) = (http.clone(), base.clone(), targets.clone(), counter.clone());
-            async move {
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let target = &targets[n % TRIGGERS];
-                let (headers, body) = signed(target, n);
-                let mut req = http.post(format!("{base}{}", target.path)).body(body);
-                for (k, v) in headers {
-                    req = req.header(k, v);
-                }
-                let t = Instant::now();
-                let r = req.send().await.expect("send");
-                let status = r.status();
-                let answer: Value = r.json().await.expect("json");
-                let took = t.elapsed();
-                assert_eq!((status.as_u16(), answer["data"]["status"].as_str()), (202, Some("fired")), "{answer}");
-                took
-            }
-        }
-    };
-
-    // In-process: the same router, no sockets.
-    let state = webtrigger::AppState::embedded(&dir.path().join("in-process"), Arc::new(webtrigger::ports::SystemClock))?;
-    let app = webtrigger::http::api(webtrigger::local::all_routes(), state.clone(), None);
-    let in_process = {
-        // Triggers are created through the router itself so the state under test holds them.
-        let targets = setup(|path, token, body| {
-            let mut req = Request::post(path).header("content-type", "application/json");
-            if let Some(t) = token {
-                req = req.header("authorization", format!("Bearer {t}"));
-            }
-            let app = app.clone();
-            async move {
-                let r = app.oneshot(req.body(Body::from(body.to_string()))?).await?;
-                Ok(serde_json::from_slice::<Value>(&axum::body::to_bytes(r.into_body(), usize::MAX).await?)?)
-            }
-        })
-        .await?;
-        let mut samples = Vec::with_capacity(SEQUENTIAL);
-        for n in 0..SEQUENTIAL {
-            let target = &targets[n % TRIGGERS];
-            let (headers, body) = signed(target, n);
-            let mut req = Request::post(target.path.clone());
-            for (k, v) in headers {
-                req = req.header(k, v);
-            }
-            let req = req.body(Body::from(body))?;
-            let t = Instant::now();
-            let r = app.clone().oneshot(req).await?;
-            samples.push(t.elapsed());
-            assert_eq!(r.status(), 202);
-        }
-        samples
-    };
-    report("receipt → enqueued, in-process (router)", in_process);
-
-    let mut sequential = Vec::with_capacity(SEQUENTIAL);
-    for _ in 0..SEQUENTIAL {
-        sequential.push(call().await);
-    }
-    report("receipt → enqueued → answer, over loopback", sequential);
-
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CONCURRENT)
-        .map(|_| {
-            let call = call.clone();
-            tokio::spawn(async move {
-                let mut out = Vec::with_capacity(PER_TASK);
-                for _ in 0..PER_TASK {
-                    out.push(call().await);
-                }
-                out
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await?);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    report(&format!("over loopback at concurrency {CONCURRENT}"), all);
-    println!("{:<48} {:>7.0} signed requests/s at concurrency {CONCURRENT} ({} requests, client and server share the cores)", "throughput", (CONCURRENT * PER_TASK) as f64 / secs, CONCURRENT * PER_TASK);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_up(&http, &base).await;
+    let (targets, _) = http_setup(&http, &base).await?;
+    load("trigger on `serve`, workers running", &http, &base, (0..LOAD / 2).map(|n| trigger_call(&targets, 3_000_000 + n)).collect(), 202).await;
     let _ = stop_tx.send(());
     server.await??;
     Ok(())

@@ -75,6 +75,7 @@ pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
     let mut state = AppState::aws_from_sdk(&sdk, &config, clock.clone());
     let dynamo = webtrigger::adapters::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table, clock);
     state.table = Arc::new(moto_table::SerialWrites::new(dynamo));
+    state.buckets = Arc::new(webtrigger::auth::ratelimit::TableBuckets(state.table.clone()));
     state
 }
 

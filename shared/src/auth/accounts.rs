@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::password;
-use super::ratelimit::{self, Limit};
+use super::ratelimit::Limit;
 use super::tokens::{opaque_token, token_hash, REFRESH_TOKEN_TTL};
 use super::types::{Email, NewPassword, UserId, WorkspaceId};
 use crate::http::ApiError;
@@ -103,7 +103,7 @@ pub async fn log_in(state: &AppState, email: &str, password: &str, ip: &str, cli
     let email_bucket = format!("login-email#{}", email.trim().to_lowercase());
     let ip_bucket = format!("login-ip#{ip}");
     for (bucket, limit) in [(&email_bucket, LOGIN_LIMIT_PER_EMAIL), (&ip_bucket, LOGIN_LIMIT_PER_IP)] {
-        if let Err(after) = ratelimit::check(state.table.as_ref(), bucket, limit, now_ms).await? {
+        if let Err(after) = state.buckets.check(bucket, limit, now_ms).await? {
             return Err(ApiError::RateLimited(after));
         }
     }
@@ -126,7 +126,7 @@ pub async fn log_in(state: &AppState, email: &str, password: &str, ip: &str, cli
         Some(user) => start_session(state, &user, client).await,
         None => {
             for (bucket, limit) in [(&email_bucket, LOGIN_LIMIT_PER_EMAIL), (&ip_bucket, LOGIN_LIMIT_PER_IP)] {
-                let _ = ratelimit::take(state.table.as_ref(), bucket, limit, now_ms).await?;
+                let _ = state.buckets.take(bucket, limit, now_ms).await?;
             }
             tracing::info!(ip, "login failed");
             Err(ApiError::InvalidCredentials)

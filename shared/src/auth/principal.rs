@@ -12,7 +12,7 @@ use lambda_http::RequestExt;
 use serde::Deserialize;
 
 use super::permissions::{role_may, scopes_may, Action};
-use super::ratelimit::{self, Limit};
+use super::ratelimit::Limit;
 use super::tokens::{same, token_hash};
 use super::types::{ApiKeyId, Role, Scope, UserId, WorkspaceId};
 use crate::http::ApiError;
@@ -183,7 +183,7 @@ pub async fn open_workspace(state: &AppState, principal: &Principal, raw_id: &st
                 return Err(not_found());
             }
             let limit = Limit::per_minute(state.limits.api_key_per_minute.into(), state.limits.api_key_per_minute.into());
-            if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("key#{key_id}"), limit, now_ms).await? {
+            if let Err(after) = state.buckets.take(&format!("key#{key_id}"), limit, now_ms).await? {
                 return Err(ApiError::RateLimited(after));
             }
             None
@@ -192,7 +192,7 @@ pub async fn open_workspace(state: &AppState, principal: &Principal, raw_id: &st
         Principal::Service { .. } => return Err(not_found()),
     };
     let limit = Limit::per_minute(state.limits.workspace_per_minute.into(), state.limits.workspace_per_minute.into());
-    if let Err(after) = ratelimit::take(state.table.as_ref(), &format!("ws#{id}"), limit, now_ms).await? {
+    if let Err(after) = state.buckets.take(&format!("ws#{id}"), limit, now_ms).await? {
         return Err(ApiError::RateLimited(after));
     }
     Ok(Workspace { id, principal: principal.clone(), role })

@@ -1,11 +1,78 @@
-//! Token buckets stored through the `Table` port, so limits hold across Lambda instances and behave the
-//! same on both backends. A bucket refills continuously at `per_second` up to `capacity`.
+//! Token buckets. A bucket refills continuously at `per_second` up to `capacity`. Where buckets live is
+//! the `Buckets` port: on AWS in the table (`TableBuckets`), so limits hold across Lambda instances; on
+//! the embedded backend in memory (`MemoryBuckets`), since one process serves everything there and a
+//! bucket write per request would cost a database commit on every call. A restart refills them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{Condition, Item, Key, Table, TableError};
+
+/// Where the request limits' token buckets are kept.
+#[async_trait]
+pub trait Buckets: Send + Sync {
+    /// Takes one token, or answers `Err(retry_after)` when the bucket is empty.
+    async fn take(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError>;
+    /// `Err(retry_after)` if the bucket holds less than one token, without taking one.
+    async fn check(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError>;
+}
+
+/// Buckets as table items, shared by every process on the table.
+pub struct TableBuckets(pub Arc<dyn Table>);
+
+#[async_trait]
+impl Buckets for TableBuckets {
+    async fn take(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError> {
+        take(self.0.as_ref(), name, limit, now_ms).await
+    }
+    async fn check(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError> {
+        check(self.0.as_ref(), name, limit, now_ms).await
+    }
+}
+
+/// Buckets in this process's memory (the embedded backend's single process).
+#[derive(Default)]
+pub struct MemoryBuckets {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Past this many buckets, the ones that have refilled (holding no state worth keeping) are dropped.
+const MEMORY_BUCKETS_SWEEP_AT: usize = 100_000;
+
+impl MemoryBuckets {
+    fn with<T>(&self, name: &str, limit: Limit, now_ms: i64, f: impl FnOnce(&mut f64) -> T) -> T {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MEMORY_BUCKETS_SWEEP_AT && !buckets.contains_key(name) {
+            // Every limit refills within hours; a bucket untouched for a day is full whatever its limit.
+            buckets.retain(|_, b| now_ms - b.at_ms < 86_400_000);
+        }
+        let bucket = buckets.entry(name.to_owned()).or_insert(Bucket { tokens: limit.capacity, at_ms: now_ms });
+        let refilled = bucket.tokens + (now_ms - bucket.at_ms).max(0) as f64 / 1000.0 * limit.per_second;
+        bucket.tokens = refilled.min(limit.capacity);
+        bucket.at_ms = bucket.at_ms.max(now_ms);
+        f(&mut bucket.tokens)
+    }
+}
+
+#[async_trait]
+impl Buckets for MemoryBuckets {
+    async fn take(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError> {
+        Ok(self.with(name, limit, now_ms, |tokens| {
+            if *tokens < 1.0 {
+                return Err(wait_for(1.0 - *tokens, limit));
+            }
+            *tokens -= 1.0;
+            Ok(())
+        }))
+    }
+    async fn check(&self, name: &str, limit: Limit, now_ms: i64) -> Result<Result<(), Duration>, TableError> {
+        Ok(self.with(name, limit, now_ms, |tokens| if *tokens >= 1.0 { Ok(()) } else { Err(wait_for(1.0 - *tokens, limit)) }))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
@@ -127,6 +194,24 @@ mod tests {
         let answer = take(&table, "busy", Limit::per_minute(10.0, 10.0), 0).await.unwrap();
         assert_eq!(answer, Err(Duration::from_secs(1)), "a bucket that could not be updated lets nothing through");
         assert_eq!(table.puts.load(Ordering::SeqCst), 10, "it retried before giving up");
+    }
+
+    #[tokio::test]
+    async fn memory_buckets_refill_over_time_and_answer_when_to_retry() {
+        let buckets = MemoryBuckets::default();
+        let limit = Limit::per_minute(3.0, 60.0);
+        for _ in 0..3 {
+            assert_eq!(buckets.take("t", limit, 0).await.unwrap(), Ok(()));
+        }
+        assert_eq!(buckets.take("t", limit, 0).await.unwrap(), Err(Duration::from_secs(1)), "empty: retry after the second one token takes");
+        assert_eq!(buckets.check("t", limit, 500).await.unwrap(), Err(Duration::from_secs(1)), "half a token is not one");
+        assert_eq!(buckets.take("other", limit, 0).await.unwrap(), Ok(()), "buckets are per name");
+        assert_eq!(buckets.take("t", limit, 1_000).await.unwrap(), Ok(()), "one token back after a second");
+        assert!(buckets.take("t", limit, 1_000).await.unwrap().is_err());
+        assert_eq!(buckets.take("t", limit, 60_000).await.unwrap(), Ok(()), "full again, never above capacity");
+        assert_eq!(buckets.take("t", limit, 60_000).await.unwrap(), Ok(()));
+        assert_eq!(buckets.take("t", limit, 60_000).await.unwrap(), Ok(()));
+        assert!(buckets.take("t", limit, 60_000).await.unwrap().is_err());
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 
 use super::accounts;
 use super::mailer::Mail;
-use super::ratelimit::{self, Limit};
+use super::ratelimit::Limit;
 use super::tokens::{opaque_token, token_hash};
 use super::types::{Email, NewPassword, UserId};
 use crate::http::ApiError;
@@ -33,7 +33,7 @@ pub struct ResetRequested {
 }
 
 async fn limit(state: &AppState, bucket: String, limit: Limit) -> Result<(), ApiError> {
-    match ratelimit::take(state.table.as_ref(), &bucket, limit, state.clock.now().timestamp_millis()).await? {
+    match state.buckets.take(&bucket, limit, state.clock.now().timestamp_millis()).await? {
         Ok(()) => Ok(()),
         Err(after) => Err(ApiError::RateLimited(after)),
     }

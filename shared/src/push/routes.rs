@@ -330,7 +330,7 @@ pub(super) async fn open_public(state: &AppState, headers: &HeaderMap, meta: &Re
 /// 60 public writes a minute per site and client IP.
 async fn public_limit(state: &AppState, site: &SiteId, meta: &RequestMeta) -> Result<(), ApiError> {
     let limit = crate::auth::ratelimit::Limit::per_minute(60.0, 60.0);
-    match crate::auth::ratelimit::take(state.table.as_ref(), &format!("public#{site}#{}", meta.ip), limit, state.clock.now().timestamp_millis()).await? {
+    match state.buckets.take(&format!("public#{site}#{}", meta.ip), limit, state.clock.now().timestamp_millis()).await? {
         Ok(()) => Ok(()),
         Err(after) => Err(ApiError::RateLimited(after)),
     }

@@ -152,7 +152,7 @@ fn invocation_item(state: &AppState, ws: &WorkspaceId, inv: &Invocation) -> Item
 pub async fn ingest(state: &AppState, raw_trigger: &str, headers: &HeaderMap, body: &[u8]) -> Result<IngestAnswer, ApiError> {
     let (ws, trigger, secrets) = store::for_ingest(state, raw_trigger).await?;
     let limit = crate::auth::ratelimit::Limit::per_minute(PER_MINUTE, PER_MINUTE);
-    if let Err(after) = crate::auth::ratelimit::take(state.table.as_ref(), &format!("trigger#{}", trigger.id), limit, state.clock.now().timestamp_millis()).await? {
+    if let Err(after) = state.buckets.take(&format!("trigger#{}", trigger.id), limit, state.clock.now().timestamp_millis()).await? {
         return Err(ApiError::RateLimited(after));
     }
     let now = state.clock.now().timestamp();

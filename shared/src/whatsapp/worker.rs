@@ -70,7 +70,7 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
     }
     let rate = f64::from(channel.throughput_per_second);
     let bucket = crate::auth::ratelimit::Limit { capacity: rate, per_second: rate };
-    if let Err(wait) = crate::auth::ratelimit::take(state.table.as_ref(), &format!("channel#{}", channel.id), bucket, state.clock.now().timestamp_millis()).await.map_err(JobError::retry)? {
+    if let Err(wait) = state.buckets.take(&format!("channel#{}", channel.id), bucket, state.clock.now().timestamp_millis()).await.map_err(JobError::retry)? {
         return messages::enqueue(state, job, wait.max(Duration::from_secs(1))).await.map_err(infra);
     }
     let now = state.clock.now().to_rfc3339();

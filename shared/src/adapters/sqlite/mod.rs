@@ -1,12 +1,13 @@
 //! Embedded backend: one SQLite database file (WAL) holding the table and the queues.
 
+mod commit;
 mod queue;
 mod table;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 pub use queue::SqliteQueue;
 pub use table::SqliteTable;
@@ -27,30 +28,88 @@ CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visi
 CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
 ";
 
-/// A shared SQLite connection. Writes are serialised by the mutex (SQLite allows one writer anyway);
-/// every call runs on the blocking pool so the async runtime never waits on disk. Write transactions
+/// How a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: every committed batch is fsynced before its callers hear of it, so an
+    /// answered write survives a power loss as well as a process crash.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: commits survive a process crash (`kill -9`), but a power loss or OS crash
+    /// can lose the batches committed since the last WAL checkpoint's fsync.
+    Normal,
+}
+
+impl Durability {
+    fn pragma(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+type Jobs = std::sync::mpsc::Sender<Box<dyn commit::Job>>;
+
+/// The embedded database. Writes go to one writer thread that commits the writes of concurrent
+/// callers together (group commit, see `commit.rs`); reads run on a small pool of read connections on
+/// the blocking pool, which WAL lets proceed beside the writer and which see only committed data. An
+/// in-memory database has a single connection, so its reads queue with the writes. Write transactions
 /// begin IMMEDIATE so that another process on the same file (an operator command beside `serve`) waits
 /// on the busy timeout instead of failing a read-to-write upgrade with SQLITE_BUSY.
 #[derive(Clone)]
 pub struct SqliteDb {
-    conn: Arc<Mutex<Connection>>,
+    writer: Jobs,
+    readers: Option<Arc<Readers>>,
+}
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Read connections kept open between reads.
+const IDLE_READERS: usize = 8;
+
+impl Readers {
+    fn take(&self) -> rusqlite::Result<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+    }
 }
 
 impl SqliteDb {
-    /// Opens (creating if needed) the database file in WAL mode and applies the schema.
+    /// Opens (creating if needed) the database file in WAL mode with full durability.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        Self::open_with(path, Durability::default())
+    }
+
+    /// Opens (creating if needed) the database file in WAL mode and applies the schema.
+    pub fn open_with(path: &Path, durability: Durability) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::init(conn)
+        conn.pragma_update(None, "synchronous", durability.pragma())?;
+        let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
+        Self::init(conn, Some(Arc::new(readers)))
     }
 
     /// A private in-memory database (tests, benchmarks).
     pub fn in_memory() -> rusqlite::Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None)
     }
 
-    fn init(conn: Connection) -> rusqlite::Result<Self> {
+    fn init(conn: Connection, readers: Option<Arc<Readers>>) -> rusqlite::Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         // `leased` (received and not yet acknowledged or delayed by its consumer) came after the first schema.
@@ -58,23 +117,49 @@ impl SqliteDb {
         if !has_leased {
             conn.execute_batch("ALTER TABLE queue_messages ADD COLUMN leased INTEGER NOT NULL DEFAULT 0")?;
         }
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || commit::run_writer(conn, rx))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Self { writer: tx, readers })
     }
 
+    /// The journal mode (`wal` for a file, `memory` in memory).
     pub fn journal_mode(&self) -> rusqlite::Result<String> {
-        let conn = self.conn.lock().expect("sqlite lock");
-        conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        match &self.readers {
+            Some(readers) => readers.take()?.query_row("PRAGMA journal_mode", [], |r| r.get(0)),
+            None => Ok("memory".into()),
+        }
     }
 
-    pub(crate) async fn call<T, E>(&self, f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    /// Runs `f` as one job of the next group commit; answers once that batch is committed.
+    pub(crate) async fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
         T: Send + 'static,
         E: Send + 'static + From<String>,
     {
-        let conn = self.conn.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn commit::Job> = Box::new(commit::Call { f, reply });
+        let sent = self.writer.send(job);
+        if sent.is_err() {
+            return Err(E::from("sqlite writer is gone".into()));
+        }
+        answer.await.map_err(|_| E::from("sqlite writer dropped the job".into()))?
+    }
+
+    /// Runs a read-only `f` on a read connection (committed data only).
+    pub(crate) async fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static + From<String>,
+    {
+        let Some(readers) = self.readers.clone() else { return self.write(f).await };
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
+            let conn = readers.take().map_err(|e| E::from(format!("sqlite read connection: {e}")))?;
+            let out = f(&conn);
+            readers.give_back(conn);
+            out
         })
         .await
         .map_err(|e| E::from(format!("sqlite task failed: {e}")))?

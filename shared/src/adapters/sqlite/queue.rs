@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use tokio::sync::Notify;
 
 use super::SqliteDb;
@@ -48,11 +48,9 @@ struct QueueRow {
 }
 
 fn queue_row(c: &rusqlite::Connection, name: &str) -> Result<QueueRow, QueueError> {
-    c.query_row("SELECT visibility_ms, max_receives, dlq FROM queues WHERE name = ?1", [name], |r| {
-        Ok(QueueRow { visibility_ms: r.get(0)?, max_receives: r.get(1)?, dlq: r.get(2)? })
-    })
-    .optional()
-    .map_err(db_err)?
+    c.prepare_cached("SELECT visibility_ms, max_receives, dlq FROM queues WHERE name = ?1")
+        .and_then(|mut stmt| stmt.query_row([name], |r| Ok(QueueRow { visibility_ms: r.get(0)?, max_receives: r.get(1)?, dlq: r.get(2)? })).optional())
+        .map_err(db_err)?
     .ok_or_else(|| QueueError::UnknownQueue(name.to_owned()))
 }
 
@@ -68,7 +66,7 @@ impl SqliteQueue {
     pub async fn release_in_flight(&self) -> Result<usize, QueueError> {
         let now = self.clock.now().timestamp_millis();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute("UPDATE queue_messages SET visible_at = ?1, receipt = NULL, leased = 0 WHERE leased = 1 AND visible_at > ?1", [now]).map_err(db_err)
             })
             .await
@@ -78,18 +76,23 @@ impl SqliteQueue {
         let queue = queue.to_owned();
         let now = self.clock.now().timestamp_millis();
         let receipt_seed = self.clock.new_id().to_string();
+        // An idle consumer polls often: look on a read connection before queueing for the writer.
+        let (q, look) = (queue.clone(), now);
+        let any_visible = self
+            .db
+            .read(move |c| {
+                queue_row(c, &q)?;
+                c.prepare_cached("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2)")
+                    .and_then(|mut stmt| stmt.query_row(params![q, look], |r| r.get::<_, bool>(0)))
+                    .map_err(db_err)
+            })
+            .await?;
+        if !any_visible {
+            return Ok(Vec::new());
+        }
         self.db
-            .call(move |c| {
-                let q = queue_row(c, &queue)?;
-                // An idle consumer polls often: look before taking the write lock.
-                let any_visible = c
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2)")
-                    .and_then(|mut stmt| stmt.query_row(params![queue, now], |r| r.get::<_, bool>(0)))
-                    .map_err(db_err)?;
-                if !any_visible {
-                    return Ok(Vec::new());
-                }
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            .write(move |tx| {
+                let q = queue_row(tx, &queue)?;
                 let candidates: Vec<(String, String, i64, u32)> = {
                     let mut stmt = tx
                         .prepare_cached(
@@ -125,7 +128,6 @@ impl SqliteQueue {
                     .map_err(db_err)?;
                     out.push(Delivery { message_id: id, receipt_handle: receipt, body, receive_count: count + 1, sent_at_ms: sent_at });
                 }
-                tx.commit().map_err(db_err)?;
                 Ok(out)
             })
             .await
@@ -141,7 +143,7 @@ impl Queue for SqliteQueue {
         }
         let spec = spec.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 let dlq = spec.dlq_name();
                 c.execute(
                     "INSERT INTO queues (name, visibility_ms, max_receives, dlq) VALUES (?1, ?2, ?3, NULL)
@@ -169,17 +171,13 @@ impl Queue for SqliteQueue {
         let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
         let out = ids.clone();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 queue_row(c, &queue)?;
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+                let mut insert = c.prepare_cached("INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(db_err)?;
                 for (id, m) in ids.iter().zip(&messages) {
-                    tx.execute(
-                        "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![id, queue, m.body, now, now + m.delay.as_millis() as i64],
-                    )
-                    .map_err(db_err)?;
+                    insert.execute(params![id, queue, m.body, now, now + m.delay.as_millis() as i64]).map_err(db_err)?;
                 }
-                tx.commit().map_err(db_err)
+                Ok::<(), QueueError>(())
             })
             .await?;
         signal.notify_waiters();
@@ -208,9 +206,9 @@ impl Queue for SqliteQueue {
     async fn ack(&self, queue: &str, receipt_handle: &str) -> Result<(), QueueError> {
         let (queue, receipt) = (queue.to_owned(), receipt_handle.to_owned());
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 queue_row(c, &queue)?;
-                c.execute("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2", params![queue, receipt]).map_err(db_err)?;
+                c.prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2").and_then(|mut stmt| stmt.execute(params![queue, receipt])).map_err(db_err)?;
                 Ok(())
             })
             .await
@@ -225,7 +223,7 @@ impl Queue for SqliteQueue {
         let visible_at = self.clock.now().timestamp_millis() + delay.as_millis() as i64;
         let changed = self
             .db
-            .call(move |c| {
+            .write(move |c| {
                 queue_row(c, &queue)?;
                 c.execute(
                     "UPDATE queue_messages SET visible_at = ?1, leased = 0 WHERE queue = ?2 AND receipt = ?3",
@@ -244,7 +242,7 @@ impl Queue for SqliteQueue {
     async fn depth(&self, queue: &str) -> Result<u64, QueueError> {
         let queue = queue.to_owned();
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 queue_row(c, &queue)?;
                 c.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", [queue], |r| r.get::<_, i64>(0))
                     .map(|n| n as u64)

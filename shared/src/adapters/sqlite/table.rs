@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{TransactionBehavior, params, params_from_iter, types::Value as SqlValue, OptionalExtension, Transaction};
+use rusqlite::{params, params_from_iter, types::Value as SqlValue, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use super::SqliteDb;
@@ -24,7 +24,7 @@ impl SqliteTable {
     /// Deletes items whose TTL has passed (DynamoDB does this in the background; locally the tick does).
     pub async fn purge_expired(&self) -> Result<usize, TableError> {
         let now = self.clock.epoch_seconds();
-        self.db.call(move |c| c.execute("DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1", [now]).map_err(db_err)).await
+        self.db.write(move |c| c.execute("DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1", [now]).map_err(db_err)).await
     }
 }
 
@@ -109,14 +109,13 @@ impl<'de> serde::de::Visitor<'de> for Projection<'_> {
 }
 
 /// (version, ttl) of the stored item, if any.
-fn current(tx: &Transaction<'_>, key: &Key) -> rusqlite::Result<Option<(u64, Option<i64>)>> {
-    tx.query_row("SELECT version, ttl FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-    })
-    .optional()
+fn current(tx: &Connection, key: &Key) -> rusqlite::Result<Option<(u64, Option<i64>)>> {
+    tx.prepare_cached("SELECT version, ttl FROM items WHERE pk = ?1 AND sk = ?2")?
+        .query_row(params![key.pk, key.sk], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .optional()
 }
 
-fn holds(tx: &Transaction<'_>, key: &Key, condition: Condition, now: i64) -> rusqlite::Result<bool> {
+fn holds(tx: &Connection, key: &Key, condition: Condition, now: i64) -> rusqlite::Result<bool> {
     if condition == Condition::None {
         return Ok(true);
     }
@@ -129,22 +128,20 @@ fn holds(tx: &Transaction<'_>, key: &Key, condition: Condition, now: i64) -> rus
     })
 }
 
-fn write(tx: &Transaction<'_>, item: &Item) -> Result<(), TableError> {
+fn write(tx: &Connection, item: &Item) -> Result<(), TableError> {
     let data = serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))?;
     let (gpk, gsk) = item.gsi1.as_ref().map(|g| (Some(&g.pk), Some(&g.sk))).unwrap_or((None, None));
-    tx.execute(
-        "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, ttl, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![item.key.pk, item.key.sk, gpk, gsk, item.expires_at, item.version as i64, data],
-    )
-    .map_err(db_err)?;
+    tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, ttl, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .and_then(|mut stmt| stmt.execute(params![item.key.pk, item.key.sk, gpk, gsk, item.expires_at, item.version as i64, data]))
+        .map_err(db_err)?;
     Ok(())
 }
 
 /// Adds `deltas` to the counters of the item under `key` (created if absent) inside `tx`.
-fn add_in(tx: &Transaction<'_>, key: &Key, deltas: &[(String, i64)], expires_at: Option<i64>) -> Result<Vec<i64>, TableError> {
+fn add_in(tx: &Connection, key: &Key, deltas: &[(String, i64)], expires_at: Option<i64>) -> Result<Vec<i64>, TableError> {
     let existing = tx
-        .query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
-        .optional()
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))
+        .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk], row_to_item).optional())
         .map_err(db_err)?;
     let mut item = existing.unwrap_or_else(|| Item::new(key.clone()));
     if item.expires_at.is_none() {
@@ -208,15 +205,48 @@ fn build_query(q: &Query, now: i64) -> Result<(String, Vec<SqlValue>), TableErro
     Ok((sql, args))
 }
 
+fn delete_row(c: &Connection, key: &Key) -> Result<(), TableError> {
+    c.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2").and_then(|mut stmt| stmt.execute(params![key.pk, key.sk])).map_err(db_err)?;
+    Ok(())
+}
+
+/// Every condition first (reporting the first that fails), then every write, all inside the job's savepoint.
+fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Result<(), TableError> {
+    for (index, w) in writes.iter().enumerate() {
+        let (key, condition) = match w {
+            TxWrite::Put { item, condition } => (&item.key, *condition),
+            TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
+            TxWrite::Add { key, .. } | TxWrite::AddExpiring { key, .. } => (key, Condition::None),
+        };
+        if !holds(c, key, condition, now).map_err(db_err)? {
+            return Err(TableError::TransactionCancelled { index });
+        }
+    }
+    for w in writes {
+        match w {
+            TxWrite::Put { item, .. } => write(c, item)?,
+            TxWrite::Delete { key, .. } => delete_row(c, key)?,
+            TxWrite::Check { .. } => {}
+            TxWrite::Add { key, deltas } => {
+                add_in(c, key, deltas, None)?;
+            }
+            TxWrite::AddExpiring { key, deltas, expires_at } => {
+                add_in(c, key, deltas, Some(*expires_at))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let key = key.clone();
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |c| {
-                c.query_row(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"), params![key.pk, key.sk], row_to_item)
-                    .optional()
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))
+                    .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk], row_to_item).optional())
                     .map_err(db_err)
             })
             .await
@@ -227,13 +257,11 @@ impl Table for SqliteTable {
         item.check_attr_names()?;
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                if !holds(&tx, &item.key, condition, now).map_err(db_err)? {
+            .write(move |c| {
+                if !holds(c, &item.key, condition, now).map_err(db_err)? {
                     return Err(TableError::ConditionFailed);
                 }
-                write(&tx, &item)?;
-                tx.commit().map_err(db_err)
+                write(c, &item)
             })
             .await
     }
@@ -242,13 +270,11 @@ impl Table for SqliteTable {
         let key = key.clone();
         let now = self.clock.epoch_seconds();
         self.db
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                if !holds(&tx, &key, condition, now).map_err(db_err)? {
+            .write(move |c| {
+                if !holds(c, &key, condition, now).map_err(db_err)? {
                     return Err(TableError::ConditionFailed);
                 }
-                tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(db_err)?;
-                tx.commit().map_err(db_err)
+                delete_row(c, &key)
             })
             .await
     }
@@ -261,7 +287,7 @@ impl Table for SqliteTable {
         let fields = query.checked_fields()?.map(<[String]>::to_vec);
         let mut items = self
             .db
-            .call(move |c| {
+            .read(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
                 let rows = stmt.query_map(params_from_iter(args), |row| match &fields {
                     None => row_to_item(row),
@@ -284,49 +310,12 @@ impl Table for SqliteTable {
         }
         let key = key.clone();
         let deltas: Vec<(String, i64)> = deltas.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect();
-        self.db
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                let out = add_in(&tx, &key, &deltas, None)?;
-                tx.commit().map_err(db_err)?;
-                Ok(out)
-            })
-            .await
+        self.db.write(move |c| add_in(c, &key, &deltas, None)).await
     }
 
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), TableError> {
         check_transaction(&writes)?;
         let now = self.clock.epoch_seconds();
-        self.db
-            .call(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-                for (index, w) in writes.iter().enumerate() {
-                    let (key, condition) = match w {
-                        TxWrite::Put { item, condition } => (&item.key, *condition),
-                        TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
-                        TxWrite::Add { key, .. } | TxWrite::AddExpiring { key, .. } => (key, Condition::None),
-                    };
-                    if !holds(&tx, key, condition, now).map_err(db_err)? {
-                        return Err(TableError::TransactionCancelled { index });
-                    }
-                }
-                for w in &writes {
-                    match w {
-                        TxWrite::Put { item, .. } => write(&tx, item)?,
-                        TxWrite::Delete { key, .. } => {
-                            tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(db_err)?;
-                        }
-                        TxWrite::Check { .. } => {}
-                        TxWrite::Add { key, deltas } => {
-                            add_in(&tx, key, deltas, None)?;
-                        }
-                        TxWrite::AddExpiring { key, deltas, expires_at } => {
-                            add_in(&tx, key, deltas, Some(*expires_at))?;
-                        }
-                    }
-                }
-                tx.commit().map_err(db_err)
-            })
-            .await
+        self.db.write(move |c| transact_in(c, &writes, now)).await
     }
 }
