@@ -206,10 +206,24 @@ async fn broadcast_on(provider: &str) {
     }
 
     // Channel and template per provider; Twilio and Whapi get a high limit so the test needs few clock steps.
+    // Meta and Twilio send an approved template synced into the channel's library; Whapi free text.
+    let sale = "Hi {{1}}, the spring sale starts now";
     let (cred, template) = match provider {
-        "meta" => (json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"}), json!({"name": "spring_sale", "language": "en_US"})),
-        "twilio" => (json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN}), json!({"content_sid": format!("HX{}", "ab".repeat(16))})),
-        _ => (json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN}), json!({"text": "Hi {{1}}, the spring sale starts now"})),
+        "meta" => {
+            w.fake.templates.set_meta(vec![
+                json!({"name": "spring_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479262001", "components": [{"type": "BODY", "text": sale, "example": {"body_text": [["Ada"]]}}]}),
+                json!({"name": "summer_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "PENDING", "category": "MARKETING", "id": "594425479262002", "components": [{"type": "BODY", "text": sale, "example": {"body_text": [["Ada"]]}}]}),
+            ]);
+            (json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"}), json!({"name": "spring_sale", "language": "en_US"}))
+        }
+        "twilio" => {
+            let sid = format!("HX{}", "ab".repeat(16));
+            let item = json!({"sid": sid, "account_sid": TWILIO_SID, "friendly_name": "spring_sale", "language": "en", "variables": {"1": "Ada"}, "types": {"twilio/text": {"body": sale}}, "url": format!("https://content.twilio.com/v1/Content/{sid}")});
+            let approval = json!({"type": "whatsapp", "name": "spring_sale", "category": "MARKETING", "content_type": "twilio/text", "status": "approved", "rejection_reason": "", "allow_category_change": true});
+            w.fake.templates.set_twilio(vec![(item, approval)]);
+            (json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN}), json!({"content_sid": sid}))
+        }
+        _ => (json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN}), json!({"text": sale})),
     };
     let cred = w.post("credentials", cred).await.data()["id"].as_str().unwrap().to_owned();
     let mut chan = json!({"name": "Sales", "credential_id": cred});
@@ -222,6 +236,10 @@ async fn broadcast_on(provider: &str) {
     let chan = w.post("channels", chan).await;
     assert_eq!(chan.status, 201, "{}", chan.body);
     let (chan_id, hook_path, hook_secret) = (chan.data()["id"].as_str().unwrap().to_owned(), chan.data()["webhook_path"].as_str().unwrap().to_owned(), chan.data()["webhook_secret"].as_str().unwrap().to_owned());
+    if provider != "whapi" {
+        let synced = w.post(&format!("channels/{chan_id}/templates/sync"), json!({})).await;
+        assert_eq!(synced.status, 200, "{}", synced.body);
+    }
     for i in (0..CONTACTS).filter(|i| invalid(*i)) {
         let f = match provider {
             "meta" => Failure::new(400, Some(131026), "Message undeliverable"),
@@ -245,19 +263,45 @@ async fn broadcast_on(provider: &str) {
     let audience = w.post("audiences", json!({"name": "Customers", "rules": rules})).await.data()["id"].as_str().unwrap().to_owned();
 
     let draft = json!({"name": "Spring sale", "channel_id": chan_id, "template": template, "variables": [{"source": "name", "default": "there"}], "audience_id": audience});
+    // The template is checked before anything is saved: 422s naming what is wrong.
+    let refused = |mut body: Value, key: &str, value: Value| {
+        body[key] = value;
+        body
+    };
+    let missing_var = w.post("broadcasts", refused(draft.clone(), "variables", json!([]))).await;
+    missing_var.assert_error(422, "template_variable_missing");
+    assert!(missing_var.body.to_string().contains("body.{{1}}"), "{}", missing_var.body);
+    let extra = w.post("broadcasts", refused(draft.clone(), "variables", json!([{"source": "name"}, {"slot": "body.{{2}}", "default": "x"}]))).await;
+    extra.assert_error(422, "template_variable_unknown");
+    w.post("broadcasts", refused(draft.clone(), "variables", json!([{"slot": "footer", "source": "name"}]))).await.assert_error(422, "validation_failed");
+    if provider == "whapi" {
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"text": "  "}))).await.assert_error(422, "validation_failed");
+    } else {
+        let gone = if provider == "meta" { json!({"name": "winter_sale", "language": "en_US"}) } else { json!({"content_sid": format!("HX{}", "cd".repeat(16))}) };
+        w.post("broadcasts", refused(draft.clone(), "template", gone)).await.assert_error(422, "template_not_found");
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"text": sale}))).await.assert_error(422, "template_required");
+    }
+    if provider == "meta" {
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"name": "summer_sale", "language": "en_US"}))).await.assert_error(422, "template_not_approved");
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"name": "spring_sale"}))).await.assert_error(422, "validation_failed");
+    }
+    assert!(w.get("broadcasts").await.data().as_array().unwrap().is_empty(), "no refused draft was saved");
     let preview = w.post("broadcasts/preview", draft.clone()).await;
     assert_eq!(preview.data()["count"]["matching"], 500, "{}", preview.body);
     assert_eq!(preview.data()["samples"].as_array().unwrap().len(), 3);
     let created = w.post("broadcasts", draft).await;
     assert_eq!((created.status, created.data()["status"].as_str()), (201, Some("draft")), "{}", created.body);
     let bc = created.data()["id"].as_str().unwrap().to_owned();
+    if provider != "whapi" {
+        assert!(created.data()["template"]["template_id"].as_str().unwrap().starts_with("tpl_"), "stored by library id: {}", created.body);
+    }
     assert_eq!(w.post(&format!("broadcasts/{bc}/start"), json!({})).await.data()["status"], "sending");
     w.post(&format!("broadcasts/{bc}/start"), json!({})).await.assert_error(409, "conflict");
 
     // Send, one clock second at a time; Meta's 80 msg/s bucket bounds each second.
     w.drain().await;
     if provider == "meta" {
-        assert_eq!(w.fake.received().len(), 80, "Meta's default throughput is 80 messages a second");
+        assert_eq!(w.fake.received().iter().filter(|r| r.path.ends_with("/messages")).count(), 80, "Meta's default throughput is 80 messages a second");
     }
     let (mut saw_paused, mut quiet_while_paused) = (false, false);
     for _ in 0..200 {
@@ -285,6 +329,14 @@ async fn broadcast_on(provider: &str) {
         let want = if opted_out(i) { 0 } else if i == RATE_LIMITED { 2 } else { 1 };
         assert_eq!(per_number.get(&number(i)[1..]).copied().unwrap_or(0), want, "requests to {}", number(i));
     }
+    // The rendered template as the provider got it, with the contact's name filled in.
+    let to_one = w.fake.received().into_iter().find(|r| r.to.trim_start_matches("whatsapp:").trim_start_matches('+') == &number(1)[1..]).unwrap().body;
+    let wanted = match provider {
+        "meta" => to_one["template"]["name"] == "spring_sale" && to_one["template"]["components"].to_string().contains("Customer 1"),
+        "twilio" => to_one["ContentSid"].as_str().is_some_and(|s| s.starts_with("HXab")) && to_one["ContentVariables"].as_str().unwrap_or_default().contains("Customer 1"),
+        _ => to_one.to_string().contains("Hi Customer 1, the spring sale starts now"),
+    };
+    assert!(wanted, "{to_one}");
     let view = w.get(&format!("broadcasts/{bc}")).await.data().clone();
     let c = &view["counters"];
     assert_eq!(view["status"], "completed", "{view}");
