@@ -472,3 +472,36 @@ async fn contacts_search_detail_export_and_erase() {
     let again = w.post("messages", json!({"channel_id": chan["id"], "to": "+447911123456", "type": "template", "name": "hello_world", "language": "en_US"})).await;
     again.assert_error(422, "opted_out");
 }
+
+/// A broadcast message queued twice under different claims (a fan-out page redone after a crash, or
+/// delivered twice by SQS) is sent once, however the two jobs interleave.
+#[tokio::test]
+async fn a_message_queued_under_two_claims_is_sent_once() {
+    let mut w = Campaign::new().await;
+    let ws = w.ws_id();
+    w.fake.templates.set_meta(vec![json!({"name": "spring_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479262001", "components": [{"type": "BODY", "text": "Sale today"}]})]);
+    let cred = w.post("credentials", json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await.data()["id"].as_str().unwrap().to_owned();
+    let chan = w.post("channels", json!({"name": "Sales", "credential_id": cred})).await.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.post(&format!("channels/{chan}/templates/sync"), json!({})).await.status, 200);
+    let imp = w.post("contacts/imports", json!({"default_country": "US"})).await.data()["id"].as_str().unwrap().to_owned();
+    let csv = (0..6).map(|i| format!("{},C{i}", number(i))).collect::<Vec<_>>().join("\n");
+    assert_eq!(w.post(&format!("contacts/imports/{imp}/parts"), json!({"part": 1, "csv": format!("Phone,Name\n{csv}"), "last": true})).await.status, 202);
+    w.drain().await;
+    let bc = w.post("broadcasts", json!({"name": "Twice", "channel_id": chan, "template": {"name": "spring_sale", "language": "en_US"}, "rules": {"match": "all", "rules": []}})).await;
+    assert_eq!(bc.status, 201, "{}", bc.body);
+    let bc = bc.data()["id"].as_str().unwrap().to_owned();
+    w.post(&format!("broadcasts/{bc}/start"), json!({})).await;
+    let campaigns = webtrigger::queues::campaigns();
+    while webtrigger::local::poll_once(&w.state, &campaigns, &webtrigger::broadcasts::worker::CampaignWorker, Duration::ZERO).await.unwrap() > 0 {}
+    let id = webtrigger::broadcasts::types::BroadcastId::parse(&bc).unwrap();
+    for i in 0..6 {
+        let message = webtrigger::broadcasts::fanout::message_id_for(&id, &webtrigger::whatsapp::types::PhoneNumber::parse(&number(i)).unwrap());
+        let copy = webtrigger::whatsapp::messages::SendJob { workspace: ws.clone(), message, attempt: 1, claim: Some("another-run".into()) };
+        webtrigger::whatsapp::messages::enqueue(&w.state, &copy, Duration::ZERO).await.unwrap();
+    }
+    w.drain().await;
+    let sends = w.fake.received().into_iter().filter(|r| r.path.ends_with("/messages")).count();
+    assert_eq!(sends, 6, "one send per contact, not one per queued copy");
+    let c = w.get(&format!("broadcasts/{bc}")).await.data()["counters"].clone();
+    assert_eq!((c["queued"].as_i64(), c["sent"].as_i64()), (Some(6), Some(6)), "{c}");
+}
