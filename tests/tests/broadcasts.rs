@@ -468,6 +468,21 @@ async fn contacts_search_detail_export_and_erase() {
     assert_ne!(first["contacts"][0]["phone"], second["contacts"][0]["phone"]);
     w.get("contacts?cursor=garbage").await.assert_error(422, "validation_failed");
 
+    // Added by hand: a national number with its country, details validated, duplicates refused.
+    let added = w.post("contacts", json!({"phone": "(415) 555-0199", "default_country": "US", "name": "Hand Made", "tags": ["Walk-in"], "fields": {"orders": 2}})).await;
+    assert_eq!((added.status, added.data()["phone"].as_str(), added.data()["tags"].clone()), (201, Some("+14155550199"), json!(["walk-in"])), "{}", added.body);
+    w.post("contacts", json!({"phone": "+14155550199"})).await.assert_error(409, "conflict");
+    w.post("contacts", json!({"phone": "555-12"})).await.assert_error(422, "validation_failed");
+    w.post("contacts", json!({"phone": "+14155550198", "fields": {"Bad Name!": 1}})).await.assert_error(422, "validation_failed");
+    w.get("contacts/+14155550198").await.assert_error(404, "not_found");
+    let history = w.post("contacts/+14155550199/consent", json!({"opted_out": true})).await;
+    assert_eq!((history.status, history.data()[0]["opted_out"].as_bool()), (200, Some(true)), "{}", history.body);
+    assert!(history.data()[0]["how"].as_str().unwrap().starts_with("set in the dashboard by"), "{}", history.body);
+    assert_eq!(w.get("contacts/+14155550199").await.data()["opted_out"], true);
+    w.post("contacts/+14155550199/consent", json!({"opted_out": false})).await;
+    assert!(!webtrigger::inbox::consent::is_opted_out(&w.state, &ws, &webtrigger::whatsapp::types::PhoneNumber::parse("+14155550199").unwrap()).await.unwrap());
+    assert_eq!(w.call(Method::DELETE, "contacts/+14155550199", json!({})).await.status, 200);
+
     let patched = w.call(Method::PATCH, "contacts/+14155550100", json!({"add_tags": ["VIP"], "fields": {"city": "Lisbon", "orders": 4}, "time_zone": "+01:00"})).await;
     assert_eq!((patched.status, patched.data()["tags"].clone(), patched.data()["fields"]["orders"].clone()), (200, json!(["vip"]), json!(4.0)), "{}", patched.body);
     w.call(Method::PATCH, "contacts/+14155550100", json!({"fields": {"Bad Name!": 1}})).await.assert_error(422, "validation_failed");
