@@ -55,12 +55,13 @@ pub fn last_broadcast_key(ws: &WorkspaceId, phone: &PhoneNumber) -> Key {
     Key::new(format!("WS#{ws}#LASTBCAST"), phone.as_str().to_owned())
 }
 
-/// How long to wait before sending to `c` (local-time broadcasts), from `now`.
+/// How long to wait before sending to `c` (local-time broadcasts), from `now`: the contact's IANA zone
+/// (daylight saving on that date) or offset, else the broadcast's default.
 pub fn delay_for(send_at: &SendAt, c: &Contact, now: chrono::DateTime<chrono::Utc>) -> Duration {
     let SendAt::LocalTime { date, time, default_offset } = send_at else { return Duration::ZERO };
-    let offset = c.time_zone.as_deref().or(default_offset.as_deref()).and_then(crate::contacts::types::offset_minutes).unwrap_or(0);
     let (Ok(d), Ok(t)) = (chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d"), chrono::NaiveTime::parse_from_str(time, "%H:%M")) else { return Duration::ZERO };
-    let at = d.and_time(t).and_utc() - chrono::Duration::minutes(i64::from(offset));
+    let local = d.and_time(t);
+    let at = c.time_zone.as_deref().or(default_offset.as_deref()).and_then(|tz| crate::contacts::types::utc_of_local(tz, local)).unwrap_or_else(|| local.and_utc());
     (at - now).to_std().unwrap_or(Duration::ZERO)
 }
 
@@ -230,4 +231,22 @@ async fn attribute_reply(state: &AppState, ws: &WorkspaceId, conversation: &crat
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_follows_each_contacts_zone() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-07-15T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let send_at = SendAt::LocalTime { date: "2026-07-15".into(), time: "09:00".into(), default_offset: Some("America/New_York".into()) };
+        let mut c = Contact::new(PhoneNumber::parse("+4915112345678").unwrap(), "t");
+        c.time_zone = Some("Europe/Berlin".into());
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(7 * 3600), "09:00 CEST is 07:00 UTC");
+        c.time_zone = Some("+05:30".into());
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(3 * 3600 + 1800));
+        c.time_zone = None;
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(13 * 3600), "the default zone: 09:00 EDT is 13:00 UTC");
+    }
 }

@@ -58,7 +58,7 @@ pub enum SendAt {
     /// At an RFC 3339 time.
     At { at: String },
     /// At `time` (HH:MM) on `date` (YYYY-MM-DD) in each contact's time zone; contacts without one use
-    /// `default_offset` (e.g. `+01:00`, UTC when absent).
+    /// `default_offset` (an IANA name like `Europe/Berlin` or an offset like `+01:00`; UTC when absent).
     LocalTime { date: String, time: String, default_offset: Option<String> },
 }
 

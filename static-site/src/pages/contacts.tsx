@@ -132,7 +132,7 @@ function NewContactForm({ ws, onCreated }: { ws: WorkspaceSummary; onCreated: ()
       <label class="field"><span>Name</span><input name="name" value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} /></label>
       <label class="field"><span>Tags (comma separated)</span><input name="tags" value={form.tags} onInput={(e) => setForm({ ...form, tags: e.currentTarget.value })} /></label>
       <label class="field"><span>Fields (one name=value a line)</span><textarea name="fields" value={form.fields} onInput={(e) => setForm({ ...form, fields: e.currentTarget.value })} /></label>
-      <label class="field"><span>Time zone (UTC offset like +01:00)</span><input name="time_zone" value={form.time_zone} onInput={(e) => setForm({ ...form, time_zone: e.currentTarget.value })} /></label>
+      <label class="field"><span>Time zone (IANA name like Europe/Berlin, or an offset like +01:00)</span><input name="time_zone" value={form.time_zone} onInput={(e) => setForm({ ...form, time_zone: e.currentTarget.value })} /></label>
       <button class="button button-primary">Add contact</button>
       <Note note={note} />
     </form>
@@ -178,7 +178,7 @@ function ContactEditor({ ws, phone, onChanged, onClose }: { ws: WorkspaceSummary
       <label class="field"><span>Name</span><input name="edit-name" value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} /></label>
       <label class="field"><span>Tags (comma separated)</span><input name="edit-tags" value={form.tags} onInput={(e) => setForm({ ...form, tags: e.currentTarget.value })} /></label>
       <label class="field"><span>Fields (one name=value a line)</span><textarea name="edit-fields" value={form.fields} onInput={(e) => setForm({ ...form, fields: e.currentTarget.value })} /></label>
-      <label class="field"><span>Time zone (UTC offset)</span><input name="edit-time_zone" value={form.time_zone} onInput={(e) => setForm({ ...form, time_zone: e.currentTarget.value })} /></label>
+      <label class="field"><span>Time zone (IANA name or offset)</span><input name="edit-time_zone" value={form.time_zone} onInput={(e) => setForm({ ...form, time_zone: e.currentTarget.value })} /></label>
       <div class="form form-inline">
         <button class="button button-primary">Save</button>
         {d.opted_out ? <button type="button" class="button" onClick={() => consent(false)}>Opt in again</button> : <button type="button" class="button" onClick={() => consent(true)}>Opt out</button>}
