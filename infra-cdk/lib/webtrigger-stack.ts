@@ -23,6 +23,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { LiveWebSocket } from './constructs/live-websocket.ts';
 import { DEFAULT_ASSET_ROOT, RustFunction } from './constructs/rust-function.ts';
 import { WorkerQueue } from './constructs/worker-queue.ts';
 
@@ -103,7 +104,7 @@ export class WebTriggerStack extends Stack {
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
     const apiWorkspaces = fn('ApiWorkspaces', 'api-workspaces', 'Workspaces, members, invites, API keys, audit log');
     const workerEcho = fn('WorkerEcho', 'worker-echo', 'Consumes tick heartbeats from the echo queue', echo.environment());
-    const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications', pushSend.environment());
+    const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications, segments, welcome drips, recurring schedules', pushSend.environment());
     const apiSubscribers = fn('ApiSubscribers', 'api-subscribers', 'Public endpoints for the site SDK (subscribe, tags, tracking)');
     const workerPushSend = fn('WorkerPushSend', 'worker-push-send', 'Web Push fan-out and delivery', pushSend.environment(), { timeout: Duration.seconds(30), reserved: 20 });
     const apiCredentials = fn('ApiCredentials', 'api-credentials', 'WhatsApp provider credentials (sealed) and channels');
@@ -118,9 +119,10 @@ export class WebTriggerStack extends Stack {
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
     const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs (scheduled pushes, drip steps, recurring runs), outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
     const apiCampaigns = fn('ApiCampaigns', 'api-campaigns', 'Contacts (import, export, GDPR erase), audiences, WhatsApp broadcasts', campaigns.environment());
     const workerCampaigns = fn('WorkerCampaigns', 'worker-campaigns', 'Contact-import chunks and broadcast fan-out pages', { ...campaigns.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(60) });
+    const liveWebsocket = fn('LiveWebsocket', 'live-websocket', 'Live-updates WebSocket API: $connect (stream ticket), $disconnect, $default');
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
@@ -218,6 +220,12 @@ export class WebTriggerStack extends Stack {
     whatsappSend.queue.grantSendMessages(workerCampaigns);
     workerCampaigns.addEventSource(new SqsEventSource(campaigns.queue, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
 
+    // Live updates: the WebSocket API's Lambda records connections; whoever publishes inbox, status or
+    // send-progress events posts them to the workspace's connections.
+    table.grantReadWriteData(liveWebsocket);
+    const live = new LiveWebSocket(this, 'LiveUpdates', liveWebsocket);
+    for (const f of [workerWebhookProcess, apiInbox, apiFlows, cronTick, workerPushSend, apiSites, apiSubscribers]) live.publisher(f);
+
     // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
     const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     new events.Rule(this, 'MinuteTick', {
@@ -246,7 +254,7 @@ export class WebTriggerStack extends Stack {
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
-    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}', '/v1/workspaces/{ws}/events', '/v1/workspaces/{ws}/events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
     // A contact's consent history stays with api-inbox (the specific route wins over the greedy one).
     route(['/v1/workspaces/{ws}/contacts', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/audiences', '/v1/workspaces/{ws}/audiences/{proxy+}', '/v1/workspaces/{ws}/broadcasts', '/v1/workspaces/{ws}/broadcasts/{proxy+}'], apiCampaigns, [apigw.HttpMethod.ANY]);
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
@@ -318,6 +326,7 @@ export class WebTriggerStack extends Stack {
     this.operations(api);
 
     new CfnOutput(this, 'ApiUrl', { value: api.apiEndpoint });
+    new CfnOutput(this, 'LiveWebSocketUrl', { value: live.stage.url });
     new CfnOutput(this, 'DashboardUrl', { value: `https://${distribution.distributionDomainName}` });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EchoQueueUrl', { value: echo.queue.queueUrl });

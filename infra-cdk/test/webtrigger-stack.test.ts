@@ -384,3 +384,39 @@ test('bot flows: api-flows serves the flow routes and the bot switch; the inboun
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
   for (const key of ['ANY /v1/workspaces/{ws}/flows', 'ANY /v1/workspaces/{ws}/flows/{proxy+}', 'ANY /v1/workspaces/{ws}/flow-check', 'ANY /v1/workspaces/{ws}/conversations/{conv}/bot']) assert.ok(routes.includes(key), `no route ${key}`);
 });
+
+test('live updates: a WebSocket API whose routes reach live-websocket; publishers get the management endpoint and ManageConnections on its stage', () => {
+  const apis = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api' && r.Properties.ProtocolType === 'WEBSOCKET');
+  assert.equal(apis.length, 1, 'one WebSocket API');
+  const [wsApiId, wsApi] = apis[0];
+  assert.equal(wsApi.Properties.RouteSelectionExpression, '$request.body.action');
+  const [liveId] = functionNamed('live-websocket');
+  const wsRoutes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.ApiId?.Ref === wsApiId);
+  assert.deepEqual(wsRoutes.map((r) => r.Properties.RouteKey).sort(), ['$connect', '$default', '$disconnect']);
+  // Every route's integration invokes live-websocket, and API Gateway may invoke it.
+  const integrations = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties.ApiId?.Ref === wsApiId);
+  assert.equal(integrations.length, 3);
+  for (const i of integrations) assert.ok(JSON.stringify(i.Properties.IntegrationUri).includes(liveId), `integration not to live-websocket: ${JSON.stringify(i.Properties.IntegrationUri)}`);
+  assert.ok(Object.values(resources).some((r) => r.Type === 'AWS::Lambda::Permission' && r.Properties.FunctionName?.['Fn::GetAtt']?.[0] === liveId && r.Properties.Principal === 'apigateway.amazonaws.com'));
+  const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage' && r.Properties.ApiId?.Ref === wsApiId);
+  assert.ok(stage && stage.Properties.StageName === 'live' && stage.Properties.AutoDeploy === true);
+  // The handler keeps connections in the table and posts nothing itself.
+  const liveActions = actionsOf(policiesOf(liveId));
+  assert.ok(liveActions.includes('dynamodb:PutItem') && liveActions.includes('dynamodb:DeleteItem'), liveActions.join(', '));
+  assert.ok(!liveActions.some((a: string) => a.startsWith('kms:') || a.startsWith('execute-api:')), 'live-websocket opens no secrets and posts to no connection');
+  // Publishers: the callback URL of this stage and ManageConnections scoped to it.
+  for (const crate of ['worker-webhook-process', 'api-inbox', 'api-flows', 'cron-tick', 'worker-push-send']) {
+    const [id, f] = functionNamed(crate);
+    const endpoint = JSON.stringify(f.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_ENDPOINT);
+    assert.ok(endpoint && endpoint.includes(wsApiId) && endpoint.includes('/live'), `${crate}: ${endpoint}`);
+    const manage = policiesOf(id).filter((s) => [s.Action].flat().includes('execute-api:ManageConnections'));
+    assert.equal(manage.length, 1, `${crate} may post to connections`);
+    assert.ok(JSON.stringify(manage[0].Resource).includes(wsApiId), `${crate}: ManageConnections only on the live API`);
+  }
+  const [, health] = functionNamed('api-health');
+  assert.equal(health.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_ENDPOINT, undefined, 'only publishers know the endpoint');
+  // The ticket and catch-up routes are served by api-inbox on the HTTP API.
+  const httpRoutes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+  for (const key of ['ANY /v1/workspaces/{ws}/events', 'ANY /v1/workspaces/{ws}/events/{proxy+}']) assert.ok(httpRoutes.includes(key), `no route ${key}`);
+  template.hasOutput('LiveWebSocketUrl', {});
+});

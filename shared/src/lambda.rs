@@ -73,6 +73,7 @@ pub enum Function {
     WorkerEventsOut,
     WorkerCampaigns,
     CronTick,
+    LiveWebsocket,
 }
 
 const FUNCTIONS: &[(&str, Function)] = &[
@@ -98,6 +99,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("worker-events-out", Function::WorkerEventsOut),
     ("worker-campaigns", Function::WorkerCampaigns),
     ("cron-tick", Function::CronTick),
+    ("live-websocket", Function::LiveWebsocket),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -141,7 +143,7 @@ impl Function {
             Function::ApiHealth => run_api(health::routes()).await,
             Function::ApiAuth => run_api(auth::routes()).await,
             Function::ApiWorkspaces => run_api(workspaces::routes()).await,
-            Function::ApiSites => run_api(push::routes()).await,
+            Function::ApiSites => run_api(push::routes().merge(crate::drips::routes()).merge(crate::recurring::routes())).await,
             Function::ApiSubscribers => run_api(push::public_routes()).await,
             Function::ApiCredentials => run_api(whatsapp::credentials_routes()).await,
             Function::ApiMessages => run_api(whatsapp::messages_routes()).await,
@@ -160,6 +162,7 @@ impl Function {
             Function::WorkerEventsOut => run_worker(queues::events_out(), events_out::EventsOutWorker).await,
             Function::WorkerCampaigns => run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await,
             Function::CronTick => run_schedule().await,
+            Function::LiveWebsocket => run_live_websocket().await,
         }
     }
 }

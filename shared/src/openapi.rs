@@ -66,7 +66,7 @@ struct ApiDoc;
 
 /// Every route group with its documentation (for the document; `local::all_routes` serves them).
 pub fn all_groups() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::drips::api()).merge(crate::recurring::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
 }
 
 /// The OpenAPI document (built once per process).

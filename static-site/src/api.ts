@@ -122,6 +122,31 @@ async function apiFetchOnce<T>(path: string, init: ApiInit = {}): Promise<T> {
   return envelope.data;
 }
 
+/** Fetches a non-JSON answer (a CSV export) with the same token and refresh as `apiFetch`; an error
+ * answer is still an envelope and is thrown as `ApiError`. */
+export async function apiDownload(path: string): Promise<Blob> {
+  const once = async (): Promise<Blob> => {
+    const headers = new Headers();
+    if (accessToken) headers.set('Authorization', `Bearer ${accessToken}`);
+    let response: Response;
+    try {
+      response = await fetch(path, { headers, credentials: 'same-origin', signal: AbortSignal.timeout(120_000) });
+    } catch (error) {
+      throw new ApiError(0, CLIENT_ERROR.network, `The server could not be reached (${describe(error)}).`);
+    }
+    if (response.ok) return response.blob();
+    const envelope = (await response.json().catch(() => null)) as Envelope<unknown> | null;
+    const e = envelope && !envelope.success ? envelope.error : { code: 'unknown_error', message: `HTTP ${response.status}` };
+    throw new ApiError(response.status, e.code, e.message);
+  };
+  try {
+    return await once();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && refreshHandler && (await refreshHandler())) return once();
+    throw error;
+  }
+}
+
 function isRawBody(body: unknown): body is BodyInit {
   return (
     typeof body === 'string' ||

@@ -10,6 +10,10 @@ import { OverviewPage } from './pages/overview';
 import { AcceptInvitePage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
+import { DripsPage } from './pages/drips';
+import { RecurringPage } from './pages/recurring';
+import { SegmentsPage } from './pages/segments';
+import { ImportPage } from './pages/subscriber-import';
 import { DevicesPage } from './pages/devices';
 import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
@@ -136,6 +140,10 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/web-push/sites': SitesPage,
   '/web-push/subscribers': SubscribersPage,
   '/web-push/notifications': NotificationsPage,
+  '/web-push/drips': DripsPage,
+  '/web-push/recurring': RecurringPage,
+  '/web-push/segments': SegmentsPage,
+  '/web-push/import': ImportPage,
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,

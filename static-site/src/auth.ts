@@ -17,6 +17,8 @@ export interface WorkspaceSummary {
   name: string;
   role: Role | null;
   created_at: string;
+  /** IANA zone that bot flows read business hours in; absent means UTC. */
+  time_zone?: string | null;
 }
 
 export interface Me {

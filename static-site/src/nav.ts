@@ -55,9 +55,33 @@ export const NAV: NavGroup[] = [
         ready: true,
       },
       {
+        path: '/web-push/segments',
+        title: 'Segments',
+        description: 'Saved subscriber groups by tags, browser, language, country, activity, clicks and custom attributes, with live counts.',
+        ready: true,
+      },
+      {
+        path: '/web-push/import',
+        title: 'Import',
+        description: 'Import subscribers from CSV or JSON lines, and export a site\'s subscribers.',
+        ready: true,
+      },
+      {
         path: '/web-push/notifications',
         title: 'Notifications',
         description: 'Compose and send notifications, and follow delivery, click and failure counts.',
+        ready: true,
+      },
+      {
+        path: '/web-push/drips',
+        title: 'Drips',
+        description: 'Welcome sequences: steps sent to each new subscriber a set time after they subscribed, with stats per step.',
+        ready: true,
+      },
+      {
+        path: '/web-push/recurring',
+        title: 'Recurring',
+        description: 'Notifications sent daily, weekly or monthly, at a time in your time zone or each subscriber\'s.',
         ready: true,
       },
     ],

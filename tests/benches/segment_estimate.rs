@@ -43,15 +43,34 @@ fn subscriber(i: usize) -> Subscriber {
     }
 }
 
+/// CPU seconds this process used so far, all threads (`/proc/self/stat` utime + stime): a loaded
+/// machine inflates wall time, not this.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = after_comm.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
+    ticks.iter().sum::<f64>() / 100.0
+}
+
 fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let dir = tempfile::tempdir()?;
-        let state = webtrigger::AppState::embedded(dir.path(), Arc::new(webtrigger::ports::SystemClock))?;
-        let (ws, site) = (WorkspaceId::new(ulid::Ulid::new()), SiteId::new(ulid::Ulid::new()));
+        // SEGMENT_BENCH_DIR keeps the data between runs (for profiling the estimate alone).
+        let kept = std::env::var_os("SEGMENT_BENCH_DIR").map(std::path::PathBuf::from);
+        let temp = tempfile::tempdir()?;
+        let dir = kept.clone().unwrap_or_else(|| temp.path().to_owned());
+        let reuse = kept.is_some() && dir.join("ids").exists();
+        let state = webtrigger::AppState::embedded(&dir, Arc::new(webtrigger::ports::SystemClock))?;
+        let (ws, site) = if reuse {
+            let ids = std::fs::read_to_string(dir.join("ids"))?;
+            let (w, s) = ids.split_once(' ').ok_or_else(|| anyhow::anyhow!("bad ids file"))?;
+            (WorkspaceId::parse(w)?, SiteId::parse(s.trim())?)
+        } else {
+            (WorkspaceId::new(ulid::Ulid::new()), SiteId::new(ulid::Ulid::new()))
+        };
         let t = Instant::now();
         let mut writes = Vec::with_capacity(MAX_TRANSACTION_WRITES);
-        for i in 0..SUBSCRIBERS {
+        for i in (0..SUBSCRIBERS).filter(|_| !reuse) {
             let s = subscriber(i);
             let key = Key::new(shard_partition(&ws, &site, shard_of(&s.id)), format!("SUB#{}", s.id));
             writes.push(TxWrite::Put { item: Item::of(key, &s), condition: Condition::None });
@@ -62,6 +81,9 @@ fn main() -> anyhow::Result<()> {
         if !writes.is_empty() {
             state.table.transact(writes).await?;
         }
+        if kept.is_some() && !reuse {
+            std::fs::write(dir.join("ids"), format!("{ws} {site}"))?;
+        }
         println!("segment estimate benchmark: {SUBSCRIBERS} subscribers written in {:.1} s", t.elapsed().as_secs_f64());
         let rules = Rules::parse(
             &json!({"match": "any", "groups": [
@@ -70,16 +92,16 @@ fn main() -> anyhow::Result<()> {
             ]}),
             "rules",
         )?;
-        let mut best = f64::MAX;
+        let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
         for run in 1..=3 {
-            let t = Instant::now();
+            let (t, cpu) = (Instant::now(), cpu_seconds());
             let estimate = webtrigger::push::segments::count_matching(&state, &ws, &site, &rules).await?;
-            let secs = t.elapsed().as_secs_f64();
-            best = best.min(secs);
-            println!("  run {run}: {} of {} match, {secs:.3} s", estimate.count, estimate.total);
+            let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            (best, best_cpu) = (best.min(secs), best_cpu.min(cpu));
+            println!("  run {run}: {} of {} match, {secs:.3} s wall, {cpu:.2} s CPU", estimate.count, estimate.total);
             anyhow::ensure!(estimate.total == SUBSCRIBERS as u64, "scanned {} of {SUBSCRIBERS}", estimate.total);
         }
-        println!("best {best:.3} s (target ≤ 2 s): {}", if best <= 2.0 { "met" } else { "NOT met" });
+        println!("best {best:.3} s wall, {best_cpu:.2} s CPU (target ≤ 2 s): {}", if best <= 2.0 { "met" } else { "NOT met" });
         Ok(())
     })
 }

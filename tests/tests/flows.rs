@@ -34,6 +34,7 @@ struct Harness {
     state: AppState,
     fake: ProviderFake,
     ada: Client,
+    ada_id: String,
     ws: String,
     channel: String,
     hook_path: String,
@@ -45,12 +46,12 @@ impl Harness {
         state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some("https://hooks.example.com".into())));
         state.events_out = Arc::new(webtrigger::events_out::EventsRuntime::new(webtrigger::http::outbound::OutboundPolicy { allow_hosts: allow }));
         let mut ada = Client::new(state.clone());
-        ada.sign_up("ada@example.com").await;
+        let ada_id = ada.sign_up("ada@example.com").await;
         let ws = ada.create_workspace("Bots").await;
         let cred = ada.post(&format!("/v1/workspaces/{ws}/credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
         let ch = ada.post(&format!("/v1/workspaces/{ws}/channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
         let (channel, hook_path) = (ch.data()["id"].as_str().unwrap().to_owned(), ch.data()["webhook_path"].as_str().unwrap().to_owned());
-        Self { state, fake, ada, ws, channel, hook_path }
+        Self { state, fake, ada, ada_id, ws, channel, hook_path }
     }
 
     fn p(&self, rest: &str) -> String {
@@ -59,7 +60,17 @@ impl Harness {
 
     /// Delivers a signed inbound text (as Meta would) and runs the workers.
     async fn say(&self, id: &str, from: &str, text: &str) {
-        let body = meta_inbound(id, from, text);
+        self.deliver(meta_inbound(id, from, text)).await;
+    }
+
+    /// Delivers a tap on a reply button (`button_reply`) or list row (`list_reply`), as Meta sends it.
+    async fn tap(&self, id: &str, from: &str, kind: &str, reply_id: &str, title: &str) {
+        let mut body: Value = serde_json::from_str(&meta_inbound(id, from, "")).unwrap();
+        body["entry"][0]["changes"][0]["value"]["messages"][0] = json!({"context": {"from": "15550783881", "id": "wamid.OUT"}, "from": from, "id": id, "timestamp": "1749416383", "type": "interactive", "interactive": {"type": kind, kind: {"id": reply_id, "title": title}}});
+        self.deliver(body.to_string()).await;
+    }
+
+    async fn deliver(&self, body: String) {
         let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
         let sig = format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>());
         let mut anon = Client::new(self.state.clone());
@@ -130,7 +141,7 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(keyword_question_branch_webhook_and_handoff, pinning_rollback_expiry_stop_budget_timers_and_api_start);
+on_both_backends!(keyword_question_branch_webhook_and_handoff, pinning_rollback_expiry_stop_budget_timers_and_api_start, taps_lists_business_hours_and_team_handoff);
 
 async fn keyword_question_branch_webhook_and_handoff(state: AppState, _clock: Arc<FixedClock>) {
     let (crm_addr, crm_seen) = crm().await;
@@ -309,4 +320,70 @@ async fn pinning_rollback_expiry_stop_budget_timers_and_api_start(state: AppStat
     assert_eq!(h.ada.post(&h.p(&format!("conversations/{conv}/bot")), json!({"paused": false})).await.status, 200);
     h.say("wamid.B2", "16505550008", "Zed").await;
     assert_eq!(h.said("16505550008").last().unwrap(), "Outreach thanks Zed");
+}
+
+/// `HH:MM` of `t` moved by `minutes` (wrapping round the day).
+fn hhmm(t: chrono::NaiveTime, minutes: i64) -> String {
+    (t + chrono::Duration::minutes(minutes)).format("%H:%M").to_string()
+}
+
+async fn taps_lists_business_hours_and_team_handoff(state: AppState, clock: Arc<FixedClock>) {
+    let mut h = Harness::new(state, vec![]).await;
+    let team = h.ada.post(&h.p("teams"), json!({"name": "Billing", "members": [h.ada_id]})).await;
+    assert_eq!(team.status, 201, "{}", team.body);
+    let team = team.data()["id"].as_str().unwrap().to_owned();
+
+    // The workspace time zone: an IANA name, checked; business hours are read in it.
+    h.ada.call(Method::PATCH, &format!("/v1/workspaces/{}", h.ws), Some(json!({"time_zone": "Mars/Olympus"}))).await.assert_error(422, "validation_failed");
+    let set = h.ada.call(Method::PATCH, &format!("/v1/workspaces/{}", h.ws), Some(json!({"time_zone": "Asia/Tokyo"}))).await;
+    assert_eq!((set.status, set.data()["time_zone"].as_str(), set.data()["name"].as_str()), (200, Some("Asia/Tokyo"), Some("Bots")), "{}", set.body);
+    // Open for the two hours around now in Tokyo; that window is nine hours away from UTC's clock.
+    let tokyo = webtrigger::ports::Clock::now(clock.as_ref()).with_timezone(&chrono_tz::Asia::Tokyo);
+    let day = tokyo.format("%a").to_string().to_lowercase();
+    let hours = json!({"op": "business_hours", "days": [day], "from": hhmm(tokyo.time(), -60), "to": hhmm(tokyo.time(), 60)});
+
+    h.flow(json!({"name": "Menu", "triggers": [{"type": "button_reply", "id": "menu_open"}], "steps": [
+        {"id": "hours", "type": "branch", "rules": [{"when": [hours], "next": "pick"}], "default": "closed"},
+        {"id": "pick", "type": "list", "text": "What do you need?", "button": "Topics", "rows": [{"id": "billing", "title": "Billing"}, {"id": "sales", "title": "Sales"}], "into": "topic", "next": "route"},
+        {"id": "route", "type": "branch", "rules": [{"when": [{"op": "eq", "var": "reply_id", "value": "billing"}], "next": "billing"}], "default": "sales_msg"},
+        {"id": "billing", "type": "handoff", "team": team, "note": "Billing question"},
+        {"id": "sales_msg", "type": "send_text", "text": "Sales will write soon"},
+        {"id": "closed", "type": "send_text", "text": "We are closed"}
+    ]})).await;
+
+    // A tapped button starts the flow by its id (its title matches no keyword); the list goes out as a Meta list.
+    let to = "16505550101";
+    h.tap("wamid.M1", to, "button_reply", "menu_open", "Open the menu").await;
+    let list = h.fake.received().into_iter().rfind(|r| r.to == to).expect("the list was sent");
+    assert_eq!(list.body["interactive"]["type"], "list", "{}", list.body);
+    assert_eq!(list.body["interactive"]["action"]["button"], "Topics");
+    assert_eq!(list.body["interactive"]["action"]["sections"][0]["rows"][0], json!({"id": "billing", "title": "Billing"}));
+    // The row is picked by its id, whatever title the phone showed, and the branch reads `reply_id`.
+    h.tap("wamid.M2", to, "list_reply", "billing", "Facturación").await;
+    let conv = h.conversation_of("+16505550101").await;
+    assert_eq!(conv["team_id"], team.as_str(), "the hand-off went to the flow's team: {conv}");
+    assert_eq!(conv["assignee"], h.ada_id.as_str(), "round-robin among the team's available members: {conv}");
+    let conv_id = conv["id"].as_str().unwrap();
+    let tl = h.ada.get(&h.p(&format!("conversations/{conv_id}/messages?limit=100"))).await;
+    let note = tl.data()["entries"].as_array().unwrap().iter().find(|e| e["direction"] == "note").cloned().expect("hand-off note");
+    assert!(note["text"].as_str().unwrap().contains("topic: billing"), "{note}");
+    assert_eq!(h.said(to).len(), 1, "the bot said nothing after the hand-off");
+
+    // Typed text still picks a row (by number); the default branch runs when the tap is not billing.
+    let other = "16505550102";
+    h.tap("wamid.M3", other, "button_reply", "menu_open", "Open the menu").await;
+    h.say("wamid.M4", other, "2").await;
+    assert_eq!(h.said(other).last().unwrap(), "Sales will write soon");
+
+    // Back in UTC the same moment is outside the hours: the flow says it is closed.
+    let utc = h.ada.call(Method::PATCH, &format!("/v1/workspaces/{}", h.ws), Some(json!({"time_zone": ""}))).await;
+    assert_eq!((utc.status, &utc.data()["time_zone"]), (200, &Value::Null), "{}", utc.body);
+    let late = "16505550103";
+    h.tap("wamid.M5", late, "button_reply", "menu_open", "Open the menu").await;
+    assert_eq!(h.said(late), ["We are closed"]);
+
+    // A hand-off naming a team that does not exist is refused at save, on the step.
+    let bad = h.ada.post(&h.p("flows"), json!({"name": "Bad", "steps": [{"id": "h", "type": "handoff", "team": "billing"}]})).await;
+    bad.assert_error(422, "validation_failed");
+    assert!(bad.body["error"]["message"].as_str().unwrap().contains("step `h` field `team`"), "{}", bad.body);
 }

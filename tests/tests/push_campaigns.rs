@@ -399,3 +399,42 @@ async fn ab_test_sends_the_winner_by_clicks_to_the_rest() {
     assert_eq!((view["status"].as_str(), view["stats"]["accepted"].as_i64()), (Some("completed"), Some(40)), "{view}");
     assert_eq!(seen.lock().unwrap().len(), 40, "everyone got exactly one push");
 }
+
+/// A/B variants and a local time also hold for direct targets: an external id's devices are split by
+/// variant, and one subscriber's push waits for 09:00 in their zone (both are fanned out shard by shard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn variants_and_local_time_for_direct_targets() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+    let Clocked { state, clock, fake_host, seen, _dir } = clocked(start).await;
+    let Shop { mut admin, notifications, site, sites } = shop(&state, &fake_host, &[("other-1", None), ("other-2", None)], Some((&clock, start))).await;
+    let mut page = Client::new(state.clone());
+    page.extra_headers = vec![("origin".to_owned(), "https://shop.example.com".to_owned())];
+    for i in 0..12 {
+        let body = json!({"subscription": Browser::new().subscription(&format!("http://{fake_host}/push/user-{i}")), "external_id": "user-7", "timezone": "Europe/Berlin"});
+        let r = page.call(Method::POST, &format!("/v1/public/sites/{site}/subscriptions"), Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    webtrigger::schedule::tick(&state, start).await.unwrap();
+
+    let variants = json!([{"percent": 50, "title": "A"}, {"percent": 50, "title": "B"}]);
+    let sent = admin.post(&notifications, json!({"title": "Your order", "target": {"type": "external_id", "external_id": "user-7"}, "variants": variants})).await;
+    let one = format!("{notifications}/{}", sent.data()["id"].as_str().unwrap());
+    run_push_jobs(&state).await;
+    let view = admin.get(&one).await.data().clone();
+    let stats = &view["stats"];
+    assert_eq!(stats["v0_targeted"].as_i64().unwrap() + stats["v1_targeted"].as_i64().unwrap(), 12, "every device of the user in a variant: {stats}");
+    assert!(stats["v0_targeted"].as_i64().unwrap() > 0 && stats["v1_targeted"].as_i64().unwrap() > 0, "both variants used: {stats}");
+    assert_eq!((view["status"].as_str(), stats["targeted"].as_i64(), stats["accepted"].as_i64()), (Some("completed"), Some(12), Some(12)), "{view}");
+    let pushed = seen.lock().unwrap().clone();
+    assert_eq!(pushed.len(), 12);
+    assert!(pushed.iter().all(|n| n.starts_with("user-")), "only the user's devices: {pushed:?}");
+
+    // One subscriber at 09:00 their time (Berlin, UTC+1 in December): held until 08:00 UTC tomorrow.
+    let subs = admin.get(&format!("{sites}/{site}/subscribers?limit=100")).await.data()["subscribers"].clone();
+    let target = subs.as_array().unwrap().iter().find(|s| s["subscription"]["endpoint"].as_str().unwrap().ends_with("/user-3")).unwrap()["id"].as_str().unwrap().to_owned();
+    admin.post(&notifications, json!({"title": "Good morning", "target": {"type": "subscriber", "id": target}, "local_time": "09:00"})).await.data();
+    run_push_jobs(&state).await;
+    assert_eq!(seen.lock().unwrap().len(), 12, "nothing sent before 09:00 local");
+    let release = Utc.with_ymd_and_hms(2026, 12, 3, 8, 0, 0).unwrap();
+    assert_eq!(held_at(&state, minute(release)).await, ["user-3"], "held for 09:00 Berlin");
+}

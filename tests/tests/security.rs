@@ -172,6 +172,10 @@ async fn lists_under_a_foreign_or_unknown_parent_answer_404() {
     let routes = [
         ("sites/{id}/notifications", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
         ("sites/{id}/subscribers", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/drips", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/recurring", site.clone(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/drips/drp_01jd5x8q0y8m3n2b7c4v6w9z1b", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
+        ("sites/{id}/recurring/rec_01jd5x8q0y8m3n2b7c4v6w9z1b/runs", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
         ("sites/{id}/notifications/ntf_01jd5x8q0y8m3n2b7c4v6w9z1b", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
         ("sites/{id}/subscribers/0123456789abcdef0123456789abcdef", String::new(), bob_site.clone(), format!("site_{UNKNOWN}")),
         ("triggers/{id}/invocations", trigger.clone(), bob_trigger.clone(), format!("trg_{UNKNOWN}")),

@@ -33,6 +33,13 @@ pub enum Command {
         #[arg(long = "allow-push-host", value_name = "HOST:PORT")]
         allow_push_hosts: Vec<String>,
     },
+    /// Fill a fresh local install with a demo workspace (sites, subscribers, sent notifications, a WhatsApp
+    /// channel with conversations, a trigger with invocations, a flow) and print the owner's login.
+    Demo {
+        /// An empty or new data directory; one that already has data is refused.
+        #[arg(long, default_value = "./data", env = "WEBTRIGGER_DATA_DIR")]
+        data_dir: PathBuf,
+    },
     /// Master-key rotation for stored secrets (provider credentials, VAPID keys).
     Keys {
         #[command(subcommand)]

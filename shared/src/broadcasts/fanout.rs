@@ -195,25 +195,30 @@ pub async fn page(state: &AppState, job: &FanoutJob) -> Result<(), ApiError> {
 }
 
 /// An inbound message from a number a broadcast reached recently counts once as a reply to it, and the
-/// conversation is labelled with the campaign. Best effort: failures are logged.
-pub async fn on_inbound(state: &AppState, ws: &WorkspaceId, conversation: &crate::inbox::conversations::ConversationId, from: &PhoneNumber) {
-    if let Err(e) = attribute_reply(state, ws, conversation, from).await {
-        tracing::warn!(workspace = %ws, error = %e, "reply not attributed to its broadcast");
+/// conversation is labelled with the campaign. Returns the broadcast when this message is that first
+/// reply (a bot flow may start on it). Best effort: failures are logged.
+pub async fn on_inbound(state: &AppState, ws: &WorkspaceId, conversation: &crate::inbox::conversations::ConversationId, from: &PhoneNumber) -> Option<String> {
+    match attribute_reply(state, ws, conversation, from).await {
+        Ok(first) => first.map(|b| b.to_string()),
+        Err(e) => {
+            tracing::warn!(workspace = %ws, error = %e, "reply not attributed to its broadcast");
+            None
+        }
     }
 }
 
-async fn attribute_reply(state: &AppState, ws: &WorkspaceId, conversation: &crate::inbox::conversations::ConversationId, from: &PhoneNumber) -> Result<(), ApiError> {
-    let Some(p) = state.table.get(&last_broadcast_key(ws, from)).await? else { return Ok(()) };
-    let (Some(id), Some(at)) = (p.attrs.get("broadcast").and_then(|v| v.as_str()), p.attrs.get("at").and_then(|v| v.as_str())) else { return Ok(()) };
+async fn attribute_reply(state: &AppState, ws: &WorkspaceId, conversation: &crate::inbox::conversations::ConversationId, from: &PhoneNumber) -> Result<Option<BroadcastId>, ApiError> {
+    let Some(p) = state.table.get(&last_broadcast_key(ws, from)).await? else { return Ok(None) };
+    let (Some(id), Some(at)) = (p.attrs.get("broadcast").and_then(|v| v.as_str()), p.attrs.get("at").and_then(|v| v.as_str())) else { return Ok(None) };
     let recent = chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|t| (state.clock.now() - t.with_timezone(&chrono::Utc)).num_seconds() < REPLY_WINDOW_SECS);
     let id = BroadcastId::parse(id)?;
     if !recent {
-        return Ok(());
+        return Ok(None);
     }
     let replied = Item::new(Key::new(sub(ws, &id), format!("REPLIED#{}", from.as_str())));
     match state.table.transact(vec![TxWrite::Put { item: replied, condition: Condition::NotExists }, TxWrite::Add { key: counters_key(ws, &id), deltas: vec![("replied".into(), 1)] }]).await {
         Ok(()) => {}
-        Err(TableError::TransactionCancelled { index: 0 }) => return Ok(()),
+        Err(TableError::TransactionCancelled { index: 0 }) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
     let rkey = Key::new(recipient_partition(ws, &id), from.as_str().to_owned());
@@ -230,7 +235,7 @@ async fn attribute_reply(state: &AppState, ws: &WorkspaceId, conversation: &crat
         }
     })
     .await?;
-    Ok(())
+    Ok(Some(id))
 }
 
 #[cfg(test)]

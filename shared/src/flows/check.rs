@@ -14,6 +14,11 @@ pub fn valid_target(s: &str) -> bool {
     valid_name(s.strip_prefix("contact.").unwrap_or(s))
 }
 
+/// `mon`…`sun` (or the full English name), case-insensitive.
+pub fn weekday(s: &str) -> Option<chrono::Weekday> {
+    s.trim().parse::<chrono::Weekday>().ok()
+}
+
 pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.split_once(':')?;
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
@@ -60,6 +65,7 @@ pub fn check(doc: &FlowDoc) -> Vec<Problem> {
                 }
             }
             TriggerSpec::ButtonReply { id } if id.trim().is_empty() => bad(None, &field, "a button reply id is required".into()),
+            TriggerSpec::BroadcastReply { broadcast_id: Some(b) } if crate::broadcasts::types::BroadcastId::parse(b).is_err() => bad(None, &field, format!("`{}` is not a broadcast id", b.chars().take(40).collect::<String>())),
             _ => {}
         }
     }
@@ -107,6 +113,9 @@ fn check_step(s: &Step, bad: &mut impl FnMut(Option<&str>, &str, String)) {
                 bad(id, field, format!("{field}: 1–{max}, got {}", options.len()));
             }
             check_choices(id, field, options, max_title, bad);
+            if let StepKind::List { button: Some(label), .. } = &s.kind {
+                text(bad, "button", label, 20);
+            }
             if into.as_deref().is_some_and(|v| !valid_target(v)) {
                 bad(id, "into", "`into` is a variable name or contact.<field>".into());
             }
@@ -132,15 +141,24 @@ fn check_step(s: &Step, bad: &mut impl FnMut(Option<&str>, &str, String)) {
                     bad(id, &format!("rules[{i}].when"), "a rule needs at least one condition".into());
                 }
                 for c in &r.when {
-                    if let Cond::TimeBetween { from, to } = c {
-                        if parse_hhmm(from).is_none() || parse_hhmm(to).is_none() {
-                            bad(id, &format!("rules[{i}].when"), "times are HH:MM".into());
+                    let field = format!("rules[{i}].when");
+                    match c {
+                        Cond::TimeBetween { from, to } | Cond::BusinessHours { from, to, .. } if parse_hhmm(from).is_none() || parse_hhmm(to).is_none() => bad(id, &field, "times are HH:MM".into()),
+                        Cond::BusinessHours { days, time_zone, .. } => {
+                            if let Some(d) = days.iter().find(|d| weekday(d).is_none()) {
+                                bad(id, &field, format!("`{}` is not a day; use mon, tue, wed, thu, fri, sat, sun", d.chars().take(20).collect::<String>()));
+                            }
+                            if time_zone.as_deref().is_some_and(|t| t.parse::<chrono_tz::Tz>().is_err()) {
+                                bad(id, &field, "time_zone is an IANA name like Europe/Berlin".into());
+                            }
                         }
+                        _ => {}
                     }
                 }
             }
         }
         StepKind::SetTag { tag, .. } | StepKind::SetLabel { label: tag, .. } => text(bad, "tag", tag, 40),
+        StepKind::Handoff { team: Some(t), .. } if crate::inbox::teams::TeamId::parse(t).is_err() => bad(id, "team", format!("`{}` is not a team id", t.chars().take(40).collect::<String>())),
         StepKind::SetField { field, .. } if !valid_name(field) => bad(id, "field", "a field name is 1–64 letters, digits, _ or -".into()),
         StepKind::Wait { seconds, for_reply, .. } if *seconds > 7 * 86_400 || (*for_reply && *seconds == 0) => bad(id, "seconds", "wait 0–604800 seconds (a reply wait needs a timeout)".into()),
         StepKind::Webhook { url, timeout_seconds, map, .. } => {

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::eval::{at_path, chosen, holds, render, summary, validate_answer};
 use super::types::{FlowDoc, FlowId, Step, StepKind};
-use crate::whatsapp::types::{Button, Content};
+use crate::whatsapp::types::{Button, Content, ListRow};
 
 /// Steps one input may run before the flow is stopped (a loop through zero-second waits, say).
 pub const STEP_BUDGET: usize = 50;
@@ -64,7 +64,7 @@ pub struct ContactData {
 pub enum Effect {
     Send { #[schema(value_type = Object)] content: Content },
     Label { label: String },
-    Handoff { agent: Option<String>, note: String },
+    Handoff { agent: Option<String>, team: Option<String>, note: String },
     Captured { step: String, into: String, value: String },
     Entered { step: String },
     /// `seconds`: how long the conversation spent on the step (waiting for the contact included).
@@ -77,13 +77,22 @@ pub enum Effect {
 pub enum Input<'a> {
     Start,
     Message(&'a str),
+    /// A tapped reply button or list row: its title (as shown) and the id it was sent with.
+    Tap { text: &'a str, id: &'a str },
     Timer,
 }
+
+/// The variable holding the id of the button or row the latest message tapped (absent after typed text).
+pub const REPLY_ID_VAR: &str = "reply_id";
 
 /// What the engine needs from the outside world.
 #[async_trait]
 pub trait Env: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+    /// The workspace's time zone, for business hours that name none.
+    fn time_zone(&self) -> chrono_tz::Tz {
+        chrono_tz::Tz::UTC
+    }
     /// POSTs `body` as JSON; the parsed JSON answer, or a short reason.
     async fn webhook(&self, url: &str, body: &Value, timeout_seconds: u32) -> Result<Value, String>;
 }
@@ -140,8 +149,13 @@ impl Run<'_> {
         }
     }
 
-    /// Applies a message to the step the session waits on. Returns whether the flow should run on.
-    fn answer(&mut self, s: &mut Session, c: &mut ContactData, text: &str) -> bool {
+    /// Applies a message (and the id of what it tapped) to the step the session waits on. Returns
+    /// whether the flow should run on.
+    fn answer(&mut self, s: &mut Session, c: &mut ContactData, text: &str, reply_id: Option<&str>) -> bool {
+        match reply_id {
+            Some(id) => s.vars.insert(REPLY_ID_VAR.into(), Value::String(id.to_owned())),
+            None => s.vars.remove(REPLY_ID_VAR),
+        };
         let Some(step) = self.step(&s.step).cloned() else { return false };
         match &step.kind {
             StepKind::Ask { text: q, into, kind, choices, retries, retry_text, next, on_invalid } => match validate_answer(*kind, choices, text) {
@@ -154,7 +168,8 @@ impl Run<'_> {
                     self.reprompt_or_give_up(s, Content::Text { body: prompt, preview_url: false }, *retries, on_invalid.as_deref());
                 }
             },
-            StepKind::Buttons { buttons: options, into, next, .. } | StepKind::List { rows: options, into, next, .. } => match chosen(options, text) {
+            // A tap is matched by the id it carries; typed text by title, position or id.
+            StepKind::Buttons { buttons: options, into, next, .. } | StepKind::List { rows: options, into, next, .. } => match reply_id.and_then(|id| options.iter().find(|o| o.id == id)).or_else(|| chosen(options, text)) {
                 Some(choice) => {
                     if let Some(into) = into {
                         self.capture(s, c, into, &choice.id);
@@ -179,11 +194,12 @@ impl Run<'_> {
     fn prompt(&self, step: &Step, s: &Session, c: &ContactData) -> Content {
         match &step.kind {
             StepKind::Buttons { text, buttons, .. } => Content::Interactive { body: render(text, &s.vars, c), buttons: buttons.iter().map(|b| Button { id: b.id.clone(), title: b.title.clone() }).collect() },
-            // The send path has no list messages, so a list goes out as numbered text (answered by number or title).
-            StepKind::List { text, rows, .. } => {
-                let lines: Vec<String> = rows.iter().enumerate().map(|(i, r)| format!("{}. {}", i + 1, r.title)).collect();
-                Content::Text { body: format!("{}\n\n{}", render(text, &s.vars, c), lines.join("\n")), preview_url: false }
-            }
+            // A list message; the runtime sends it as numbered text where the provider has no lists.
+            StepKind::List { text, button, rows, .. } => Content::List {
+                body: render(text, &s.vars, c),
+                button: button.clone().unwrap_or_else(|| "Choose".into()),
+                rows: rows.iter().map(|r| ListRow { id: r.id.clone(), title: r.title.clone(), description: None }).collect(),
+            },
             StepKind::Ask { text, choices, .. } if !choices.is_empty() => {
                 let lines: Vec<String> = choices.iter().enumerate().map(|(i, ch)| format!("{}. {ch}", i + 1)).collect();
                 Content::Text { body: format!("{}\n\n{}", render(text, &s.vars, c), lines.join("\n")), preview_url: false }
@@ -235,7 +251,8 @@ impl Run<'_> {
             }
             StepKind::Branch { rules, default } => {
                 let now = self.env.now();
-                let to = rules.iter().find(|r| r.when.iter().all(|cond| holds(cond, &s.vars, c, now))).map_or(default, |r| &r.next).clone();
+                let zone = self.env.time_zone();
+                let to = rules.iter().find(|r| r.when.iter().all(|cond| holds(cond, &s.vars, c, now, zone))).map_or(default, |r| &r.next).clone();
                 self.goto(s, Some(&to));
             }
             StepKind::SetTag { tag, next } => {
@@ -276,11 +293,11 @@ impl Run<'_> {
                     }
                 }
             }
-            StepKind::Handoff { agent, note } => {
+            StepKind::Handoff { agent, team, note } => {
                 let head = note.as_deref().map(|n| render(n, &s.vars, c)).unwrap_or_else(|| "Handed over by the bot.".into());
                 let captured = summary(&s.vars, c);
                 let note = if captured.is_empty() { head } else { format!("{head}\n{captured}") };
-                self.effects.push(Effect::Handoff { agent: agent.clone(), note });
+                self.effects.push(Effect::Handoff { agent: agent.clone(), team: team.clone(), note });
                 self.goto(s, None);
             }
             StepKind::End => self.goto(s, None),
@@ -294,7 +311,8 @@ pub async fn advance(doc: &FlowDoc, s: &mut Session, c: &mut ContactData, input:
     let go_on = match (s.waiting, input) {
         (_, _) if s.done => false,
         (Waiting::No, Input::Start) => true,
-        (Waiting::Reply, Input::Message(text)) => run.answer(s, c, text),
+        (Waiting::Reply, Input::Message(text)) => run.answer(s, c, text, None),
+        (Waiting::Reply, Input::Tap { text, id }) => run.answer(s, c, text, Some(id)),
         (Waiting::Reply | Waiting::Timer, Input::Timer) => {
             let next = match run.step(&s.step).map(|st| &st.kind) {
                 Some(StepKind::Wait { for_reply: true, next, on_timeout, .. }) => on_timeout.clone().or(next.clone()),

@@ -1,7 +1,7 @@
 //! The engine's pure evaluations: template rendering over variables and contact fields, answer
 //! validation, choice matching, branch conditions and JSON paths.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::{Map, Value};
 
 use super::engine::ContactData;
@@ -69,7 +69,14 @@ pub(super) fn chosen<'a>(choices: &'a [Choice], answer: &str) -> Option<&'a Choi
     by_title.or_else(|| choices.iter().find(|c| c.id.eq_ignore_ascii_case(a)))
 }
 
-pub fn holds(cond: &Cond, vars: &Map<String, Value>, contact: &ContactData, now: DateTime<Utc>) -> bool {
+/// Whether `minute` (of the day) is in `[from, to)`, wrapping past midnight when `from > to`.
+fn in_window(from: &str, to: &str, minute: u32) -> bool {
+    let (Some(f), Some(t)) = (super::check::parse_hhmm(from), super::check::parse_hhmm(to)) else { return false };
+    if f <= t { (f..t).contains(&minute) } else { minute >= f || minute < t }
+}
+
+/// `zone` is the workspace's time zone, used by business hours that name none.
+pub fn holds(cond: &Cond, vars: &Map<String, Value>, contact: &ContactData, now: DateTime<Utc>, zone: chrono_tz::Tz) -> bool {
     let num = |var: &str| lookup(var, vars, contact).and_then(|v| v.trim().parse::<f64>().ok());
     match cond {
         Cond::Eq { var, value } => lookup(var, vars, contact).is_some_and(|v| v.trim().eq_ignore_ascii_case(value.trim())),
@@ -79,10 +86,12 @@ pub fn holds(cond: &Cond, vars: &Map<String, Value>, contact: &ContactData, now:
         Cond::Lt { var, value } => num(var).is_some_and(|n| n < *value),
         Cond::Exists { var } => lookup(var, vars, contact).is_some_and(|v| !v.is_empty()),
         Cond::HasTag { tag } => contact.tags.contains(&tag.to_lowercase()),
-        Cond::TimeBetween { from, to } => {
-            let (Some(f), Some(t)) = (super::check::parse_hhmm(from), super::check::parse_hhmm(to)) else { return false };
-            let m = now.hour() * 60 + now.minute();
-            if f <= t { (f..t).contains(&m) } else { m >= f || m < t }
+        Cond::TimeBetween { from, to } => in_window(from, to, now.hour() * 60 + now.minute()),
+        Cond::BusinessHours { days, from, to, time_zone } => {
+            let zone = time_zone.as_deref().and_then(|t| t.parse::<chrono_tz::Tz>().ok()).unwrap_or(zone);
+            let local = now.with_timezone(&zone);
+            let on_day = days.is_empty() || days.iter().any(|d| super::check::weekday(d) == Some(local.weekday()));
+            on_day && in_window(from, to, local.hour() * 60 + local.minute())
         }
     }
 }

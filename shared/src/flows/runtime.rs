@@ -65,17 +65,52 @@ pub struct Answer {
     pub at: String,
 }
 
-/// The engine's window on the world: the platform clock and the SSRF-guarded client.
-pub struct LiveEnv<'a>(pub &'a AppState);
+/// The engine's window on the world: the platform clock, the workspace's time zone and the
+/// SSRF-guarded client.
+pub struct LiveEnv<'a> {
+    state: &'a AppState,
+    zone: chrono_tz::Tz,
+}
+
+impl<'a> LiveEnv<'a> {
+    pub async fn new(state: &'a AppState, ws: &WorkspaceId) -> Result<Self, ApiError> {
+        Ok(Self { state, zone: crate::workspaces::members::time_zone(state, ws).await? })
+    }
+}
+
+/// One stored inbound message, as the flow runtime sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inbound<'a> {
+    pub provider_message_id: &'a str,
+    pub text: Option<&'a str>,
+    /// The id of the reply button or list row it tapped.
+    pub reply_id: Option<&'a str>,
+    /// The broadcast this message is the first reply to.
+    pub broadcast_reply: Option<&'a str>,
+}
+
+impl<'a> Inbound<'a> {
+    fn input(&self) -> Input<'a> {
+        let text = self.text.unwrap_or_default();
+        match self.reply_id {
+            Some(id) => Input::Tap { text, id },
+            None => Input::Message(text),
+        }
+    }
+}
 
 #[async_trait]
 impl Env for LiveEnv<'_> {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.clock.now()
+        self.state.clock.now()
+    }
+
+    fn time_zone(&self) -> chrono_tz::Tz {
+        self.zone
     }
 
     async fn webhook(&self, url: &str, body: &Value, timeout_seconds: u32) -> Result<Value, String> {
-        let rt = &self.0.events_out;
+        let rt = &self.state.events_out;
         let url = crate::http::outbound::check_url(url, &rt.policy).map_err(|e| e.to_string())?;
         if !crate::http::outbound::literal_allowed(&url, &rt.policy) {
             return Err("the URL points at a private or internal address".into());
@@ -96,10 +131,10 @@ impl Env for LiveEnv<'_> {
     }
 }
 
-/// The flow (and version) an inbound message starts, highest priority first; keywords beat button
-/// replies, which beat first-message and unassigned triggers at equal priority.
-pub fn pick_flow<'a>(flows: &'a [Flow], conv: &Conversation, is_new: bool, text: Option<&str>) -> Option<&'a Flow> {
-    let text = text.unwrap_or_default().trim();
+/// The flow (and version) an inbound message starts, highest priority first; at equal priority
+/// keywords beat button replies, then broadcast replies, first-message and unassigned triggers.
+pub fn pick_flow<'a>(flows: &'a [Flow], conv: &Conversation, is_new: bool, msg: &Inbound) -> Option<&'a Flow> {
+    let text = msg.text.unwrap_or_default().trim();
     let rank = |t: &TriggerSpec| -> Option<u8> {
         let on = |c: &Option<String>| c.as_deref().is_none_or(|c| c == conv.channel_id.as_str());
         match t {
@@ -109,9 +144,10 @@ pub fn pick_flow<'a>(flows: &'a [Flow], conv: &Conversation, is_new: bool, text:
                     KeywordMode::Contains => text.to_lowercase().contains(&value.trim().to_lowercase()),
                     KeywordMode::Regex => keyword_regex(value).is_ok_and(|r| r.is_match(text)),
                 };
-                hit.then_some(4)
+                hit.then_some(5)
             }
-            TriggerSpec::ButtonReply { id } => text.eq_ignore_ascii_case(id.trim()).then_some(3),
+            TriggerSpec::ButtonReply { id } => msg.reply_id.map_or_else(|| text.eq_ignore_ascii_case(id.trim()), |r| r == id.trim()).then_some(4),
+            TriggerSpec::BroadcastReply { broadcast_id } => msg.broadcast_reply.filter(|b| broadcast_id.as_deref().is_none_or(|want| want == *b)).map(|_| 3),
             TriggerSpec::FirstMessage { channel_id } => (is_new && on(channel_id)).then_some(2),
             TriggerSpec::Unassigned { channel_id } => (conv.assignee.is_none() && on(channel_id)).then_some(1),
             _ => None,
@@ -134,8 +170,8 @@ pub(crate) async fn load_contact(state: &AppState, ws: &WorkspaceId, contact: &s
 
 /// Called once per stored inbound message. Flow problems (a refused send, a bad stored flow) are
 /// logged; only storage failures fail the webhook job (it is retried, and the claim keeps it once).
-pub async fn on_inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new: bool, provider_message_id: &str, text: Option<&str>) -> Result<(), ApiError> {
-    match inbound(state, ws, conv, is_new, provider_message_id, text).await {
+pub async fn on_inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new: bool, msg: &Inbound<'_>) -> Result<(), ApiError> {
+    match inbound(state, ws, conv, is_new, msg).await {
         Err(e @ (ApiError::Unavailable(_) | ApiError::Conflict(_))) => Err(e),
         Err(e) => {
             tracing::warn!(workspace = %ws, conversation = %conv.id, error = %e, "bot flow step failed");
@@ -145,7 +181,8 @@ pub async fn on_inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation,
     }
 }
 
-async fn inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new: bool, provider_message_id: &str, text: Option<&str>) -> Result<(), ApiError> {
+async fn inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new: bool, msg: &Inbound<'_>) -> Result<(), ApiError> {
+    let (provider_message_id, text) = (msg.provider_message_id, msg.text);
     let stop = text.and_then(crate::inbox::consent::keyword) == Some(true);
     if stop || crate::inbox::consent::is_opted_out(state, ws, &conv.contact).await? {
         // STOP wins over any flow: the session ends here and nothing more is sent.
@@ -164,21 +201,27 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, conv: &Conversation, is_new
     let (version, mut session, doc, input) = match existing {
         Some((v, s)) => {
             let doc = store::load_version(state, ws, &s.flow_id, s.flow_version).await?.doc;
-            (Some(v), s, doc, Input::Message(text.unwrap_or_default()))
+            (Some(v), s, doc, msg.input())
         }
         None => {
             let flows = store::live_flows_all(state, ws).await?;
-            let Some(flow) = pick_flow(&flows, conv, is_new, text) else { return Ok(()) };
+            let Some(flow) = pick_flow(&flows, conv, is_new, msg) else { return Ok(()) };
             let (Some(doc), Some(live)) = (flow.live.clone(), flow.live_version) else { return Ok(()) };
             let mut vars = Map::new();
             vars.insert("trigger_text".into(), Value::String(text.unwrap_or_default().to_owned()));
+            if let Some(id) = msg.reply_id {
+                vars.insert(engine::REPLY_ID_VAR.into(), Value::String(id.to_owned()));
+            }
+            if let Some(b) = msg.broadcast_reply {
+                vars.insert("broadcast_id".into(), Value::String(b.to_owned()));
+            }
             let version = state.table.get(&session_key(ws, &conv.id)).await?.map(|i| i.version);
             (version, engine::start(&doc, &flow.id, live, vars, now), doc, Input::Start)
         }
     };
     let before = session.clone();
     let mut contact = load_contact(state, ws, conv.contact.as_str()).await?;
-    let effects = engine::advance(&doc, &mut session, &mut contact, input, &LiveEnv(state)).await;
+    let effects = engine::advance(&doc, &mut session, &mut contact, input, &LiveEnv::new(state, ws).await?).await;
     let committed = commit(state, ws, conv, &doc, (&before, version), &session, &contact, &effects, Some(claim)).await?;
     if committed {
         apply(state, ws, conv, &session, &effects, provider_message_id).await?;
@@ -250,7 +293,7 @@ async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session:
                 })
                 .await?;
             }
-            Effect::Handoff { agent, note } => handoff(state, &bot, conv, agent.clone(), note).await?,
+            Effect::Handoff { agent, team, note } => handoff(state, &bot, conv, agent.clone(), team.as_deref(), note).await?,
             _ => {}
         }
     }
@@ -258,12 +301,15 @@ async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session:
     Ok(())
 }
 
-/// Sends one bot message and shows it in the inbox timeline.
+/// Sends one bot message (buttons and lists fitted to what the channel's provider can show) and shows
+/// it in the inbox timeline.
 async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, content: Content, client_message_id: String) -> Result<(), ApiError> {
+    let provider = crate::whatsapp::channels::load(state, bot.id(), &conv.channel_id).await?.1.provider;
+    let content = content.fitted_for(provider);
     let req = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: Some(client_message_id), template_id: None, template_variables: None };
     let (message, _) = messages::send(state, bot, req).await?;
     let text = match &content {
-        Content::Text { body, .. } | Content::Interactive { body, .. } => Some(body.clone()),
+        Content::Text { body, .. } | Content::Interactive { body, .. } | Content::List { body, .. } => Some(body.clone()),
         Content::Media { caption, .. } => caption.clone(),
         Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
     };
@@ -274,17 +320,29 @@ async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversatio
     Ok(())
 }
 
-/// Assigns the conversation, leaves the summary note, and turns the bot off until it is handed back.
-async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, agent: Option<String>, note: &str) -> Result<(), ApiError> {
+/// Assigns the conversation (and its team), leaves the summary note, and turns the bot off until it
+/// is handed back. A team that was deleted since the flow was published falls back to the workspace's agents.
+async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, agent: Option<String>, team: Option<&str>, note: &str) -> Result<(), ApiError> {
+    let team = match team.map(crate::inbox::teams::TeamId::parse) {
+        Some(Ok(id)) => match crate::inbox::teams::load(state, bot.id(), &id).await {
+            Ok(t) => Some(t.id),
+            Err(e) => {
+                tracing::warn!(conversation = %conv.id, error = %e, "hand-off team is gone; round-robin over the workspace");
+                None
+            }
+        },
+        _ => None,
+    };
     let round_robin = agent.is_none();
-    let assignee = match crate::inbox::actions::choose_assignee(state, bot, agent, round_robin, None).await {
+    let assignee = match crate::inbox::actions::choose_assignee(state, bot, agent, round_robin, team.as_ref()).await {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(conversation = %conv.id, error = %e, "hand-off without an assignee");
             None
         }
     };
-    conversations::modify(state, bot.id(), &conv.id, |c| c.assignee = assignee.clone().or(c.assignee.clone())).await?;
+    let team = team.map(|t| t.to_string());
+    conversations::modify(state, bot.id(), &conv.id, |c| (c.assignee, c.team_id) = (assignee.clone().or(c.assignee.clone()), team.clone().or(c.team_id.clone()))).await?;
     let at = state.clock.now().to_rfc3339();
     let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(note.chars().take(4000).collect()), media: None, provider_message_id: None, message_id: None, status: None, author: Some("bot".into()), edited: false, deleted: false, at: at.clone() };
     conversations::append(state, bot.id(), &conv.id, &entry).await?;
@@ -338,7 +396,7 @@ pub async fn start_for(state: &AppState, ws: &crate::auth::Workspace, flow_id: &
     let mut session = engine::start(&doc, flow_id, live, vars, state.clock.now());
     let before = old.unwrap_or_else(|| session.clone());
     let mut data = load_contact(state, ws.id(), contact.as_str()).await?;
-    let effects = engine::advance(&doc, &mut session, &mut data, Input::Start, &LiveEnv(state)).await;
+    let effects = engine::advance(&doc, &mut session, &mut data, Input::Start, &LiveEnv::new(state, ws.id()).await?).await;
     if !commit(state, ws.id(), &conv, &doc, (&before, version), &session, &data, &effects, None).await? {
         return Err(ApiError::Conflict("the conversation moved meanwhile; retry".into()));
     }
@@ -366,7 +424,7 @@ pub async fn sweep_due(state: &AppState) -> Result<usize, ApiError> {
         let doc = store::load_version(state, &ws, &session.flow_id, session.flow_version).await?.doc;
         let before = session.clone();
         let mut contact = load_contact(state, &ws, conv.contact.as_str()).await?;
-        let effects = engine::advance(&doc, &mut session, &mut contact, Input::Timer, &LiveEnv(state)).await;
+        let effects = engine::advance(&doc, &mut session, &mut contact, Input::Timer, &LiveEnv::new(state, &ws).await?).await;
         if commit(state, &ws, &conv, &doc, (&before, Some(version)), &session, &contact, &effects, None).await? {
             apply(state, &ws, &conv, &session, &effects, &format!("timer.{}", item.key.sk)).await?;
             fired += 1;

@@ -25,6 +25,8 @@ pub struct SimulateRequest {
     pub contact: ContactData,
     /// The contact's message (needed once a session is running).
     pub text: Option<String>,
+    /// The id of the button or list row the contact tapped (with `text` as its title).
+    pub reply_id: Option<String>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub variables: Map<String, Value>,
@@ -60,8 +62,12 @@ pub async fn simulate(state: &AppState, ws: &Workspace, id: &FlowId, req: Simula
     if !doc.steps.iter().any(|s| s.id == session.step) {
         return Err(ApiError::Validation(format!("the session is at step `{}`, which the document no longer has; restart", session.step)));
     }
-    let input = input.as_deref().map_or(Input::Start, Input::Message);
-    let effects = engine::advance(&doc, &mut session, &mut contact, input, &LiveEnv(state)).await;
+    let input = match (input.as_deref(), req.reply_id.as_deref()) {
+        (None, _) => Input::Start,
+        (Some(text), Some(id)) => Input::Tap { text, id },
+        (Some(text), None) => Input::Message(text),
+    };
+    let effects = engine::advance(&doc, &mut session, &mut contact, input, &LiveEnv::new(state, ws.id()).await?).await;
     let messages = effects.iter().filter_map(|e| if let Effect::Send { content } = e { Some(content.clone()) } else { None }).collect();
     let ended = session.done;
     Ok(SimulateAnswer { messages, effects, session, contact, ended })

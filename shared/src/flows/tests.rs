@@ -33,6 +33,13 @@ fn validation_names_the_step_and_field() {
         ("webhook timeout", json!([{"id": "w", "type": "webhook", "url": "https://example.com/h", "timeout_seconds": 99}]), Some(("w", "timeout_seconds"))),
         ("media over http", json!([{"id": "m", "type": "send_media", "media": "image", "url": "http://x/y.png"}]), Some(("m", "url"))),
         ("reply wait without timeout", json!([{"id": "w", "type": "wait", "seconds": 0, "for_reply": true}]), Some(("w", "seconds"))),
+        ("business hours", json!([{"id": "a", "type": "branch", "rules": [{"when": [{"op": "business_hours", "days": ["mon", "Friday"], "from": "09:00", "to": "17:30", "time_zone": "Europe/Berlin"}], "next": "b"}], "default": "b"}, {"id": "b", "type": "end"}]), None),
+        ("business hours bad day", json!([{"id": "a", "type": "branch", "rules": [{"when": [{"op": "business_hours", "days": ["someday"], "from": "09:00", "to": "17:00"}], "next": "a"}], "default": "a"}]), Some(("a", "rules[0].when"))),
+        ("business hours bad zone", json!([{"id": "a", "type": "branch", "rules": [{"when": [{"op": "business_hours", "from": "09:00", "to": "17:00", "time_zone": "Mars/Olympus"}], "next": "a"}], "default": "a"}]), Some(("a", "rules[0].when"))),
+        ("business hours bad time", json!([{"id": "a", "type": "branch", "rules": [{"when": [{"op": "business_hours", "from": "09:00", "to": "25:00"}], "next": "a"}], "default": "a"}]), Some(("a", "rules[0].when"))),
+        ("hand-off to a team", json!([{"id": "h", "type": "handoff", "team": "team_01J0000000000000000000000A"}]), None),
+        ("hand-off to no team", json!([{"id": "h", "type": "handoff", "team": "support"}]), Some(("h", "team"))),
+        ("list button label", json!([{"id": "l", "type": "list", "text": "pick", "button": "A label far too long to show", "rows": [choice(1)]}]), Some(("l", "button"))),
     ];
     for (name, steps, expected) in cases {
         let problems = check(&doc(steps));
@@ -44,6 +51,10 @@ fn validation_names_the_step_and_field() {
     let mut bad_regex = doc(json!([{"id": "a", "type": "end"}]));
     bad_regex.triggers = serde_json::from_value(json!([{"type": "keyword", "match": "regex", "value": "(unclosed"}])).unwrap();
     assert!(check(&bad_regex).iter().any(|p| p.field == "triggers[0]" && p.message.contains("regex")));
+    let mut bad_broadcast = doc(json!([{"id": "a", "type": "end"}]));
+    bad_broadcast.triggers = serde_json::from_value(json!([{"type": "broadcast_reply", "broadcast_id": "nope"}, {"type": "broadcast_reply"}])).unwrap();
+    let problems = check(&bad_broadcast);
+    assert!(problems.len() == 1 && problems[0].field == "triggers[0]", "{problems:?}");
 }
 
 #[test]
@@ -79,6 +90,7 @@ struct FakeEnv {
 
 #[async_trait]
 impl Env for FakeEnv {
+    /// A Monday.
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::parse_from_rfc3339("2026-03-02T10:30:00Z").unwrap().into()
     }
@@ -161,4 +173,115 @@ async fn a_reply_wait_times_out_to_its_branch_and_a_late_timer_moves_nothing() {
     let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
     engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
     assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Message("yes"), &env).await), ["You said yes"]);
+}
+
+/// The same clock as `FakeEnv`, in a workspace time zone.
+struct ZonedEnv(chrono_tz::Tz);
+
+#[async_trait]
+impl Env for ZonedEnv {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        FakeEnv { answer: Ok(Value::Null) }.now()
+    }
+    fn time_zone(&self) -> chrono_tz::Tz {
+        self.0
+    }
+    async fn webhook(&self, _url: &str, _body: &Value, _timeout: u32) -> Result<Value, String> {
+        Ok(Value::Null)
+    }
+}
+
+#[tokio::test]
+async fn business_hours_are_read_in_the_workspace_time_zone() {
+    let d = doc(json!([
+        {"id": "route", "type": "branch", "rules": [{"when": [{"op": "business_hours", "days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}], "next": "open"}], "default": "closed"},
+        {"id": "open", "type": "send_text", "text": "open"},
+        {"id": "closed", "type": "send_text", "text": "closed"}
+    ]));
+    // Monday 10:30 UTC: 11:30 in Berlin (open), 19:30 in Tokyo (closed), 05:30 in New York (closed).
+    for (zone, expected) in [(chrono_tz::Tz::UTC, "open"), (chrono_tz::Europe::Berlin, "open"), (chrono_tz::Asia::Tokyo, "closed"), (chrono_tz::America::New_York, "closed")] {
+        let env = ZonedEnv(zone);
+        let mut s = engine::start(&d, &FlowId::new(ulid::Ulid::new()), 1, Map::new(), env.now());
+        assert_eq!(texts(&engine::advance(&d, &mut s, &mut ContactData::default(), Input::Start, &env).await), [expected], "{zone}");
+    }
+    // A condition's own zone wins over the workspace's; weekend days are closed.
+    let own = doc(json!([
+        {"id": "route", "type": "branch", "rules": [{"when": [{"op": "business_hours", "from": "18:00", "to": "20:00", "time_zone": "Asia/Tokyo"}], "next": "open"}], "default": "closed"},
+        {"id": "open", "type": "send_text", "text": "open"}, {"id": "closed", "type": "send_text", "text": "closed"}
+    ]));
+    let weekend = doc(json!([
+        {"id": "route", "type": "branch", "rules": [{"when": [{"op": "business_hours", "days": ["sat", "sun"], "from": "00:00", "to": "23:59"}], "next": "open"}], "default": "closed"},
+        {"id": "open", "type": "send_text", "text": "open"}, {"id": "closed", "type": "send_text", "text": "closed"}
+    ]));
+    for (d, expected) in [(own, "open"), (weekend, "closed")] {
+        let env = ZonedEnv(chrono_tz::Europe::Berlin);
+        let mut s = engine::start(&d, &FlowId::new(ulid::Ulid::new()), 1, Map::new(), env.now());
+        assert_eq!(texts(&engine::advance(&d, &mut s, &mut ContactData::default(), Input::Start, &env).await), [expected]);
+    }
+}
+
+#[tokio::test]
+async fn lists_go_out_as_lists_and_taps_are_matched_by_id() {
+    use crate::whatsapp::types::Content;
+    let d = doc(json!([
+        {"id": "day", "type": "list", "text": "Which day?", "button": "Days", "rows": [{"id": "mon", "title": "Monday"}, {"id": "tue", "title": "Tuesday", "next": "tuesday"}], "into": "day", "next": "route"},
+        {"id": "route", "type": "branch", "rules": [{"when": [{"op": "eq", "var": "reply_id", "value": "mon"}], "next": "monday"}], "default": "other"},
+        {"id": "monday", "type": "send_text", "text": "Monday it is ({{day}})"},
+        {"id": "tuesday", "type": "send_text", "text": "Tuesday it is"},
+        {"id": "other", "type": "send_text", "text": "typed {{day}}"}
+    ]));
+    let env = FakeEnv { answer: Ok(Value::Null) };
+    let id = FlowId::new(ulid::Ulid::new());
+    let mut c = ContactData::default();
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    let first = engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    let Some(Effect::Send { content: Content::List { body, button, rows } }) = first.iter().find(|e| matches!(e, Effect::Send { .. })) else { panic!("{first:?}") };
+    assert_eq!((body.as_str(), button.as_str(), rows.len(), rows[1].id.as_str()), ("Which day?", "Days", 2, "tue"));
+    // A tap is matched by its id even when the title it shows differs; the id is a variable for conditions.
+    assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Tap { text: "Montag", id: "mon" }, &env).await), ["Monday it is (mon)"]);
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Tap { text: "?", id: "tue" }, &env).await), ["Tuesday it is"], "a row's own next");
+    // Typed text still works (by number or title), and leaves no reply id behind.
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    s.vars.insert("reply_id".into(), json!("mon"));
+    engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    assert_eq!(texts(&engine::advance(&d, &mut s, &mut c, Input::Message("1"), &env).await), ["typed mon"]);
+    // An unknown tapped id with no matching title re-prompts.
+    let mut s = engine::start(&d, &id, 1, Map::new(), env.now());
+    engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    let again = engine::advance(&d, &mut s, &mut c, Input::Tap { text: "Sunday", id: "sun" }, &env).await;
+    assert!(matches!(again.as_slice(), [Effect::Send { content: Content::List { .. } }]), "{again:?}");
+}
+
+#[test]
+fn triggers_pick_by_tap_id_and_broadcast_reply_by_priority() {
+    use super::runtime::{pick_flow, Inbound};
+    use super::store::Flow;
+    let flow = |name: &str, priority: i32, triggers: Value| -> Flow {
+        let doc: FlowDoc = serde_json::from_value(json!({"name": name, "priority": priority, "triggers": triggers, "steps": [{"id": "a", "type": "end"}]})).unwrap();
+        Flow { id: FlowId::new(ulid::Ulid::new()), draft: doc.clone(), live_version: Some(1), versions: 1, live: Some(doc), created_at: String::new(), updated_at: String::new() }
+    };
+    let conv: crate::inbox::conversations::Conversation = serde_json::from_value(json!({"id": crate::inbox::conversations::ConversationId::new(ulid::Ulid::new()), "channel_id": crate::whatsapp::types::ChannelId::new(ulid::Ulid::new()),
+        "contact": "+16505551234", "contact_name": null, "status": "open", "snoozed_until": null, "assignee": "usr_x", "labels": [], "unread": 0, "last_message": null, "last_inbound_at": null, "created_at": "", "updated_at": ""})).unwrap();
+    let bc = crate::broadcasts::types::BroadcastId::new(ulid::Ulid::new()).to_string();
+    let other_bc = crate::broadcasts::types::BroadcastId::new(ulid::Ulid::new()).to_string();
+    let flows = vec![
+        flow("tap", 0, json!([{"type": "button_reply", "id": "menu"}])),
+        flow("any broadcast", 0, json!([{"type": "broadcast_reply"}])),
+        flow("that broadcast", 0, json!([{"type": "broadcast_reply", "broadcast_id": bc}])),
+    ];
+    let pick = |msg: Inbound| pick_flow(&flows, &conv, false, &msg).map(|f| f.draft.name.clone());
+    assert_eq!(pick(Inbound { text: Some("Open the menu"), reply_id: Some("menu"), ..Default::default() }).as_deref(), Some("tap"), "by the tapped id, not the title");
+    assert_eq!(pick(Inbound { text: Some("menu"), ..Default::default() }).as_deref(), Some("tap"), "the id typed as text");
+    assert_eq!(pick(Inbound { text: Some("Open the menu"), reply_id: Some("other"), ..Default::default() }), None);
+    let reply = pick(Inbound { text: Some("yes please"), broadcast_reply: Some(&bc), ..Default::default() }).unwrap();
+    assert!(reply.ends_with("broadcast"), "{reply}");
+    assert_eq!(pick(Inbound { text: Some("yes please"), broadcast_reply: Some(&other_bc), ..Default::default() }).as_deref(), Some("any broadcast"), "a named broadcast only starts on its own replies");
+    assert_eq!(pick(Inbound { text: Some("yes please"), ..Default::default() }), None, "not a reply to a broadcast");
+    // A tap outranks a broadcast reply at equal priority; priority outranks both.
+    assert_eq!(pick(Inbound { text: Some("x"), reply_id: Some("menu"), broadcast_reply: Some(&bc), ..Default::default() }).as_deref(), Some("tap"));
+    let mut flows = flows;
+    flows.push(flow("urgent", 5, json!([{"type": "broadcast_reply"}])));
+    assert_eq!(pick_flow(&flows, &conv, false, &Inbound { text: Some("x"), reply_id: Some("menu"), broadcast_reply: Some(&bc), ..Default::default() }).map(|f| f.draft.name.as_str()), Some("urgent"));
 }

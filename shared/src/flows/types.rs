@@ -25,8 +25,10 @@ pub enum TriggerSpec {
     FirstMessage { channel_id: Option<String> },
     /// Any message while no member is assigned to the conversation.
     Unassigned { channel_id: Option<String> },
-    /// A reply button or list row with this id was tapped.
+    /// A reply button or list row with this id was tapped (or the id typed as the message).
     ButtonReply { id: String },
+    /// The contact's first reply to a broadcast (`broadcast_id`, or any broadcast when absent).
+    BroadcastReply { broadcast_id: Option<String> },
     /// Only `POST …/flows/{id}/start`.
     Api,
 }
@@ -76,6 +78,15 @@ pub enum Cond {
     HasTag { tag: String },
     /// UTC time of day in `[from, to)`, `HH:MM`; wraps past midnight when `from > to`.
     TimeBetween { from: String, to: String },
+    /// Local time in `[from, to)` on one of `days` (`mon`…`sun`; every day when empty), read in
+    /// `time_zone` (an IANA name) or else the workspace's time zone.
+    BusinessHours {
+        #[serde(default)]
+        days: Vec<String>,
+        from: String,
+        to: String,
+        time_zone: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -94,8 +105,9 @@ pub enum StepKind {
     SendTemplate { name: Option<String>, language: Option<String>, content_sid: Option<String>, #[serde(default)] variables: Vec<String>, next: Option<String> },
     /// Reply buttons (≤ 3); waits for a tap (or text matching a title).
     Buttons { text: String, buttons: Vec<Choice>, into: Option<String>, next: Option<String> },
-    /// A list (≤ 10 rows); waits for a choice.
-    List { text: String, rows: Vec<Choice>, into: Option<String>, next: Option<String> },
+    /// A list (≤ 10 rows) behind a `button` label (default "Choose"); waits for a choice. Goes out as
+    /// numbered text on providers without list messages.
+    List { text: String, #[serde(default)] button: Option<String>, rows: Vec<Choice>, into: Option<String>, next: Option<String> },
     /// Asks, waits, validates and captures into `into` (a variable, or `contact.<field>`).
     Ask {
         text: String,
@@ -121,8 +133,9 @@ pub enum StepKind {
     Wait { seconds: u32, #[serde(default)] for_reply: bool, next: Option<String>, on_timeout: Option<String> },
     /// POSTs the variables as JSON; `map` copies response fields (dotted paths) into variables.
     Webhook { url: String, #[serde(default = "default_timeout")] timeout_seconds: u32, #[serde(default)] map: BTreeMap<String, String>, next: Option<String>, on_error: Option<String> },
-    /// Assigns the conversation (to `agent`, or round-robin) with a note of the captured data; the bot stops.
-    Handoff { agent: Option<String>, #[serde(default)] note: Option<String> },
+    /// Assigns the conversation (to `agent`, else round-robin among `team`'s available members, else
+    /// among the workspace's agents) with a note of the captured data; the bot stops.
+    Handoff { agent: Option<String>, #[serde(default)] team: Option<String>, #[serde(default)] note: Option<String> },
     End,
 }
 

@@ -16,7 +16,17 @@ pub struct InboundMessage {
     pub text: Option<String>,
     /// A media id (Meta) or URL (Twilio, Whapi).
     pub media: Option<String>,
+    /// The id of the reply button or list row that was tapped (what the bot sent as the option's id).
+    pub reply_id: Option<String>,
     pub timestamp: i64,
+}
+
+/// Whapi answers a tap with the id it was sent under a kind prefix (`ButtonsV3:yes`, `ListV3:mon`).
+fn whapi_reply_id(raw: String) -> String {
+    match raw.split_once(':') {
+        Some((prefix, id)) if prefix.ends_with("V3") && !id.is_empty() => id.to_owned(),
+        _ => raw,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +96,12 @@ pub fn meta(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
                 continue;
             };
             let kind = s(m, "/type").unwrap_or_else(|| "unknown".into());
+            // A reply button or list row carries the id it was sent with; a template's quick reply its payload.
+            let reply_id = match kind.as_str() {
+                "interactive" => s(m, "/interactive/button_reply/id").or_else(|| s(m, "/interactive/list_reply/id")),
+                "button" => s(m, "/button/payload"),
+                _ => None,
+            };
             let (text, media) = match kind.as_str() {
                 "text" => (s(m, "/text/body"), None),
                 "image" | "video" | "audio" | "document" | "sticker" => (s(m, &format!("/{kind}/caption")), s(m, &format!("/{kind}/id"))),
@@ -97,7 +113,7 @@ pub fn meta(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
                 _ => (None, None),
             };
             let timestamp = s(m, "/timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
-            out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, name: name_of(&from), from: sender, kind, text, media, timestamp }));
+            out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, name: name_of(&from), from: sender, kind, text, media, reply_id, timestamp }));
         }
         for st in value["statuses"].as_array().into_iter().flatten() {
             match (s(st, "/id"), s(st, "/status").as_deref().and_then(status_of)) {
@@ -130,15 +146,19 @@ pub fn twilio(params: &[(String, String)]) -> Vec<InboundEvent> {
     let kind = match (get("Latitude"), &media, get("MediaContentType0")) {
         (Some(_), _, _) => "location".to_owned(),
         (_, Some(_), Some(t)) => t.split('/').next().filter(|k| ["image", "video", "audio"].contains(k)).unwrap_or("document").to_owned(),
-        _ if get("ButtonText").is_some() => "button".to_owned(),
+        _ if get("ButtonText").is_some() || get("ButtonPayload").is_some() => "button".to_owned(),
+        _ if get("ListId").is_some() => "interactive".to_owned(),
         _ => "text".to_owned(),
     };
     let text = match kind.as_str() {
         "location" => Some(format!("📍 {}, {}", get("Latitude").unwrap_or_default(), get("Longitude").unwrap_or_default())),
-        "button" => get("ButtonText"),
+        "button" => get("ButtonText").or_else(|| get("Body")),
+        "interactive" => get("ListTitle").or_else(|| get("Body")),
         _ => get("Body").filter(|b| !b.is_empty()),
     };
-    vec![InboundEvent::Message(InboundMessage { provider_message_id: sid, from, name: get("ProfileName"), kind, text, media, timestamp: 0 })]
+    // Quick replies come as ButtonPayload (the id sent with the button), list picks as ListId.
+    let reply_id = get("ButtonPayload").or_else(|| get("ListId")).filter(|id| !id.is_empty());
+    vec![InboundEvent::Message(InboundMessage { provider_message_id: sid, from, name: get("ProfileName"), kind, text, media, reply_id, timestamp: 0 })]
 }
 
 /// Whapi: `messages`, `statuses`, `messages_updates`, `messages_removed`, `health`, … arrays.
@@ -170,8 +190,9 @@ pub fn whapi(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
             "reply" => (s(m, "/reply/buttons_reply/title").or_else(|| s(m, "/reply/list_reply/title")), None),
             _ => (None, None),
         };
+        let reply_id = (kind == "reply").then(|| s(m, "/reply/buttons_reply/id").or_else(|| s(m, "/reply/list_reply/id"))).flatten().map(whapi_reply_id);
         let timestamp = m["timestamp"].as_i64().unwrap_or(0);
-        out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, from, name: s(m, "/from_name"), kind, text, media, timestamp }));
+        out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, from, name: s(m, "/from_name"), kind, text, media, reply_id, timestamp }));
     }
     for st in root["statuses"].as_array().into_iter().flatten() {
         match (s(st, "/id"), s(st, "/status").as_deref().and_then(status_of)) {
@@ -231,6 +252,34 @@ mod tests {
         assert!(matches!(&events[1], InboundEvent::Ignored(_)));
         let health = whapi(br#"{"health":{"status":{"code":3,"text":"QR"}},"event":{"type":"channel","event":"post"}}"#).unwrap();
         assert_eq!(health, vec![InboundEvent::ChannelHealth { status: "QR".into() }]);
+    }
+
+    #[test]
+    fn reply_button_and_list_row_ids_on_every_provider() {
+        let meta_reply = |interactive: &str| format!(r#"{{"entry":[{{"changes":[{{"field":"messages","value":{{"contacts":[{{"profile":{{"name":"Sheena"}},"wa_id":"16505551234"}}],"messages":[{{"context":{{"from":"15550783881","id":"wamid.OUT"}},"from":"16505551234","id":"wamid.IN","timestamp":"1749416383","type":"interactive","interactive":{interactive}}}]}}}}]}}]}}"#);
+        let picked = |events: Vec<InboundEvent>| match &events[0] {
+            InboundEvent::Message(m) => (m.kind.clone(), m.text.clone(), m.reply_id.clone()),
+            other => panic!("{other:?}"),
+        };
+        let button = meta_reply(r#"{"type":"button_reply","button_reply":{"id":"plan_large","title":"Large"}}"#);
+        assert_eq!(picked(meta(button.as_bytes()).unwrap()), ("interactive".into(), Some("Large".into()), Some("plan_large".into())));
+        let row = meta_reply(r#"{"type":"list_reply","list_reply":{"id":"tue","title":"Tuesday","description":"9–17"}}"#);
+        assert_eq!(picked(meta(row.as_bytes()).unwrap()), ("interactive".into(), Some("Tuesday".into()), Some("tue".into())));
+        let quick = br#"{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"16505551234","id":"wamid.Q","timestamp":"1","type":"button","button":{"text":"Track order","payload":"track"}}]}}]}]}"#;
+        assert_eq!(picked(meta(quick).unwrap()), ("button".into(), Some("Track order".into()), Some("track".into())));
+
+        let p = |s: &str| -> Vec<(String, String)> { form_urlencoded::parse(s.as_bytes()).into_owned().collect() };
+        let tw = twilio(&p("MessageSid=SM1&From=whatsapp%3A%2B16505551234&Body=Large&ButtonText=Large&ButtonPayload=plan_large"));
+        assert_eq!(picked(tw), ("button".into(), Some("Large".into()), Some("plan_large".into())));
+        let tw_list = twilio(&p("MessageSid=SM2&From=whatsapp%3A%2B16505551234&Body=Tuesday&ListId=tue&ListTitle=Tuesday"));
+        assert_eq!(picked(tw_list), ("interactive".into(), Some("Tuesday".into()), Some("tue".into())));
+        assert_eq!(picked(twilio(&p("MessageSid=SM3&From=whatsapp%3A%2B16505551234&Body=hi"))).2, None, "plain text has no reply id");
+
+        let wh = br#"{"messages":[{"id":"w1","from_me":false,"type":"reply","chat_id":"16505551234@s.whatsapp.net","from":"16505551234","timestamp":1712995245,"reply":{"type":"buttons_reply","buttons_reply":{"id":"ButtonsV3:plan_large","title":"Large"}}}]}"#;
+        assert_eq!(picked(whapi(wh).unwrap()), ("reply".into(), Some("Large".into()), Some("plan_large".into())));
+        let wh_list = br#"{"messages":[{"id":"w2","from_me":false,"type":"reply","chat_id":"16505551234@s.whatsapp.net","from":"16505551234","reply":{"type":"list_reply","list_reply":{"id":"ListV3:tue","title":"Tuesday"}}}]}"#;
+        assert_eq!(picked(whapi(wh_list).unwrap()).2, Some("tue".into()));
+        assert_eq!(whapi_reply_id("a:b".into()), "a:b", "only Whapi's kind prefix is stripped");
     }
 
     /// Arbitrary JSON of provider-ish shape (random keys from the real vocabulary, random types).

@@ -139,10 +139,11 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
         consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received.clone(), how }).await?;
     }
     crate::contacts::store::seen(state, ws, &m.from, m.name.as_deref(), &raw.channel_id, Some(&received)).await;
-    crate::broadcasts::fanout::on_inbound(state, ws, &conv.id, &m.from).await;
-    crate::flows::runtime::on_inbound(state, ws, &conv, created, &m.provider_message_id, m.text.as_deref()).await?;
+    let broadcast = crate::broadcasts::fanout::on_inbound(state, ws, &conv.id, &m.from).await;
+    let bot_input = crate::flows::runtime::Inbound { provider_message_id: &m.provider_message_id, text: m.text.as_deref(), reply_id: m.reply_id.as_deref(), broadcast_reply: broadcast.as_deref() };
+    crate::flows::runtime::on_inbound(state, ws, &conv, created, &bot_input).await?;
     notify_assignee(state, ws, &conv, m).await;
-    let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "provider_message_id": m.provider_message_id, "at": at});
+    let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "reply_id": m.reply_id, "provider_message_id": m.provider_message_id, "at": at});
     crate::events_out::emit(state, ws, crate::events_out::EventType::MessageInbound, data).await;
     Ok(())
 }

@@ -27,6 +27,8 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::auth::routes())
         .merge(crate::workspaces::routes())
         .merge(crate::push::routes())
+        .merge(crate::drips::routes())
+        .merge(crate::recurring::routes())
         .merge(crate::push::public_routes())
         .merge(crate::whatsapp::credentials_routes())
         .merge(crate::whatsapp::messages_routes())

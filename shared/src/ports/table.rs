@@ -184,11 +184,14 @@ pub struct Query {
     pub direction: Direction,
     pub limit: u32,
     pub after: Option<Cursor>,
+    /// Only these top-level attributes come back (with the key, index key, version and TTL); an
+    /// attribute absent or null in the stored item is absent from the answer. `None`: every attribute.
+    pub fields: Option<Vec<String>>,
 }
 
 impl Query {
     pub fn partition(pk: impl Into<String>) -> Self {
-        Self { index: Index::Primary, pk: pk.into(), sk: SkRange::All, direction: Direction::Forward, limit: 100, after: None }
+        Self { index: Index::Primary, pk: pk.into(), sk: SkRange::All, direction: Direction::Forward, limit: 100, after: None, fields: None }
     }
 
     pub fn gsi1(pk: impl Into<String>) -> Self {
@@ -219,7 +222,26 @@ impl Query {
         self.after = cursor;
         self
     }
+
+    /// Reads only `fields` of each item (a scan that needs a few small attributes of large items).
+    pub fn project(mut self, fields: &[&str]) -> Self {
+        self.fields = Some(fields.iter().map(|f| (*f).to_owned()).collect());
+        self
+    }
+
+    /// The projected field names, checked: letters, digits and `_`, not a key or system attribute.
+    pub(crate) fn checked_fields(&self) -> Result<Option<&[String]>, TableError> {
+        let Some(fields) = &self.fields else { return Ok(None) };
+        for f in fields {
+            if f.is_empty() || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || RESERVED_PROJECTION.contains(&f.as_str()) {
+                return Err(TableError::Invalid(format!("`{f}` cannot be projected")));
+            }
+        }
+        Ok(Some(fields))
+    }
 }
+
+const RESERVED_PROJECTION: [&str; 6] = ["pk", "sk", "gsi1pk", "gsi1sk", "ttl", "version"];
 
 /// One page of a query. `next` is present when more items may follow in the query's direction.
 #[derive(Debug, Clone)]

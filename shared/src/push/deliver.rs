@@ -93,6 +93,7 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
         Claim::Finished => return Ok(()),
         Claim::Held(secs) => return Err(JobError::Retry { reason: "deliver job held by another execution".into(), after: Some(Duration::from_secs(secs.max(1) as u64)) }),
     };
+    progress.mirror_to(n.source.as_ref().map(|s| s.stats_key(ws, site_id)));
     let (site, key) = sites::vapid_key(state, ws, site_id).await.map_err(transient)?;
     let n = super::ab::with_variant(&n, super::ab::resolve(state, ws, &n, job.variant).await.map_err(JobError::retry)?);
     let body = payload(&site, &n);

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod frequency;
 pub mod imports;
 pub mod lifecycle;
+pub mod linked;
 pub mod notifications;
 pub mod outcome;
 pub mod pacing;

@@ -151,6 +151,9 @@ pub struct Notification {
     /// The A/B variant this copy carries (set for sending, never stored).
     #[serde(skip)]
     pub variant: Option<u8>,
+    /// The drip step or recurring schedule that made it (`linked.rs`); absent for notifications people send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::linked::Source>,
 }
 
 impl Notification {
@@ -350,6 +353,7 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         started_at: None,
         cancel_requested: 0,
         variant: None,
+        source: None,
     };
     check_size(&site, &n)?;
     let action = match phase {
@@ -381,7 +385,7 @@ pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notificatio
     n.lifecycle = Lifecycle::Sending;
     n.started_at = Some(state.clock.now().to_rfc3339());
     let site_id = n.site_id.clone();
-    let direct = direct_targets(state, ws, &site_id, &n.target).await?;
+    let direct = direct_targets(state, ws, &site_id, &n).await?;
     let mut item = Item::of(notification_key(ws, &site_id, &n.id), &n);
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
@@ -440,7 +444,7 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
         let e: OutboxEntry = item.parse()?;
         if let Some(record) = state.table.get(&notification_key(&e.workspace, &e.site, &e.notification)).await? {
             let n: Notification = record.parse()?;
-            let direct = direct_targets(state, &e.workspace, &e.site, &n.target).await?;
+            let direct = direct_targets(state, &e.workspace, &e.site, &n).await?;
             enqueue(state, jobs_for(&e.workspace, &e.site, &e.notification, direct), std::time::Duration::ZERO).await?;
         }
         state.table.delete(&item.key, Condition::None).await?;
@@ -450,9 +454,15 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
 }
 
 /// The subscribers of a direct target (one subscriber, an external id), resolved when sending; `None`
-/// for targets that are fanned out shard by shard.
-async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, target: &Target) -> Result<Option<Vec<Subscriber>>, ApiError> {
-    Ok(match target {
+/// for targets that are fanned out shard by shard. A direct target with A/B variants, a local time or a
+/// rate is fanned out too (the fan-out filter selects the same subscribers), so it is split, paced and
+/// held like any campaign (the site's quiet hours included).
+async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, n: &Notification) -> Result<Option<Vec<Subscriber>>, ApiError> {
+    let p = &n.plan;
+    if !p.variants.is_empty() || p.local_time.is_some() || p.pushes_per_minute.is_some() {
+        return Ok(None);
+    }
+    Ok(match &n.target {
         Target::All | Target::Tags { .. } | Target::Segment { .. } | Target::Rules { .. } => None,
         Target::Subscriber { id } => Some(subscribers::get(state, ws, site, id).await.ok().into_iter().collect()),
         Target::ExternalId { external_id } => Some(subscribers::by_external_id(state, ws, site, external_id).await?),
@@ -539,6 +549,9 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
         Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
         None => state.table.add(&key, &[(counter, 1)]).await?,
     };
+    if let Some(source) = &n.source {
+        state.table.add(&source.stats_key(ws, site), &[(counter, 1)]).await?;
+    }
     crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;

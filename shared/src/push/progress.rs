@@ -32,6 +32,8 @@ struct Stored {
 pub struct Progress {
     key: Key,
     counters: Key,
+    /// A second record the same counters are added to (a drip step's or schedule's stats).
+    mirror: Option<Box<Key>>,
     version: u64,
     stored: Stored,
     /// Workspace and ids for the live `notification.stats` event sent after counters move.
@@ -80,7 +82,7 @@ impl Progress {
             }
         }
         let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
-        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored, live };
+        let mut progress = Progress { key, counters: notification_key(ws, site, id), mirror: None, version, stored, live };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
@@ -89,6 +91,11 @@ impl Progress {
             Err(TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
             Err(e) => Err(JobError::retry(e)),
         }
+    }
+
+    /// Adds every later commit's counters (bookkeeping aside) to `key` too.
+    pub fn mirror_to(&mut self, key: Option<Key>) {
+        self.mirror = key.map(Box::new);
     }
 
     pub fn is_done(&self, subscriber: &str) -> bool {
@@ -139,6 +146,12 @@ impl Progress {
         let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
         let moved = !deltas.is_empty();
         if moved {
+            if let Some(mirror) = &self.mirror {
+                let shown: Vec<(String, i64)> = deltas.iter().filter(|(k, _)| k != "jobs_done").cloned().collect();
+                if !shown.is_empty() {
+                    writes.push(TxWrite::Add { key: (**mirror).clone(), deltas: shown });
+                }
+            }
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
         }
         state.table.transact(writes).await?;

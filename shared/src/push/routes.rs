@@ -311,6 +311,8 @@ async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: Requ
     let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
     body.hints = super::subscriber_data::RequestHints::from_headers(&headers);
     let (sub, created) = subscribers::subscribe(&state, &state.push.policy, &pointer.workspace, &site, &body).await?;
+    // A failure here fails the call: the SDK posts again on a later page view, which enrols then.
+    crate::drips::enrol::on_subscribe(&state, &pointer.workspace, &site, &sub, created).await?;
     Ok(ApiOk(if created { StatusCode::CREATED } else { StatusCode::OK }, Subscribed { subscriber_id: sub.id, created }))
 }
 

@@ -341,37 +341,80 @@ fn time_of(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&Utc))
 }
 
-fn text_of(s: &Subscriber, field: TextField) -> Option<&str> {
-    match field {
-        TextField::Browser => s.client.browser.as_deref(),
-        TextField::Os => s.client.os.as_deref(),
-        TextField::Language => s.client.language.as_deref(),
-        TextField::Country => s.country.as_deref(),
-        TextField::TimeZone => s.client.timezone.as_deref(),
+/// What rules read of a subscriber, borrowed: from a whole [`Subscriber`] in the fan-out, or from a
+/// projection of the stored item in the estimate (which skips the subscription and page URL).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub tags: &'a [String],
+    pub external_id: bool,
+    pub browser: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub time_zone: Option<&'a str>,
+    pub subscribed: &'a str,
+    pub last_seen: &'a str,
+    pub clicks: u64,
+    pub attributes: &'a super::subscriber_data::Attributes,
+}
+
+impl<'a> From<&'a Subscriber> for Facts<'a> {
+    fn from(s: &'a Subscriber) -> Self {
+        Facts {
+            tags: &s.tags,
+            external_id: s.client.external_id.is_some(),
+            browser: s.client.browser.as_deref(),
+            os: s.client.os.as_deref(),
+            language: s.client.language.as_deref(),
+            country: s.country.as_deref(),
+            time_zone: s.client.timezone.as_deref(),
+            subscribed: &s.created_at,
+            last_seen: &s.last_seen,
+            clicks: s.clicks,
+            attributes: &s.attributes,
+        }
     }
 }
 
-fn text_matches(field: TextField, actual: Option<&str>, values: &[String]) -> bool {
-    let Some(actual) = actual.map(str::to_lowercase) else { return false };
-    values.iter().any(|v| {
-        *v == actual || (field == TextField::Language && normalise_language(v).is_some() && actual.split('-').next() == Some(v.as_str()))
-    })
+fn text_of<'a>(s: &Facts<'a>, field: TextField) -> Option<&'a str> {
+    match field {
+        TextField::Browser => s.browser,
+        TextField::Os => s.os,
+        TextField::Language => s.language,
+        TextField::Country => s.country,
+        TextField::TimeZone => s.time_zone,
+    }
 }
 
-fn rule_matches(rule: &Rule, s: &Subscriber, now: DateTime<Utc>) -> bool {
+/// Rule values are lower-cased at parse; stored values are ASCII in practice, compared without
+/// allocating (a non-ASCII value is lower-cased first).
+fn text_matches(field: TextField, actual: Option<&str>, values: &[String]) -> bool {
+    let Some(actual) = actual else { return false };
+    let lowered;
+    let actual = if actual.is_ascii() {
+        actual
+    } else {
+        lowered = actual.to_lowercase();
+        &lowered
+    };
+    let primary = actual.split('-').next().unwrap_or(actual);
+    values.iter().any(|v| v.eq_ignore_ascii_case(actual) || (field == TextField::Language && primary.eq_ignore_ascii_case(v) && normalise_language(v).is_some()))
+}
+
+fn rule_matches(rule: &Rule, s: &Facts<'_>, now: DateTime<Utc>) -> bool {
     match rule {
         Rule::Tags(op, tags) => match op {
             TagOp::Any => tags.iter().any(|t| s.tags.contains(t)),
             TagOp::All => tags.iter().all(|t| s.tags.contains(t)),
             TagOp::None => !tags.iter().any(|t| s.tags.contains(t)),
         },
-        Rule::ExternalId { present } => s.client.external_id.is_some() == *present,
+        Rule::ExternalId { present } => s.external_id == *present,
         // `not_in` matches a subscriber without the field: they are not in the list.
         Rule::Text { field, negate, values } => text_matches(*field, text_of(s, *field), values) != *negate,
         Rule::Time(when, test) => {
             let raw = match when {
-                When::Subscribed => &s.created_at,
-                When::LastSeen => &s.last_seen,
+                When::Subscribed => s.subscribed,
+                When::LastSeen => s.last_seen,
             };
             let Some(t) = time_of(raw) else { return false };
             match test {
@@ -412,6 +455,11 @@ fn combined<T>(combine: Combine, items: &[T], test: impl Fn(&T) -> bool) -> bool
 /// Whether the subscriber is in the segment the rules describe, `now` being the moment relative day
 /// rules count back from (the notification's creation in a fan-out, so a retried fan-out selects the same).
 pub fn matches(rules: &Rules, s: &Subscriber, now: DateTime<Utc>) -> bool {
+    matches_facts(rules, &Facts::from(s), now)
+}
+
+/// [`matches`] over what rules read; the one evaluation both the fan-out and the estimate run.
+pub fn matches_facts(rules: &Rules, s: &Facts<'_>, now: DateTime<Utc>) -> bool {
     combined(rules.combine, &rules.groups, |g| combined(g.combine, &g.conditions, |r| rule_matches(r, s, now)))
 }
 

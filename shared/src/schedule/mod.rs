@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod due_index;
+
 use crate::health::Heartbeat;
 use crate::ports::{Condition, Item, Key, OutgoingMessage, TableError};
 use crate::state::AppState;
@@ -82,6 +84,10 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<TickReport, Ti
             tracing::warn!(error = %e, "due push entries of skipped minutes not run");
         }
     }
+    if let (Some(last), true) = (report.minutes_run.last(), report.minutes_skipped > 0) {
+        // Drip steps and recurring runs of the skipped minutes (up to a day back) still go out, late.
+        run_programs(state, *last, (report.minutes_skipped + MAX_CATCH_UP_MINUTES).min(1440)).await;
+    }
     if report.minutes_skipped > 0 {
         tracing::warn!(skipped = report.minutes_skipped, "tick fell behind; skipped minutes beyond the catch-up window");
     }
@@ -126,6 +132,7 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "parked broadcast message sweep failed"),
         }
+        run_programs(state, minute, due_index::LOOK_BACK_MINUTES).await;
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),
@@ -140,6 +147,21 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
         Err(e) => tracing::warn!(error = %e, minute, "scheduled push sweep failed"),
     }
     tracing::info!(minute, catching_up, "minute handled");
+}
+
+/// Welcome drip steps and recurring runs due up to `minute`, read from their due index `look_back`
+/// minutes back (entries stay until handled, so a failed minute is read again by the next tick).
+async fn run_programs(state: &AppState, minute: i64, look_back: i64) {
+    match crate::drips::tick::run(state, minute, look_back).await {
+        Ok(n) if n > 0 => tracing::info!(moved = n, minute, "drip enrolments moved"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, minute, "drip sweep failed"),
+    }
+    match crate::recurring::tick::run(state, minute, look_back).await {
+        Ok(n) if n > 0 => tracing::info!(runs = n, minute, "recurring runs started"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, minute, "recurring sweep failed"),
+    }
 }
 
 #[cfg(test)]

@@ -138,6 +138,8 @@ pub struct Capabilities {
     pub media: bool,
     pub template: bool,
     pub interactive: bool,
+    /// Interactive list messages (a menu of up to 10 rows).
+    pub lists: bool,
     pub read_receipts: bool,
     pub groups: bool,
     pub max_text_chars: usize,
@@ -149,9 +151,9 @@ impl Provider {
     pub fn capabilities(self) -> Capabilities {
         match self {
             // Interactive messages on Twilio need a Content API template, i.e. the `template` kind.
-            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, read_receipts: false, groups: false, max_text_chars: 1600, templates: self.template_support() },
-            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, read_receipts: true, groups: false, max_text_chars: 4096, templates: self.template_support() },
-            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, read_receipts: true, groups: true, max_text_chars: 4096, templates: self.template_support() },
+            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, lists: false, read_receipts: false, groups: false, max_text_chars: 1600, templates: self.template_support() },
+            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, lists: true, read_receipts: true, groups: false, max_text_chars: 4096, templates: self.template_support() },
+            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, lists: false, read_receipts: true, groups: true, max_text_chars: 4096, templates: self.template_support() },
         }
     }
 }
@@ -180,6 +182,22 @@ impl MediaKind {
 pub struct Button {
     pub id: String,
     pub title: String,
+}
+
+/// One row of a list message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ListRow {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `body` followed by the options as `1. title` lines: how a choice goes out where the provider has no
+/// buttons or lists (the flow engine takes the number or the title as the answer).
+pub fn numbered(body: &str, titles: impl Iterator<Item = impl AsRef<str>>) -> String {
+    let lines: Vec<String> = titles.enumerate().map(|(i, t)| format!("{}. {}", i + 1, t.as_ref())).collect();
+    format!("{body}\n\n{}", lines.join("\n"))
 }
 
 /// A template's header parameter: text for a `{{1}}` in a text header, or the media to show.
@@ -249,6 +267,8 @@ pub enum Content {
     },
     /// Reply buttons (at most 3).
     Interactive { body: String, buttons: Vec<Button> },
+    /// A list message: `button` opens a menu of up to 10 rows (Meta only; see `fitted_for`).
+    List { body: String, button: String, rows: Vec<ListRow> },
 }
 
 impl Content {
@@ -258,6 +278,19 @@ impl Content {
             Self::Media { .. } => "media",
             Self::Template { .. } => "template",
             Self::Interactive { .. } => "interactive",
+            Self::List { .. } => "list",
+        }
+    }
+
+    /// The content as `provider` can send it: buttons and lists become numbered text where the provider
+    /// has none (Twilio without a Content template, lists on Whapi), so a bot's choice still reaches the
+    /// contact and is answered by number or title.
+    pub fn fitted_for(self, provider: Provider) -> Self {
+        let caps = provider.capabilities();
+        match self {
+            Self::Interactive { body, buttons } if !caps.interactive => Self::Text { body: numbered(&body, buttons.iter().map(|b| &b.title)), preview_url: false },
+            Self::List { body, rows, .. } if !caps.lists => Self::Text { body: numbered(&body, rows.iter().map(|r| &r.title)), preview_url: false },
+            other => other,
         }
     }
 
@@ -309,6 +342,20 @@ impl Content {
                 }
                 if buttons.is_empty() || buttons.len() > 3 || buttons.iter().any(|b| b.id.is_empty() || b.id.len() > 256 || b.title.is_empty() || chars(&b.title) > 20) {
                     return Err(ApiError::Validation("1–3 buttons, each with an id and a title of 1–20 characters".into()));
+                }
+            }
+            Self::List { body, button, rows } => {
+                if !caps.lists {
+                    return unsupported("list");
+                }
+                // WhatsApp's limits: body ≤ 4096, button label ≤ 20, ≤ 10 rows with unique ids ≤ 200, titles ≤ 24, descriptions ≤ 72.
+                if body.trim().is_empty() || chars(body) > 4096 || button.trim().is_empty() || chars(button) > 20 {
+                    return Err(ApiError::Validation("a list needs a body of 1–4096 characters and a button label of 1–20".into()));
+                }
+                let mut ids = std::collections::HashSet::new();
+                let bad_row = |r: &ListRow| r.id.is_empty() || r.id.len() > 200 || r.title.trim().is_empty() || chars(&r.title) > 24 || r.description.as_deref().is_some_and(|d| chars(d) > 72);
+                if rows.is_empty() || rows.len() > 10 || rows.iter().any(|r| bad_row(r) || !ids.insert(r.id.as_str())) {
+                    return Err(ApiError::Validation("1–10 list rows, each with a unique id (≤ 200), a title of 1–24 and a description of at most 72 characters".into()));
                 }
             }
         }
@@ -407,5 +454,28 @@ mod tests {
         assert!(long.check_for(Provider::Twilio).is_err() && long.check_for(Provider::Meta).is_ok());
         let buttons = Content::Interactive { body: "Pick".into(), buttons: vec![Button { id: "a".into(), title: "A".into() }] };
         assert!(buttons.check_for(Provider::Twilio).is_err() && buttons.check_for(Provider::Meta).is_ok());
+        assert_eq!(buttons.clone().fitted_for(Provider::Twilio), Content::Text { body: "Pick\n\n1. A".into(), preview_url: false });
+        assert_eq!(buttons.clone().fitted_for(Provider::Whapi), buttons);
+    }
+
+    #[test]
+    fn lists_on_meta_and_numbered_text_elsewhere() {
+        let row = |id: &str, title: &str| ListRow { id: id.into(), title: title.into(), description: None };
+        let list = Content::List { body: "Which day?".into(), button: "Days".into(), rows: vec![row("mon", "Monday"), row("tue", "Tuesday")] };
+        assert!(list.check_for(Provider::Meta).is_ok());
+        assert!(matches!(list.check_for(Provider::Whapi), Err(ApiError::Refused { code: "unsupported_capability", .. })));
+        assert_eq!(list.clone().fitted_for(Provider::Meta), list);
+        for p in [Provider::Twilio, Provider::Whapi] {
+            let fitted = list.clone().fitted_for(p);
+            assert_eq!(fitted, Content::Text { body: "Which day?\n\n1. Monday\n2. Tuesday".into(), preview_url: false });
+            assert!(fitted.check_for(p).is_ok());
+        }
+        let dup = Content::List { body: "x".into(), button: "Open".into(), rows: vec![row("a", "A"), row("a", "B")] };
+        let long_title = Content::List { body: "x".into(), button: "Open".into(), rows: vec![row("a", &"t".repeat(25))] };
+        let eleven = Content::List { body: "x".into(), button: "Open".into(), rows: (0..11).map(|i| row(&i.to_string(), "T")).collect() };
+        let no_label = Content::List { body: "x".into(), button: " ".into(), rows: vec![row("a", "A")] };
+        for bad in [dup, long_title, eleven, no_label] {
+            assert!(matches!(bad.check_for(Provider::Meta), Err(ApiError::Validation(_))), "{bad:?}");
+        }
     }
 }

@@ -18,6 +18,9 @@ pub struct WorkspaceMeta {
     pub owners: i64,
     pub created_at: String,
     pub created_by: String,
+    /// An IANA zone (`Europe/Berlin`): business hours in bot flows are read in it. UTC when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -34,6 +37,25 @@ pub struct WorkspaceView {
     pub name: String,
     pub role: Option<Role>,
     pub created_at: String,
+    /// An IANA time zone name; absent means UTC.
+    pub time_zone: Option<String>,
+}
+
+impl WorkspaceView {
+    fn of(id: WorkspaceId, m: WorkspaceMeta, role: Option<Role>) -> Self {
+        Self { id, name: m.name, role, created_at: m.created_at, time_zone: m.time_zone }
+    }
+}
+
+/// An IANA time zone name, checked against the tz database (`Europe/Berlin`, `America/New_York`, `UTC`).
+pub fn parse_time_zone(raw: &str) -> Result<chrono_tz::Tz, ApiError> {
+    raw.trim().parse::<chrono_tz::Tz>().map_err(|_| ApiError::Validation(format!("`{}` is not a time zone; use a name like Europe/Berlin", raw.chars().take(60).collect::<String>())))
+}
+
+/// The workspace's time zone (UTC when unset or unreadable).
+pub async fn time_zone(state: &AppState, ws: &WorkspaceId) -> Result<chrono_tz::Tz, ApiError> {
+    let (m, _) = load_meta(state, ws).await?;
+    Ok(m.time_zone.as_deref().and_then(|t| t.parse().ok()).unwrap_or(chrono_tz::Tz::UTC))
 }
 
 pub fn meta_key(id: &WorkspaceId) -> Key {
@@ -75,7 +97,7 @@ pub async fn create(state: &AppState, principal: &Principal, meta: &RequestMeta,
     let profile = accounts::load_profile(state, user).await?;
     let id = WorkspaceId::new(state.clock.new_id());
     let now = state.clock.now().to_rfc3339();
-    let ws_meta = WorkspaceMeta { name: name.clone(), owners: 1, created_at: now.clone(), created_by: user.to_string() };
+    let ws_meta = WorkspaceMeta { name: name.clone(), owners: 1, created_at: now.clone(), created_by: user.to_string(), time_zone: None };
     let owner = Member { user_id: user.clone(), email: profile.email.to_string(), role: Role::Owner, joined_at: now.clone() };
     let ws = crate::auth::principal::trusted_workspace(id.clone(), principal.clone(), Some(Role::Owner));
     state
@@ -86,22 +108,30 @@ pub async fn create(state: &AppState, principal: &Principal, meta: &RequestMeta,
             audit::entry(state, &ws, meta, "workspace.create", id.as_str()),
         ])
         .await?;
-    Ok(WorkspaceView { id, name, role: Some(Role::Owner), created_at: now })
+    Ok(WorkspaceView::of(id, ws_meta, Some(Role::Owner)))
 }
 
-pub async fn rename(state: &AppState, ws: &Workspace, meta: &RequestMeta, name: &str) -> Result<WorkspaceView, ApiError> {
+/// Renames the workspace and/or sets its time zone (an empty `time_zone` clears it back to UTC).
+pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, name: Option<&str>, time_zone: Option<&str>) -> Result<WorkspaceView, ApiError> {
     ws.require(Action::WorkspaceRename)?;
-    let name = parse_name(name)?;
+    let name = name.map(parse_name).transpose()?;
+    let time_zone = time_zone.map(|t| if t.trim().is_empty() { Ok(None) } else { parse_time_zone(t).map(|z| Some(z.name().to_owned())) }).transpose()?;
+    let action = if time_zone.is_some() { "workspace.update" } else { "workspace.rename" };
     let (mut ws_meta, version) = load_meta(state, ws.id()).await?;
-    ws_meta.name = name;
-    state.table.transact(vec![meta_write(ws.id(), &ws_meta, version), audit::entry(state, ws, meta, "workspace.rename", ws.id().as_str())]).await.map_err(busy)?;
-    Ok(WorkspaceView { id: ws.id().clone(), name: ws_meta.name, role: ws.role(), created_at: ws_meta.created_at })
+    if let Some(name) = name {
+        ws_meta.name = name;
+    }
+    if let Some(tz) = time_zone {
+        ws_meta.time_zone = tz;
+    }
+    state.table.transact(vec![meta_write(ws.id(), &ws_meta, version), audit::entry(state, ws, meta, action, ws.id().as_str())]).await.map_err(busy)?;
+    Ok(WorkspaceView::of(ws.id().clone(), ws_meta, ws.role()))
 }
 
 pub async fn get(state: &AppState, ws: &Workspace) -> Result<WorkspaceView, ApiError> {
     ws.require(Action::WorkspaceRead)?;
     let (m, _) = load_meta(state, ws.id()).await?;
-    Ok(WorkspaceView { id: ws.id().clone(), name: m.name, role: ws.role(), created_at: m.created_at })
+    Ok(WorkspaceView::of(ws.id().clone(), m, ws.role()))
 }
 
 /// The caller's workspaces (at most 200), oldest first.
@@ -112,7 +142,7 @@ pub async fn list_mine(state: &AppState, principal: &Principal) -> Result<Vec<Wo
         let member: Member = item.parse()?;
         let id = WorkspaceId::parse(item.key.pk.trim_start_matches("WS#"))?;
         let (m, _) = load_meta(state, &id).await?;
-        Ok::<_, ApiError>(WorkspaceView { id, name: m.name, role: Some(member.role), created_at: m.created_at })
+        Ok::<_, ApiError>(WorkspaceView::of(id, m, Some(member.role)))
     });
     futures_util::future::join_all(lookups).await.into_iter().collect()
 }

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 
 import { ApiError, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
+import { EstimateLine, RuleBuilder, newRules, toRules, useDraftEstimate, useSegmentEstimate, useSegments, type RulesDraft } from './segment-rules';
 
 export interface ComposeSite {
   id: string;
@@ -36,6 +37,8 @@ interface Variant {
 
 type Platform = 'windows' | 'macos' | 'android';
 type When = 'now' | 'at' | 'local';
+/** Who gets it: everyone or tagged subscribers, a saved segment, or rules written here. */
+type Audience = 'all' | 'segment' | 'rules';
 
 const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
 const opt = (v: string) => (v.trim() ? v.trim() : null);
@@ -93,7 +96,13 @@ export function Compose({ ws, sites, picker }: { ws: WorkspaceSummary; sites: Co
   const [status, setStatus] = useState('');
   const [list, setList] = useState<NotificationView[]>([]);
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const [audience, setAudience] = useState<Audience>('all');
+  const [segmentId, setSegmentId] = useState('');
+  const [rules, setRules] = useState<RulesDraft>(newRules);
   const current = site || sites[0]?.id || '';
+  const segments = useSegments(ws.id, current);
+  const segmentEstimate = useSegmentEstimate(ws.id, current, audience === 'segment' ? segmentId : '');
+  const rulesEstimate = useDraftEstimate(ws.id, current, audience === 'rules' ? rules : null);
   const base = `/v1/workspaces/${ws.id}/sites/${current}/notifications`;
   const load = useCallback(() => {
     if (!current) return;
@@ -112,7 +121,7 @@ export function Compose({ ws, sites, picker }: { ws: WorkspaceSummary; sites: Co
       title: f.title, body: opt(f.body), url: opt(f.url), icon: opt(f.icon), image: opt(f.image), badge: opt(f.badge),
       require_interaction: requireInteraction,
       actions: actions.filter((a) => a.title.trim()).map((a, i) => ({ action: `a${i + 1}`, title: a.title.trim(), url: opt(a.url) })),
-      target: tagList.length ? { type: 'tags', tags: tagList } : { type: 'all' },
+      target: audience === 'segment' ? { type: 'segment', segment_id: segmentId } : audience === 'rules' ? { type: 'rules', rules: toRules(rules) } : tagList.length ? { type: 'tags', tags: tagList } : { type: 'all' },
       ttl_seconds: f.ttl ? Number(f.ttl) : null, urgency: opt(f.urgency), topic: opt(f.topic),
       pushes_per_minute: f.rate ? Number(f.rate) : null,
       draft,
@@ -188,8 +197,33 @@ export function Compose({ ws, sites, picker }: { ws: WorkspaceSummary; sites: Co
             </div>
             <label class="check"><input type="checkbox" name="require-interaction" checked={requireInteraction} onChange={(e) => setRequireInteraction(e.currentTarget.checked)} /> Stay on screen until clicked or dismissed</label>
           </details>
-          <label class="field"><span>Only subscribers tagged (comma-separated; empty = everyone)</span><input name="tags" value={f.tags} onInput={set('tags')} /></label>
-          {/* SLOT: H1's segment picker with its live estimate goes here (target `{type: "segment"}`). */}
+          <fieldset class="field" data-testid="audience">
+            <legend>Audience</legend>
+            <label class="check"><input type="radio" name="audience" value="all" checked={audience === 'all'} onChange={() => setAudience('all')} /> Everyone, or subscribers with a tag</label>
+            <label class="check"><input type="radio" name="audience" value="segment" checked={audience === 'segment'} onChange={() => setAudience('segment')} /> A saved segment</label>
+            <label class="check"><input type="radio" name="audience" value="rules" checked={audience === 'rules'} onChange={() => setAudience('rules')} /> Custom rules</label>
+            {audience === 'all' && <label class="field"><span>Only subscribers tagged (comma-separated; empty = everyone)</span><input name="tags" value={f.tags} onInput={set('tags')} /></label>}
+            {audience === 'segment' && (segments.segments?.length === 0 ? (
+              <p class="muted" data-testid="no-segments">This site has no segments yet: create one under Web Push → Segments, or use custom rules.</p>
+            ) : (
+              <>
+                <label class="field"><span>Segment</span>
+                  <select name="segment" value={segmentId} onChange={(e) => setSegmentId(e.currentTarget.value)} required>
+                    <option value="">Choose a segment…</option>
+                    {(segments.segments ?? []).map((g) => <option key={g.id} value={g.id}>{g.name}</option>)}
+                  </select>
+                </label>
+                {segments.error && <p class="alert alert-error">{segments.error}</p>}
+                {segmentId && (segmentEstimate.error ? <p class="alert alert-error">{segmentEstimate.error}</p> : <EstimateLine estimate={segmentEstimate.estimate} busy={segmentEstimate.busy} />)}
+              </>
+            ))}
+            {audience === 'rules' && (
+              <>
+                <RuleBuilder value={rules} onChange={setRules} problem={rulesEstimate.problem} prefix="compose-rule" />
+                <EstimateLine estimate={rulesEstimate.estimate} busy={rulesEstimate.busy} waiting={rulesEstimate.waiting} />
+              </>
+            )}
+          </fieldset>
           <fieldset class="field">
             <legend>When</legend>
             <label class="check"><input type="radio" name="when" value="now" checked={when === 'now'} onChange={() => setWhen('now')} /> Now</label>
@@ -227,7 +261,7 @@ export function Compose({ ws, sites, picker }: { ws: WorkspaceSummary; sites: Co
             )}
           </fieldset>
           <div class="compose-actions">
-            <button class="button button-primary" disabled={!f.title.trim()}>{mainLabel}</button>
+            <button class="button button-primary" disabled={!f.title.trim() || (audience === 'segment' && !segmentId)}>{mainLabel}</button>
             <button type="button" class="button" disabled={!f.title.trim()} onClick={() => submit(true)}>Save draft</button>
             <button type="button" class="button" onClick={testSend}>Test on my devices</button>
           </div>

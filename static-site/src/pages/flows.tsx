@@ -22,15 +22,15 @@ const FIELDS: Record<string, [string, string, 'text' | 'area' | 'number' | 'bool
   send_media: [['media', 'Media type', 'media'], ['url', 'https URL', 'text'], ['caption', 'Caption', 'text'], ['next', 'Next step', 'text']],
   send_template: [['name', 'Template name (Meta)', 'text'], ['language', 'Language', 'text'], ['content_sid', 'Content SID (Twilio)', 'text'], ['next', 'Next step', 'text']],
   buttons: [['text', 'Message', 'area'], ['buttons', 'Buttons (id | title, one per line, at most 3)', 'lines'], ['into', 'Save choice into', 'text'], ['next', 'Next step', 'text']],
-  list: [['text', 'Message', 'area'], ['rows', 'Rows (id | title, one per line, at most 10)', 'lines'], ['into', 'Save choice into', 'text'], ['next', 'Next step', 'text']],
+  list: [['text', 'Message', 'area'], ['button', 'Menu button label (default: Choose)', 'text'], ['rows', 'Rows (id | title, one per line, at most 10)', 'lines'], ['into', 'Save choice into', 'text'], ['next', 'Next step', 'text']],
   ask: [['text', 'Question', 'area'], ['into', 'Save answer into (variable or contact.field)', 'text'], ['kind', 'Answer must be', 'kind'], ['retries', 'Re-prompts', 'number'], ['retry_text', 'Re-prompt text', 'text'], ['next', 'Next step', 'text'], ['on_invalid', 'When retries run out', 'text']],
-  branch: [['rules', 'Rules (JSON: [{"when":[{"op":"eq","var":"plan","value":"large"}],"next":"…"}])', 'json'], ['default', 'Otherwise go to', 'text']],
+  branch: [['rules', 'Rules (JSON: [{"when":[{"op":"eq","var":"reply_id","value":"large"}],"next":"…"}]; business hours: {"op":"business_hours","days":["mon","fri"],"from":"09:00","to":"17:00"} in the workspace time zone)', 'json'], ['default', 'Otherwise go to', 'text']],
   set_tag: [['tag', 'Tag', 'text'], ['next', 'Next step', 'text']],
   set_field: [['field', 'Contact field', 'text'], ['value', 'Value', 'text'], ['next', 'Next step', 'text']],
   set_label: [['label', 'Inbox label', 'text'], ['next', 'Next step', 'text']],
   wait: [['seconds', 'Seconds', 'number'], ['for_reply', 'Until the contact replies (seconds = timeout)', 'bool'], ['next', 'Next step', 'text'], ['on_timeout', 'On timeout', 'text']],
   webhook: [['url', 'URL (POSTed the variables)', 'text'], ['timeout_seconds', 'Timeout (s)', 'number'], ['map', 'Map response into variables (JSON: {"tier":"data.tier"})', 'json'], ['next', 'Next step', 'text'], ['on_error', 'On error', 'text']],
-  handoff: [['agent', 'Agent user id (empty: round-robin)', 'text'], ['note', 'Note for the agent', 'text']],
+  handoff: [['agent', 'Agent user id (empty: round-robin)', 'text'], ['team', 'Team id (Inbox → Teams; round-robin among its available members)', 'text'], ['note', 'Note for the agent', 'text']],
   end: [],
 };
 const KINDS = ['text', 'number', 'email', 'phone', 'date', 'choice'];
@@ -104,7 +104,7 @@ function Flows({ ws }: { ws: WorkspaceSummary }) {
               {flows.data.map((f) => (
                 <tr key={f.id}>
                   <td>{f.draft.name}</td>
-                  <td>{f.draft.triggers.map((t) => (t.value ? `${t.type} “${t.value}”` : String(t.type))).join(', ')}</td>
+                  <td>{f.draft.triggers.map((t) => (t.value ?? t.id ? `${t.type} “${t.value ?? t.id}”` : String(t.type))).join(', ')}</td>
                   <td><span class={`badge ${f.live_version ? 'badge-active' : 'badge-paused'}`}>{f.live_version ? `v${f.live_version}` : 'draft'}</span></td>
                   <td><button type="button" class="button button-small" onClick={() => setOpen(f.id)}>Open</button></td>
                 </tr>
@@ -229,15 +229,19 @@ function Simulator({ ws, flow }: { ws: WorkspaceSummary; flow: Flow }) {
   const [chat, setChat] = useState<Bubble[]>([]);
   const [state, setState] = useState<{ session: unknown; contact: unknown } | null>(null);
   const [text, setText] = useState('');
+  const [options, setOptions] = useState<Json[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const turn = async (input: string | null) => {
+  /** `replyId`: the button or list row tapped (sent as WhatsApp would: its title and its id). */
+  const turn = async (input: string | null, replyId?: string) => {
     setError(null);
     try {
-      const body = state && input !== null ? { session: state.session, contact: state.contact, text: input } : {};
+      const body = state && input !== null ? { session: state.session, contact: state.contact, text: input, reply_id: replyId } : {};
       const r = await apiFetch<{ messages: Json[]; session: Json; contact: unknown; ended: boolean }>(`/v1/workspaces/${ws.id}/flows/${flow.id}/simulate`, { method: 'POST', body });
-      const said = r.messages.map((m): Bubble => ({ from: 'bot', text: String(m.body ?? m.caption ?? m.name ?? '') + (Array.isArray(m.buttons) ? `\n${m.buttons.map((b: Json) => `[${b.title}]`).join(' ')}` : '') }));
+      const choices = (m: Json) => (Array.isArray(m.buttons) ? m.buttons : Array.isArray(m.rows) ? m.rows : []) as Json[];
+      const said = r.messages.map((m): Bubble => ({ from: 'bot', text: String(m.body ?? m.caption ?? m.name ?? '') + (choices(m).length ? `\n${choices(m).map((b) => `[${b.title}]`).join(' ')}` : '') }));
       setChat((c) => [...(input === null ? [] : c), ...(input !== null ? [{ from: 'contact' as const, text: input }] : []), ...said, ...(r.ended ? [{ from: 'system' as const, text: 'The flow ended.' }] : [])]);
       setState(r.ended ? null : { session: r.session, contact: r.contact });
+      setOptions(r.ended ? [] : r.messages.flatMap(choices));
       setText('');
     } catch (e) {
       setError(message(e));
@@ -249,6 +253,11 @@ function Simulator({ ws, flow }: { ws: WorkspaceSummary; flow: Flow }) {
       <p class="muted">Runs the saved draft on the real engine; messages are shown here, never sent.</p>
       <button type="button" class="button button-small" onClick={() => turn(null)}>{state ? 'Restart' : 'Start'}</button>
       {chat.map((b, i) => <div key={i} class={`bubble ${b.from === 'bot' ? 'bubble-outbound' : b.from === 'system' ? 'bubble-note' : ''}`} data-from={b.from}><p>{b.text}</p></div>)}
+      {state && options.length > 0 && (
+        <div class="form-inline" data-testid="sim-options">
+          {options.map((o) => <button type="button" key={String(o.id)} class="button button-small button-secondary" onClick={() => turn(String(o.title), String(o.id))}>{String(o.title)}</button>)}
+        </div>
+      )}
       {state && (
         <form class="form-inline" onSubmit={(e) => (e.preventDefault(), turn(text))}>
           <input name="sim-text" placeholder="Reply as the contact" value={text} onInput={(e) => setText(e.currentTarget.value)} />

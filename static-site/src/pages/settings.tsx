@@ -129,20 +129,30 @@ export function usePoll(ms: number): number {
 
 export function WorkspaceSettingsPage() {
   return (
-    <WithWorkspace title="Workspace" lead="Workspace name and the workspaces you belong to.">
+    <WithWorkspace title="Workspace" lead="Workspace name, time zone and the workspaces you belong to.">
       {(ws) => <WorkspaceSettings ws={ws} />}
     </WithWorkspace>
   );
 }
 
+/** The browser's list of IANA zones, for the time zone field's suggestions. */
+const ZONES: string[] = (() => {
+  try {
+    return (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
+  } catch {
+    return [];
+  }
+})();
+
 function WorkspaceSettings({ ws }: { ws: WorkspaceSummary }) {
   const [name, setName] = useState(ws.name);
+  const [zone, setZone] = useState(ws.time_zone ?? '');
   const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
-  useEffect(() => setName(ws.name), [ws.id, ws.name]);
+  useEffect(() => (setName(ws.name), setZone(ws.time_zone ?? '')), [ws.id, ws.name, ws.time_zone]);
   const rename = async (e: Event) => {
     e.preventDefault();
     try {
-      await apiFetch(`/v1/workspaces/${ws.id}`, { method: 'PATCH', body: { name } });
+      await apiFetch(`/v1/workspaces/${ws.id}`, { method: 'PATCH', body: { name, time_zone: zone.trim() } });
       await reloadMe(ws.id);
       setNote({ ok: true, text: 'Saved.' });
     } catch (err) {
@@ -156,7 +166,12 @@ function WorkspaceSettings({ ws }: { ws: WorkspaceSummary }) {
           <span>Name</span>
           <input name="name" value={name} disabled={!canManage(ws.role)} onInput={(e) => setName(e.currentTarget.value)} />
         </label>
-        <button class="button" disabled={!canManage(ws.role)}>Rename</button>
+        <label class="field">
+          <span>Time zone (bot business hours; empty: UTC)</span>
+          <input name="time_zone" list="time-zones" placeholder="Europe/Berlin" value={zone} disabled={!canManage(ws.role)} onInput={(e) => setZone(e.currentTarget.value)} />
+          <datalist id="time-zones">{ZONES.map((z) => <option key={z} value={z} />)}</datalist>
+        </label>
+        <button class="button" disabled={!canManage(ws.role)}>Save</button>
         {note && <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role="status">{note.text}</p>}
         <p class="muted">
           Your role: <strong>{ws.role}</strong> · id <code>{ws.id}</code>

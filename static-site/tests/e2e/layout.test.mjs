@@ -1,6 +1,6 @@
 // Browser test of the layout: every screen of the dashboard, signed in with some data on it, at a
 // phone (390×844) and a desktop (1280×800) size, is no wider than the viewport — wide tables and code
-// scroll inside their card, never the page. The trigger editor is visited open.
+// scroll inside their card, never the page. The trigger and segment editors are visited open.
 //
 //   BASE_URL=… EXPECT_API=1 npm run test:e2e
 
@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/whatsapp/contacts', '/whatsapp/broadcasts', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
+const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/web-push/drips', '/web-push/recurring', '/web-push/segments', '/web-push/import', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/whatsapp/contacts', '/whatsapp/broadcasts', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
 let browser;
 
 after(async () => {
@@ -44,6 +44,10 @@ test('no screen scrolls sideways at 390 px or 1280 px', { timeout: 240_000, skip
       if (path === '/triggers') {
         await page.getByRole('button', { name: 'New trigger' }).click();
         await page.getByTestId('trigger-form').waitFor();
+      }
+      if (path === '/web-push/segments') {
+        await page.getByRole('button', { name: 'New segment' }).click();
+        await page.getByTestId('segment-editor').waitFor();
       }
       const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
       if (scroll > inner) wide.push(`${path} at ${width}: ${scroll} px`);

@@ -27,6 +27,7 @@ conformance!(
     table_cases::transaction_counter_add,
     table_cases::query_pagination_both_directions,
     table_cases::gsi_query,
+    table_cases::query_projection,
     table_cases::counter_add_under_concurrency,
     table_cases::counter_add_of_zero,
     table_cases::ttl_expiry_honoured_on_read,

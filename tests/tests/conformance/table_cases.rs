@@ -225,3 +225,36 @@ pub async fn counter_add_of_zero(b: Backend) {
     let stored = b.table.get(&key).await.unwrap().unwrap();
     assert_eq!((stored.attrs["targeted"].as_i64(), stored.attrs["accepted"].as_i64(), stored.attrs["failed"].as_i64()), (Some(7), Some(5), Some(0)));
 }
+
+pub async fn query_projection(b: Backend) {
+    let item = Item::new(Key::new("WS#proj", "SUB#1"))
+        .with_gsi1("WS#proj#IDX", "1")
+        .with_attr("tags", serde_json::json!(["vip", "b"]))
+        .with_attr("flag", true)
+        .with_attr("clicks", 3)
+        .with_attr("attributes", serde_json::json!({"plan": "pro", "trial": false}))
+        .with_attr("gone", serde_json::Value::Null)
+        .with_attr("subscription", serde_json::json!({"endpoint": "https://push.example/x".repeat(10)}))
+        .with_version(4);
+    b.table.put(item, Condition::None).await.unwrap();
+    b.table.put(Item::new(Key::new("WS#proj", "SUB#2")).with_attr("tags", serde_json::json!([])), Condition::None).await.unwrap();
+
+    let page = b.table.query(Query::partition("WS#proj").prefix("SUB#").project(&["tags", "flag", "clicks", "attributes", "gone", "missing"])).await.unwrap();
+    let first = &page.items[0];
+    let keys: BTreeSet<&str> = first.attrs.keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["attributes", "clicks", "flag", "tags"]), "only projected attributes; null and absent ones are absent");
+    assert_eq!(first.attrs["flag"], true, "JSON types survive a projection");
+    assert_eq!(first.attrs["attributes"]["trial"], false);
+    assert_eq!(first.attrs["tags"], serde_json::json!(["vip", "b"]));
+    assert_eq!((first.key.sk.as_str(), first.version, first.gsi1.as_ref().map(|g| g.sk.as_str())), ("SUB#1", 4, Some("1")), "key, version and index key come back");
+    assert_eq!(page.items[1].attrs.keys().collect::<Vec<_>>(), ["tags"]);
+
+    let paged = b.table.query(Query::partition("WS#proj").prefix("SUB#").limit(1).project(&["clicks"])).await.unwrap();
+    let rest = b.table.query(Query::partition("WS#proj").prefix("SUB#").limit(1).project(&["clicks"]).after(paged.next)).await.unwrap();
+    assert_eq!(rest.items[0].key.sk, "SUB#2", "a projected query pages like any other");
+
+    for bad in ["pk", "version", "a.b", ""] {
+        let refused = b.table.query(Query::partition("WS#proj").project(&[bad])).await;
+        assert!(matches!(refused, Err(TableError::Invalid(_))), "`{bad}` is refused: {refused:?}");
+    }
+}

@@ -203,6 +203,19 @@ impl Table for DynamoTable {
         if q.sk != SkRange::All {
             names.insert("#sk".into(), sk_attr.into());
         }
+        let projection = q.checked_fields()?.map(|fields| {
+            // Every name aliased: `version` and the projected names may be DynamoDB reserved words.
+            let mut parts = vec!["#ttl".to_owned()];
+            for (alias, name) in [("#kpk", "pk"), ("#ksk", "sk"), ("#kgp", "gsi1pk"), ("#kgs", "gsi1sk"), ("#kv", "version")] {
+                names.insert(alias.to_owned(), name.to_owned());
+                parts.push(alias.to_owned());
+            }
+            for (i, f) in fields.iter().enumerate() {
+                names.insert(format!("#f{i}"), f.clone());
+                parts.push(format!("#f{i}"));
+            }
+            parts.join(", ")
+        });
         let start = match &q.after {
             None => None,
             Some(c) => {
@@ -226,6 +239,7 @@ impl Table for DynamoTable {
             .set_index_name((q.index == Index::Gsi1).then(|| "gsi1".to_owned()))
             .key_condition_expression(key_expr)
             .filter_expression("attribute_not_exists(#ttl) OR #ttl > :now")
+            .set_projection_expression(projection)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .scan_index_forward(q.direction == Direction::Forward)
@@ -237,7 +251,12 @@ impl Table for DynamoTable {
                 e if e.meta().code() == Some("ValidationException") => TableError::InvalidCursor,
                 e => unavailable(e),
             })?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        let mut items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        if q.fields.is_some() {
+            for item in &mut items {
+                item.attrs.retain(|_, v| !v.is_null());
+            }
+        }
         let next = out.last_evaluated_key.and_then(|lek| cursor_from_key(lek, q.index));
         Ok(Page { items, next })
     }

@@ -57,6 +57,57 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
     })
 }
 
+/// [`row_to_item`] keeping only the projected attributes: the others are skipped while parsing, so
+/// their strings are never allocated (most of a subscriber item is its push subscription).
+fn row_to_projected_item(row: &rusqlite::Row<'_>, fields: &[String]) -> rusqlite::Result<Item> {
+    let gsi1 = match (row.get::<_, Option<String>>(2)?, row.get::<_, Option<String>>(3)?) {
+        (Some(pk), Some(sk)) => Some(IndexKey { pk, sk }),
+        _ => None,
+    };
+    let data = row.get_ref(6)?.as_str()?;
+    let mut de = serde_json::Deserializer::from_str(data);
+    let attrs = serde::de::DeserializeSeed::deserialize(Projection(fields), &mut de)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?;
+    Ok(Item {
+        key: Key { pk: row.get(0)?, sk: row.get(1)? },
+        gsi1,
+        expires_at: row.get(4)?,
+        version: row.get::<_, i64>(5)? as u64,
+        attrs,
+    })
+}
+
+/// Reads a JSON object into a map of only the named, non-null attributes.
+struct Projection<'a>(&'a [String]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Projection<'_> {
+    type Value = Map<String, Value>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Projection<'_> {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an item's attributes as a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if self.0.iter().any(|f| *f == key) {
+                let value: Value = map.next_value()?;
+                if !value.is_null() {
+                    out.insert(key.into_owned(), value);
+                }
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// (version, ttl) of the stored item, if any.
 fn current(tx: &Transaction<'_>, key: &Key) -> rusqlite::Result<Option<(u64, Option<i64>)>> {
     tx.query_row("SELECT version, ttl FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk], |r| {
@@ -204,16 +255,22 @@ impl Table for SqliteTable {
             return Err(TableError::Invalid("query limit must be 1..=1000".into()));
         }
         let (sql, args) = build_query(&query, self.clock.epoch_seconds())?;
+        let fields = query.checked_fields()?.map(<[String]>::to_vec);
         let mut items = self
             .db
             .call(move |c| {
                 let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
-                let rows = stmt.query_map(params_from_iter(args), row_to_item).map_err(db_err)?;
+                let rows = stmt.query_map(params_from_iter(args), |row| match &fields {
+                    None => row_to_item(row),
+                    Some(f) => row_to_projected_item(row, f),
+                });
+                let rows = rows.map_err(db_err)?;
                 rows.collect::<rusqlite::Result<Vec<Item>>>().map_err(db_err)
             })
             .await?;
         let more = items.len() > query.limit as usize;
         items.truncate(query.limit as usize);
+
         let next = if more { items.last().map(|last| Cursor::at(last, query.index)) } else { None };
         Ok(Page { items, next })
     }

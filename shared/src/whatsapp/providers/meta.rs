@@ -113,6 +113,11 @@ pub(super) fn body(to: &Recipient, content: &Content) -> Value {
             let buttons: Vec<Value> = buttons.iter().map(|x| json!({"type": "reply", "reply": {"id": x.id, "title": x.title}})).collect();
             ("interactive", json!({"type": "button", "body": {"text": body}, "action": {"buttons": buttons}}))
         }
+        Content::List { body, button, rows } => {
+            // ListRow leaves out an absent description, as Graph wants (a null is refused).
+            let rows: Vec<Value> = rows.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
+            ("interactive", json!({"type": "list", "body": {"text": body}, "action": {"button": button, "sections": [{"rows": rows}]}}))
+        }
     };
     b["type"] = kind.into();
     b[kind] = payload;
@@ -174,7 +179,7 @@ impl WhatsAppProvider for Meta<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::whatsapp::types::Button;
+    use crate::whatsapp::types::{Button, ListRow};
 
     #[test]
     fn classification_by_code() {
@@ -200,5 +205,9 @@ mod tests {
         assert_eq!(t["template"], json!({"name":"order","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"42"}]}]}));
         let i = body(&to, &Content::Interactive { body: "Pick".into(), buttons: vec![Button { id: "y".into(), title: "Yes".into() }] });
         assert_eq!(i["interactive"]["action"]["buttons"][0], json!({"type":"reply","reply":{"id":"y","title":"Yes"}}));
+        let rows = vec![ListRow { id: "mon".into(), title: "Monday".into(), description: Some("9–17".into()) }, ListRow { id: "tue".into(), title: "Tuesday".into(), description: None }];
+        let l = body(&to, &Content::List { body: "Which day?".into(), button: "Days".into(), rows });
+        assert_eq!(l["type"], "interactive");
+        assert_eq!(l["interactive"], json!({"type":"list","body":{"text":"Which day?"},"action":{"button":"Days","sections":[{"rows":[{"id":"mon","title":"Monday","description":"9–17"},{"id":"tue","title":"Tuesday"}]}]}}));
     }
 }

@@ -68,7 +68,7 @@ fn form(from: &Sender<'_>, to: &Recipient, content: &Content) -> Vec<(&'static s
             }
         }
         // Refused before queueing (capability matrix); kept total for safety.
-        Content::Interactive { body, .. } => f.push(("Body", body.clone())),
+        Content::Interactive { body, .. } | Content::List { body, .. } => f.push(("Body", body.clone())),
     }
     f
 }

@@ -52,7 +52,8 @@ pub(super) fn request(to: &Recipient, content: &Content) -> (String, Value) {
             let buttons: Vec<Value> = buttons.iter().map(|x| json!({"type": "quick_reply", "title": x.title, "id": x.id})).collect();
             ("interactive".into(), json!({"to": to, "type": "button", "body": {"text": body}, "action": {"buttons": buttons}}))
         }
-        // Refused before queueing (no templates on Whapi); kept total for safety.
+        // Refused before queueing (no templates or lists on Whapi); kept total for safety.
+        Content::List { body, .. } => ("text".into(), json!({"to": to, "body": body})),
         Content::Template { .. } => ("text".into(), json!({"to": to, "body": ""})),
     }
 }
