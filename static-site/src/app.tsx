@@ -21,6 +21,8 @@ import { TriggersPage } from './pages/triggers';
 import { EventWebhooksPage } from './pages/event-webhooks';
 import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
 import { TemplatesPage } from './pages/templates';
+import { ContactsPage } from './pages/contacts';
+import { BroadcastsPage } from './pages/broadcasts';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -151,6 +153,8 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/channels': ChannelsPage,
   '/whatsapp/messages': MessagesPage,
   '/whatsapp/templates': TemplatesPage,
+  '/whatsapp/contacts': ContactsPage,
+  '/whatsapp/broadcasts': BroadcastsPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
   '/web-push/analytics': AnalyticsPage,

@@ -115,6 +115,18 @@ export const NAV: NavGroup[] = [
         ready: true,
       },
       {
+        path: '/whatsapp/contacts',
+        title: 'Contacts',
+        description: 'Everyone your channels know: search, edit tags and fields, opt-outs, CSV import and GDPR erase.',
+        ready: true,
+      },
+      {
+        path: '/whatsapp/broadcasts',
+        title: 'Broadcasts',
+        description: 'Send an approved template to an audience of contacts, now or scheduled, with live progress and per-recipient results.',
+        ready: true,
+      },
+      {
         path: '/whatsapp/messages',
         title: 'Messages',
         description: 'Every outgoing and incoming WhatsApp message with its delivery status.',

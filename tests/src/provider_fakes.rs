@@ -51,9 +51,17 @@ pub struct Received {
     pub to: String,
 }
 
+/// Asked before a message send is answered, with the send's number (1, 2, … over the fake's life);
+/// `true` answers 503 instead. Crash tests kill the server from here, so a kill lands mid-broadcast.
+pub type SendGate = Arc<dyn Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     received: Vec<Received>,
+    /// Sends answered with success: (recipient as sent, provider message id).
+    accepted: Vec<(String, String)>,
+    sends: usize,
+    gate: Option<SendGate>,
     scripts: HashMap<String, VecDeque<Failure>>,
     whapi_linked: bool,
     next_id: u64,
@@ -100,6 +108,32 @@ impl ProviderFake {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// Every send answered with success, in order: (recipient as sent, provider message id).
+    pub fn accepted(&self) -> Vec<(String, String)> {
+        self.inner.lock().unwrap().accepted.clone()
+    }
+
+    pub fn set_send_gate(&self, gate: SendGate) {
+        self.inner.lock().unwrap().gate = Some(gate);
+    }
+
+    /// Counts the send and asks the gate whether to refuse it.
+    async fn refused_by_gate(&self) -> bool {
+        let (n, gate) = {
+            let mut inner = self.inner.lock().unwrap();
+            inner.sends += 1;
+            (inner.sends, inner.gate.clone())
+        };
+        match gate {
+            Some(g) => g(n).await,
+            None => false,
+        }
+    }
+
+    fn accept(&self, to: &str, id: &str) {
+        self.inner.lock().unwrap().accepted.push((to.to_owned(), id.to_owned()));
+    }
+
     pub fn set_whapi_linked(&self, linked: bool) {
         self.inner.lock().unwrap().whapi_linked = linked;
     }
@@ -144,7 +178,11 @@ async fn twilio(State(fake): State<ProviderFake>, Path(sid): Path<String>, heade
     if let Some(f) = failure {
         return respond(f.status, twilio_error(f.status, f.code.unwrap_or(20500), &f.message), f.retry_after);
     }
+    if fake.refused_by_gate().await {
+        return respond(503, twilio_error(503, 20503, "Service Unavailable"), None);
+    }
     let msid = format!("SM{n:032x}");
+    fake.accept(&to, &msid);
     respond(201, json!({"account_sid": TWILIO_SID, "api_version": "2010-04-01", "body": form.get("Body"), "date_created": "Mon, 29 Nov 2021 22:40:10 +0000", "date_sent": null,
         "date_updated": "Mon, 29 Nov 2021 22:40:10 +0000", "direction": "outbound-api", "error_code": null, "error_message": null, "from": form.get("From"), "messaging_service_sid": null,
         "num_media": "0", "num_segments": "1", "price": null, "price_unit": null, "sid": msid, "status": "queued",
@@ -179,7 +217,12 @@ async fn meta(State(fake): State<ProviderFake>, Path(pnid): Path<String>, header
     if let Some(f) = failure {
         return respond(f.status, meta_error(f.code.unwrap_or(131000), &f.message), f.retry_after);
     }
-    respond(200, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": format!("wamid.HBgL{n:020}")}]}), None)
+    if fake.refused_by_gate().await {
+        return respond(503, meta_error(131000, "Something went wrong"), None);
+    }
+    let wamid = format!("wamid.HBgL{n:020}");
+    fake.accept(&to, &wamid);
+    respond(200, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}), None)
 }
 
 async fn whapi(State(fake): State<ProviderFake>, Path(kind): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -192,7 +235,11 @@ async fn whapi(State(fake): State<ProviderFake>, Path(kind): Path<String>, heade
     if let Some(f) = failure {
         return respond(f.status, json!({"error": {"code": f.status, "message": f.message}}), f.retry_after);
     }
+    if fake.refused_by_gate().await {
+        return respond(503, json!({"error": {"code": 503, "message": "Service Unavailable"}}), None);
+    }
     let chat = if to.contains('@') { to.clone() } else { format!("{to}@s.whatsapp.net") };
+    fake.accept(&to, &format!("PsqXn5SAD5v7HRA-wHqB9tg-{n}"));
     respond(200, json!({"sent": true, "message": {"id": format!("PsqXn5SAD5v7HRA-wHqB9tg-{n}"), "type": kind, "chat_id": chat, "from_me": true, "timestamp": 1712995245, "source": "api", "status": "pending"}}), None)
 }
 

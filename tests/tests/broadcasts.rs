@@ -31,7 +31,7 @@ struct Campaign {
     fake: ProviderFake,
     ada: Client,
     ws: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// Contact i's number: +1 415 55 5xxxx.
@@ -51,8 +51,18 @@ const RATE_LIMITED: usize = 251;
 
 impl Campaign {
     async fn new() -> Self {
+        Self::on(false).await
+    }
+
+    /// The embedded backend, or (`aws`) the AWS adapters on moto (whose queue delays run in real time).
+    async fn on(aws: bool) -> Self {
         let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-        let (mut state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+        let (mut state, dir) = if aws {
+            (webtrigger_tests::aws_state_with_clock(clock.clone()).await, None)
+        } else {
+            let (state, dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+            (state, Some(dir))
+        };
         let fake = ProviderFake::start().await;
         state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
         let mut ada = Client::new(state.clone());
@@ -96,10 +106,21 @@ impl Campaign {
             for (spec, handler) in &queues {
                 n += webtrigger::local::poll_once(&self.state, spec, handler.as_ref(), Duration::ZERO).await.unwrap();
             }
-            if n == 0 {
+            if n == 0 && (self._dir.is_some() || self.idle().await) {
                 return;
             }
         }
+    }
+
+    /// On SQS a short receive may miss messages: idle means every queue reports none waiting.
+    async fn idle(&self) -> bool {
+        for spec in [webtrigger::queues::campaigns(), webtrigger::queues::whatsapp_send(), webtrigger::queues::webhook_process()] {
+            if self.state.queue.depth(&spec.name).await.unwrap() > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return false;
+            }
+        }
+        true
     }
 
     /// Sends a provider webhook to the channel, signed as that provider signs it.
@@ -206,10 +227,24 @@ async fn broadcast_on(provider: &str) {
     }
 
     // Channel and template per provider; Twilio and Whapi get a high limit so the test needs few clock steps.
+    // Meta and Twilio send an approved template synced into the channel's library; Whapi free text.
+    let sale = "Hi {{1}}, the spring sale starts now";
     let (cred, template) = match provider {
-        "meta" => (json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"}), json!({"name": "spring_sale", "language": "en_US"})),
-        "twilio" => (json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN}), json!({"content_sid": format!("HX{}", "ab".repeat(16))})),
-        _ => (json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN}), json!({"text": "Hi {{1}}, the spring sale starts now"})),
+        "meta" => {
+            w.fake.templates.set_meta(vec![
+                json!({"name": "spring_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479262001", "components": [{"type": "BODY", "text": sale, "example": {"body_text": [["Ada"]]}}]}),
+                json!({"name": "summer_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "PENDING", "category": "MARKETING", "id": "594425479262002", "components": [{"type": "BODY", "text": sale, "example": {"body_text": [["Ada"]]}}]}),
+            ]);
+            (json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"}), json!({"name": "spring_sale", "language": "en_US"}))
+        }
+        "twilio" => {
+            let sid = format!("HX{}", "ab".repeat(16));
+            let item = json!({"sid": sid, "account_sid": TWILIO_SID, "friendly_name": "spring_sale", "language": "en", "variables": {"1": "Ada"}, "types": {"twilio/text": {"body": sale}}, "url": format!("https://content.twilio.com/v1/Content/{sid}")});
+            let approval = json!({"type": "whatsapp", "name": "spring_sale", "category": "MARKETING", "content_type": "twilio/text", "status": "approved", "rejection_reason": "", "allow_category_change": true});
+            w.fake.templates.set_twilio(vec![(item, approval)]);
+            (json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN}), json!({"content_sid": sid}))
+        }
+        _ => (json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN}), json!({"text": sale})),
     };
     let cred = w.post("credentials", cred).await.data()["id"].as_str().unwrap().to_owned();
     let mut chan = json!({"name": "Sales", "credential_id": cred});
@@ -222,6 +257,10 @@ async fn broadcast_on(provider: &str) {
     let chan = w.post("channels", chan).await;
     assert_eq!(chan.status, 201, "{}", chan.body);
     let (chan_id, hook_path, hook_secret) = (chan.data()["id"].as_str().unwrap().to_owned(), chan.data()["webhook_path"].as_str().unwrap().to_owned(), chan.data()["webhook_secret"].as_str().unwrap().to_owned());
+    if provider != "whapi" {
+        let synced = w.post(&format!("channels/{chan_id}/templates/sync"), json!({})).await;
+        assert_eq!(synced.status, 200, "{}", synced.body);
+    }
     for i in (0..CONTACTS).filter(|i| invalid(*i)) {
         let f = match provider {
             "meta" => Failure::new(400, Some(131026), "Message undeliverable"),
@@ -245,19 +284,45 @@ async fn broadcast_on(provider: &str) {
     let audience = w.post("audiences", json!({"name": "Customers", "rules": rules})).await.data()["id"].as_str().unwrap().to_owned();
 
     let draft = json!({"name": "Spring sale", "channel_id": chan_id, "template": template, "variables": [{"source": "name", "default": "there"}], "audience_id": audience});
+    // The template is checked before anything is saved: 422s naming what is wrong.
+    let refused = |mut body: Value, key: &str, value: Value| {
+        body[key] = value;
+        body
+    };
+    let missing_var = w.post("broadcasts", refused(draft.clone(), "variables", json!([]))).await;
+    missing_var.assert_error(422, "template_variable_missing");
+    assert!(missing_var.body.to_string().contains("body.{{1}}"), "{}", missing_var.body);
+    let extra = w.post("broadcasts", refused(draft.clone(), "variables", json!([{"source": "name"}, {"slot": "body.{{2}}", "default": "x"}]))).await;
+    extra.assert_error(422, "template_variable_unknown");
+    w.post("broadcasts", refused(draft.clone(), "variables", json!([{"slot": "footer", "source": "name"}]))).await.assert_error(422, "validation_failed");
+    if provider == "whapi" {
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"text": "  "}))).await.assert_error(422, "validation_failed");
+    } else {
+        let gone = if provider == "meta" { json!({"name": "winter_sale", "language": "en_US"}) } else { json!({"content_sid": format!("HX{}", "cd".repeat(16))}) };
+        w.post("broadcasts", refused(draft.clone(), "template", gone)).await.assert_error(422, "template_not_found");
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"text": sale}))).await.assert_error(422, "template_required");
+    }
+    if provider == "meta" {
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"name": "summer_sale", "language": "en_US"}))).await.assert_error(422, "template_not_approved");
+        w.post("broadcasts", refused(draft.clone(), "template", json!({"name": "spring_sale"}))).await.assert_error(422, "validation_failed");
+    }
+    assert!(w.get("broadcasts").await.data().as_array().unwrap().is_empty(), "no refused draft was saved");
     let preview = w.post("broadcasts/preview", draft.clone()).await;
     assert_eq!(preview.data()["count"]["matching"], 500, "{}", preview.body);
     assert_eq!(preview.data()["samples"].as_array().unwrap().len(), 3);
     let created = w.post("broadcasts", draft).await;
     assert_eq!((created.status, created.data()["status"].as_str()), (201, Some("draft")), "{}", created.body);
     let bc = created.data()["id"].as_str().unwrap().to_owned();
+    if provider != "whapi" {
+        assert!(created.data()["template"]["template_id"].as_str().unwrap().starts_with("tpl_"), "stored by library id: {}", created.body);
+    }
     assert_eq!(w.post(&format!("broadcasts/{bc}/start"), json!({})).await.data()["status"], "sending");
     w.post(&format!("broadcasts/{bc}/start"), json!({})).await.assert_error(409, "conflict");
 
     // Send, one clock second at a time; Meta's 80 msg/s bucket bounds each second.
     w.drain().await;
     if provider == "meta" {
-        assert_eq!(w.fake.received().len(), 80, "Meta's default throughput is 80 messages a second");
+        assert_eq!(w.fake.received().iter().filter(|r| r.path.ends_with("/messages")).count(), 80, "Meta's default throughput is 80 messages a second");
     }
     let (mut saw_paused, mut quiet_while_paused) = (false, false);
     for _ in 0..200 {
@@ -285,6 +350,14 @@ async fn broadcast_on(provider: &str) {
         let want = if opted_out(i) { 0 } else if i == RATE_LIMITED { 2 } else { 1 };
         assert_eq!(per_number.get(&number(i)[1..]).copied().unwrap_or(0), want, "requests to {}", number(i));
     }
+    // The rendered template as the provider got it, with the contact's name filled in.
+    let to_one = w.fake.received().into_iter().find(|r| r.to.trim_start_matches("whatsapp:").trim_start_matches('+') == &number(1)[1..]).unwrap().body;
+    let wanted = match provider {
+        "meta" => to_one["template"]["name"] == "spring_sale" && to_one["template"]["components"].to_string().contains("Customer 1"),
+        "twilio" => to_one["ContentSid"].as_str().is_some_and(|s| s.starts_with("HXab")) && to_one["ContentVariables"].as_str().unwrap_or_default().contains("Customer 1"),
+        _ => to_one.to_string().contains("Hi Customer 1, the spring sale starts now"),
+    };
+    assert!(wanted, "{to_one}");
     let view = w.get(&format!("broadcasts/{bc}")).await.data().clone();
     let c = &view["counters"];
     assert_eq!(view["status"], "completed", "{view}");
@@ -395,6 +468,21 @@ async fn contacts_search_detail_export_and_erase() {
     assert_ne!(first["contacts"][0]["phone"], second["contacts"][0]["phone"]);
     w.get("contacts?cursor=garbage").await.assert_error(422, "validation_failed");
 
+    // Added by hand: a national number with its country, details validated, duplicates refused.
+    let added = w.post("contacts", json!({"phone": "(415) 555-0199", "default_country": "US", "name": "Hand Made", "tags": ["Walk-in"], "fields": {"orders": 2}})).await;
+    assert_eq!((added.status, added.data()["phone"].as_str(), added.data()["tags"].clone()), (201, Some("+14155550199"), json!(["walk-in"])), "{}", added.body);
+    w.post("contacts", json!({"phone": "+14155550199"})).await.assert_error(409, "conflict");
+    w.post("contacts", json!({"phone": "555-12"})).await.assert_error(422, "validation_failed");
+    w.post("contacts", json!({"phone": "+14155550198", "fields": {"Bad Name!": 1}})).await.assert_error(422, "validation_failed");
+    w.get("contacts/+14155550198").await.assert_error(404, "not_found");
+    let history = w.post("contacts/+14155550199/consent", json!({"opted_out": true})).await;
+    assert_eq!((history.status, history.data()[0]["opted_out"].as_bool()), (200, Some(true)), "{}", history.body);
+    assert!(history.data()[0]["how"].as_str().unwrap().starts_with("set in the dashboard by"), "{}", history.body);
+    assert_eq!(w.get("contacts/+14155550199").await.data()["opted_out"], true);
+    w.post("contacts/+14155550199/consent", json!({"opted_out": false})).await;
+    assert!(!webtrigger::inbox::consent::is_opted_out(&w.state, &ws, &webtrigger::whatsapp::types::PhoneNumber::parse("+14155550199").unwrap()).await.unwrap());
+    assert_eq!(w.call(Method::DELETE, "contacts/+14155550199", json!({})).await.status, 200);
+
     let patched = w.call(Method::PATCH, "contacts/+14155550100", json!({"add_tags": ["VIP"], "fields": {"city": "Lisbon", "orders": 4}, "time_zone": "+01:00"})).await;
     assert_eq!((patched.status, patched.data()["tags"].clone(), patched.data()["fields"]["orders"].clone()), (200, json!(["vip"]), json!(4.0)), "{}", patched.body);
     w.call(Method::PATCH, "contacts/+14155550100", json!({"fields": {"Bad Name!": 1}})).await.assert_error(422, "validation_failed");
@@ -419,4 +507,104 @@ async fn contacts_search_detail_export_and_erase() {
     assert_eq!(history, json!([]), "the consent history is gone");
     let again = w.post("messages", json!({"channel_id": chan["id"], "to": "+447911123456", "type": "template", "name": "hello_world", "language": "en_US"})).await;
     again.assert_error(422, "opted_out");
+}
+
+/// A broadcast message queued twice under different claims (a fan-out page redone after a crash, or
+/// delivered twice by SQS) is sent once, however the two jobs interleave.
+#[tokio::test]
+async fn a_message_queued_under_two_claims_is_sent_once() {
+    let mut w = Campaign::new().await;
+    let ws = w.ws_id();
+    w.fake.templates.set_meta(vec![json!({"name": "spring_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479262001", "components": [{"type": "BODY", "text": "Sale today"}]})]);
+    let cred = w.post("credentials", json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await.data()["id"].as_str().unwrap().to_owned();
+    let chan = w.post("channels", json!({"name": "Sales", "credential_id": cred})).await.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.post(&format!("channels/{chan}/templates/sync"), json!({})).await.status, 200);
+    let imp = w.post("contacts/imports", json!({"default_country": "US"})).await.data()["id"].as_str().unwrap().to_owned();
+    let csv = (0..6).map(|i| format!("{},C{i}", number(i))).collect::<Vec<_>>().join("\n");
+    assert_eq!(w.post(&format!("contacts/imports/{imp}/parts"), json!({"part": 1, "csv": format!("Phone,Name\n{csv}"), "last": true})).await.status, 202);
+    w.drain().await;
+    let bc = w.post("broadcasts", json!({"name": "Twice", "channel_id": chan, "template": {"name": "spring_sale", "language": "en_US"}, "rules": {"match": "all", "rules": []}})).await;
+    assert_eq!(bc.status, 201, "{}", bc.body);
+    let bc = bc.data()["id"].as_str().unwrap().to_owned();
+    w.post(&format!("broadcasts/{bc}/start"), json!({})).await;
+    let campaigns = webtrigger::queues::campaigns();
+    while webtrigger::local::poll_once(&w.state, &campaigns, &webtrigger::broadcasts::worker::CampaignWorker, Duration::ZERO).await.unwrap() > 0 {}
+    let id = webtrigger::broadcasts::types::BroadcastId::parse(&bc).unwrap();
+    for i in 0..6 {
+        let message = webtrigger::broadcasts::fanout::message_id_for(&id, &webtrigger::whatsapp::types::PhoneNumber::parse(&number(i)).unwrap());
+        let copy = webtrigger::whatsapp::messages::SendJob { workspace: ws.clone(), message, attempt: 1, claim: Some("another-run".into()) };
+        webtrigger::whatsapp::messages::enqueue(&w.state, &copy, Duration::ZERO).await.unwrap();
+    }
+    w.drain().await;
+    let sends = w.fake.received().into_iter().filter(|r| r.path.ends_with("/messages")).count();
+    assert_eq!(sends, 6, "one send per contact, not one per queued copy");
+    let c = w.get(&format!("broadcasts/{bc}")).await.data()["counters"].clone();
+    assert_eq!((c["queued"].as_i64(), c["sent"].as_i64()), (Some(6), Some(6)), "{c}");
+}
+
+/// The same flow on the AWS adapters (DynamoDB, SQS on moto), smaller and without queue delays: CSV
+/// import, opted-out skipped, a permanent failure, every other contact sent once with the library
+/// template, status webhooks moving the counters, and a message queued under two claims sent once.
+#[tokio::test]
+async fn broadcast_on_moto() {
+    const N: usize = 40;
+    let mut w = Campaign::on(true).await;
+    let ws = w.ws_id();
+    w.fake.templates.set_meta(vec![json!({"name": "spring_sale", "parameter_format": "POSITIONAL", "language": "en_US", "status": "APPROVED", "category": "MARKETING", "id": "594425479262001", "components": [{"type": "BODY", "text": "Hi {{1}}, the sale is on", "example": {"body_text": [["Ada"]]}}]})]);
+    let cred = w.post("credentials", json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await.data()["id"].as_str().unwrap().to_owned();
+    let chan = w.post("channels", json!({"name": "Sales", "credential_id": cred, "throughput_per_second": 1000})).await.data().clone();
+    let (chan_id, hook_path, hook_secret) = (chan["id"].as_str().unwrap().to_owned(), chan["webhook_path"].as_str().unwrap().to_owned(), chan["webhook_secret"].as_str().unwrap().to_owned());
+    assert_eq!(w.post(&format!("channels/{chan_id}/templates/sync"), json!({})).await.status, 200);
+    let imp = w.post("contacts/imports", json!({"default_country": "US"})).await.data()["id"].as_str().unwrap().to_owned();
+    let csv = (0..N).map(|i| format!("({}) {}-{},Customer {i},customers", &number(i)[2..5], &number(i)[5..8], &number(i)[8..])).collect::<Vec<_>>().join("\n");
+    assert_eq!(w.post(&format!("contacts/imports/{imp}/parts"), json!({"part": 1, "csv": format!("Phone,Name,Tags\n{csv}\nnot a number,Bad,"), "last": true})).await.status, 202);
+    w.drain().await;
+    let done = w.get(&format!("contacts/imports/{imp}")).await.data().clone();
+    assert_eq!((done["imported"].as_u64(), done["failed"].as_u64()), (Some(N as u64), Some(1)), "{done}");
+    for i in (0..N).filter(|i| i % 10 == 0) {
+        let change = webtrigger::inbox::consent::ConsentChange { contact: webtrigger::whatsapp::types::PhoneNumber::parse(&number(i)).unwrap(), opted_out: true, at: w.clock.now().to_rfc3339(), how: "keyword STOP".into() };
+        webtrigger::inbox::consent::record(&w.state, &ws, &change).await.unwrap();
+    }
+    w.fake.script(&number(7), vec![Failure::new(400, Some(131026), "Message undeliverable")]);
+    let draft = json!({"name": "Moto sale", "channel_id": chan_id, "template": {"name": "spring_sale", "language": "en_US"}, "variables": [{"slot": "body.{{1}}", "source": "name", "default": "there"}],
+        "rules": {"match": "all", "rules": [{"field": "tag", "op": "has", "value": "customers"}]}});
+    w.post("broadcasts", json!({"name": "x", "channel_id": chan_id, "template": {"name": "spring_sale", "language": "en_US"}, "rules": {"match": "all", "rules": []}})).await.assert_error(422, "template_variable_missing");
+    let bc = w.post("broadcasts", draft).await.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.post(&format!("broadcasts/{bc}/start"), json!({})).await.data()["status"], "sending");
+    let campaigns = webtrigger::queues::campaigns();
+    while webtrigger::local::poll_once(&w.state, &campaigns, &webtrigger::broadcasts::worker::CampaignWorker, Duration::ZERO).await.unwrap() > 0 || w.state.queue.depth(&campaigns.name).await.unwrap() > 0 {}
+    // A second copy of every send, as a redone page would queue it.
+    let id = webtrigger::broadcasts::types::BroadcastId::parse(&bc).unwrap();
+    for i in (0..N).filter(|i| i % 10 != 0) {
+        let message = webtrigger::broadcasts::fanout::message_id_for(&id, &webtrigger::whatsapp::types::PhoneNumber::parse(&number(i)).unwrap());
+        let copy = webtrigger::whatsapp::messages::SendJob { workspace: ws.clone(), message, attempt: 1, claim: Some("another-run".into()) };
+        webtrigger::whatsapp::messages::enqueue(&w.state, &copy, Duration::ZERO).await.unwrap();
+    }
+    w.drain().await;
+    let mut per_number: HashMap<String, usize> = HashMap::new();
+    for r in w.fake.received().into_iter().filter(|r| r.path.ends_with("/messages")) {
+        assert!(r.body.to_string().contains("Customer"), "{}", r.body);
+        *per_number.entry(format!("+{}", r.to.trim_start_matches('+'))).or_default() += 1;
+    }
+    for i in 0..N {
+        assert_eq!(per_number.get(&number(i)).copied().unwrap_or(0), usize::from(i % 10 != 0), "requests to {}", number(i));
+    }
+    let view = w.get(&format!("broadcasts/{bc}")).await.data().clone();
+    let c = &view["counters"];
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!([&c["recipients"], &c["skipped"], &c["queued"], &c["sent"], &c["failed"]].map(|v| v.as_i64().unwrap()), [40, 4, 36, 35, 1], "{c}");
+    let sent: Vec<String> = (1..6).map(|i| webtrigger::broadcasts::fanout::message_id_for(&id, &webtrigger::whatsapp::types::PhoneNumber::parse(&number(i)).unwrap())).map(|m| m.to_string()).collect();
+    let mut updates = Vec::new();
+    for m in &sent {
+        let (_, msg) = webtrigger::whatsapp::messages::load(&w.state, &ws, &webtrigger::whatsapp::types::MessageId::parse(m).unwrap()).await.unwrap().unwrap();
+        updates.push((msg.provider_message_id.unwrap(), "delivered"));
+    }
+    for hook in status_hook("meta", &updates) {
+        assert_eq!(w.hook("meta", &hook_path, &hook_secret, hook).await, 200);
+    }
+    w.drain().await;
+    let c = w.get(&format!("broadcasts/{bc}")).await.data()["counters"].clone();
+    assert_eq!((c["sent"].as_i64(), c["delivered"].as_i64()), (Some(35), Some(5)), "{c}");
+    let csv = w.get(&format!("broadcasts/{bc}/failures.csv")).await.body.as_str().unwrap().to_owned();
+    assert!(csv.contains(&number(7)) && csv.contains("131026"), "{csv}");
 }

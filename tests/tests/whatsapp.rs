@@ -347,7 +347,7 @@ async fn twilio_codes_and_outbox_recovery() {
     for d in &taken {
         w.state.queue.ack("whatsapp-send", &d.receipt_handle).await.unwrap();
     }
-    let job = SendJob { workspace: webtrigger::auth::WorkspaceId::parse(&w.ws).unwrap(), message: MessageId::parse(&lost).unwrap(), attempt: 1 };
+    let job = SendJob { workspace: webtrigger::auth::WorkspaceId::parse(&w.ws).unwrap(), message: MessageId::parse(&lost).unwrap(), attempt: 1, claim: None };
     let stale_ms = w.state.clock.now().timestamp_millis() - 600_000;
     let entry = webtrigger::ports::Item::of(webtrigger::ports::Key::new("OUTBOX#whatsapp", format!("{stale_ms:013}#{lost}")), &job);
     w.state.table.put(entry, webtrigger::ports::Condition::None).await.unwrap();

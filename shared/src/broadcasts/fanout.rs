@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::store::{self, counters_key, recipient_partition, sub, Recipient};
-use super::types::{content_for, status_deltas, Broadcast, BroadcastId, BroadcastStatus, SendAt};
+use super::types::{content_for, status_deltas, Broadcast, BroadcastId, BroadcastStatus, NotSendable, SendAt};
 use crate::auth::WorkspaceId;
 use crate::contacts::audience::{self, Audience};
 use crate::contacts::types::Contact;
@@ -55,12 +55,13 @@ pub fn last_broadcast_key(ws: &WorkspaceId, phone: &PhoneNumber) -> Key {
     Key::new(format!("WS#{ws}#LASTBCAST"), phone.as_str().to_owned())
 }
 
-/// How long to wait before sending to `c` (local-time broadcasts), from `now`.
+/// How long to wait before sending to `c` (local-time broadcasts), from `now`: the contact's IANA zone
+/// (daylight saving on that date) or offset, else the broadcast's default.
 pub fn delay_for(send_at: &SendAt, c: &Contact, now: chrono::DateTime<chrono::Utc>) -> Duration {
     let SendAt::LocalTime { date, time, default_offset } = send_at else { return Duration::ZERO };
-    let offset = c.time_zone.as_deref().or(default_offset.as_deref()).and_then(crate::contacts::types::offset_minutes).unwrap_or(0);
     let (Ok(d), Ok(t)) = (chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d"), chrono::NaiveTime::parse_from_str(time, "%H:%M")) else { return Duration::ZERO };
-    let at = d.and_time(t).and_utc() - chrono::Duration::minutes(i64::from(offset));
+    let local = d.and_time(t);
+    let at = c.time_zone.as_deref().or(default_offset.as_deref()).and_then(|tz| crate::contacts::types::utc_of_local(tz, local)).unwrap_or_else(|| local.and_utc());
     (at - now).to_std().unwrap_or(Duration::ZERO)
 }
 
@@ -73,7 +74,7 @@ async fn message_for(state: &AppState, ws: &WorkspaceId, b: &Broadcast, c: &Cont
     let now = state.clock.now().to_rfc3339();
     let m = Message {
         id: message_id_for(&b.id, &c.phone), channel_id: b.channel_id.clone(), to: To::Phone(c.phone.clone()), content, status: MessageStatus::Queued, client_message_id: None, provider_message_id: None,
-        used_template_fallback: false, attempts: 0, error: None, history: vec![StatusChange { status: MessageStatus::Queued, at: now.clone() }], created_at: now.clone(), updated_at: now, created_by: b.created_by.clone(), broadcast: Some(b.id.to_string()),
+        used_template_fallback: false, attempts: 0, error: None, history: vec![StatusChange { status: MessageStatus::Queued, at: now.clone() }], created_at: now.clone(), updated_at: now, created_by: b.created_by.clone(), broadcast: Some(b.id.to_string()), claim: None,
     };
     match state.table.put(messages::item_of(ws, &m), Condition::NotExists).await {
         Ok(()) => Ok(Some(m.id)),
@@ -82,10 +83,13 @@ async fn message_for(state: &AppState, ws: &WorkspaceId, b: &Broadcast, c: &Cont
     }
 }
 
+/// Queues the page's sends under one claim for this run: a page redone after a crash queues its
+/// messages again, and the send worker lets only the first claim through.
 async fn send_all(state: &AppState, ws: &WorkspaceId, sends: Vec<(MessageId, Duration)>) -> Result<(), ApiError> {
+    let claim = state.clock.new_id().to_string();
     let mut now_or_soon = Vec::new();
     for (id, delay) in sends {
-        let job = SendJob { workspace: ws.clone(), message: id.clone(), attempt: 1 };
+        let job = SendJob { workspace: ws.clone(), message: id.clone(), attempt: 1, claim: Some(claim.clone()) };
         if delay > crate::ports::queue::MAX_DELAY {
             let due = state.clock.now().timestamp_millis() + delay.as_millis() as i64;
             state.table.put(Item::of(Key::new(PARK, format!("{due:013}#{ws}#{id}")), &job), Condition::None).await?;
@@ -126,6 +130,12 @@ pub async fn page(state: &AppState, job: &FanoutJob) -> Result<(), ApiError> {
     }
     let aud = Audience::parse(&b.rules)?;
     let (_, channel) = crate::whatsapp::channels::load(state, ws, &b.channel_id).await?;
+    // A template gone since the start fails this page's recipients with the reason, not the job.
+    let template = match super::content::resolve(state, ws, &channel, &b.template).await {
+        Ok(t) => Ok(t),
+        Err(e @ (ApiError::Validation(_) | ApiError::Refused { .. })) => Err(NotSendable { code: "template_not_found", message: e.to_string() }),
+        Err(e) => return Err(e),
+    };
     let after = job.cursor.as_deref().map(Cursor::parse).transpose()?;
     let contacts = state.table.query(Query::partition(crate::contacts::store::partition(ws)).limit(PAGE).after(after)).await?;
     let now = state.clock.now();
@@ -145,11 +155,14 @@ pub async fn page(state: &AppState, job: &FanoutJob) -> Result<(), ApiError> {
             skipped += 1;
             continue;
         }
-        let content = content_for(&b, &c).and_then(|content| content.check_for(channel.provider).map(|()| content).map_err(|e| e.to_string()));
+        let content = template.as_ref().map_err(Clone::clone).and_then(|t| content_for(&b, t, &c)).and_then(|content| match content.check_for(channel.provider) {
+            Ok(()) => Ok(content),
+            Err(e) => Err(NotSendable { code: "unsupported_content", message: e.to_string() }),
+        });
         let content = match content {
             Ok(content) => content,
             Err(why) => {
-                state.table.put(Item::of(rkey, &recipient(&c, None, "failed", refuse("missing_variable", why))), Condition::None).await?;
+                state.table.put(Item::of(rkey, &recipient(&c, None, "failed", refuse(why.code, why.message))), Condition::None).await?;
                 failed += 1;
                 continue;
             }
@@ -223,4 +236,22 @@ async fn attribute_reply(state: &AppState, ws: &WorkspaceId, conversation: &crat
     })
     .await?;
     Ok(Some(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_follows_each_contacts_zone() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-07-15T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let send_at = SendAt::LocalTime { date: "2026-07-15".into(), time: "09:00".into(), default_offset: Some("America/New_York".into()) };
+        let mut c = Contact::new(PhoneNumber::parse("+4915112345678").unwrap(), "t");
+        c.time_zone = Some("Europe/Berlin".into());
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(7 * 3600), "09:00 CEST is 07:00 UTC");
+        c.time_zone = Some("+05:30".into());
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(3 * 3600 + 1800));
+        c.time_zone = None;
+        assert_eq!(delay_for(&send_at, &c, now), Duration::from_secs(13 * 3600), "the default zone: 09:00 EDT is 13:00 UTC");
+    }
 }

@@ -4,6 +4,7 @@
 //! message that the send worker delivers within the channel's throughput and rate-limit pauses; message
 //! status changes move the broadcast's counters in the same transaction.
 
+pub mod content;
 pub mod fanout;
 mod routes;
 pub mod store;

@@ -91,9 +91,11 @@ async fn preview_broadcast(State(state): State<AppState>, ws: Workspace, ApiJson
     let aud = crate::contacts::audience::Audience::parse(&b.rules)?;
     let opted_out = crate::contacts::store::opted_out_set(&state, ws.id()).await?;
     let (contacts, _) = crate::contacts::audiences::contact_page(&state, ws.id(), None, 200, &opted_out).await?;
+    let (_, channel) = crate::whatsapp::channels::load(&state, ws.id(), &b.channel_id).await?;
+    let template = super::content::resolve(&state, ws.id(), &channel, &b.template).await?;
     let samples = contacts.iter().filter(|c| crate::contacts::audience::matches(&aud, c, state.clock.now()) && !c.opted_out).take(3).map(|c| {
-        let r = super::types::content_for(&b, c);
-        Sample { phone: c.phone.as_str().to_owned(), name: c.name.clone(), content: r.as_ref().ok().cloned(), error: r.err() }
+        let r = super::types::content_for(&b, &template, c);
+        Sample { phone: c.phone.as_str().to_owned(), name: c.name.clone(), content: r.as_ref().ok().cloned(), error: r.err().map(|e| e.message) }
     });
     Ok(ApiOk::ok(Preview { count, samples: samples.collect() }))
 }

@@ -11,7 +11,7 @@ use crate::http::ApiError;
 use crate::ports::{Condition, Cursor, Item, Key, Query, TableError, TxWrite};
 use crate::state::AppState;
 use crate::whatsapp::messages::{self, MessageError};
-use crate::whatsapp::types::{ChannelId, Content, MessageId, MessageStatus, PhoneNumber};
+use crate::whatsapp::types::{ChannelId, MessageId, MessageStatus, PhoneNumber};
 
 pub fn broadcast_key(ws: &WorkspaceId, id: &BroadcastId) -> Key {
     Key::new(format!("WS#{ws}#BCAST"), id.to_string())
@@ -105,11 +105,7 @@ pub async fn draft(state: &AppState, ws: &Workspace, req: NewBroadcast) -> Resul
         e => e,
     })?;
     check_variables(&req.variables)?;
-    let sample = match (&req.template.text, &req.template.name, &req.template.content_sid) {
-        (Some(text), None, None) => Content::Text { body: text.clone(), preview_url: false },
-        _ => Content::Template { name: req.template.name.clone(), language: req.template.language.clone(), content_sid: req.template.content_sid.clone(), params: None, variables: vec!["x".into(); req.variables.len()] },
-    };
-    sample.check_for(channel.provider)?;
+    let template = super::content::check(state, ws.id(), &channel, &req.template, &req.variables).await?;
     let (audience_id, rules) = match (req.audience_id, req.rules) {
         (Some(a), None) => {
             let saved = crate::contacts::audiences::load(state, ws.id(), &crate::contacts::audiences::AudienceId::parse(&a).map_err(|e| ApiError::Validation(e.to_string()))?).await.map_err(|e| ApiError::Validation(e.to_string()))?;
@@ -121,7 +117,7 @@ pub async fn draft(state: &AppState, ws: &Workspace, req: NewBroadcast) -> Resul
     Audience::parse(&rules)?;
     check_send_at(&req.send_at, state.clock.now())?;
     let now = state.clock.now().to_rfc3339();
-    Ok(Broadcast { id: BroadcastId::new(state.clock.new_id()), name, channel_id, template: req.template, variables: req.variables, audience_id, rules, send_at: req.send_at, status: BroadcastStatus::Draft, started_at: None, completed_at: None, created_at: now.clone(), updated_at: now, created_by: ws.principal().actor() })
+    Ok(Broadcast { id: BroadcastId::new(state.clock.new_id()), name, channel_id, template, variables: req.variables, audience_id, rules, send_at: req.send_at, status: BroadcastStatus::Draft, started_at: None, completed_at: None, created_at: now.clone(), updated_at: now, created_by: ws.principal().actor() })
 }
 
 pub async fn create(state: &AppState, ws: &Workspace, req: NewBroadcast) -> Result<BroadcastView, ApiError> {
@@ -201,6 +197,9 @@ pub async fn start(state: &AppState, ws: &Workspace, id: &BroadcastId) -> Result
     if b.status != BroadcastStatus::Draft {
         return Err(ApiError::Conflict(format!("broadcast {id} is {:?}, not a draft", b.status).to_lowercase()));
     }
+    // The template may have been paused, rejected or removed since the draft was saved.
+    let (_, channel) = crate::whatsapp::channels::load(state, ws.id(), &b.channel_id).await?;
+    super::content::check(state, ws.id(), &channel, &b.template, &b.variables).await?;
     let at = match &b.send_at {
         SendAt::At { at } => chrono::DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&chrono::Utc)).ok().filter(|t| *t > state.clock.now()),
         _ => None,
@@ -210,22 +209,34 @@ pub async fn start(state: &AppState, ws: &Workspace, id: &BroadcastId) -> Result
             let due = TxWrite::Put { item: Item::new(due_key(t.timestamp_millis(), ws.id(), id)).with_attr("workspace", ws.id().as_str()).with_attr("broadcast", id.as_str()), condition: Condition::None };
             transition(state, ws.id(), id, |x| Ok(x.status == BroadcastStatus::Draft && { x.status = BroadcastStatus::Scheduled; true }), vec![due]).await?.0
         }
-        None => begin(state, ws.id(), id).await?,
+        None => begin(state, ws.id(), id).await?.0,
     };
     view(state, ws.id(), b).await
 }
 
-/// Moves a draft or scheduled broadcast to sending and queues its first fan-out page; exactly one caller wins.
-pub async fn begin(state: &AppState, ws: &WorkspaceId, id: &BroadcastId) -> Result<Broadcast, ApiError> {
-    let at = state.clock.now().to_rfc3339();
-    let (b, moved) = transition(state, ws, id, |x| Ok(matches!(x.status, BroadcastStatus::Draft | BroadcastStatus::Scheduled) && { (x.status, x.started_at) = (BroadcastStatus::Sending, Some(at.clone())); true }), vec![]).await?;
+/// Moves a draft or scheduled broadcast to sending and queues its first fan-out page; exactly one caller
+/// wins. The move writes a due entry (a scheduled one has it already) that is removed once the page is
+/// queued: if the process dies in between, the minute tick finds the entry and queues the page again.
+pub async fn begin(state: &AppState, ws: &WorkspaceId, id: &BroadcastId) -> Result<(Broadcast, bool), ApiError> {
+    let now = state.clock.now();
+    let at = now.to_rfc3339();
+    let due = due_key(now.timestamp_millis(), ws, id);
+    let entry = TxWrite::Put { item: Item::new(due.clone()).with_attr("workspace", ws.as_str()).with_attr("broadcast", id.as_str()), condition: Condition::None };
+    let (b, moved) = transition(state, ws, id, |x| Ok(matches!(x.status, BroadcastStatus::Draft | BroadcastStatus::Scheduled) && { (x.status, x.started_at) = (BroadcastStatus::Sending, Some(at.clone())); true }), vec![entry]).await?;
     if moved {
-        super::worker::enqueue(state, &[super::worker::CampaignJob::Fanout(super::fanout::FanoutJob { workspace: ws.clone(), broadcast: id.clone(), page: 0, cursor: None })]).await?;
+        queue_first_page(state, ws, id).await?;
+        state.table.delete(&due, Condition::None).await?;
     }
-    Ok(b)
+    Ok((b, moved))
 }
 
-/// Starts scheduled broadcasts whose time has come (the minute tick). Returns how many started.
+/// Page 0 again is harmless: a page whose marker is written does nothing.
+async fn queue_first_page(state: &AppState, ws: &WorkspaceId, id: &BroadcastId) -> Result<(), ApiError> {
+    super::worker::enqueue(state, &[super::worker::CampaignJob::Fanout(super::fanout::FanoutJob { workspace: ws.clone(), broadcast: id.clone(), page: 0, cursor: None })]).await
+}
+
+/// Starts scheduled broadcasts whose time has come, and re-queues the first page of any whose start
+/// was cut off (the minute tick). Returns how many started.
 pub async fn start_due(state: &AppState) -> Result<usize, ApiError> {
     let cutoff = format!("{:013}~", state.clock.now().timestamp_millis());
     let page = state.table.query(Query::partition(DUE).between("0", cutoff).limit(100)).await?;
@@ -235,7 +246,8 @@ pub async fn start_due(state: &AppState) -> Result<usize, ApiError> {
         let id = item.attrs.get("broadcast").and_then(|v| v.as_str()).map(BroadcastId::parse).transpose()?;
         if let (Some(ws), Some(id)) = (ws, id) {
             match begin(state, &ws, &id).await {
-                Ok(b) if b.status == BroadcastStatus::Sending => n += 1,
+                Ok((_, true)) => n += 1,
+                Ok((b, false)) if b.status == BroadcastStatus::Sending => queue_first_page(state, &ws, &id).await?,
                 Ok(_) | Err(ApiError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }

@@ -7,6 +7,8 @@ use crate::auth::types::prefixed_id;
 use crate::contacts::audience::RuleSet;
 use crate::contacts::types::Contact;
 use crate::http::ApiError;
+use crate::whatsapp::templates::{Slot, Template};
+use crate::whatsapp::templates_render::{render_for_send, Variables};
 use crate::whatsapp::types::{ChannelId, Content, MessageStatus};
 
 prefixed_id!(BroadcastId, "bc_", "broadcast");
@@ -23,19 +25,28 @@ pub enum BroadcastStatus {
     Cancelled,
 }
 
-/// The approved template to send: Meta by name + language, Twilio by Content SID; on Whapi (no templates)
-/// free `text` with `{{1}}`, `{{2}}`… filled from the same variables.
+/// The template to send, from the channel's library (synced from the provider, or written for Whapi):
+/// by `template_id`, by `name` + `language`, or on Twilio by Content SID. Only on Whapi (no approval
+/// needed) may `text` with `{{1}}`, `{{2}}`… be sent instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateRef {
+    /// A library template (`tpl_…`); filled in when the broadcast is saved, whichever way it was named.
+    #[serde(default)]
+    pub template_id: Option<String>,
     pub name: Option<String>,
     pub language: Option<String>,
     pub content_sid: Option<String>,
     pub text: Option<String>,
 }
 
-/// Where variable {{n}} comes from: `name`, `phone` or `fields.<name>`, else the default.
+/// Where one template variable comes from: `name`, `phone` or `fields.<name>`, else the default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VariableMapping {
+    /// The variable it fills, named as a 422 names it: `body.{{1}}`, `body.{{first_name}}`,
+    /// `header.{{1}}`, `header.media`, `buttons[0].url`, `buttons[1].code`. Absent: body `{{n}}` for
+    /// the n-th mapping.
+    #[serde(default)]
+    pub slot: Option<String>,
     pub source: Option<String>,
     pub default: Option<String>,
 }
@@ -47,7 +58,7 @@ pub enum SendAt {
     /// At an RFC 3339 time.
     At { at: String },
     /// At `time` (HH:MM) on `date` (YYYY-MM-DD) in each contact's time zone; contacts without one use
-    /// `default_offset` (e.g. `+01:00`, UTC when absent).
+    /// `default_offset` (an IANA name like `Europe/Berlin` or an offset like `+01:00`; UTC when absent).
     LocalTime { date: String, time: String, default_offset: Option<String> },
 }
 
@@ -108,25 +119,75 @@ pub fn status_deltas(from: MessageStatus, to: MessageStatus) -> Vec<(String, i64
     out
 }
 
-fn variable(m: &VariableMapping, c: &Contact, i: usize) -> Result<String, String> {
+fn variable(m: &VariableMapping, c: &Contact, slot: &Slot) -> Result<String, String> {
     let value = match m.source.as_deref() {
         Some("name") => c.name.clone(),
         Some("phone") => Some(c.phone.as_str().to_owned()),
         Some(f) if f.starts_with("fields.") => c.fields.get(&f[7..]).map(crate::contacts::types::FieldValue::display),
         _ => None,
     };
-    value.filter(|v| !v.trim().is_empty()).or_else(|| m.default.clone().filter(|d| !d.is_empty())).ok_or_else(|| format!("variable {{{{{}}}}} has no value for this contact and no default", i + 1))
+    value.filter(|v| !v.trim().is_empty()).or_else(|| m.default.clone().filter(|d| !d.is_empty())).ok_or_else(|| format!("variable {slot} has no value for this contact and no default"))
 }
 
-/// The message one contact gets. The one place a broadcast becomes content, so validated templates
-/// (the template library) can take over here.
-pub fn content_for(b: &Broadcast, c: &Contact) -> Result<Content, String> {
-    let variables = b.variables.iter().enumerate().map(|(i, m)| variable(m, c, i)).collect::<Result<Vec<_>, _>>()?;
-    if let (Some(text), None, None) = (&b.template.text, &b.template.name, &b.template.content_sid) {
-        let body = variables.iter().enumerate().fold(text.clone(), |t, (i, v)| t.replace(&format!("{{{{{}}}}}", i + 1), v));
-        return Ok(Content::Text { body, preview_url: false });
+/// The slot each mapping fills (checked by `check_variables`).
+fn slots(vars: &[VariableMapping]) -> impl Iterator<Item = (Slot, &VariableMapping)> {
+    vars.iter().enumerate().map(|(i, m)| (m.slot.as_deref().and_then(Slot::parse).unwrap_or_else(|| Slot::Body((i + 1).to_string())), m))
+}
+
+fn insert(vars: &mut Variables, slot: Slot, value: String) {
+    match slot {
+        Slot::HeaderText(n) => _ = vars.header.insert(n, value),
+        Slot::HeaderMedia => vars.header_media = Some(value),
+        Slot::Body(n) => _ = vars.body.insert(n, value),
+        Slot::ButtonUrl(i) | Slot::ButtonCode(i) => _ = vars.buttons.insert(i.to_string(), value),
     }
-    Ok(Content::Template { name: b.template.name.clone(), language: b.template.language.clone(), content_sid: b.template.content_sid.clone(), params: None, variables })
+}
+
+/// Whapi's free `text` as a library template of its own (body only, always approved), so it is checked
+/// and filled exactly like one.
+pub fn text_template(channel: &ChannelId, text: &str) -> Template {
+    let components = crate::whatsapp::templates::Components { header: None, body: text.to_owned(), footer: None, buttons: vec![] };
+    let spec = crate::whatsapp::templates::TemplateSpec { name: "text".into(), language: "und".into(), category: None, status: crate::whatsapp::templates::TemplateStatus::Approved, parameter_format: crate::whatsapp::templates::ParameterFormat::Positional, components, rejected_reason: None };
+    Template::new(crate::whatsapp::templates::TemplateId::new(ulid::Ulid::nil()), channel.clone(), crate::whatsapp::types::Provider::Whapi, None, spec, "")
+}
+
+/// Why one contact gets no message: a variable without value, or the template refusing the values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotSendable {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The variables for one contact, from the mapping.
+pub fn variables_for(b: &Broadcast, c: &Contact) -> Result<Variables, NotSendable> {
+    let mut vars = Variables::default();
+    for (slot, m) in slots(&b.variables) {
+        let value = variable(m, c, &slot).map_err(|message| NotSendable { code: "missing_variable", message })?;
+        insert(&mut vars, slot, value);
+    }
+    Ok(vars)
+}
+
+/// Sample variables for checking a broadcast against its template before it is saved: each mapping's
+/// default, or a stand-in value of the right shape.
+pub fn sample_variables(vars: &[VariableMapping]) -> Variables {
+    let mut out = Variables::default();
+    for (slot, m) in slots(vars) {
+        let stand_in = if slot == Slot::HeaderMedia { "https://example.com/sample.jpg" } else { "sample" };
+        let value = m.default.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| stand_in.to_owned());
+        insert(&mut out, slot, value);
+    }
+    out
+}
+
+/// The message one contact gets: the template checked and rendered with the contact's variables by
+/// `render_for_send`, as the messages API does.
+pub fn content_for(b: &Broadcast, template: &Template, c: &Contact) -> Result<Content, NotSendable> {
+    let vars = variables_for(b, c)?;
+    render_for_send(template, &vars).map_err(|e| match ApiError::from(e) {
+        ApiError::Refused { code, message } => NotSendable { code, message },
+        e => NotSendable { code: "template_invalid", message: e.to_string() },
+    })
 }
 
 pub fn check_variables(vars: &[VariableMapping]) -> Result<(), ApiError> {
@@ -134,6 +195,9 @@ pub fn check_variables(vars: &[VariableMapping]) -> Result<(), ApiError> {
         return Err(ApiError::Validation("at most 20 template variables".into()));
     }
     for (i, v) in vars.iter().enumerate() {
+        if v.slot.as_deref().is_some_and(|s| Slot::parse(s).is_none()) {
+            return Err(ApiError::Validation(format!("variables[{i}]: slot must name a template variable like `body.{{{{1}}}}`, `header.media` or `buttons[0].url`")));
+        }
         let ok_source = v.source.as_deref().is_none_or(|s| ["name", "phone"].contains(&s) || s.strip_prefix("fields.").is_some_and(|f| crate::contacts::types::parse_field_name(f).is_ok_and(|n| n == f)));
         if !ok_source {
             return Err(ApiError::Validation(format!("variables[{i}]: source must be `name`, `phone` or `fields.<name>`")));
@@ -144,6 +208,13 @@ pub fn check_variables(vars: &[VariableMapping]) -> Result<(), ApiError> {
         if v.default.as_deref().is_some_and(|d| d.chars().count() > 1024) {
             return Err(ApiError::Validation(format!("variables[{i}]: the default holds at most 1024 characters")));
         }
+    }
+    let mut seen: Vec<Slot> = Vec::new();
+    for (i, (slot, _)) in slots(vars).enumerate() {
+        if seen.contains(&slot) {
+            return Err(ApiError::Validation(format!("variables[{i}]: {slot} is mapped twice")));
+        }
+        seen.push(slot);
     }
     Ok(())
 }
@@ -173,18 +244,28 @@ mod tests {
         c.fields.insert("city".into(), crate::contacts::types::FieldValue::Text("Berlin".into()));
         let b = Broadcast {
             id: BroadcastId::new(ulid::Ulid::new()), name: "n".into(), channel_id: ChannelId::new(ulid::Ulid::new()),
-            template: TemplateRef { name: Some("promo".into()), language: Some("en_US".into()), content_sid: None, text: None },
-            variables: vec![VariableMapping { source: Some("name".into()), default: Some("there".into()) }, VariableMapping { source: Some("fields.city".into()), default: None }],
+            template: TemplateRef { template_id: None, name: None, language: None, content_sid: None, text: Some("Hi {{1}}, news from {{2}}".into()) },
+            variables: vec![VariableMapping { slot: None, source: Some("name".into()), default: Some("there".into()) }, VariableMapping { slot: Some("body.{{2}}".into()), source: Some("fields.city".into()), default: None }],
             audience_id: None, rules: RuleSet { join: "all".into(), rules: vec![] }, send_at: SendAt::Now, status: BroadcastStatus::Draft,
             started_at: None, completed_at: None, created_at: "t".into(), updated_at: "t".into(), created_by: "u".into(),
         };
-        assert!(matches!(content_for(&b, &c), Ok(Content::Template { variables, .. }) if variables == ["there", "Berlin"]));
+        let text = text_template(&b.channel_id, b.template.text.as_deref().unwrap());
+        assert_eq!(content_for(&b, &text, &c), Ok(Content::Text { body: "Hi there, news from Berlin".into(), preview_url: false }));
         c.fields.clear();
-        assert!(content_for(&b, &c).unwrap_err().contains("{{2}}"));
+        let missing = content_for(&b, &text, &c).unwrap_err();
+        assert_eq!(missing.code, "missing_variable");
+        assert!(missing.message.contains("body.{{2}}"), "{missing:?}");
         c.fields.insert("city".into(), crate::contacts::types::FieldValue::Text("Paris".into()));
-        let text = Broadcast { template: TemplateRef { name: None, language: None, content_sid: None, text: Some("Hi {{1}}, news from {{2}}".into()) }, ..b.clone() };
-        assert_eq!(content_for(&text, &c), Ok(Content::Text { body: "Hi there, news from Paris".into(), preview_url: false }));
-        assert!(check_variables(&[VariableMapping { source: Some("fields.x y".into()), default: None }]).is_err());
-        assert!(check_variables(&[VariableMapping { source: None, default: None }]).is_err());
+        let mut extra = b.clone();
+        extra.variables.push(VariableMapping { slot: None, source: None, default: Some("x".into()) });
+        assert_eq!(content_for(&extra, &text, &c).unwrap_err().code, "template_variable_unknown");
+        assert_eq!(sample_variables(&b.variables).body, [("1".to_owned(), "there".to_owned()), ("2".to_owned(), "sample".to_owned())].into());
+        let header = [VariableMapping { slot: Some("header.media".into()), source: None, default: None }];
+        assert_eq!(sample_variables(&header).header_media.as_deref(), Some("https://example.com/sample.jpg"));
+        assert!(check_variables(&[VariableMapping { slot: None, source: Some("fields.x y".into()), default: None }]).is_err());
+        assert!(check_variables(&[VariableMapping { slot: None, source: None, default: None }]).is_err());
+        assert!(check_variables(&[VariableMapping { slot: Some("footer".into()), source: Some("name".into()), default: None }]).is_err());
+        let twice = [VariableMapping { slot: None, source: Some("name".into()), default: None }, VariableMapping { slot: Some("body.1".into()), source: Some("phone".into()), default: None }];
+        assert!(check_variables(&twice).unwrap_err().to_string().contains("mapped twice"));
     }
 }

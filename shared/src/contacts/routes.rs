@@ -13,7 +13,7 @@ use super::audience::RuleSet;
 use super::audiences::{self, AudienceCount, AudienceId, NewAudience, SavedAudience};
 use super::erase::{self, Erased};
 use super::imports::{self, ImportId, ImportView, NewImport, Part, RowError};
-use super::store::{self, ContactDetail, ContactFilter, ContactPatch};
+use super::store::{self, ContactDetail, ContactFilter, ContactPatch, NewContact};
 use super::types::Contact;
 use crate::auth::{Action, Workspace};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
@@ -23,7 +23,7 @@ use crate::whatsapp::types::PhoneNumber;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_contacts))
+        .routes(routes!(list_contacts, create_contact))
         .routes(routes!(export_contacts))
         .routes(routes!(get_contact, patch_contact, erase_contact))
         .routes(routes!(create_import))
@@ -84,6 +84,14 @@ async fn list_contacts(State(state): State<AppState>, ws: Workspace, Query(f): Q
     ws.require(Action::WorkspaceRead)?;
     let (contacts, next_cursor) = store::list(&state, ws.id(), &f).await?;
     Ok(ApiOk::ok(ContactPage { contacts, next_cursor }))
+}
+
+/// Adds a contact by hand (number in any common format, name, tags, fields, time zone).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts", tag = "contacts", security(("bearer" = [])), params(("ws" = String, Path)), request_body = NewContact,
+    responses((status = 201, description = "Created", body = Envelope<Contact>), (status = 409, description = "Already a contact", body = ErrorEnvelope), (status = 422, description = "Invalid", body = ErrorEnvelope)))]
+async fn create_contact(State(state): State<AppState>, ws: Workspace, ApiJson(body): ApiJson<NewContact>) -> ApiResult<Contact> {
+    ws.require(Action::ContactsManage)?;
+    Ok(ApiOk::created(store::create(&state, ws.id(), body).await?))
 }
 
 /// Every contact as CSV (phone, name, tags, time zone, opted out, consent, custom fields).

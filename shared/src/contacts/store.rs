@@ -187,6 +187,35 @@ pub struct ContactPatch {
     pub time_zone: Option<String>,
 }
 
+/// A contact added by hand: the number in any common format and the same details a patch sets.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewContact {
+    /// E.164, or a national number with `default_country`.
+    pub phone: String,
+    /// ISO country code for national numbers (`US`, `GB`).
+    pub default_country: Option<String>,
+    #[serde(flatten)]
+    pub details: ContactPatch,
+}
+
+/// Adds a contact; `Conflict` when the number is already one.
+pub async fn create(state: &AppState, ws: &WorkspaceId, req: NewContact) -> Result<Contact, ApiError> {
+    let country = req.default_country.as_deref().map(super::phone::Country::parse).transpose().map_err(ApiError::Validation)?;
+    let phone = super::phone::normalize(&req.phone, country).map_err(|e| ApiError::Validation(format!("phone: {e}")))?;
+    if load(state, ws, &phone).await?.is_some() {
+        return Err(ApiError::Conflict(format!("{} is already a contact", phone.as_str())));
+    }
+    upsert(state, ws, &phone, |_| Ok(())).await?;
+    match patch(state, ws, &phone, req.details).await {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            // Invalid details: leave no half-made contact behind.
+            state.table.delete(&contact_key(ws, &phone), Condition::None).await?;
+            Err(e)
+        }
+    }
+}
+
 pub async fn patch(state: &AppState, ws: &WorkspaceId, phone: &PhoneNumber, p: ContactPatch) -> Result<Contact, ApiError> {
     load(state, ws, phone).await?.ok_or_else(|| ApiError::NotFound(format!("no contact {}", phone.as_str())))?;
     let name = p.name.as_deref().map(check_name).transpose()?;

@@ -95,8 +95,25 @@ pub fn check_fields(fields: BTreeMap<String, FieldValue>) -> Result<BTreeMap<Str
 
 /// A time zone as a fixed UTC offset (`+05:30`, `-08:00`, `UTC`), in minutes east of UTC. Named zones
 /// would need the tz database; imports give offsets.
+/// A contact's time zone: an IANA name (`Europe/Berlin`, daylight saving followed) or a fixed UTC offset
+/// (`+05:30`, `UTC`).
 pub fn parse_time_zone(raw: &str) -> Result<String, ApiError> {
-    offset_minutes(raw).map(|_| raw.trim().to_uppercase()).ok_or_else(|| ApiError::Validation(format!("time zone `{}` must be UTC or an offset like +05:30", raw.chars().take(40).collect::<String>())))
+    let raw = raw.trim();
+    if let Ok(tz) = raw.parse::<chrono_tz::Tz>() {
+        return Ok(tz.name().to_owned());
+    }
+    offset_minutes(raw).map(|_| raw.to_uppercase()).ok_or_else(|| ApiError::Validation(format!("time zone `{}` must be an IANA name like Europe/Berlin, UTC, or an offset like +05:30", raw.chars().take(40).collect::<String>())))
+}
+
+/// The UTC instant of `local` wall-clock time in `tz` (an IANA name or an offset); a time that daylight
+/// saving skips is taken an hour later, an ambiguous one at its first occurrence.
+pub fn utc_of_local(tz: &str, local: chrono::NaiveDateTime) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    if let Ok(zone) = tz.trim().parse::<chrono_tz::Tz>() {
+        let at = zone.from_local_datetime(&local).earliest().or_else(|| zone.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())?;
+        return Some(at.with_timezone(&chrono::Utc));
+    }
+    offset_minutes(tz).map(|m| local.and_utc() - chrono::Duration::minutes(i64::from(m)))
 }
 
 pub fn offset_minutes(tz: &str) -> Option<i32> {
@@ -194,5 +211,14 @@ mod tests {
         assert_eq!(FieldValue::Number(3.0).display(), "3");
         assert_eq!((offset_minutes("+05:30"), offset_minutes("-08:00"), offset_minutes("UTC")), (Some(330), Some(-480), Some(0)));
         assert!(offset_minutes("Europe/Berlin").is_none() && offset_minutes("+25:00").is_none());
+        assert_eq!(parse_time_zone("Europe/Berlin").unwrap(), "Europe/Berlin");
+        assert_eq!(parse_time_zone(" +01:00 ").unwrap(), "+01:00");
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+        // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer; the skipped 02:30 becomes 03:30.
+        let local = |d: &str| chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(utc_of_local("Europe/Berlin", local("2026-01-15 09:00")).unwrap().to_rfc3339(), "2026-01-15T08:00:00+00:00");
+        assert_eq!(utc_of_local("Europe/Berlin", local("2026-07-15 09:00")).unwrap().to_rfc3339(), "2026-07-15T07:00:00+00:00");
+        assert_eq!(utc_of_local("Europe/Berlin", local("2026-03-29 02:30")).unwrap().to_rfc3339(), "2026-03-29T01:30:00+00:00");
+        assert_eq!(utc_of_local("+05:30", local("2026-01-15 09:00")).unwrap().to_rfc3339(), "2026-01-15T03:30:00+00:00");
     }
 }

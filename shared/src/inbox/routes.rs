@@ -30,7 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(resolve))
         .routes(routes!(reopen))
         .routes(routes!(set_labels))
-        .routes(routes!(consent_history))
+        .routes(routes!(consent_history, set_consent))
         .routes(routes!(list_events))
         .routes(routes!(replay_event))
         .merge(super::team_routes::api())
@@ -157,6 +157,23 @@ struct ContactPath {
 async fn consent_history(State(state): State<AppState>, ws: Workspace, Path(p): Path<ContactPath>) -> ApiResult<Vec<ConsentChange>> {
     ws.require(Action::WorkspaceRead)?;
     Ok(ApiOk::ok(consent::history(&state, ws.id(), &PhoneNumber::parse(&p.phone)?).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ConsentSet {
+    /// true: never message this number (as a STOP would); false: opted in again.
+    opted_out: bool,
+}
+
+/// Records an opt-out or opt-in made outside WhatsApp (by phone, in a shop), with who set it.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts/{phone}/consent", tag = "inbox", security(("bearer" = [])), params(("ws" = String, Path), ("phone" = String, Path)), request_body = ConsentSet,
+    responses((status = 200, description = "The history, newest first", body = Envelope<Vec<ConsentChange>>), (status = 422, description = "Not an E.164 number", body = ErrorEnvelope)))]
+async fn set_consent(State(state): State<AppState>, ws: Workspace, Path(p): Path<ContactPath>, ApiJson(body): ApiJson<ConsentSet>) -> ApiResult<Vec<ConsentChange>> {
+    ws.require(Action::ContactsManage)?;
+    let contact = PhoneNumber::parse(&p.phone)?;
+    let change = ConsentChange { contact: contact.clone(), opted_out: body.opted_out, at: state.clock.now().to_rfc3339(), how: format!("set in the dashboard by {}", ws.principal().actor()) };
+    consent::record(&state, ws.id(), &change).await?;
+    Ok(ApiOk::ok(consent::history(&state, ws.id(), &contact).await?))
 }
 
 /// Provider webhooks as received (kept 14 days), newest first.

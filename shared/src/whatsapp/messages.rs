@@ -68,6 +68,10 @@ pub struct Message {
     /// The broadcast this message belongs to; the broadcast's counters move with its status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<String>,
+    /// The claim of the send job that moved it to `sending` (see `SendJob::claim`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub claim: Option<String>,
 }
 
 /// A queued send job.
@@ -76,6 +80,12 @@ pub struct SendJob {
     pub workspace: WorkspaceId,
     pub message: MessageId,
     pub attempt: u32,
+    /// Set by a producer that may queue the same message twice (a broadcast page redone after a crash):
+    /// each run queues under its own claim, and the first job to move the message to `sending` owns it,
+    /// so a copy under another claim drops it instead of sending again. Retries and waits of a job keep
+    /// its claim; a job redelivered after a crash still owns its message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 pub fn message_key(ws: &WorkspaceId, id: &MessageId) -> Key {
@@ -173,9 +183,10 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         updated_at: now,
         created_by: ws.principal().actor(),
         broadcast: None,
+        claim: None,
     };
     let item = item_of(ws.id(), &message);
-    let outbox = Item::of(Key::new(OUTBOX, format!("{:013}#{}", state.clock.now().timestamp_millis(), message.id)), &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 });
+    let outbox = Item::of(Key::new(OUTBOX, format!("{:013}#{}", state.clock.now().timestamp_millis(), message.id)), &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1, claim: None });
     let outbox_key = outbox.key.clone();
     let mut writes = vec![TxWrite::Put { item, condition: Condition::NotExists }, TxWrite::Put { item: outbox, condition: Condition::NotExists }];
     if let Some(cid) = &message.client_message_id {
@@ -191,7 +202,7 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         }
         Err(e) => return Err(e.into()),
     }
-    enqueue(state, &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 }, std::time::Duration::ZERO).await?;
+    enqueue(state, &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1, claim: None }, std::time::Duration::ZERO).await?;
     if let Recipient::Phone(phone) = &message.to {
         crate::contacts::store::seen(state, ws.id(), phone, None, &message.channel_id, None).await;
     }

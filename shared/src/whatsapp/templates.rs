@@ -205,6 +205,33 @@ impl std::fmt::Display for Slot {
     }
 }
 
+impl Slot {
+    /// The slot named as `Display` writes it (`body.{{1}}`, `header.media`, `buttons[0].url`); the braces
+    /// may be left out (`body.first_name`).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let name = |v: &str| {
+            let v = v.trim().trim_start_matches("{{").trim_end_matches("}}").trim();
+            (placeholders(&format!("{{{{{v}}}}}")) == [v]).then(|| v.to_owned())
+        };
+        if raw == "header.media" {
+            return Some(Self::HeaderMedia);
+        }
+        if let Some(v) = raw.strip_prefix("header.") {
+            return name(v).map(Self::HeaderText);
+        }
+        if let Some(v) = raw.strip_prefix("body.") {
+            return name(v).map(Self::Body);
+        }
+        let (index, kind) = raw.strip_prefix("buttons[")?.split_once(']')?;
+        let i: usize = index.parse().ok().filter(|i| *i < 10)?;
+        match kind {
+            ".url" | "" => Some(Self::ButtonUrl(i)),
+            ".code" => Some(Self::ButtonCode(i)),
+            _ => None,
+        }
+    }
+}
+
 /// The variable names in `text`, in order of first appearance: `{{1}}` gives `1`, `{{first_name}}`
 /// gives `first_name`. Braces around anything else are text.
 pub fn placeholders(text: &str) -> Vec<String> {
@@ -316,6 +343,9 @@ mod tests {
         };
         let named: Vec<String> = c.slots().iter().map(ToString::to_string).collect();
         assert_eq!(named, ["header.media", "body.{{1}}", "body.{{2}}", "buttons[1].url", "buttons[3].code"]);
+        assert_eq!(c.slots(), named.iter().map(|n| Slot::parse(n).unwrap()).collect::<Vec<_>>(), "parse reads what Display writes");
+        assert_eq!(Slot::parse("body.first_name"), Some(Slot::Body("first_name".into())));
+        assert_eq!([Slot::parse("body.{{Bad}}"), Slot::parse("buttons[x].url"), Slot::parse("footer.1")], [None, None, None]);
     }
 
     #[test]

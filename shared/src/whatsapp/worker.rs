@@ -41,6 +41,12 @@ impl JobHandler for WhatsAppWorker {
     }
 }
 
+/// A message another job already moved to `sending` under a different claim (jobs without a claim are
+/// the only producer of their message and never compete).
+fn claimed_by_other(m: &messages::Message, job: &SendJob) -> bool {
+    m.status == MessageStatus::Sending && job.claim.is_some() && m.claim != job.claim
+}
+
 /// Pointer from the provider's message id to ours (status webhooks find the message by it).
 pub fn provider_message_key(provider: &str, provider_id: &str) -> Key {
     Key::new(format!("PMSG#{provider}#{provider_id}"), "MSG")
@@ -51,8 +57,8 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
     let Some((_, msg)) = messages::load(state, ws, &job.message).await.map_err(infra)? else {
         return Err(JobError::Permanent(format!("message {} no longer exists", job.message)));
     };
-    // Redelivered or swept after it was handled: nothing to do.
-    if !matches!(msg.status, MessageStatus::Queued | MessageStatus::Sending) {
+    // Redelivered or swept after it was handled, or owned by a copy queued under another claim.
+    if !matches!(msg.status, MessageStatus::Queued | MessageStatus::Sending) || claimed_by_other(&msg, job) {
         return Ok(());
     }
     if let Some(b) = msg.broadcast.as_deref().and_then(|b| crate::broadcasts::types::BroadcastId::parse(b).ok()) {
@@ -74,12 +80,19 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
         return messages::enqueue(state, job, wait.max(Duration::from_secs(1))).await.map_err(infra);
     }
     let now = state.clock.now().to_rfc3339();
-    messages::modify(state, ws, &msg.id, |m| {
-        m.attempts = job.attempt;
+    let claimed = messages::modify(state, ws, &msg.id, |m| {
+        if claimed_by_other(m, job) || !matches!(m.status, MessageStatus::Queued | MessageStatus::Sending) {
+            return false;
+        }
+        (m.attempts, m.claim) = (job.attempt, job.claim.clone());
         m.status == MessageStatus::Sending || advance(m, MessageStatus::Sending, &now)
     })
     .await
     .map_err(infra)?;
+    // Written on the version read: a copy that lost the race to another claim sees it here.
+    if claimed.is_none_or(|m| m.status != MessageStatus::Sending || m.claim != job.claim) {
+        return Ok(());
+    }
 
     let (_, secrets) = credentials::unseal(state, ws, &channel.credential_id).await.map_err(infra)?;
     let provider = providers::for_secrets(&state.whatsapp.http, &state.whatsapp.urls, &secrets);
