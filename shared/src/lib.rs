@@ -8,6 +8,7 @@ pub mod config;
 pub mod contacts;
 pub mod crypto;
 pub mod events_out;
+pub mod feeds;
 pub mod flows;
 pub mod health;
 pub mod http;

@@ -28,6 +28,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::workspaces::routes())
         .merge(crate::push::routes())
         .merge(crate::push::public_routes())
+        .merge(crate::feeds::routes())
         .merge(crate::whatsapp::credentials_routes())
         .merge(crate::whatsapp::messages_routes())
         .merge(crate::inbox::routes())
@@ -47,6 +48,7 @@ pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::Job
         (crate::queues::webhook_process(), Arc::new(crate::inbox::process::WebhookWorker)),
         (crate::queues::events_out(), Arc::new(crate::events_out::EventsOutWorker)),
         (crate::queues::campaigns(), Arc::new(crate::broadcasts::worker::CampaignWorker)),
+        (crate::queues::feeds(), Arc::new(crate::feeds::poller::FeedWorker)),
     ]
 }
 

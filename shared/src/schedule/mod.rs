@@ -126,6 +126,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "parked broadcast message sweep failed"),
         }
+        match crate::feeds::poller::claim_due(state, state.clock.now()).await {
+            Ok(n) if n > 0 => tracing::info!(queued = n, "feed polls queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "feed due sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),
