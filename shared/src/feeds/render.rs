@@ -43,14 +43,21 @@ fn link(s: String) -> Option<String> {
 }
 
 /// The template context of one item.
+/// Absent values are left out (undefined renders empty; `null` would render `none`).
 pub fn context(entry: &Entry, feed_title: Option<&str>, feed_link: Option<&str>) -> Value {
-    Value::from_serialize(json!({
+    fn prune(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, prune(v))).collect(),
+            v => v,
+        }
+    }
+    Value::from_serialize(prune(json!({
         "item": {
             "id": entry.id, "title": entry.title, "summary": entry.summary, "content": entry.content, "link": entry.link,
             "image": entry.image, "author": entry.author, "published": entry.published, "categories": entry.categories,
         },
         "feed": {"title": feed_title, "link": feed_link},
-    }))
+    })))
 }
 
 /// The notification content for `entry`; an empty title falls back to the item's title, then the feed's.

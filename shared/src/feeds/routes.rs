@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::poller::{self, PollReport};
 use super::store::{self, FeedItem};
-use super::types::{Feed, FeedId, FeedSettings};
+use super::types::{FeedId, FeedSettings, FeedView};
 use crate::auth::{Action, RequestMeta, Workspace};
 use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
@@ -59,7 +59,7 @@ struct Paging {
 
 #[derive(Serialize, ToSchema)]
 struct FeedPage {
-    feeds: Vec<Feed>,
+    feeds: Vec<FeedView>,
     next_cursor: Option<String>,
 }
 
@@ -74,31 +74,31 @@ struct FeedItemPage {
     responses((status = 200, description = "OK", body = Envelope<FeedPage>), (status = 404, description = "No such site", body = ErrorEnvelope)))]
 async fn list_feeds(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<FeedPage> {
     let (feeds, next_cursor) = store::list(&state, &ws, &site_id(&p.site)?, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
-    Ok(ApiOk::ok(FeedPage { feeds, next_cursor }))
+    Ok(ApiOk::ok(FeedPage { feeds: feeds.into_iter().map(FeedView).collect(), next_cursor }))
 }
 
 /// Adds an RSS/Atom feed whose new items become notifications. Its first poll takes the items already
 /// there as seen without sending them, unless `send_existing`.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/feeds", tag = "feeds", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = FeedSettings,
-    responses((status = 201, description = "Created", body = Envelope<Feed>), (status = 404, description = "No such site", body = ErrorEnvelope), (status = 422, description = "Invalid (the message names the field)", body = ErrorEnvelope)))]
-async fn create_feed(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<FeedSettings>) -> ApiResult<Feed> {
-    Ok(ApiOk::created(store::create(&state, &ws, &meta, &site_id(&p.site)?, body).await?))
+    responses((status = 201, description = "Created", body = Envelope<FeedView>), (status = 404, description = "No such site", body = ErrorEnvelope), (status = 422, description = "Invalid (the message names the field)", body = ErrorEnvelope)))]
+async fn create_feed(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<FeedSettings>) -> ApiResult<FeedView> {
+    Ok(ApiOk::created(FeedView(store::create(&state, &ws, &meta, &site_id(&p.site)?, body).await?)))
 }
 
 /// One feed.
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/feeds/{feed}", tag = "feeds", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("feed" = String, Path)),
-    responses((status = 200, description = "OK", body = Envelope<Feed>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn get_feed(State(state): State<AppState>, ws: Workspace, Path(p): Path<FeedPath>) -> ApiResult<Feed> {
+    responses((status = 200, description = "OK", body = Envelope<FeedView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
+async fn get_feed(State(state): State<AppState>, ws: Workspace, Path(p): Path<FeedPath>) -> ApiResult<FeedView> {
     let (site, feed) = ids(&p.site, &p.feed)?;
-    Ok(ApiOk::ok(store::get(&state, &ws, &site, &feed).await?))
+    Ok(ApiOk::ok(FeedView(store::get(&state, &ws, &site, &feed).await?)))
 }
 
 /// Replaces a feed's settings (`active: false` pauses it). Items already seen are never sent again.
 #[utoipa::path(put, path = "/v1/workspaces/{ws}/sites/{site}/feeds/{feed}", tag = "feeds", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("feed" = String, Path)), request_body = FeedSettings,
-    responses((status = 200, description = "OK", body = Envelope<Feed>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Changed meanwhile", body = ErrorEnvelope), (status = 422, description = "Invalid", body = ErrorEnvelope)))]
-async fn update_feed(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<FeedPath>, ApiJson(body): ApiJson<FeedSettings>) -> ApiResult<Feed> {
+    responses((status = 200, description = "OK", body = Envelope<FeedView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Changed meanwhile", body = ErrorEnvelope), (status = 422, description = "Invalid", body = ErrorEnvelope)))]
+async fn update_feed(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<FeedPath>, ApiJson(body): ApiJson<FeedSettings>) -> ApiResult<FeedView> {
     let (site, feed) = ids(&p.site, &p.feed)?;
-    Ok(ApiOk::ok(store::update(&state, &ws, &meta, &site, &feed, body).await?))
+    Ok(ApiOk::ok(FeedView(store::update(&state, &ws, &meta, &site, &feed, body).await?)))
 }
 
 /// Deletes a feed and its seen-item records (notifications already sent stay).

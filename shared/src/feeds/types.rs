@@ -152,20 +152,40 @@ pub struct Feed {
     #[serde(default)]
     pub next_poll_at: Option<String>,
     /// Epoch ms of the due index entry (`store::due_key`); 0 while paused.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(ignore)]
     pub next_poll_ms: i64,
     /// Validators for the conditional GET.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(ignore)]
     pub etag: Option<String>,
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(ignore)]
     pub last_modified: Option<String>,
     /// Hashes of the most recently seen items, so a poll reads markers only for items not among them.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(ignore)]
     pub recent: Vec<String>,
+}
+
+/// Row fields the API never shows (poll bookkeeping).
+const INTERNAL: [&str; 4] = ["next_poll_ms", "etag", "last_modified", "recent"];
+
+/// A feed as the API shows it: the row without its poll bookkeeping.
+#[derive(Debug, Clone, ToSchema)]
+pub struct FeedView(pub Feed);
+
+impl Serialize for FeedView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = match serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)? {
+            serde_json::Value::Object(m) => m,
+            _ => return Err(serde::ser::Error::custom("a feed serialises to an object")),
+        };
+        for k in INTERNAL {
+            map.remove(k);
+        }
+        map.serialize(serializer)
+    }
 }
 
 impl Feed {
