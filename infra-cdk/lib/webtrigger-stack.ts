@@ -87,6 +87,7 @@ export class WebTriggerStack extends Stack {
     const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const campaigns = new WorkerQueue(this, 'CampaignsQueue', { name: 'campaigns', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
+    const feeds = new WorkerQueue(this, 'FeedsQueue', { name: 'feeds', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -118,8 +119,9 @@ export class WebTriggerStack extends Stack {
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
     const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment(), ...feeds.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
     const apiCampaigns = fn('ApiCampaigns', 'api-campaigns', 'Contacts (import, export, GDPR erase), audiences, WhatsApp broadcasts', campaigns.environment());
+    const workerFeeds = fn('WorkerFeeds', 'worker-feeds', 'Polls due RSS/Atom feeds (guarded outbound HTTP); new items become notifications', { ...feeds.environment(), ...pushSend.environment() }, { timeout: Duration.seconds(60) });
     const workerCampaigns = fn('WorkerCampaigns', 'worker-campaigns', 'Contact-import chunks and broadcast fan-out pages', { ...campaigns.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(60) });
 
     // Least privilege, per function.
@@ -217,6 +219,14 @@ export class WebTriggerStack extends Stack {
     for (const f of [apiCampaigns, workerCampaigns, cronTick]) campaigns.queue.grantSendMessages(f);
     whatsappSend.queue.grantSendMessages(workerCampaigns);
     workerCampaigns.addEventSource(new SqsEventSource(campaigns.queue, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+
+    // Feeds: the tick claims due feeds and queues one poll each; the worker fetches and creates
+    // notifications (queueing their fan-out on push-send). Poll-now runs in api-sites.
+    table.grantReadWriteData(workerFeeds);
+    feeds.queue.grantSendMessages(cronTick);
+    pushSend.queue.grantSendMessages(workerFeeds);
+    workerFeeds.addEventSource(new SqsEventSource(feeds.queue, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    feeds.deadLetterQueue.grantSendMessages(workerFeeds);
 
     // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
     const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
