@@ -60,6 +60,12 @@ export const NAV: NavGroup[] = [
         description: 'Compose and send notifications, and follow delivery, click and failure counts.',
         ready: true,
       },
+      {
+        path: '/web-push/feeds',
+        title: 'Feeds',
+        description: 'RSS and Atom feeds whose new items become notifications, with poll status and recent items.',
+        ready: true,
+      },
     ],
   },
   {

@@ -8,7 +8,7 @@ import type { WorkspaceSummary } from '../auth';
 import { Compose } from './compose';
 import { WithWorkspace } from './settings';
 
-interface Site {
+export interface Site {
   id: string;
   name: string;
   allowed_origins: string[];
@@ -32,7 +32,7 @@ interface Subscriber {
 
 const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
 
-function useSites(ws: WorkspaceSummary): { sites: Site[]; reload: () => void; error: string | null } {
+export function useSites(ws: WorkspaceSummary): { sites: Site[]; reload: () => void; error: string | null } {
   const [sites, setSites] = useState<Site[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
@@ -42,7 +42,7 @@ function useSites(ws: WorkspaceSummary): { sites: Site[]; reload: () => void; er
   return { sites, error, reload: useCallback(() => setTick((t) => t + 1), []) };
 }
 
-function SitePicker({ sites, value, onChange }: { sites: Site[]; value: string; onChange: (id: string) => void }) {
+export function SitePicker({ sites, value, onChange }: { sites: Site[]; value: string; onChange: (id: string) => void }) {
   return (
     <label class="field">
       <span>Site</span>
