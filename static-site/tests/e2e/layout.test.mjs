@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
+const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/web-push/feeds', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
 let browser;
 
 after(async () => {
