@@ -88,6 +88,7 @@ export class WebTriggerStack extends Stack {
     const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const campaigns = new WorkerQueue(this, 'CampaignsQueue', { name: 'campaigns', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
+    const feeds = new WorkerQueue(this, 'FeedsQueue', { name: 'feeds', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -119,8 +120,9 @@ export class WebTriggerStack extends Stack {
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
     const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs (scheduled pushes, drip steps, recurring runs), outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs (scheduled pushes, drip steps, recurring runs, feed polls), outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment(), ...feeds.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
     const apiCampaigns = fn('ApiCampaigns', 'api-campaigns', 'Contacts (import, export, GDPR erase), audiences, WhatsApp broadcasts', campaigns.environment());
+    const workerFeeds = fn('WorkerFeeds', 'worker-feeds', 'Polls due RSS/Atom feeds (guarded outbound HTTP); new items become notifications', { ...feeds.environment(), ...pushSend.environment() }, { timeout: Duration.seconds(60) });
     const workerCampaigns = fn('WorkerCampaigns', 'worker-campaigns', 'Contact-import chunks and broadcast fan-out pages', { ...campaigns.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(60) });
     const liveWebsocket = fn('LiveWebsocket', 'live-websocket', 'Live-updates WebSocket API: $connect (stream ticket), $disconnect, $default');
 
@@ -225,6 +227,14 @@ export class WebTriggerStack extends Stack {
     table.grantReadWriteData(liveWebsocket);
     const live = new LiveWebSocket(this, 'LiveUpdates', liveWebsocket);
     for (const f of [workerWebhookProcess, apiInbox, apiFlows, cronTick, workerPushSend, apiSites, apiSubscribers]) live.publisher(f);
+
+    // Feeds: the tick claims due feeds and queues one poll each; the worker fetches and creates
+    // notifications (queueing their fan-out on push-send). Poll-now runs in api-sites.
+    table.grantReadWriteData(workerFeeds);
+    feeds.queue.grantSendMessages(cronTick);
+    pushSend.queue.grantSendMessages(workerFeeds);
+    workerFeeds.addEventSource(new SqsEventSource(feeds.queue, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+    feeds.deadLetterQueue.grantSendMessages(workerFeeds);
 
     // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
     const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });

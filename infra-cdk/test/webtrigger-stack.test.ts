@@ -85,7 +85,7 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 6);
+  assert.equal(mappings.length, 7);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
 });
 
@@ -301,7 +301,7 @@ test('alarms: every DLQ depth, errors and throttles of every function, API 5xx, 
   const dlqs = queues.filter((q) => !resources[q].Properties.RedrivePolicy);
   const depth = watched('ApproximateNumberOfMessagesVisible', 'QueueName');
   for (const q of dlqs) assert.ok(depth.has(JSON.stringify({ 'Fn::GetAtt': [q, 'QueueName'] })), `no depth alarm on ${q}`);
-  assert.equal(dlqs.length, 7, 'six work-queue DLQs and the minute rule DLQ');
+  assert.equal(dlqs.length, 8, 'seven work-queue DLQs and the minute rule DLQ');
   const fns = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::Lambda::Function' && resources[k].Properties.Runtime === 'provided.al2023');
   for (const metric of ['Errors', 'Throttles']) {
     const w = watched(metric, 'FunctionName');
@@ -337,6 +337,20 @@ test('contacts and broadcasts: their API, the campaigns queue with a DLQ and its
     assert.ok(f.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_CAMPAIGNS, `${crate} cannot queue campaign jobs`);
     assert.ok(actionsOf(policiesOf(id)).includes('sqs:SendMessage'), `${crate} cannot send to the campaigns queue`);
   }
+});
+
+test('feeds: the tick queues polls on the feeds queue with a DLQ, worker-feeds consumes it and queues fan-out', () => {
+  const [workerId, worker] = functionNamed('worker-feeds');
+  const env = worker.Properties.Environment.Variables;
+  assert.ok(env.WEBTRIGGER_QUEUE_URL_FEEDS && env.WEBTRIGGER_QUEUE_URL_PUSH_SEND, 'the worker reads feed jobs and queues push fan-out');
+  const mapping = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === workerId);
+  assert.ok(mapping, 'worker-feeds consumes the feeds queue');
+  const queue = resources[mapping.Properties.EventSourceArn['Fn::GetAtt'][0]];
+  assert.ok(queue.Properties.RedrivePolicy?.maxReceiveCount === 5, 'the feeds queue redrives to a DLQ');
+  assert.ok(!actionsOf(policiesOf(workerId)).some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:')), 'polling needs no secrets');
+  const [tickId, tick] = functionNamed('cron-tick');
+  assert.ok(tick.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_FEEDS, 'the tick queues feed polls');
+  assert.ok(actionsOf(policiesOf(tickId)).includes('sqs:SendMessage'));
 });
 
 test("every queue's visibility timeout is at least 6x its consumer's timeout", () => {

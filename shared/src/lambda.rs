@@ -72,6 +72,7 @@ pub enum Function {
     WorkerWebhookProcess,
     WorkerEventsOut,
     WorkerCampaigns,
+    WorkerFeeds,
     CronTick,
     LiveWebsocket,
 }
@@ -98,6 +99,7 @@ const FUNCTIONS: &[(&str, Function)] = &[
     ("worker-webhook-process", Function::WorkerWebhookProcess),
     ("worker-events-out", Function::WorkerEventsOut),
     ("worker-campaigns", Function::WorkerCampaigns),
+    ("worker-feeds", Function::WorkerFeeds),
     ("cron-tick", Function::CronTick),
     ("live-websocket", Function::LiveWebsocket),
 ];
@@ -143,7 +145,7 @@ impl Function {
             Function::ApiHealth => run_api(health::routes()).await,
             Function::ApiAuth => run_api(auth::routes()).await,
             Function::ApiWorkspaces => run_api(workspaces::routes()).await,
-            Function::ApiSites => run_api(push::routes().merge(crate::drips::routes()).merge(crate::recurring::routes())).await,
+            Function::ApiSites => run_api(push::routes().merge(crate::drips::routes()).merge(crate::recurring::routes()).merge(crate::feeds::routes())).await,
             Function::ApiSubscribers => run_api(push::public_routes()).await,
             Function::ApiCredentials => run_api(whatsapp::credentials_routes()).await,
             Function::ApiMessages => run_api(whatsapp::messages_routes()).await,
@@ -161,6 +163,7 @@ impl Function {
             Function::WorkerWebhookProcess => run_worker(queues::webhook_process(), inbox::process::WebhookWorker).await,
             Function::WorkerEventsOut => run_worker(queues::events_out(), events_out::EventsOutWorker).await,
             Function::WorkerCampaigns => run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await,
+            Function::WorkerFeeds => run_worker(queues::feeds(), crate::feeds::poller::FeedWorker).await,
             Function::CronTick => run_schedule().await,
             Function::LiveWebsocket => run_live_websocket().await,
         }

@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod crypto;
 pub mod drips;
 pub mod events_out;
+pub mod feeds;
 pub mod flows;
 pub mod health;
 pub mod http;

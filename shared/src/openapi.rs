@@ -53,6 +53,7 @@ impl Modify for BearerAuth {
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "workspaces", description = "Workspaces, members, invites, API keys and audit log"),
         (name = "push", description = "Web Push sites, subscribers and notifications"),
+        (name = "feeds", description = "RSS/Atom feeds of a site whose new items become notifications"),
         (name = "push-public", description = "Called by the site SDK from customers' pages (CORS, origin-checked)"),
         (name = "whatsapp", description = "WhatsApp provider credentials, channels and messages"),
         (name = "inbox", description = "Conversations from provider webhooks, team actions, consent, webhook replay"),
@@ -66,7 +67,7 @@ struct ApiDoc;
 
 /// Every route group with its documentation (for the document; `local::all_routes` serves them).
 pub fn all_groups() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::drips::api()).merge(crate::recurring::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::drips::api()).merge(crate::recurring::api()).merge(crate::push::public_api()).merge(crate::feeds::api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
 }
 
 /// The OpenAPI document (built once per process).

@@ -37,7 +37,12 @@ pub fn campaigns() -> QueueSpec {
     QueueSpec::new("campaigns", Duration::from_secs(360), 5)
 }
 
+/// Feed polls claimed by the minute tick, one feed per job (a fetch has a 15 s timeout).
+pub fn feeds() -> QueueSpec {
+    QueueSpec::new("feeds", Duration::from_secs(360), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo(), push_send(), whatsapp_send(), webhook_process(), events_out(), campaigns()]
+    vec![echo(), push_send(), whatsapp_send(), webhook_process(), events_out(), campaigns(), feeds()]
 }

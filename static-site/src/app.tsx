@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 import { Icon } from './icons';
 import { GROUP_REDIRECTS, NAV, findGroup, findPage, type NavGroup } from './nav';
+import { FeedsPage } from './pages/feeds';
 import { FlowsPage } from './pages/flows';
 import { ComingSoonPage } from './pages/coming-soon';
 import { NotFoundPage } from './pages/not-found';
@@ -145,6 +146,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/web-push/recurring': RecurringPage,
   '/web-push/segments': SegmentsPage,
   '/web-push/import': ImportPage,
+  '/web-push/feeds': FeedsPage,
   '/settings/members': MembersPage,
   '/settings/api-keys': ApiKeysPage,
   '/settings/audit-log': AuditLogPage,

@@ -90,6 +90,12 @@ export const NAV: NavGroup[] = [
         description: 'Delivery and click-through over time, subscriber growth, top notifications, and each notification’s funnel.',
         ready: true,
       },
+      {
+        path: '/web-push/feeds',
+        title: 'Feeds',
+        description: 'RSS and Atom feeds whose new items become notifications, with poll status and recent items.',
+        ready: true,
+      },
     ],
   },
   {

@@ -76,6 +76,11 @@ fn is_internal_name(domain: &str) -> bool {
 /// Save-time check of a customer URL, parsed once with WHATWG rules (the parser reqwest connects with).
 /// Returns the parsed URL; store its normalised form.
 pub fn check_url(raw: &str, policy: &OutboundPolicy) -> Result<Url, ApiError> {
+    check_url_schemes(raw, policy, &["https"])
+}
+
+/// `check_url` with other schemes allowed too (feeds are still often plain `http`); `schemes` lists them.
+pub fn check_url_schemes(raw: &str, policy: &OutboundPolicy, schemes: &[&str]) -> Result<Url, ApiError> {
     let raw = raw.trim();
     let not_url = || ApiError::Validation(format!("`{}` is not a URL", raw.chars().take(80).collect::<String>()));
     // WHATWG reads `\` as `/` in http(s) URLs; refusing it keeps what people read and what we connect to the same.
@@ -86,8 +91,8 @@ pub fn check_url(raw: &str, policy: &OutboundPolicy) -> Result<Url, ApiError> {
     if policy.exempt(&url) {
         return Ok(url);
     }
-    if url.scheme() != "https" {
-        return Err(ApiError::Validation("the URL must use https".into()));
+    if !schemes.contains(&url.scheme()) {
+        return Err(ApiError::Validation(format!("the URL must use {}", schemes.join(" or "))));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ApiError::Validation("the URL must not contain credentials; use the signing secret".into()));

@@ -30,6 +30,7 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::drips::routes())
         .merge(crate::recurring::routes())
         .merge(crate::push::public_routes())
+        .merge(crate::feeds::routes())
         .merge(crate::whatsapp::credentials_routes())
         .merge(crate::whatsapp::messages_routes())
         .merge(crate::inbox::routes())
@@ -49,6 +50,7 @@ pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::Job
         (crate::queues::webhook_process(), Arc::new(crate::inbox::process::WebhookWorker)),
         (crate::queues::events_out(), Arc::new(crate::events_out::EventsOutWorker)),
         (crate::queues::campaigns(), Arc::new(crate::broadcasts::worker::CampaignWorker)),
+        (crate::queues::feeds(), Arc::new(crate::feeds::poller::FeedWorker)),
     ]
 }
 

@@ -327,6 +327,12 @@ pub(crate) async fn enqueue(state: &AppState, jobs: Vec<PushJob>, delay: std::ti
 
 /// Creates a notification: a draft, a scheduled one (indexed under its start minute), or one sent now.
 pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id: &SiteId, req: NewNotification) -> Result<NotificationView, ApiError> {
+    send_with(state, ws, meta, site_id, req, |_| Vec::new()).await
+}
+
+/// `send`, with the writes `extra` makes for the new notification's id in the same transaction as the
+/// record (a program's dedupe marker naming it, so the notification exists exactly when the marker does).
+pub async fn send_with(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id: &SiteId, req: NewNotification, extra: impl FnOnce(&NotificationId) -> Vec<TxWrite>) -> Result<NotificationView, ApiError> {
     ws.require(Action::NotificationsSend)?;
     validate(&req)?;
     let now = state.clock.now();
@@ -361,10 +367,11 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         Lifecycle::Scheduled => "notification.schedule",
         _ => "notification.send",
     };
-    let audit = audit::entry(state, ws, meta, action, n.id.as_str());
+    let mut writes = vec![audit::entry(state, ws, meta, action, n.id.as_str())];
+    writes.extend(extra(&n.id));
     match (phase, send_at) {
-        (Lifecycle::Sending, _) => start(state, ws.id(), n.clone(), None, vec![audit]).await?,
-        (_, at) => lifecycle::save(state, ws.id(), &n, None, at.filter(|_| phase == Lifecycle::Scheduled), vec![audit]).await?,
+        (Lifecycle::Sending, _) => start(state, ws.id(), n.clone(), None, writes).await?,
+        (_, at) => lifecycle::save(state, ws.id(), &n, None, at.filter(|_| phase == Lifecycle::Scheduled), writes).await?,
     }
     get(state, ws, site_id, &n.id).await
 }

@@ -133,6 +133,13 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Err(e) => tracing::warn!(error = %e, "parked broadcast message sweep failed"),
         }
         run_programs(state, minute, due_index::LOOK_BACK_MINUTES).await;
+        // Feeds due by the end of this minute (the minute's own time, so a replayed or test tick is exact).
+        let minute_end = DateTime::from_timestamp_millis(minute * 60_000 + 59_999).unwrap_or_else(|| state.clock.now());
+        match crate::feeds::poller::claim_due(state, minute_end).await {
+            Ok(n) if n > 0 => tracing::info!(queued = n, "feed polls queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "feed due sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),

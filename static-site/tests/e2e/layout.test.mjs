@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/web-push/drips', '/web-push/recurring', '/web-push/segments', '/web-push/import', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/whatsapp/contacts', '/whatsapp/broadcasts', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
+const SCREENS = ['/', '/triggers', '/web-push/sites', '/web-push/subscribers', '/web-push/notifications', '/web-push/drips', '/web-push/recurring', '/web-push/segments', '/web-push/import', '/web-push/feeds', '/whatsapp/credentials', '/whatsapp/channels', '/whatsapp/messages', '/whatsapp/contacts', '/whatsapp/broadcasts', '/inbox', '/flows', '/campaigns', '/settings/workspace', '/settings/members', '/settings/api-keys', '/settings/audit-log', '/settings/event-webhooks', '/settings/devices', '/login', '/signup'];
 let browser;
 
 after(async () => {
