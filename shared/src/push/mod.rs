@@ -35,6 +35,8 @@ pub struct PushRuntime {
     /// Set by the local binary, the only process on its data dir: leases of other instances are dead.
     pub sole_process: bool,
     pub origins: OriginLimits,
+    /// Sites with their opened VAPID keys, for deliver jobs.
+    pub site_keys: SiteKeys,
 }
 
 /// One send semaphore per push-service origin.
@@ -49,6 +51,7 @@ impl Default for PushRuntime {
             instance: ulid::Ulid::new().to_string(),
             sole_process: false,
             origins: Default::default(),
+            site_keys: Default::default(),
         }
     }
 }
@@ -58,5 +61,37 @@ impl PushRuntime {
     pub fn origin_limit(&self, origin: &str) -> Arc<Semaphore> {
         let mut origins = self.origins.0.lock().unwrap_or_else(|e| e.into_inner());
         origins.entry(origin.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(PER_ORIGIN_CONCURRENCY))).clone()
+    }
+}
+
+/// How long a deliver job may use a site (its contact, icon, VAPID key) read by an earlier job. A changed
+/// site is used by new jobs within this time.
+const SITE_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A site and its opened VAPID key.
+pub type SiteKey = Arc<(sites::Site, crypto::VapidKey)>;
+
+/// Sites with their opened VAPID keys, kept a minute per process: every deliver job of a notification
+/// needs the same one, and reading the site and opening its key per job was a request (and a key
+/// derivation) per job.
+#[derive(Default)]
+pub struct SiteKeys(Mutex<HashMap<String, (std::time::Instant, SiteKey)>>);
+
+impl SiteKeys {
+    /// The site and its key, from the cache when it is fresh.
+    pub async fn get(&self, state: &crate::state::AppState, ws: &crate::auth::WorkspaceId, site: &sites::SiteId) -> Result<SiteKey, crate::http::ApiError> {
+        let id = format!("{ws}/{site}");
+        if let Some((at, hit)) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            if at.elapsed() < SITE_KEY_TTL {
+                return Ok(hit.clone());
+            }
+        }
+        let loaded: SiteKey = Arc::new(sites::vapid_key(state, ws, site).await?);
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(id, (std::time::Instant::now(), loaded.clone()));
+        Ok(loaded)
     }
 }
