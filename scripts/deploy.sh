@@ -32,8 +32,9 @@ MISSING=0
 need() { if [ "$DRY_RUN" = 1 ]; then echo "    MISSING: $*" >&2; MISSING=1; else fail "$*"; fi; }
 run() { if [ "$DRY_RUN" = 1 ]; then echo "    would run: $*"; else echo "    \$ $*"; "$@"; fi; }
 
-# Every deployed function is a crate under functions/ except the local binary.
-FUNCTIONS=$(find functions -mindepth 1 -maxdepth 1 -type d ! -name local -printf '%f\n' | sort)
+# Every Lambda runs the one webtrigger-lambda bootstrap; WEBTRIGGER_FUNCTION (set by the stack) picks the handler.
+FUNCTIONS=$(sed -nE 's/^ *\("([a-z-]+)", Function::.*/\1/p' shared/src/lambda.rs)
+BOOTSTRAP=target/lambda/webtrigger-lambda/bootstrap
 CDK_ARGS=(--require-approval never --context "reservedConcurrency=$RESERVED" --parameters "AlarmEmail=$ALARM_EMAIL")
 
 step "prerequisites: aarch64 Rust target, node, AWS credentials"
@@ -69,18 +70,16 @@ else
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
-step "Lambda artifacts: cargo lambda build --release --arm64 ($(echo "$FUNCTIONS" | wc -l) functions)"
+step "Lambda artifact: cargo lambda build --release --arm64 (one bootstrap for $(echo "$FUNCTIONS" | wc -l) functions)"
 if [ "$SKIP_BUILD" = 1 ]; then
-  echo "    --skip-build: using target/lambda as it is (synth still rejects missing or non-arm64 bootstraps)"
+  echo "    --skip-build: using target/lambda as it is (synth still rejects a missing or non-arm64 bootstrap)"
 else
-  PACKAGES=()
-  for f in $FUNCTIONS; do PACKAGES+=(--package "$f"); done
-  run cargo lambda build --release --arm64 "${PACKAGES[@]}"
+  run cargo lambda build --release --arm64 --package webtrigger-lambda
 fi
-[ "$DRY_RUN" = 1 ] || for f in $FUNCTIONS; do
-  [ -f "target/lambda/$f/bootstrap" ] || fail "target/lambda/$f/bootstrap was not built"
-  echo "    $f: $(du -h "target/lambda/$f/bootstrap" | cut -f1)"
-done
+if [ "$DRY_RUN" != 1 ]; then
+  [ -f "$BOOTSTRAP" ] || fail "$BOOTSTRAP was not built"
+  echo "    $BOOTSTRAP: $(du -h "$BOOTSTRAP" | cut -f1), deployed as: $(echo $FUNCTIONS)"
+fi
 
 step "dashboard: static-site npm run build"
 [ -d static-site/node_modules ] || run npm --prefix static-site ci --no-audit --no-fund --loglevel=error

@@ -86,6 +86,7 @@ export class WebTriggerStack extends Stack {
     const whatsappSend = new WorkerQueue(this, 'WhatsAppSendQueue', { name: 'whatsapp-send', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const webhookProcess = new WorkerQueue(this, 'WebhookProcessQueue', { name: 'webhook-process', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
     const eventsOut = new WorkerQueue(this, 'EventsOutQueue', { name: 'events-out', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
+    const campaigns = new WorkerQueue(this, 'CampaignsQueue', { name: 'campaigns', visibilityTimeout: Duration.seconds(360), maxReceiveCount: 5 });
 
     const baseEnv = {
       WEBTRIGGER_BACKEND: 'aws',
@@ -95,8 +96,8 @@ export class WebTriggerStack extends Stack {
     };
     // Reserved concurrency is opt-in: a new account's limit of 10 concurrent executions cannot reserve 41.
     const reserve = this.node.tryGetContext('reservedConcurrency') === true || this.node.tryGetContext('reservedConcurrency') === 'true';
-    const fn = (id: string, crate: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
-      new RustFunction(this, id, { crate, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: reserve ? more.reserved : undefined });
+    const fn = (id: string, entry: string, description: string, extra: Record<string, string> = {}, more: Partial<{ timeout: Duration; reserved: number }> = {}) =>
+      new RustFunction(this, id, { entry, description, assetRoot, environment: { ...baseEnv, ...extra }, timeout: more.timeout, reservedConcurrentExecutions: reserve ? more.reserved : undefined });
 
     const apiHealth = fn('ApiHealth', 'api-health', 'GET /v1/health and /v1/openapi.json');
     const apiAuth = fn('ApiAuth', 'api-auth', 'Sign-up, login, refresh, /v1/me, invite acceptance');
@@ -117,7 +118,9 @@ export class WebTriggerStack extends Stack {
     const apiTriggers = fn('ApiTriggers', 'api-triggers', 'Triggers, secrets, preview, invocation log and replay; event endpoints', { ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() });
     const apiFlows = fn('ApiFlows', 'api-flows', 'Bot flows: drafts, versions, publish, API start, simulator, answers, funnel, bot switch', whatsappSend.environment());
     const workerEventsOut = fn('WorkerEventsOut', 'worker-events-out', 'Signs and delivers platform events to workspace endpoints, with retries', eventsOut.environment(), { timeout: Duration.seconds(60), reserved: 10 });
-    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const cronTick = fn('CronTick', 'cron-tick', 'Minute tick: due jobs, outbox sweeps, event webhook retries, heartbeat', { ...echo.environment(), ...pushSend.environment(), ...whatsappSend.environment(), ...eventsOut.environment(), ...campaigns.environment() }, { timeout: Duration.seconds(50), reserved: 1 });
+    const apiCampaigns = fn('ApiCampaigns', 'api-campaigns', 'Contacts (import, export, GDPR erase), audiences, WhatsApp broadcasts', campaigns.environment());
+    const workerCampaigns = fn('WorkerCampaigns', 'worker-campaigns', 'Contact-import chunks and broadcast fan-out pages', { ...campaigns.environment(), ...whatsappSend.environment() }, { timeout: Duration.seconds(60) });
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
@@ -148,7 +151,8 @@ export class WebTriggerStack extends Stack {
     echo.deadLetterQueue.grantSendMessages(workerEcho);
     table.grantReadWriteData(cronTick);
     echo.queue.grantSendMessages(cronTick);
-    // The tick's outbox sweeps re-queue sends lost between record and enqueue.
+    // The tick's outbox sweeps re-queue sends lost between record and enqueue; it also starts scheduled
+    // notifications and releases held deliver jobs (time zones, quiet hours, pacing, A/B rest) to push-send.
     pushSend.queue.grantSendMessages(cronTick);
     whatsappSend.queue.grantSendMessages(cronTick);
 
@@ -206,6 +210,14 @@ export class WebTriggerStack extends Stack {
     for (const f of [apiFlows, workerWebhookProcess]) whatsappSend.queue.grantSendMessages(f);
     for (const [name, value] of Object.entries(whatsappSend.environment())) workerWebhookProcess.addEnvironment(name, value);
 
+    // Contacts, audiences and broadcasts: the API queues import chunks and the first fan-out page; the worker
+    // queues the next page and the sends; the tick starts scheduled broadcasts and releases local-time sends.
+    for (const f of [apiCampaigns, workerCampaigns]) table.grantReadWriteData(f);
+    signingSecrets.forEach((s) => s.grantRead(apiCampaigns));
+    for (const f of [apiCampaigns, workerCampaigns, cronTick]) campaigns.queue.grantSendMessages(f);
+    whatsappSend.queue.grantSendMessages(workerCampaigns);
+    workerCampaigns.addEventSource(new SqsEventSource(campaigns.queue, { batchSize: 5, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
+
     // Ticks EventBridge could not deliver (throttled, function missing) land here instead of vanishing.
     const tickDlq = new sqs.Queue(this, 'MinuteTickDlq', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
     new events.Rule(this, 'MinuteTick', {
@@ -234,7 +246,9 @@ export class WebTriggerStack extends Stack {
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
-    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    // A contact's consent history stays with api-inbox (the specific route wins over the greedy one).
+    route(['/v1/workspaces/{ws}/contacts', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/audiences', '/v1/workspaces/{ws}/audiences/{proxy+}', '/v1/workspaces/{ws}/broadcasts', '/v1/workspaces/{ws}/broadcasts/{proxy+}'], apiCampaigns, [apigw.HttpMethod.ANY]);
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
     route(['/hooks/twilio/{proxy+}'], hookTwilio, [apigw.HttpMethod.POST]);
     route(['/hooks/whapi/{proxy+}'], hookWhapi, [apigw.HttpMethod.POST]);
@@ -330,8 +344,8 @@ export class WebTriggerStack extends Stack {
 
     const once = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
     for (const f of this.node.findAll().filter((c): c is RustFunction => c instanceof RustFunction)) {
-      new cloudwatch.Alarm(this, `${f.node.id}Errors`, { alarmDescription: `${f.crate}: invocations failed`, metric: f.metricErrors({ period: Duration.minutes(5) }), threshold: 0, ...once });
-      new cloudwatch.Alarm(this, `${f.node.id}Throttles`, { alarmDescription: `${f.crate}: invocations throttled`, metric: f.metricThrottles({ period: Duration.minutes(5) }), threshold: 0, ...once });
+      new cloudwatch.Alarm(this, `${f.node.id}Errors`, { alarmDescription: `${f.entry}: invocations failed`, metric: f.metricErrors({ period: Duration.minutes(5) }), threshold: 0, ...once });
+      new cloudwatch.Alarm(this, `${f.node.id}Throttles`, { alarmDescription: `${f.entry}: invocations throttled`, metric: f.metricThrottles({ period: Duration.minutes(5) }), threshold: 0, ...once });
     }
     new cloudwatch.Alarm(this, 'HttpApi5xx', { alarmDescription: 'HTTP API answered 5xx', metric: api.metricServerError({ period: Duration.minutes(5) }), threshold: 0, ...once });
     // worker-echo logs this metric (Embedded Metric Format) per heartbeat: none for 5 minutes means the

@@ -15,6 +15,11 @@ const template = Template.fromStack(stack);
 const reservedTemplate = Template.fromStack(new WebTriggerStack(new App({ context: { skipSiteDeployment: true, lambdaAssetRoot: '/nonexistent', allowPlaceholders: true, reservedConcurrency: true } }), 'Reserved'));
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
 
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Every function the bootstrap can run (the `"name" => Function::…` table of shared/src/lambda.rs): the stack must deploy each. */
+const crates = [...fs.readFileSync(path.resolve(here, '../../shared/src/lambda.rs'), 'utf8').matchAll(/^\s*\("([a-z-]+)", Function::\w+\),$/gm)].map((m) => m[1]).sort();
+const BOOTSTRAP = 'webtrigger-lambda';
+
 /** The Lambda of a crate: construct ids are the crate name in PascalCase (`api-health` → `ApiHealth…`). */
 function functionNamed(crate: string): [string, any] {
   const prefix = crate.split('-').map((p) => p[0].toUpperCase() + p.slice(1)).join('');
@@ -63,11 +68,12 @@ test('echo queue redrives to its DLQ, with an alarm on DLQ depth', () => {
 });
 
 test('every function: provided.al2023, arm64, bootstrap, the env contract', () => {
-  for (const crate of ['api-health', 'api-auth', 'api-workspaces', 'api-sites', 'api-subscribers', 'worker-push-send', 'api-credentials', 'api-messages', 'worker-whatsapp-send', 'hook-meta', 'hook-twilio', 'hook-whapi', 'worker-webhook-process', 'api-inbox', 'hook-trigger', 'api-triggers', 'api-flows', 'worker-events-out', 'worker-echo', 'cron-tick']) {
+  for (const crate of crates) {
     const [, fn] = functionNamed(crate);
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
     assert.equal(fn.Properties.Handler, 'bootstrap', crate);
+    assert.equal(fn.Properties.Environment.Variables.WEBTRIGGER_FUNCTION, crate, crate);
     const env = fn.Properties.Environment.Variables;
     for (const v of ['WEBTRIGGER_TABLE', 'WEBTRIGGER_KMS_KEY_ID', 'WEBTRIGGER_SECRETS_PREFIX', 'RUST_LOG']) assert.ok(env[v], `${crate} lacks ${v}`);
     assert.equal(env.WEBTRIGGER_BACKEND, 'aws');
@@ -79,7 +85,7 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
 
 test('workers read SQS with partial batch failures', () => {
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-  assert.equal(mappings.length, 5);
+  assert.equal(mappings.length, 6);
   for (const m of mappings) assert.deepEqual(m.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
 });
 
@@ -162,7 +168,7 @@ test('only the authenticated route groups can read the token signing secrets', (
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => signing.includes(r?.Ref))),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCampaigns', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
@@ -198,9 +204,10 @@ test('triggers and event webhooks: the events-out queue redrives to a DLQ, the t
 
 // ---- Bootstraps: synth refuses what would deploy as a broken function ----
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** Every function crate in the repository (all but the local binary): the stack must deploy each. */
-const crates = fs.readdirSync(path.resolve(here, '../../functions')).filter((c) => c !== 'local').sort();
+
+test('the function table is read from the Rust source', () => {
+  assert.ok(crates.length >= 20 && crates.includes('api-health') && crates.includes('cron-tick'), crates.join(', '));
+});
 
 /** An ELF header (64-bit, little-endian) for `machine`, padded like a real binary's first bytes. */
 function elf(machine: number): Buffer {
@@ -239,20 +246,24 @@ test('synth fails when bootstraps are missing, naming every function', () => {
   });
 });
 
-test('synth fails on an x86_64 bootstrap, or one that is not an ELF', () => {
-  const good = Object.fromEntries(crates.map((c) => [c, elf(AARCH64)]));
-  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'hook-trigger': elf(X86_64) }) }), /hook-trigger: .*machine 0x3e, not aarch64/);
-  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'worker-events-out': Buffer.from('#!/bin/sh\nexit 1\n') }) }), /worker-events-out: .*not an ELF/);
+test('synth fails on an x86_64 bootstrap, or one that is not an ELF, naming every function', () => {
   const elf32 = elf(AARCH64);
   elf32[4] = 1;
-  assert.throws(synth({ lambdaAssetRoot: assetRootWith({ ...good, 'api-triggers': elf32 }) }), /api-triggers: .*not a 64-bit/);
+  for (const [bytes, problem] of [[elf(X86_64), 'machine 0x3e, not aarch64'], [Buffer.from('#!/bin/sh\nexit 1\n'), 'not an ELF'], [elf32, 'not a 64-bit']] as const) {
+    assert.throws(synth({ lambdaAssetRoot: assetRootWith({ [BOOTSTRAP]: bytes }) }), (e: Error) => {
+      for (const crate of crates) assert.match(e.message, new RegExp(`${crate}: .*${problem}`), `${crate} not named for ${problem}`);
+      return true;
+    });
+  }
 });
 
-test('synth passes with an aarch64 ELF for every function, and deploys those files', () => {
-  const root = assetRootWith(Object.fromEntries(crates.map((c) => [c, elf(AARCH64)])));
+test('synth passes with an aarch64 bootstrap: one Lambda per function, all on the one artifact', () => {
+  const root = assetRootWith({ [BOOTSTRAP]: elf(AARCH64) });
   const t = synth({ lambdaAssetRoot: root })();
   const functions = Object.values(t.toJSON().Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'provided.al2023');
-  assert.equal(functions.length, crates.length, 'one Lambda per function crate');
+  assert.equal(functions.length, crates.length, 'one Lambda per function');
+  assert.deepEqual(functions.map((f) => f.Properties.Environment.Variables.WEBTRIGGER_FUNCTION).sort(), crates, 'each runs its own handler');
+  assert.equal(new Set(functions.map((f) => JSON.stringify(f.Properties.Code))).size, 1, 'one artifact for all');
 });
 
 test('allowPlaceholders=true synthesizes without bootstraps (with a warning per function)', () => {
@@ -290,7 +301,7 @@ test('alarms: every DLQ depth, errors and throttles of every function, API 5xx, 
   const dlqs = queues.filter((q) => !resources[q].Properties.RedrivePolicy);
   const depth = watched('ApproximateNumberOfMessagesVisible', 'QueueName');
   for (const q of dlqs) assert.ok(depth.has(JSON.stringify({ 'Fn::GetAtt': [q, 'QueueName'] })), `no depth alarm on ${q}`);
-  assert.equal(dlqs.length, 6, 'five work-queue DLQs and the minute rule DLQ');
+  assert.equal(dlqs.length, 7, 'six work-queue DLQs and the minute rule DLQ');
   const fns = Object.keys(resources).filter((k) => resources[k].Type === 'AWS::Lambda::Function' && resources[k].Properties.Runtime === 'provided.al2023');
   for (const metric of ['Errors', 'Throttles']) {
     const w = watched(metric, 'FunctionName');
@@ -306,6 +317,26 @@ test('the minute rule target has a DLQ', () => {
   const rule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule')!;
   const dlq = rule.Properties.Targets[0].DeadLetterConfig?.Arn?.['Fn::GetAtt']?.[0];
   assert.ok(dlq && resources[dlq].Type === 'AWS::SQS::Queue');
+});
+
+test('contacts and broadcasts: their API, the campaigns queue with a DLQ and its worker, the tick starts scheduled ones', () => {
+  const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+  for (const key of ['ANY /v1/workspaces/{ws}/contacts', 'ANY /v1/workspaces/{ws}/contacts/{proxy+}', 'ANY /v1/workspaces/{ws}/audiences/{proxy+}', 'ANY /v1/workspaces/{ws}/broadcasts', 'ANY /v1/workspaces/{ws}/broadcasts/{proxy+}', 'ANY /v1/workspaces/{ws}/contacts/{phone}/consent']) {
+    assert.ok(routes.includes(key), `missing route ${key}`);
+  }
+  const [workerId, worker] = functionNamed('worker-campaigns');
+  const env = worker.Properties.Environment.Variables;
+  assert.ok(env.WEBTRIGGER_QUEUE_URL_CAMPAIGNS && env.WEBTRIGGER_QUEUE_URL_WHATSAPP_SEND, 'the worker queues next pages and sends');
+  const mapping = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === workerId);
+  assert.ok(mapping, 'worker-campaigns consumes the campaigns queue');
+  const queue = resources[mapping.Properties.EventSourceArn['Fn::GetAtt'][0]];
+  assert.ok(queue.Properties.RedrivePolicy?.maxReceiveCount === 5, 'the campaigns queue redrives to a DLQ');
+  assert.ok(!actionsOf(policiesOf(workerId)).some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:')), 'the fan-out needs no secrets');
+  for (const crate of ['api-campaigns', 'cron-tick']) {
+    const [id, f] = functionNamed(crate);
+    assert.ok(f.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_CAMPAIGNS, `${crate} cannot queue campaign jobs`);
+    assert.ok(actionsOf(policiesOf(id)).includes('sqs:SendMessage'), `${crate} cannot send to the campaigns queue`);
+  }
 });
 
 test("every queue's visibility timeout is at least 6x its consumer's timeout", () => {

@@ -39,6 +39,12 @@ pub struct Config {
     pub outbound: crate::http::outbound::OutboundPolicy,
     /// `WEBTRIGGER_TRUSTED_PROXIES`: IPs/CIDRs whose X-Forwarded-For entries are believed. Default none.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// `WEBTRIGGER_LIVE_WS_ENDPOINT`: the WebSocket API's management endpoint; workers post live events
+    /// to the workspace's connections through it (AWS only).
+    pub live_ws_endpoint: Option<String>,
+    /// `WEBTRIGGER_SMTP_URL` + `WEBTRIGGER_MAIL_FROM` (links use `WEBTRIGGER_PUBLIC_URL`): invite and
+    /// password-reset email. None: the dashboard shows the links to share by hand.
+    pub mail: Option<crate::auth::mailer::MailConfig>,
 }
 
 /// Sustained requests per minute (bursts of the same size) per workspace and per API key.
@@ -115,6 +121,7 @@ impl Config {
             twilio: url("WEBTRIGGER_TWILIO_API_URL", d.twilio)?,
             meta: url("WEBTRIGGER_META_GRAPH_URL", d.meta)?,
             whapi: url("WEBTRIGGER_WHAPI_API_URL", d.whapi)?,
+            twilio_content: url("WEBTRIGGER_TWILIO_CONTENT_URL", d.twilio_content)?,
         };
         let public_url = get("WEBTRIGGER_PUBLIC_URL").map(|_| url("WEBTRIGGER_PUBLIC_URL", String::new())).transpose()?;
         let allow_hosts: Vec<String> = get("WEBTRIGGER_OUTBOUND_ALLOW_HOSTS").unwrap_or_default().split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect();
@@ -124,7 +131,19 @@ impl Config {
         let outbound = crate::http::outbound::OutboundPolicy { allow_hosts };
         let trusted_proxies = crate::http::client_ip::TrustedProxies::parse(&get("WEBTRIGGER_TRUSTED_PROXIES").unwrap_or_default())
             .map_err(|reason| ConfigError::Invalid { name: "WEBTRIGGER_TRUSTED_PROXIES", reason })?;
-        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies })
+        // The API Gateway WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+        let live_ws_endpoint = get("WEBTRIGGER_LIVE_WS_ENDPOINT").map(|_| url("WEBTRIGGER_LIVE_WS_ENDPOINT", String::new())).transpose()?;
+        let mail = match get("WEBTRIGGER_SMTP_URL") {
+            None => None,
+            Some(raw) => Some(crate::auth::mailer::MailConfig {
+                smtp_url: crate::auth::mailer::SmtpUrl::parse(&raw).map_err(|reason| ConfigError::Invalid { name: "WEBTRIGGER_SMTP_URL", reason })?,
+                from: get("WEBTRIGGER_MAIL_FROM")
+                    .filter(|f| f.parse::<lettre::message::Mailbox>().is_ok())
+                    .ok_or(ConfigError::Invalid { name: "WEBTRIGGER_MAIL_FROM", reason: "must be a sender address such as `WebTrigger <no-reply@example.com>` when WEBTRIGGER_SMTP_URL is set".into() })?,
+                link_base: public_url.clone().ok_or(ConfigError::Missing("WEBTRIGGER_PUBLIC_URL (links in emails need it when WEBTRIGGER_SMTP_URL is set)"))?,
+            }),
+        };
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies, live_ws_endpoint, mail })
     }
 }
 
@@ -134,6 +153,19 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    }
+
+    #[test]
+    fn mail_needs_a_sender_and_the_public_url() {
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().mail, None);
+        let smtp = ("WEBTRIGGER_SMTP_URL", "smtps://u:p@smtp.example.com:465");
+        assert!(matches!(Config::from_vars(vars(&[smtp])), Err(ConfigError::Invalid { name: "WEBTRIGGER_MAIL_FROM", .. })));
+        let from = ("WEBTRIGGER_MAIL_FROM", "WebTrigger <no-reply@example.com>");
+        assert!(matches!(Config::from_vars(vars(&[smtp, from])), Err(ConfigError::Missing(_))));
+        let c = Config::from_vars(vars(&[smtp, from, ("WEBTRIGGER_PUBLIC_URL", "https://app.example.com/")])).unwrap();
+        assert_eq!(c.mail.unwrap().link_base, "https://app.example.com");
+        let bad = ("WEBTRIGGER_SMTP_URL", "https://smtp.example.com");
+        assert!(matches!(Config::from_vars(vars(&[bad, from])), Err(ConfigError::Invalid { name: "WEBTRIGGER_SMTP_URL", .. })));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 pub mod adapters;
 pub mod auth;
+pub mod broadcasts;
 pub mod config;
+pub mod contacts;
 pub mod crypto;
 pub mod events_out;
 pub mod flows;
@@ -12,6 +14,7 @@ pub mod http;
 pub mod inbox;
 pub mod keys;
 pub mod lambda;
+pub mod live;
 pub mod local;
 pub mod openapi;
 pub mod ops;

@@ -58,6 +58,7 @@ impl Modify for BearerAuth {
         (name = "inbox", description = "Conversations from provider webhooks, team actions, consent, webhook replay"),
         (name = "triggers", description = "Webhook triggers: definitions, secrets, preview, invocation log and replay (public URL: POST /t/{trigger})"),
         (name = "flows", description = "Bot flows: drafts, versions, publish/rollback, API start, simulator, captured answers, funnel, the bot switch on a conversation"),
+        (name = "live", description = "Live updates: stream tickets, the Server-Sent Events stream, catch-up after a gap"),
         (name = "event-webhooks", description = "Workspace endpoints receiving signed platform events"),
     )
 )]
@@ -65,7 +66,7 @@ struct ApiDoc;
 
 /// Every route group with its documentation (for the document; `local::all_routes` serves them).
 pub fn all_groups() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::push::public_api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
 }
 
 /// The OpenAPI document (built once per process).

@@ -32,7 +32,12 @@ pub fn events_out() -> QueueSpec {
     QueueSpec::new("events-out", Duration::from_secs(360), 5)
 }
 
+/// Contact-import chunks and broadcast fan-out pages (the sends themselves go through `whatsapp-send`).
+pub fn campaigns() -> QueueSpec {
+    QueueSpec::new("campaigns", Duration::from_secs(360), 5)
+}
+
 /// All queues the local binary consumes.
 pub fn all() -> Vec<QueueSpec> {
-    vec![echo(), push_send(), whatsapp_send(), webhook_process(), events_out()]
+    vec![echo(), push_send(), whatsapp_send(), webhook_process(), events_out(), campaigns()]
 }

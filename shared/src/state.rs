@@ -46,6 +46,10 @@ pub struct AppState {
     pub events_out: Arc<crate::events_out::EventsRuntime>,
     /// Unwrapped data keys of secrets read per request (trigger and event endpoint secrets).
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
+    /// Live updates: open SSE streams in this process (and WebSocket connections on AWS).
+    pub live: Arc<crate::live::Hub>,
+    /// Invite and password-reset email; None when no SMTP relay is configured.
+    pub mail: Option<crate::auth::mailer::MailRuntime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,8 @@ pub enum InitError {
     Database(#[from] rusqlite::Error),
     #[error("cannot create queue: {0}")]
     Queue(#[from] crate::ports::QueueError),
+    #[error("cannot set up email: {0}")]
+    Mail(#[from] crate::auth::mailer::MailError),
 }
 
 impl AppState {
@@ -71,6 +77,15 @@ impl AppState {
         state.trusted_proxies = config.trusted_proxies.clone();
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
+        if let (BackendConfig::Aws(aws), Some(endpoint)) = (&config.backend, &config.live_ws_endpoint) {
+            let sdk = match &aws.endpoint {
+                Some(e) => adapters::aws::sdk_config_for_endpoint(e).await,
+                None => adapters::aws::sdk_config_from_env().await,
+            };
+            let sink = crate::live::websocket::WebSocketSink::new(&sdk, endpoint, state.table.clone());
+            state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
+        }
+        state.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
         Ok(state)
     }
 
@@ -106,6 +121,8 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
+            mail: None,
         }
     }
 
@@ -137,6 +154,8 @@ impl AppState {
             whatsapp: Arc::new(crate::whatsapp::WhatsAppRuntime::default()),
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
+            live: Arc::default(),
+            mail: None,
         }
     }
 

@@ -116,6 +116,8 @@
     var body = clientInfo();
     body.subscription = subscription.toJSON();
     body.tags = load('tags') || [];
+    var attributes = load('attributes');
+    if (attributes) body.attributes = attributes;
     var externalId = load('external_id');
     if (externalId) body.external_id = externalId;
     return call('POST', '/subscriptions', body).then(function (result) {
@@ -189,6 +191,28 @@
     return existingSubscription().then(function (subscription) {
       if (!subscription) return tags;
       return call('PUT', '/subscriptions/tags', { endpoint: subscription.endpoint, tags: tags }).then(function (r) { return r.tags; });
+    });
+  }
+
+  /**
+   * Merges custom attributes (string, number or bool; null removes one) into this browser's, for
+   * segments. Remembered for later subscriptions too. Resolves with all attributes stored.
+   */
+  function setAttributes(attributes) {
+    if (!attributes || typeof attributes !== 'object' || Array.isArray(attributes)) return Promise.reject(fail('attributes must be an object'));
+    var merged = Object.assign({}, load('attributes') || {});
+    Object.keys(attributes).forEach(function (k) {
+      if (attributes[k] === null) delete merged[k]; else merged[k] = attributes[k];
+    });
+    return existingSubscription().then(function (subscription) {
+      if (!subscription) {
+        store('attributes', merged);
+        return merged;
+      }
+      return call('PUT', '/subscriptions/attributes', { endpoint: subscription.endpoint, attributes: attributes }).then(function (r) {
+        store('attributes', r.attributes);
+        return r.attributes;
+      });
     });
   }
 
@@ -270,6 +294,7 @@
     subscribe: subscribe,
     unsubscribe: unsubscribe,
     setTags: setTags,
+    setAttributes: setAttributes,
     setExternalId: setExternalId,
     showPrompt: showPrompt,
   };

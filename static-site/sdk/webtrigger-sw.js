@@ -18,8 +18,16 @@
   function report(meta, event) {
     if (!api) return Promise.resolve();
     var url = api + '/v1/public/sites/' + encodeURIComponent(meta.site_id) + '/notifications/' + encodeURIComponent(meta.notification_id) + '/events';
-    return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event: event }) })
-      .catch(function () { /* tracking is best effort: never block showing or opening */ });
+    // A click names this browser's subscription, so the subscriber's click count (a segment rule) moves.
+    var endpoint = event === 'click' && self.registration.pushManager
+      ? self.registration.pushManager.getSubscription().then(function (s) { return s ? s.endpoint : null; }, function () { return null; })
+      : Promise.resolve(null);
+    return endpoint.then(function (e) {
+      var body = { event: event };
+      if (typeof meta.variant === 'number') body.variant = meta.variant;
+      if (e) body.endpoint = e;
+      return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    }).catch(function () { /* tracking is best effort: never block showing or opening */ });
   }
 
   // waitUntil throws for events the browser did not dispatch (tests, other code re-dispatching);
@@ -33,19 +41,20 @@
     try { payload = event.data ? event.data.json() : null; } catch (e) { return; }
     if (!isOurs(payload)) return;
     event.stopImmediatePropagation();
-    var meta = { site_id: payload.data.site_id, notification_id: payload.data.notification_id };
+    var meta = { site_id: payload.data.site_id, notification_id: payload.data.notification_id, variant: payload.data.variant };
     var actions = Array.isArray(payload.actions) ? payload.actions : [];
     var actionUrls = {};
     actions.forEach(function (a) { if (a.url) actionUrls[a.action] = a.url; });
     var options = {
       body: payload.body || '',
       tag: payload.tag || meta.notification_id,
-      data: { webtrigger: { site_id: meta.site_id, notification_id: meta.notification_id, url: payload.url || null, actions: actionUrls } },
+      data: { webtrigger: { site_id: meta.site_id, notification_id: meta.notification_id, variant: meta.variant, url: payload.url || null, actions: actionUrls } },
       actions: actions.map(function (a) { return { action: a.action, title: a.title }; }),
     };
     if (payload.icon) options.icon = payload.icon;
     if (payload.image) options.image = payload.image;
     if (payload.badge) options.badge = payload.badge;
+    if (payload.require_interaction === true) options.requireInteraction = true;
     // An impression counts once the notification is on screen, not when the push arrived.
     keepAlive(event, self.registration.showNotification(payload.title, options).then(function () { return report(meta, 'impression'); }));
   });

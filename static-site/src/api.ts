@@ -6,7 +6,7 @@
 // Auth: the access token is held in memory only — never localStorage/sessionStorage or a readable cookie —
 // and sent as `Authorization: Bearer …`. On a 401 the client refreshes once (the refresh token travels in an
 // HttpOnly cookie) and retries; a reload re-obtains the token the same way (see auth.ts).
-// The service worker never caches `/v1/*`, so API responses are not persisted on the device.
+// The service worker never caches `/v1/*`; only the signed-in profile (no token) is kept, in auth.ts.
 
 /** Thrown for any failed call. `status` 0 means no HTTP response (offline, unreachable, timed out). */
 export class ApiError extends Error {

@@ -7,7 +7,7 @@ import { FlowsPage } from './pages/flows';
 import { ComingSoonPage } from './pages/coming-soon';
 import { NotFoundPage } from './pages/not-found';
 import { OverviewPage } from './pages/overview';
-import { AcceptInvitePage, LoginPage, SignupPage } from './pages/auth-pages';
+import { AcceptInvitePage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage } from './pages/auth-pages';
 import { ApiKeysPage, AuditLogPage, MembersPage, WorkspaceSettingsPage } from './pages/settings';
 import { NotificationsPage, SitesPage, SubscribersPage } from './pages/push';
 import { DevicesPage } from './pages/devices';
@@ -15,6 +15,7 @@ import { InboxPage } from './pages/inbox';
 import { TriggersPage } from './pages/triggers';
 import { EventWebhooksPage } from './pages/event-webhooks';
 import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
+import { TemplatesPage } from './pages/templates';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -122,6 +123,8 @@ const STANDALONE: Record<string, { title: string; Page: () => preact.JSX.Element
   '/login': { title: 'Log in', Page: LoginPage },
   '/signup': { title: 'Sign up', Page: SignupPage },
   '/accept-invite': { title: 'Join a workspace', Page: AcceptInvitePage },
+  '/forgot-password': { title: 'Forgot password', Page: ForgotPasswordPage },
+  '/reset-password': { title: 'Reset password', Page: ResetPasswordPage },
 };
 
 /** Navigation pages that are built (the rest show their "coming later" state). */
@@ -138,6 +141,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/credentials': CredentialsPage,
   '/whatsapp/channels': ChannelsPage,
   '/whatsapp/messages': MessagesPage,
+  '/whatsapp/templates': TemplatesPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
   '/flows': FlowsPage,

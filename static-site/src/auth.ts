@@ -1,6 +1,10 @@
 // The signed-in session. The access token lives in memory (api.ts); the refresh token in an HttpOnly
 // cookie the script never sees. Refreshes share one in-flight promise: the server ends a session when a
 // refresh token is presented twice, so two tabs' worth of concurrent refreshes must never happen here.
+//
+// A copy of the profile (`Me`: email, workspace names and roles; never a token) is kept in localStorage so a
+// reload while offline stays signed in, and so a signed-out load does not probe the refresh endpoint at all
+// (its 401 would be a console error). A network failure keeps the session; only a 401 ends it.
 
 import { useEffect, useState } from 'preact/hooks';
 
@@ -36,12 +40,30 @@ export type SessionState =
 
 let state: SessionState = { status: 'loading' };
 const listeners = new Set<(s: SessionState) => void>();
-let refreshing: Promise<boolean> | null = null;
 let refreshTimer: number | undefined;
+
+const STORED_SESSION = 'webtrigger.session';
 
 function publish(next: SessionState): void {
   state = next;
+  try {
+    if (next.status === 'signed-in') localStorage.setItem(STORED_SESSION, JSON.stringify({ me: next.me, workspace: next.workspace?.id ?? null }));
+    else if (next.status === 'signed-out') localStorage.removeItem(STORED_SESSION);
+  } catch {
+    /* storage disabled (private mode): the session still works, just not offline */
+  }
   listeners.forEach((l) => l(state));
+}
+
+/** The profile saved by the last signed-in page, if any. */
+function storedSession(): { me: Me; workspace: string | null } | null {
+  try {
+    const raw = localStorage.getItem(STORED_SESSION);
+    const parsed = raw ? (JSON.parse(raw) as { me?: Me; workspace?: string | null }) : null;
+    return parsed?.me && Array.isArray(parsed.me.workspaces) ? { me: parsed.me, workspace: parsed.workspace ?? null } : null;
+  } catch {
+    return null;
+  }
 }
 
 export function useSession(): SessionState {
@@ -61,23 +83,32 @@ function accept(tokens: TokenResponse): void {
   refreshTimer = window.setTimeout(() => void refresh(), Math.max(10, tokens.expires_in - 60) * 1000);
 }
 
+type RefreshOutcome = 'ok' | 'signed-out' | 'unreachable';
+let refreshing: Promise<RefreshOutcome> | null = null;
+
 /** Exchanges the refresh cookie for a new access token. Concurrent callers share one request. */
-export function refresh(): Promise<boolean> {
-  refreshing ??= (async () => {
+function refreshOutcome(): Promise<RefreshOutcome> {
+  refreshing ??= (async (): Promise<RefreshOutcome> => {
     try {
       accept(await apiFetch<TokenResponse>('/v1/auth/refresh', { method: 'POST' }));
-      return true;
+      return 'ok';
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         setAccessToken(null);
         publish({ status: 'signed-out' });
+        return 'signed-out';
       }
-      return false;
+      return 'unreachable';
     } finally {
       refreshing = null;
     }
   })();
   return refreshing;
+}
+
+/** True when a fresh access token was obtained. */
+export async function refresh(): Promise<boolean> {
+  return (await refreshOutcome()) === 'ok';
 }
 
 setRefreshHandler(refresh);
@@ -93,17 +124,25 @@ export async function reloadMe(preferred?: string | null): Promise<void> {
   publish({ status: 'signed-in', me, workspace: pickWorkspace(me, preferred) });
 }
 
-/** On start: restore the session from the refresh cookie, if there is one. */
+/** On start: restore the session from the refresh cookie, if this browser was signed in. */
 export async function restoreSession(): Promise<void> {
-  if (await refresh()) {
-    try {
-      await reloadMe();
-      return;
-    } catch {
-      /* fall through to signed out */
-    }
+  const stored = storedSession();
+  // Never signed in here (or signed out): nothing to refresh, and probing would only earn a 401.
+  if (!stored) return publish({ status: 'signed-out' });
+  const offline = () => {
+    // Unreachable server, not a rejected session: stay signed in from the saved profile and retry on reconnect.
+    publish({ status: 'signed-in', me: stored.me, workspace: pickWorkspace(stored.me, stored.workspace) });
+    window.addEventListener('online', () => void restoreSession(), { once: true });
+  };
+  const outcome = await refreshOutcome();
+  if (outcome === 'signed-out') return;
+  if (outcome === 'unreachable') return offline();
+  try {
+    await reloadMe();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) publish({ status: 'signed-out' });
+    else offline();
   }
-  publish({ status: 'signed-out' });
 }
 
 export async function signIn(email: string, password: string): Promise<void> {

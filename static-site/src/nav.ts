@@ -79,6 +79,12 @@ export const NAV: NavGroup[] = [
         ready: true,
       },
       {
+        path: '/whatsapp/templates',
+        title: 'Templates',
+        description: 'Message templates per channel: synced from Meta or Twilio, previewed, and submitted for review.',
+        ready: true,
+      },
+      {
         path: '/whatsapp/messages',
         title: 'Messages',
         description: 'Every outgoing and incoming WhatsApp message with its delivery status.',

@@ -1,11 +1,12 @@
-//! Cold start of a Lambda bootstrap under a local Lambda Runtime API emulator: starts the binary 10 times
-//! with the environment the CDK stack gives the function, and reports init (exec → first
-//! `GET /2018-06-01/runtime/invocation/next`) and the first invocation (event handed out → its `/response`).
+//! Cold start of the Lambda bootstrap under a local Lambda Runtime API emulator: for every function
+//! (`WEBTRIGGER_FUNCTION`), starts the one `webtrigger-lambda` binary 10 times with the environment the CDK
+//! stack gives it, and reports init (exec → first `GET /2018-06-01/runtime/invocation/next`) and the first
+//! invocation (event handed out → its `/response`).
 //!
-//! `cargo build -p api-health && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start`
-//! Arguments: `[function] [bootstrap path] [event file]` (default `api-health target/debug/api-health
-//! events/apigw-v2-health.json`). Without the moto endpoint the function's AWS calls fail, which still
-//! measures init but not a realistic first invocation.
+//! `cargo build --release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [bootstrap] [function…]`
+//! (default bootstrap `target/release/webtrigger-lambda`, else `target/debug/…`; default every function).
+//! API functions get `GET /v1/health` (others answer it 404, still a full request), workers an empty SQS
+//! batch, the tick its scheduled event. Without the moto endpoint AWS calls fail: init is still measured.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,13 +22,26 @@ const RUNS: usize = 10;
 /// One run of the emulated execution environment: when the process started, and who hears the outcome.
 struct Run {
     started: Instant,
+    pid: Option<u32>,
     handed_out: Option<Instant>,
-    outcome: Option<oneshot::Sender<Result<(Duration, Duration), String>>>,
+    /// CPU time the process had used when it asked for its first event: init's own cost, which the
+    /// wall-clock figure mixes with whatever else the machine is running.
+    init_cpu: Option<Duration>,
+    outcome: Option<oneshot::Sender<Result<Sample, String>>>,
+}
+
+/// One run's figures: init wall time, init CPU time, first invocation wall time.
+type Sample = (Duration, Option<Duration>, Duration);
+
+/// Time the process has spent on a CPU (`/proc/<pid>/schedstat`, nanoseconds; Linux only).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
 #[derive(Clone)]
 struct Emulator {
-    event: Arc<String>,
+    event: Arc<Mutex<String>>,
     run: Arc<Mutex<Option<Run>>>,
 }
 
@@ -36,6 +50,7 @@ async fn next(State(emu): State<Emulator>) -> (HeaderMap, String) {
     let first = match emu.run.lock().unwrap().as_mut() {
         Some(run) if run.handed_out.is_none() => {
             run.handed_out = Some(Instant::now());
+            run.init_cpu = run.pid.and_then(cpu_time);
             true
         }
         _ => false,
@@ -49,10 +64,10 @@ async fn next(State(emu): State<Emulator>) -> (HeaderMap, String) {
     headers.insert("lambda-runtime-deadline-ms", deadline.as_millis().to_string().parse().unwrap());
     headers.insert("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench".parse().unwrap());
     headers.insert("lambda-runtime-trace-id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".parse().unwrap());
-    (headers, emu.event.as_ref().clone())
+    (headers, emu.event.lock().unwrap().clone())
 }
 
-fn finish(emu: &Emulator, outcome: impl FnOnce(&Run) -> Result<(Duration, Duration), String>) -> StatusCode {
+fn finish(emu: &Emulator, outcome: impl FnOnce(&Run) -> Result<Sample, String>) -> StatusCode {
     let mut guard = emu.run.lock().unwrap();
     if let Some(run) = guard.as_mut() {
         let result = outcome(run);
@@ -66,10 +81,10 @@ fn finish(emu: &Emulator, outcome: impl FnOnce(&Run) -> Result<(Duration, Durati
 async fn response(State(emu): State<Emulator>, body: String) -> StatusCode {
     finish(&emu, |run| {
         let handed_out = run.handed_out.ok_or("response before any event")?;
-        if !body.contains("statusCode") && !body.contains("batchItemFailures") {
+        if !["statusCode", "batchItemFailures", "minutes_run"].iter().any(|k| body.contains(k)) {
             return Err(format!("unexpected response: {body}"));
         }
-        Ok((handed_out - run.started, handed_out.elapsed()))
+        Ok((handed_out - run.started, run.init_cpu, handed_out.elapsed()))
     })
 }
 
@@ -77,50 +92,31 @@ async fn error(State(emu): State<Emulator>, body: String) -> StatusCode {
     finish(&emu, |_| Err(format!("the function reported an error: {body}")))
 }
 
+/// The event a function's first invocation gets: its trigger's shape.
+fn event_for(function: &str) -> anyhow::Result<String> {
+    let file = |name: &str| std::fs::read_to_string(webtrigger_tests::workspace_file(&format!("events/{name}")));
+    Ok(match function {
+        "cron-tick" => file("eventbridge-schedule.json")?,
+        "worker-echo" => file("sqs-echo-batch.json")?,
+        f if f.starts_with("worker-") => r#"{"Records":[]}"#.to_owned(),
+        _ => file("apigw-v2-health.json")?,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let function = args.first().cloned().unwrap_or_else(|| "api-health".into());
-    let bootstrap = args.get(1).map(Into::into).unwrap_or_else(|| webtrigger_tests::workspace_file(&format!("target/debug/{function}")));
-    let event_file = args.get(2).map(Into::into).unwrap_or_else(|| webtrigger_tests::workspace_file("events/apigw-v2-health.json"));
-    anyhow::ensure!(bootstrap.is_file(), "{} is not built: cargo build -p {function}", bootstrap.display());
-
-    // The environment the stack gives every function (infra-cdk `baseEnv` and RustFunction), plus what
-    // the Lambda service sets; AWS calls go to moto when it is running.
-    let mut env: Vec<(String, String)> = vec![
-        ("WEBTRIGGER_BACKEND".into(), "aws".into()),
-        ("WEBTRIGGER_SECRETS_PREFIX".into(), "webtrigger/".into()),
-        ("RUST_LOG".into(), "info".into()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-        ("AWS_LAMBDA_FUNCTION_NAME".into(), function.clone()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "256".into()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{function}")),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), "bench".into()),
-    ];
-    match std::env::var("WEBTRIGGER_TEST_AWS_ENDPOINT") {
-        Ok(endpoint) => {
-            let (_, aws) = webtrigger_tests::aws_resources_with_queues().await;
-            env.push(("WEBTRIGGER_AWS_ENDPOINT".into(), endpoint));
-            env.push(("WEBTRIGGER_TABLE".into(), aws.table));
-            env.push(("WEBTRIGGER_KMS_KEY_ID".into(), aws.kms_key_id));
-            env.retain(|(k, _)| k != "WEBTRIGGER_SECRETS_PREFIX");
-            env.push(("WEBTRIGGER_SECRETS_PREFIX".into(), aws.secrets_prefix));
-            for (name, url) in aws.queue_urls {
-                env.push((format!("WEBTRIGGER_QUEUE_URL_{}", name.to_uppercase().replace('-', "_")), url));
-            }
-        }
-        Err(_) => {
-            eprintln!("WEBTRIGGER_TEST_AWS_ENDPOINT unset: AWS calls will fail (init is still measured)");
-            env.push(("WEBTRIGGER_TABLE".into(), "bench".into()));
-            env.push(("WEBTRIGGER_KMS_KEY_ID".into(), "bench".into()));
-            env.push(("WEBTRIGGER_AWS_ENDPOINT".into(), "http://127.0.0.1:9".into()));
-        }
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--")).peekable();
+    let bootstrap = match args.next_if(|a| a.contains('/')) {
+        Some(path) => path.into(),
+        None => ["release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}/webtrigger-lambda"))).into_iter().find(|p| p.is_file()).unwrap_or_default(),
+    };
+    anyhow::ensure!(bootstrap.is_file(), "the bootstrap is not built: cargo build --release -p webtrigger-lambda");
+    let mut functions: Vec<String> = args.collect();
+    if functions.is_empty() {
+        functions = webtrigger::lambda::Function::all().map(|f| f.name().to_owned()).collect();
     }
-
-    let emu = Emulator { event: Arc::new(std::fs::read_to_string(&event_file)?), run: Arc::default() };
+    let env = stack_environment().await;
+    let emu = Emulator { event: Arc::default(), run: Arc::default() };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
@@ -131,26 +127,72 @@ async fn main() -> anyhow::Result<()> {
     let api = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let (mut inits, mut firsts) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        let (tx, rx) = oneshot::channel();
-        let mut command = std::process::Command::new(&bootstrap);
-        command.env_clear().envs(env.iter().cloned()).env("AWS_LAMBDA_RUNTIME_API", api.to_string()).stdout(std::process::Stdio::null());
-        *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), handed_out: None, outcome: Some(tx) });
-        let mut child = command.spawn()?;
-        // A generous bound so a bootstrap that dies or hangs fails the bench instead of stalling it.
-        let outcome = match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(r) => r?,
-            Err(_) => Err(format!("no response within 60 s (exit status: {:?})", child.try_wait()?)),
-        };
-        child.kill().ok();
-        child.wait()?;
-        let (init, first) = outcome.map_err(anyhow::Error::msg)?;
-        inits.push(init);
-        firsts.push(first);
+    println!("cold start of {} ({} bytes), {RUNS} runs per function", bootstrap.display(), std::fs::metadata(&bootstrap)?.len());
+    for function in functions {
+        *emu.event.lock().unwrap() = event_for(&function)?;
+        let (mut inits, mut cpus, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let (tx, rx) = oneshot::channel();
+            let mut command = std::process::Command::new(&bootstrap);
+            command.env_clear().envs(env.iter().cloned()).env("WEBTRIGGER_FUNCTION", &function).env("AWS_LAMBDA_FUNCTION_NAME", &function);
+            command.env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")).env("AWS_LAMBDA_RUNTIME_API", api.to_string()).stdout(std::process::Stdio::null());
+            *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), pid: None, handed_out: None, init_cpu: None, outcome: Some(tx) });
+            let mut child = command.spawn()?;
+            if let Some(run) = emu.run.lock().unwrap().as_mut() {
+                run.pid = Some(child.id());
+            }
+            // A generous bound so a bootstrap that dies or hangs fails the bench instead of stalling it.
+            let outcome = match tokio::time::timeout(Duration::from_secs(60), rx).await {
+                Ok(r) => r?,
+                Err(_) => Err(format!("no response within 60 s (exit status: {:?})", child.try_wait()?)),
+            };
+            child.kill().ok();
+            child.wait()?;
+            let (init, cpu, first) = outcome.map_err(|e| anyhow::anyhow!("{function}: {e}"))?;
+            inits.push(init);
+            cpus.extend(cpu);
+            firsts.push(first);
+        }
+        webtrigger_tests::latency::report(&format!("{function}: init (exec → first /next)"), inits);
+        if !cpus.is_empty() {
+            webtrigger_tests::latency::report(&format!("{function}: init CPU time"), cpus);
+        }
+        webtrigger_tests::latency::report(&format!("{function}: first invocation"), firsts);
     }
-    println!("cold start of {} ({}), {RUNS} runs", function, bootstrap.display());
-    webtrigger_tests::latency::report("init (exec → first /next)", inits);
-    webtrigger_tests::latency::report("first invocation (event → /response)", firsts);
     Ok(())
+}
+
+/// The environment the stack gives every function (infra-cdk `baseEnv` and RustFunction) and what the
+/// Lambda service sets; AWS calls go to moto when it is running.
+async fn stack_environment() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("WEBTRIGGER_BACKEND".into(), "aws".into()),
+        ("RUST_LOG".into(), "info".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), "bench".into()),
+    ];
+    match std::env::var("WEBTRIGGER_TEST_AWS_ENDPOINT") {
+        Ok(endpoint) => {
+            let (_, aws) = webtrigger_tests::aws_resources_with_queues().await;
+            env.push(("WEBTRIGGER_AWS_ENDPOINT".into(), endpoint));
+            env.push(("WEBTRIGGER_TABLE".into(), aws.table));
+            env.push(("WEBTRIGGER_KMS_KEY_ID".into(), aws.kms_key_id));
+            env.push(("WEBTRIGGER_SECRETS_PREFIX".into(), aws.secrets_prefix));
+            for (name, url) in aws.queue_urls {
+                env.push((format!("WEBTRIGGER_QUEUE_URL_{}", name.to_uppercase().replace('-', "_")), url));
+            }
+        }
+        Err(_) => {
+            eprintln!("WEBTRIGGER_TEST_AWS_ENDPOINT unset: AWS calls will fail (init is still measured)");
+            env.push(("WEBTRIGGER_SECRETS_PREFIX".into(), "webtrigger/".into()));
+            env.push(("WEBTRIGGER_TABLE".into(), "bench".into()));
+            env.push(("WEBTRIGGER_KMS_KEY_ID".into(), "bench".into()));
+            env.push(("WEBTRIGGER_AWS_ENDPOINT".into(), "http://127.0.0.1:9".into()));
+        }
+    }
+    env
 }

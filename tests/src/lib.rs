@@ -72,7 +72,10 @@ pub async fn aws_resources(name: &str) -> (aws_config::SdkConfig, AwsConfig) {
 /// An AWS-backed `AppState` on fresh moto resources, with every platform queue created.
 pub async fn aws_state_with_clock(clock: Arc<dyn Clock>) -> AppState {
     let (sdk, config) = aws_resources_with_queues().await;
-    AppState::aws_from_sdk(&sdk, &config, clock)
+    let mut state = AppState::aws_from_sdk(&sdk, &config, clock.clone());
+    let dynamo = webtrigger::adapters::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table, clock);
+    state.table = Arc::new(moto_table::SerialWrites::new(dynamo));
+    state
 }
 
 /// Fresh moto resources plus every platform queue under a unique name, their URLs in the config (as
@@ -93,7 +96,9 @@ pub async fn aws_resources_with_queues() -> (aws_config::SdkConfig, AwsConfig) {
 
 pub mod browser;
 pub mod latency;
+pub mod moto_table;
 pub mod provider_fakes;
+pub mod template_fakes;
 
 /// Path of a file under the workspace root.
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {

@@ -62,6 +62,8 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct ProviderFake {
     inner: Arc<Mutex<Inner>>,
+    /// Meta and Twilio template data (`template_fakes`).
+    pub templates: crate::template_fakes::Templates,
     pub base_url: String,
 }
 
@@ -69,7 +71,7 @@ impl ProviderFake {
     /// Starts the fake on a free loopback port.
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let fake = Self { inner: Arc::default(), base_url: format!("http://{}", listener.local_addr().expect("addr")) };
+        let fake = Self { inner: Arc::default(), templates: Default::default(), base_url: format!("http://{}", listener.local_addr().expect("addr")) };
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
             .route("/v23.0/{pnid}/messages", post(meta))
@@ -78,6 +80,7 @@ impl ProviderFake {
             .route("/whapi/users/login", get(whapi_login))
             .route("/whapi/users/login/{phone}", get(whapi_pairing))
             .route("/push/{name}", post(push_service))
+            .merge(crate::template_fakes::routes())
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         fake
@@ -85,7 +88,7 @@ impl ProviderFake {
 
     /// Base URLs to configure the platform with.
     pub fn urls(&self) -> webtrigger::whatsapp::providers::ProviderUrls {
-        webtrigger::whatsapp::providers::ProviderUrls { twilio: self.base_url.clone(), meta: format!("{}/v23.0", self.base_url), whapi: format!("{}/whapi", self.base_url) }
+        webtrigger::whatsapp::providers::ProviderUrls { twilio: self.base_url.clone(), meta: format!("{}/v23.0", self.base_url), whapi: format!("{}/whapi", self.base_url), twilio_content: format!("{}/content", self.base_url) }
     }
 
     /// The next sends to `to` (digits, no `+`) fail with these, in order; later ones succeed.
@@ -102,7 +105,7 @@ impl ProviderFake {
     }
 
     /// Records the request; returns the scripted failure for `to`, if any, and a fresh message number.
-    fn take(&self, provider: &'static str, path: String, headers: &HeaderMap, body: Value, to: String) -> (Option<Failure>, u64) {
+    pub(crate) fn take(&self, provider: &'static str, path: String, headers: &HeaderMap, body: Value, to: String) -> (Option<Failure>, u64) {
         let mut inner = self.inner.lock().unwrap();
         let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let key = to.trim_start_matches("whatsapp:").trim_start_matches('+').to_owned();
@@ -113,7 +116,7 @@ impl ProviderFake {
     }
 }
 
-fn respond(status: u16, body: Value, retry_after: Option<u64>) -> Response {
+pub(crate) fn respond(status: u16, body: Value, retry_after: Option<u64>) -> Response {
     let mut r = (StatusCode::from_u16(status).expect("status"), axum::Json(body)).into_response();
     if let Some(s) = retry_after {
         r.headers_mut().insert(header::RETRY_AFTER, s.to_string().parse().expect("digits"));

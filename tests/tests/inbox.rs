@@ -90,7 +90,7 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers);
+on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers, teams_round_robin_canned_replies_and_labels, live_stream_follows_the_inbox_and_catches_up);
 
 async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state: AppState) {
     let fake = ProviderFake::start().await;
@@ -277,4 +277,245 @@ async fn twilio_and_whapi_receivers(mut state: AppState) {
     assert_eq!(raw(&mut anon, Method::POST, &whapi_path, &[("x-webhook-secret", &whapi_secret)], "application/json", "not json").await, 200);
     drain(&state).await;
     assert_eq!(state.queue.depth("webhook-process-dlq").await.unwrap(), 1);
+}
+
+/// Signs up `email`, joins `ws` with `role` through an invite from `owner`, and returns (client, user id).
+async fn join(owner: &mut Client, state: &AppState, ws: &str, email: &str, role: &str) -> (Client, String) {
+    let invite = owner.post(&format!("/v1/workspaces/{ws}/invites"), json!({"email": email, "role": role})).await;
+    let token = invite.data()["accept_path"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned();
+    let mut c = Client::new(state.clone());
+    let id = c.sign_up(email).await;
+    assert_eq!(c.post("/v1/invites/accept", json!({"token": token})).await.status, 201);
+    (c, id)
+}
+
+async fn teams_round_robin_canned_replies_and_labels(mut state: AppState) {
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let (mut bob, bob_id) = join(&mut ada, &state, &ws, "bob@example.com", "agent").await;
+    let (mut cara, cara_id) = join(&mut ada, &state, &ws, "cara@example.com", "agent").await;
+    let (_vic, vic_id) = join(&mut ada, &state, &ws, "vic@example.com", "viewer").await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
+    let meta_path = meta.data()["webhook_path"].as_str().unwrap().to_owned();
+    let mut anon = Client::new(state.clone());
+    for (i, (from, text)) in [("16505550001", "Where is my refund?"), ("16505550002", "Hi there"), ("16505550003", "Order help")].into_iter().enumerate() {
+        let body = meta_inbound(&format!("wamid.T{i}"), from, text);
+        assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
+    }
+    drain(&state).await;
+    let convs = ada.get(&p("conversations")).await.data()["conversations"].as_array().unwrap().clone();
+    assert_eq!(convs.len(), 3);
+    let conv_of = |phone: &str| convs.iter().find(|c| c["contact"] == format!("+{phone}")).unwrap()["id"].as_str().unwrap().to_owned();
+    let (c1, c2, c3) = (conv_of("16505550001"), conv_of("16505550002"), conv_of("16505550003"));
+
+    // The picker lists every member with availability; assignment goes to any teammate who can reply.
+    let agents = ada.get(&p("agents")).await;
+    assert_eq!(agents.data().as_array().unwrap().len(), 4, "{}", agents.body);
+    assert!(agents.data().as_array().unwrap().iter().all(|a| a["availability"] == "online"));
+    assert_eq!(ada.post(&p(&format!("conversations/{c1}/assign")), json!({"assignee": bob_id})).await.data()["assignee"], bob_id.as_str());
+    ada.post(&p(&format!("conversations/{c1}/assign")), json!({"assignee": vic_id})).await.assert_error(422, "validation_failed");
+    let bobs = bob.get(&p(&format!("conversations?assignee={bob_id}"))).await;
+    assert_eq!(bobs.data()["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect::<Vec<_>>(), [c1.as_str()]);
+
+    // Teams: owners and admins manage them, members must be able to reply.
+    bob.post(&p("teams"), json!({"name": "Billing", "members": [bob_id]})).await.assert_error(403, "forbidden");
+    ada.post(&p("teams"), json!({"name": " ", "members": []})).await.assert_error(422, "validation_failed");
+    ada.post(&p("teams"), json!({"name": "Billing", "members": [bob_id, vic_id]})).await.assert_error(422, "validation_failed");
+    let team = ada.post(&p("teams"), json!({"name": "Billing", "members": [bob_id, cara_id]})).await;
+    assert_eq!(team.status, 201, "{}", team.body);
+    let team_id = team.data()["id"].as_str().unwrap().to_owned();
+    assert_eq!(ada.get(&p("teams")).await.data()[0]["members"].as_array().unwrap().len(), 2);
+
+    // Round-robin skips members who are away; with everyone away the conversation waits on the team.
+    assert_eq!(cara.call(Method::PUT, &p("agents/me/availability"), Some(json!({"availability": "away"}))).await.data()["availability"], "away");
+    for conv in [&c2, &c3] {
+        let r = ada.post(&p(&format!("conversations/{conv}/assign")), json!({"team_id": team_id, "round_robin": true})).await;
+        assert_eq!((r.data()["assignee"].as_str(), r.data()["team_id"].as_str()), (Some(bob_id.as_str()), Some(team_id.as_str())), "{}", r.body);
+    }
+    cara.call(Method::PUT, &p("agents/me/availability"), Some(json!({"availability": "online"}))).await;
+    let mut picks = Vec::new();
+    for _ in 0..2 {
+        // The conversation's team is kept when the request names none.
+        picks.push(ada.post(&p(&format!("conversations/{c3}/assign")), json!({"round_robin": true})).await.data()["assignee"].as_str().unwrap().to_owned());
+    }
+    picks.sort();
+    let mut both = vec![bob_id.clone(), cara_id.clone()];
+    both.sort();
+    assert_eq!(picks, both, "two turns go to each available member once");
+    for who in [&mut bob, &mut cara] {
+        who.call(Method::PUT, &p("agents/me/availability"), Some(json!({"availability": "away"}))).await;
+    }
+    let waiting = ada.post(&p(&format!("conversations/{c2}/assign")), json!({"round_robin": true})).await;
+    assert_eq!((waiting.data()["assignee"].as_str(), waiting.data()["team_id"].as_str()), (None, Some(team_id.as_str())));
+    assert_eq!(ada.get(&p(&format!("conversations?team_id={team_id}"))).await.data()["conversations"].as_array().unwrap().len(), 2);
+    let freed = ada.post(&p(&format!("conversations/{c2}/assign")), json!({"assignee": null, "team_id": null})).await;
+    assert_eq!(freed.data()["team_id"], Value::Null);
+    ada.post(&p(&format!("conversations/{c2}/assign")), json!({"team_id": "team_nope"})).await.assert_error(422, "validation_failed");
+
+    // Canned replies: unique short codes, renamed codes free the old one.
+    let refund = ada.post(&p("canned-replies"), json!({"short_code": "/Refund", "content": "Refunds take 5 working days."})).await;
+    assert_eq!((refund.status, refund.data()["short_code"].as_str()), (201, Some("refund")), "{}", refund.body);
+    bob.post(&p("canned-replies"), json!({"short_code": "refund", "content": "Other"})).await.assert_error(409, "conflict");
+    bob.post(&p("canned-replies"), json!({"short_code": "two words", "content": "x"})).await.assert_error(422, "validation_failed");
+    let refund_id = refund.data()["id"].as_str().unwrap().to_owned();
+    let renamed = ada.call(Method::PUT, &p(&format!("canned-replies/{refund_id}")), Some(json!({"short_code": "refunds", "content": "Refunds take 5 working days."}))).await;
+    assert_eq!(renamed.data()["short_code"], "refunds", "{}", renamed.body);
+    assert_eq!(bob.post(&p("canned-replies"), json!({"short_code": "refund", "content": "Short version"})).await.status, 201);
+    let codes: Vec<String> = ada.get(&p("canned-replies")).await.data().as_array().unwrap().iter().map(|c| c["short_code"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(codes, ["refund", "refunds"]);
+    assert_eq!(ada.call(Method::DELETE, &p(&format!("canned-replies/{refund_id}")), None).await.status, 200);
+    assert_eq!(ada.get(&p("canned-replies")).await.data().as_array().unwrap().len(), 1);
+
+    // Labels added, then one removed.
+    ada.call(Method::PUT, &p(&format!("conversations/{c1}/labels")), Some(json!({"labels": ["billing", "urgent"]}))).await;
+    let removed = ada.call(Method::PUT, &p(&format!("conversations/{c1}/labels")), Some(json!({"labels": ["billing"]}))).await;
+    assert_eq!(removed.data()["labels"], json!(["billing"]));
+    assert_eq!(ada.get(&p("conversations?label=urgent")).await.data()["conversations"].as_array().unwrap().len(), 0);
+
+    // Pending is a status of its own; the contact panel and search.
+    assert_eq!(ada.post(&p(&format!("conversations/{c1}/pending")), json!({})).await.data()["status"], "pending");
+    assert_eq!(ada.get(&p("conversations?status=pending")).await.data()["conversations"][0]["id"], c1.as_str());
+    let panel = ada.get(&p(&format!("conversations/{c1}/contact"))).await;
+    assert_eq!((panel.data()["phone"].as_str(), panel.data()["name"].as_str(), panel.data()["opted_out"].as_bool()), (Some("+16505550001"), Some("Sheena Nelson"), Some(false)), "{}", panel.body);
+    let found = ada.get(&p("inbox/search?q=REFUND")).await;
+    let hits = found.data()["messages"].as_array().unwrap();
+    assert_eq!(hits.iter().map(|h| h["conversation_id"].as_str().unwrap()).collect::<Vec<_>>(), [c1.as_str()], "{}", found.body);
+    assert_eq!(ada.get(&p("inbox/search?q=0002")).await.data()["conversations"][0]["id"], c2.as_str(), "by phone digits");
+    ada.get(&p("inbox/search?q=x")).await.assert_error(422, "validation_failed");
+
+    // Other tenants reach none of it.
+    let mut eve = Client::new(state.clone());
+    eve.sign_up("eve@example.com").await;
+    eve.create_workspace("Eve").await;
+    assert!(matches!(eve.get(&p("teams")).await.status, 403 | 404));
+    assert!(matches!(eve.get(&p("canned-replies")).await.status, 403 | 404));
+}
+
+/// Reads a Server-Sent Events response body event by event: (id, JSON data).
+struct SseReader {
+    body: axum::body::Body,
+    buf: String,
+}
+
+impl SseReader {
+    /// The next event; a stream that stays silent for 30 s fails the test rather than hanging it.
+    async fn next(&mut self) -> (Option<String>, Value) {
+        use http_body_util::BodyExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let id = block.lines().find_map(|l| l.strip_prefix("id:")).map(|s| s.trim().to_owned());
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return (id, serde_json::from_str(&data).unwrap());
+            }
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(30), self.body.frame()).await.expect("the stream stayed silent").expect("the stream ended").unwrap();
+            if let Ok(bytes) = frame.into_data() {
+                self.buf.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    /// Events until one of `kind` whose entry text is `text`; returns the ids seen on the way.
+    async fn until_text(&mut self, kind: &str, text: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        loop {
+            let (id, data) = self.next().await;
+            ids.extend(id);
+            if data["kind"] == kind && data["data"]["entry"]["text"] == text {
+                return ids;
+            }
+        }
+    }
+}
+
+async fn open_stream(state: &AppState, path: &str, last_event_id: Option<&str>) -> (u16, SseReader) {
+    use tower::ServiceExt;
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state.clone(), None);
+    let mut req = axum::http::Request::builder().uri(path);
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    let mut request = req.body(axum::body::Body::empty()).unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo::<std::net::SocketAddr>("198.51.100.7:4000".parse().unwrap()));
+    let response = app.oneshot(request).await.unwrap();
+    (response.status().as_u16(), SseReader { body: response.into_body(), buf: String::new() })
+}
+
+async fn live_stream_follows_the_inbox_and_catches_up(mut state: AppState) {
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
+    let meta_path = meta.data()["webhook_path"].as_str().unwrap().to_owned();
+    let mut anon = Client::new(state.clone());
+    let mut deliver = async |id: &str, text: &str| {
+        let body = meta_inbound(id, "16505551234", text);
+        assert_eq!(raw(&mut anon, Method::POST, &meta_path, &[("x-hub-signature-256", &meta_signature(&body))], "application/json", &body).await, 200);
+        drain(&state).await;
+    };
+
+    // The stream takes a single-use ticket, never the access token.
+    let ticket = |r: &client::Reply| r.data()["ticket"].as_str().unwrap().to_owned();
+    assert_eq!(open_stream(&state, &p("events/stream"), None).await.0, 401);
+    assert_eq!(open_stream(&state, &p("events/stream?ticket=bogus"), None).await.0, 401);
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (status, mut live) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), None).await;
+    assert_eq!(status, 200);
+    let (ready_id, ready) = live.next().await;
+    assert_eq!(ready["kind"], "ready");
+    let ready_id = ready_id.expect("ready carries a cursor");
+    assert_eq!(open_stream(&state, &p(&format!("events/stream?ticket={t}")), None).await.0, 401, "a ticket opens one stream");
+
+    // A signed webhook shows up on the open stream, with the conversation change.
+    deliver("wamid.L1", "Hello live").await;
+    let ids = live.until_text("message.new", "Hello live").await;
+    let convs = ada.get(&p("conversations")).await.data()["conversations"].as_array().unwrap().clone();
+    let conv = convs[0]["id"].as_str().unwrap().to_owned();
+    ada.post(&p(&format!("conversations/{conv}/assign")), json!({"round_robin": true})).await;
+    let mut last = ids.last().cloned().unwrap();
+    loop {
+        let (id, data) = live.next().await;
+        last = id.unwrap_or(last);
+        if data["kind"] == "conversation.updated" && data["data"]["conversation"]["assignee"].is_string() {
+            break;
+        }
+    }
+    drop(live);
+
+    // Away for a while: what happened meanwhile is replayed from the cursor, then the stream goes on.
+    deliver("wamid.L2", "While you were away").await;
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (_, mut again) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), Some(&last)).await;
+    let first = again.next().await.1;
+    assert_eq!((first["kind"].as_str(), first["data"]["entry"]["text"].as_str()), (Some("message.new"), Some("While you were away")), "{first}");
+    deliver("wamid.L3", "And now live again").await;
+    again.until_text("message.new", "And now live again").await;
+
+    // An unreadable or too-old cursor asks the client to reload.
+    let t = ticket(&ada.post(&p("events/ticket"), json!({})).await);
+    let (_, mut stale) = open_stream(&state, &p(&format!("events/stream?ticket={t}")), Some("01ARZ3NDEKTSV4RRFFQ69G5FAV")).await;
+    assert_eq!(stale.next().await.1["kind"], "reset");
+    let caught = ada.get(&p(&format!("events?after={ready_id}"))).await;
+    let texts: Vec<&str> = caught.data()["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "message.new").filter_map(|e| e["data"]["entry"]["text"].as_str()).collect();
+    assert_eq!(texts, ["Hello live", "While you were away", "And now live again"]);
+
+    // Tickets are per workspace and per member.
+    let mut eve = Client::new(state.clone());
+    eve.sign_up("eve@example.com").await;
+    let eve_ws = eve.create_workspace("Eve").await;
+    eve.post(&p("events/ticket"), json!({})).await.assert_error(404, "not_found");
+    let eve_ticket = ticket(&eve.post(&format!("/v1/workspaces/{eve_ws}/events/ticket"), json!({})).await);
+    assert_eq!(open_stream(&state, &p(&format!("events/stream?ticket={eve_ticket}")), None).await.0, 401, "another workspace's ticket");
 }

@@ -1,5 +1,6 @@
-// A Rust Lambda: the `bootstrap` built by `cargo lambda build --release --arm64` into
-// <repo>/target/lambda/<name>/, on provided.al2023 / arm64 with JSON logs kept a month.
+// A Rust Lambda: the one `webtrigger-lambda` bootstrap (`cargo lambda build --release --arm64` into
+// <repo>/target/lambda/webtrigger-lambda/) that every function shares, with `WEBTRIGGER_FUNCTION` naming
+// its handler; on provided.al2023 / arm64 with JSON logs kept a month.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,10 +12,12 @@ import { Construct } from 'constructs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PLACEHOLDER_ASSET = path.resolve(here, '../../placeholder-asset');
 export const DEFAULT_ASSET_ROOT = path.resolve(here, '../../../target/lambda');
+/** The bootstrap's binary name (functions/lambda), so its directory under the asset root. */
+export const BOOTSTRAP_BINARY = 'webtrigger-lambda';
 
 export interface RustFunctionProps {
-  /** The crate name under functions/, e.g. `api-health`. */
-  readonly crate: string;
+  /** The handler, as `WEBTRIGGER_FUNCTION` names it (`webtrigger::lambda::Function`), e.g. `api-health`. */
+  readonly entry: string;
   readonly description: string;
   readonly assetRoot: string;
   readonly environment: Record<string, string>;
@@ -49,8 +52,8 @@ export function bootstrapProblem(bootstrap: string): string | undefined {
 }
 
 /** Where the function's code comes from: the built binary, or (only when allowed) the placeholder. */
-export function assetFor(assetRoot: string, crate: string, allowPlaceholder: boolean): { dir: string; problem?: string; placeholder: boolean } {
-  const dir = path.join(assetRoot, crate);
+export function assetFor(assetRoot: string, allowPlaceholder: boolean): { dir: string; problem?: string; placeholder: boolean } {
+  const dir = path.join(assetRoot, BOOTSTRAP_BINARY);
   const problem = bootstrapProblem(path.join(dir, 'bootstrap'));
   if (problem === undefined) return { dir, placeholder: false };
   return allowPlaceholder ? { dir: PLACEHOLDER_ASSET, problem, placeholder: true } : { dir, problem, placeholder: false };
@@ -64,10 +67,10 @@ export function placeholdersAllowed(scope: Construct): boolean {
 
 export class RustFunction extends lambda.Function {
   readonly usesPlaceholder: boolean;
-  readonly crate: string;
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: RustFunctionProps) {
-    const asset = assetFor(props.assetRoot, props.crate, placeholdersAllowed(scope));
+    const asset = assetFor(props.assetRoot, placeholdersAllowed(scope));
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -81,19 +84,19 @@ export class RustFunction extends lambda.Function {
       code: lambda.Code.fromAsset(fs.existsSync(asset.dir) ? asset.dir : PLACEHOLDER_ASSET),
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
-      environment: { RUST_LOG: 'info', ...props.environment },
+      environment: { RUST_LOG: 'info', ...props.environment, WEBTRIGGER_FUNCTION: props.entry },
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
     });
     this.usesPlaceholder = asset.placeholder;
-    this.crate = props.crate;
+    this.entry = props.entry;
     // Every RustFunction checks its own artifact, so no function can be left out of the check.
     if (asset.placeholder) {
       Annotations.of(this).addWarningV2('webtrigger:placeholder', `${asset.problem}: using a placeholder bootstrap (allowPlaceholders)`);
     } else if (asset.problem) {
       const problem = asset.problem;
-      this.node.addValidation({ validate: () => [`${props.crate}: ${problem}. Build it with scripts/deploy.sh (cargo lambda build --release --arm64), or synth with --context allowPlaceholders=true`] });
+      this.node.addValidation({ validate: () => [`${props.entry}: ${problem}. Build it with scripts/deploy.sh (cargo lambda build --release --arm64 -p webtrigger-lambda), or synth with --context allowPlaceholders=true`] });
     }
   }
 }

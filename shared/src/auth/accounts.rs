@@ -58,6 +58,12 @@ fn unauthorized() -> ApiError {
     ApiError::Unauthorized
 }
 
+/// The account registered under an email, if any.
+pub async fn user_by_email(state: &AppState, email: &Email) -> Result<Option<UserId>, ApiError> {
+    let pointer = state.table.get(&email_key(email)).await?;
+    Ok(pointer.and_then(|p| p.attrs.get("user_id")?.as_str().and_then(|u| UserId::parse(u).ok())))
+}
+
 pub async fn load_profile(state: &AppState, user: &UserId) -> Result<Profile, ApiError> {
     let item = state.table.get(&profile_key(user)).await?.ok_or_else(unauthorized)?;
     Ok(item.parse()?)
@@ -103,11 +109,11 @@ pub async fn log_in(state: &AppState, email: &str, password: &str, ip: &str, cli
     }
     let secret = SecretString::from(password.to_owned());
     let user = match Email::parse(email) {
-        Ok(email) => state.table.get(&email_key(&email)).await?.and_then(|p| p.attrs.get("user_id")?.as_str().map(str::to_owned)),
+        Ok(email) => user_by_email(state, &email).await?,
         Err(_) => None,
     };
-    let verified = match user.as_deref().map(UserId::parse) {
-        Some(Ok(user)) => {
+    let verified = match user {
+        Some(user) => {
             let profile = load_profile(state, &user).await?;
             password::verify(&secret, &profile.password_hash).await.then_some(user)
         }
@@ -212,12 +218,17 @@ pub async fn change_password(state: &AppState, user: &UserId, current_sid: &str,
     let new = NewPassword::parse(new, &profile.email)?;
     profile.password_hash = password::hash(new.secret()).await;
     save_profile(state, user, &profile).await?;
+    revoke_sessions(state, user, Some(current_sid)).await
+}
+
+/// Revokes every live session of a user except `keep` (the caller's own, when it stays signed in).
+pub async fn revoke_sessions(state: &AppState, user: &UserId, keep: Option<&str>) -> Result<(), ApiError> {
     let mut cursor = None;
     loop {
         let page = state.table.query(Query::partition(format!("USER#{user}")).prefix("SESSION#").after(cursor)).await?;
         for session in page.items {
             let sid = session.key.sk.trim_start_matches("SESSION#");
-            if sid != current_sid && session.attrs.get("revoked") == Some(&false.into()) {
+            if Some(sid) != keep && session.attrs.get("revoked") == Some(&false.into()) {
                 revoke_session(state, user, sid).await?;
             }
         }

@@ -2,10 +2,12 @@
 //! capability through which every tenant-scoped operation must pass.
 
 pub mod accounts;
+pub mod mailer;
 pub mod password;
 pub mod permissions;
 pub mod principal;
 pub mod ratelimit;
+pub mod reset;
 mod routes;
 pub mod tokens;
 pub mod types;

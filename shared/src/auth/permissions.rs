@@ -31,6 +31,10 @@ pub enum Action {
     FlowsStart,
     /// Captured answers and funnels (contact PII).
     FlowsData,
+    /// Contacts (import, edit, GDPR erase) and audiences.
+    ContactsManage,
+    /// WhatsApp broadcasts: create, schedule, start, cancel.
+    BroadcastsManage,
 }
 
 /// (action, roles allowed, API key scope allowed; `None` means API keys may not).
@@ -52,6 +56,8 @@ pub const PERMISSIONS: &[(Action, &[Role], Option<Scope>)] = &[
     (Action::FlowsPublish, &[Owner, Admin], None),
     (Action::FlowsStart, &[Owner, Admin, Editor], Some(Scope::MessagesSend)),
     (Action::FlowsData, &[Owner, Admin, Editor], None),
+    (Action::ContactsManage, &[Owner, Admin, Editor], None),
+    (Action::BroadcastsManage, &[Owner, Admin, Editor], None),
 ];
 
 fn entry(action: Action) -> (&'static [Role], Option<Scope>) {

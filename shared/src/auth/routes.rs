@@ -31,6 +31,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(set_default_workspace))
         .routes(routes!(accept_invite))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(confirm_password_reset))
         .merge(crate::push::devices::api())
 }
 
@@ -171,4 +173,32 @@ struct AcceptInvite {
     (status = 201, description = "Created", body = Envelope<members::Member>), (status = 404, description = "Not found (or not yours)", body = ErrorEnvelope), (status = 409, description = "Conflict", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
 async fn accept_invite(State(state): State<AppState>, principal: Principal, meta: RequestMeta, ApiJson(body): ApiJson<AcceptInvite>) -> ApiResult<members::Member> {
     Ok(ApiOk::created(invites::accept(&state, &principal, &meta, &body.token).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ResetRequest {
+    email: String,
+}
+
+/// Emails a one-hour, single-use reset link if the address has an account. Always 202, whether or not it
+/// does; `email_delivery` false means this server sends no email at all. Rate limited per email and IP.
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = ResetRequest, responses(
+    (status = 202, description = "Accepted", body = Envelope<super::reset::ResetRequested>), (status = 429, description = "Rate limited; see Retry-After", body = ErrorEnvelope)))]
+async fn request_password_reset(State(state): State<AppState>, meta: RequestMeta, ApiJson(body): ApiJson<ResetRequest>) -> ApiResult<super::reset::ResetRequested> {
+    Ok(ApiOk(StatusCode::ACCEPTED, super::reset::request(&state, &body.email, &meta.ip).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ResetConfirm {
+    token: String,
+    new_password: String,
+}
+
+/// Sets a new password with the emailed token (once) and ends every session of the account.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm, responses(
+    (status = 200, description = "Password changed"), (status = 404, description = "Invalid, expired or used token", body = ErrorEnvelope),
+    (status = 422, description = "Weak password", body = ErrorEnvelope), (status = 429, description = "Rate limited; see Retry-After", body = ErrorEnvelope)))]
+async fn confirm_password_reset(State(state): State<AppState>, meta: RequestMeta, ApiJson(body): ApiJson<ResetConfirm>) -> ApiResult<serde_json::Value> {
+    super::reset::confirm(&state, &body.token, &body.new_password, &meta.ip).await?;
+    Ok(ApiOk::ok(json!({"reset": true, "sessions_revoked": true})))
 }

@@ -225,7 +225,7 @@ impl Run<'_> {
             }
             StepKind::SendTemplate { name, language, content_sid, variables, next } => {
                 let variables = variables.iter().map(|v| render(v, &s.vars, c)).collect();
-                self.send(Content::Template { name: name.clone(), language: language.clone(), content_sid: content_sid.clone(), variables });
+                self.send(Content::Template { name: name.clone(), language: language.clone(), content_sid: content_sid.clone(), variables, params: None });
                 self.goto(s, next.as_deref());
             }
             StepKind::Buttons { .. } | StepKind::List { .. } | StepKind::Ask { .. } => {

@@ -128,7 +128,7 @@ pub(super) async fn load_session(state: &AppState, ws: &WorkspaceId, conv: &Conv
     })
 }
 
-async fn load_contact(state: &AppState, ws: &WorkspaceId, contact: &str) -> Result<ContactData, ApiError> {
+pub(crate) async fn load_contact(state: &AppState, ws: &WorkspaceId, contact: &str) -> Result<ContactData, ApiError> {
     Ok(state.table.get(&contact_key(ws, contact)).await?.map(|i| i.parse()).transpose()?.unwrap_or_default())
 }
 
@@ -260,7 +260,7 @@ async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session:
 
 /// Sends one bot message and shows it in the inbox timeline.
 async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, content: Content, client_message_id: String) -> Result<(), ApiError> {
-    let req = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: Some(client_message_id) };
+    let req = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: Some(client_message_id), template_id: None, template_variables: None };
     let (message, _) = messages::send(state, bot, req).await?;
     let text = match &content {
         Content::Text { body, .. } | Content::Interactive { body, .. } => Some(body.clone()),
@@ -277,7 +277,7 @@ async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversatio
 /// Assigns the conversation, leaves the summary note, and turns the bot off until it is handed back.
 async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversation, agent: Option<String>, note: &str) -> Result<(), ApiError> {
     let round_robin = agent.is_none();
-    let assignee = match crate::inbox::actions::choose_assignee(state, bot, agent, round_robin).await {
+    let assignee = match crate::inbox::actions::choose_assignee(state, bot, agent, round_robin, None).await {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(conversation = %conv.id, error = %e, "hand-off without an assignee");

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::teams::{self, TeamId};
 use super::conversations::{self, Conversation, ConversationId, ConversationStatus, Entry, LastMessage};
 use crate::auth::{Action, Role, Workspace};
 use crate::http::ApiError;
@@ -30,6 +31,16 @@ pub struct Assign {
     /// Pick the next agent in turn instead.
     #[serde(default)]
     pub round_robin: bool,
+    /// Moves it to a team (null: no team); absent leaves the team as it is. With `round_robin`, the
+    /// next available member of this team (or of the conversation's team) takes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub team_id: Option<Option<String>>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -59,7 +70,7 @@ pub async fn reply(state: &AppState, ws: &Workspace, id: &ConversationId, req: R
         (None, Some(t @ Content::Template { .. })) => t,
         _ => return Err(ApiError::Validation("give either `text` or a `template`".into())),
     };
-    let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None };
+    let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None, template_id: None, template_variables: None };
     let (message, _) = messages::send(state, ws, request).await?;
     let at = message.created_at.clone();
     let text = match &content {
@@ -97,26 +108,24 @@ pub async fn mark_read(state: &AppState, ws: &Workspace, id: &ConversationId) ->
 
 pub async fn assign(state: &AppState, ws: &Workspace, id: &ConversationId, req: Assign) -> Result<Conversation, ApiError> {
     ws.require(Action::InboxReply)?;
-    let assignee = choose_assignee(state, ws, req.assignee, req.round_robin).await?;
-    conversations::modify(state, ws.id(), id, |c| c.assignee = assignee.clone()).await
+    let current = conversations::load(state, ws.id(), id).await?;
+    let team = match req.team_id {
+        Some(Some(t)) => Some(teams::load(state, ws.id(), &TeamId::parse(&t).map_err(|_| ApiError::Validation(format!("no team `{}`", t.chars().take(40).collect::<String>())))?).await?.id),
+        Some(None) => None,
+        None => current.team_id.as_deref().map(TeamId::parse).transpose()?,
+    };
+    let assignee = choose_assignee(state, ws, req.assignee, req.round_robin, team.as_ref()).await?;
+    let team = team.map(|t| t.to_string());
+    conversations::modify(state, ws.id(), id, |c| (c.assignee, c.team_id) = (assignee.clone(), team.clone())).await
 }
 
-/// The member to assign: the next agent in turn (`round_robin`), or `user` if they can answer
-/// conversations. Shared by manual assignment and the bot's hand-off.
-pub(crate) async fn choose_assignee(state: &AppState, ws: &Workspace, user: Option<String>, round_robin: bool) -> Result<Option<String>, ApiError> {
-    let members = crate::workspaces::members::list_members(state, ws).await?;
+/// The member to assign: the next available member in turn (`round_robin`, of `team` if given), or
+/// `user` if they can answer conversations. Shared by manual assignment and the bot's hand-off.
+pub(crate) async fn choose_assignee(state: &AppState, ws: &Workspace, user: Option<String>, round_robin: bool, team: Option<&TeamId>) -> Result<Option<String>, ApiError> {
     if round_robin {
-        let mut agents: Vec<_> = members.iter().filter(|m| m.role == Role::Agent).collect();
-        if agents.is_empty() {
-            agents = members.iter().filter(|m| m.role != Role::Viewer).collect();
-        }
-        agents.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-        let turn = crate::ports::Key::new(format!("WS#{}#ROUNDROBIN", ws.id()), "INBOX");
-        state.table.add(&turn, &[("turn", 1)]).await?;
-        let n = state.table.get(&turn).await?.and_then(|i| i.attrs.get("turn").and_then(|v| v.as_i64())).unwrap_or(1);
-        let pick = agents.get(((n - 1).max(0) as usize) % agents.len().max(1)).ok_or_else(|| ApiError::Validation("no member can take conversations".into()))?;
-        return Ok(Some(pick.user_id.to_string()));
+        return teams::next_in_turn(state, ws, team).await;
     }
+    let members = crate::workspaces::members::list_members(state, ws).await?;
     match user {
         Some(user) if members.iter().any(|m| m.user_id.as_str() == user && m.role != Role::Viewer) => Ok(Some(user)),
         Some(_) => Err(ApiError::Validation("the assignee must be a member who can answer conversations".into())),

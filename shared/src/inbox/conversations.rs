@@ -40,6 +40,9 @@ pub struct Conversation {
     pub snoozed_until: Option<String>,
     /// The member (user id) it is assigned to.
     pub assignee: Option<String>,
+    /// The team it belongs to (its round-robin pool).
+    #[serde(default)]
+    pub team_id: Option<String>,
     pub labels: Vec<String>,
     pub unread: u32,
     pub last_message: Option<LastMessage>,
@@ -71,7 +74,7 @@ pub fn conversation_key(ws: &WorkspaceId, id: &ConversationId) -> Key {
     Key::new(format!("WS#{ws}#CONV"), id.to_string())
 }
 
-fn by_contact_key(ws: &WorkspaceId, channel: &ChannelId, contact: &PhoneNumber) -> Key {
+pub fn by_contact_key(ws: &WorkspaceId, channel: &ChannelId, contact: &PhoneNumber) -> Key {
     Key::new(format!("WS#{ws}#CONVBY#{channel}"), contact.as_str().to_owned())
 }
 
@@ -108,6 +111,7 @@ pub async fn find_or_create(state: &AppState, ws: &WorkspaceId, channel: &Channe
             status: ConversationStatus::Open,
             snoozed_until: None,
             assignee: None,
+            team_id: None,
             labels: vec![],
             unread: 0,
             last_message: None,
@@ -117,13 +121,29 @@ pub async fn find_or_create(state: &AppState, ws: &WorkspaceId, channel: &Channe
         };
         let p = Item::new(pointer.clone()).with_attr("conversation", c.id.as_str());
         match state.table.transact(vec![TxWrite::Put { item: p, condition: Condition::NotExists }, TxWrite::Put { item: item_of(ws, &c), condition: Condition::NotExists }]).await {
-            Ok(()) => return Ok((c, true)),
+            Ok(()) => {
+                crate::live::publish(state, ws, "conversation.updated", serde_json::json!({"conversation": c})).await;
+                return Ok((c, true));
+            }
             // Another event for the same contact created it first: read theirs.
             Err(TableError::TransactionCancelled { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(ApiError::Conflict("the conversation kept changing; retry".into()))
+}
+
+/// The conversation for (channel, contact), if there is one.
+pub async fn find(state: &AppState, ws: &WorkspaceId, channel: &ChannelId, contact: &PhoneNumber) -> Result<Option<Conversation>, ApiError> {
+    let Some(p) = state.table.get(&by_contact_key(ws, channel, contact)).await? else { return Ok(None) };
+    let Some(id) = p.attrs.get("conversation").and_then(|v| v.as_str()).map(ConversationId::parse).transpose()? else { return Ok(None) };
+    Ok(state.table.get(&conversation_key(ws, &id)).await?.map(|i| i.parse()).transpose()?)
+}
+
+/// The newest `limit` timeline lines as stored (without looking up reply statuses).
+pub async fn recent_lines(state: &AppState, ws: &WorkspaceId, id: &ConversationId, limit: u32) -> Result<Vec<Entry>, ApiError> {
+    let page = state.table.query(Query::partition(timeline_partition(ws, id)).reverse().limit(limit.clamp(1, 100))).await?;
+    Ok(page.items.iter().map(Item::parse::<Entry>).collect::<Result<Vec<_>, _>>()?)
 }
 
 pub async fn load(state: &AppState, ws: &WorkspaceId, id: &ConversationId) -> Result<Conversation, ApiError> {
@@ -138,7 +158,10 @@ pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &ConversationId, cha
         change(&mut c);
         c.updated_at = state.clock.now().to_rfc3339();
         match state.table.put(item_of(ws, &c).with_version(item.version + 1), Condition::VersionIs(item.version)).await {
-            Ok(()) => return Ok(c),
+            Ok(()) => {
+                crate::live::publish(state, ws, "conversation.updated", serde_json::json!({"conversation": c})).await;
+                return Ok(c);
+            }
             Err(TableError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -154,6 +177,7 @@ pub fn entry_key(ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Key {
 
 pub async fn append(state: &AppState, ws: &WorkspaceId, id: &ConversationId, entry: &Entry) -> Result<(), ApiError> {
     state.table.put(Item::of(entry_key(ws, id, entry), entry), Condition::None).await?;
+    crate::live::publish(state, ws, "message.new", serde_json::json!({"conversation_id": id, "entry": entry})).await;
     Ok(())
 }
 
@@ -164,6 +188,7 @@ pub struct ConversationFilter {
     pub assignee: Option<String>,
     pub channel_id: Option<String>,
     pub label: Option<String>,
+    pub team_id: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }
@@ -175,6 +200,7 @@ impl ConversationFilter {
             && self.assignee.as_deref().is_none_or(|a| if a == "none" { c.assignee.is_none() } else { c.assignee.as_deref() == Some(a) })
             && self.channel_id.as_deref().is_none_or(|ch| c.channel_id.as_str() == ch)
             && self.label.as_deref().is_none_or(|l| c.labels.iter().any(|x| x.eq_ignore_ascii_case(l)))
+            && self.team_id.as_deref().is_none_or(|t| c.team_id.as_deref() == Some(t))
     }
 }
 

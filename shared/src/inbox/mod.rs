@@ -3,6 +3,8 @@
 //! opt-out consent ledger.
 
 pub mod actions;
+pub mod canned;
+pub mod contact;
 pub mod consent;
 pub mod conversations;
 pub mod hooks;
@@ -10,5 +12,7 @@ pub mod parse;
 pub mod process;
 mod routes;
 pub mod signatures;
+mod team_routes;
+pub mod teams;
 
 pub use routes::{api, routes};

@@ -110,7 +110,7 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
     let marker = Item::new(inbound_marker(ws, raw.provider, &m.provider_message_id)).with_attr("conversation", conv.id.as_str()).with_attr("entry_sk", entry_key.sk.clone()).with_expiry(state.clock.epoch_seconds() + 90 * 86_400);
     let claim = vec![TxWrite::Put { item: marker, condition: Condition::NotExists }, TxWrite::Put { item: Item::of(entry_key, &entry), condition: Condition::None }];
     match state.table.transact(claim).await {
-        Ok(()) => {}
+        Ok(()) => crate::live::publish(state, ws, "message.new", json!({"conversation_id": conv.id, "entry": entry})).await,
         Err(TableError::TransactionCancelled { index: 0 }) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
@@ -136,8 +136,10 @@ async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &Inbound
     state.table.put(Item::new(contact).with_attr("last_inbound_at", received.clone()), Condition::None).await?;
     if let Some(opted_out) = m.text.as_deref().and_then(consent::keyword) {
         let how = format!("keyword {} on {}", m.text.as_deref().unwrap_or_default().trim().to_uppercase(), raw.channel_id);
-        consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received, how }).await?;
+        consent::record(state, ws, &ConsentChange { contact: m.from.clone(), opted_out, at: received.clone(), how }).await?;
     }
+    crate::contacts::store::seen(state, ws, &m.from, m.name.as_deref(), &raw.channel_id, Some(&received)).await;
+    crate::broadcasts::fanout::on_inbound(state, ws, &conv.id, &m.from).await;
     crate::flows::runtime::on_inbound(state, ws, &conv, created, &m.provider_message_id, m.text.as_deref()).await?;
     notify_assignee(state, ws, &conv, m).await;
     let data = json!({"conversation_id": conv.id, "channel_id": raw.channel_id, "from": m.from, "name": m.name, "type": m.kind, "text": m.text, "media": m.media, "provider_message_id": m.provider_message_id, "at": at});
@@ -177,6 +179,7 @@ async fn status(state: &AppState, ws: &WorkspaceId, provider: Provider, s: &Stat
     .await?;
     if let (true, Some(msg)) = (moved.into_inner(), stored) {
         let data = json!({"message_id": msg.id, "channel_id": msg.channel_id, "to": msg.to, "status": msg.status, "error": msg.error, "at": at});
+        crate::live::publish(state, ws, "message.status", data.clone()).await;
         crate::events_out::emit(state, ws, crate::events_out::EventType::MessageStatus, data).await;
     }
     Ok(())
@@ -194,6 +197,7 @@ async fn edit(state: &AppState, ws: &WorkspaceId, provider: Provider, provider_i
         None => (entry.text, entry.media, entry.deleted) = (None, None, true),
     }
     state.table.put(Item::of(key, &entry), Condition::None).await?;
+    crate::live::publish(state, ws, "message.updated", json!({"conversation_id": conv, "entry": entry})).await;
     Ok(())
 }
 

@@ -33,6 +33,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(consent_history))
         .routes(routes!(list_events))
         .routes(routes!(replay_event))
+        .merge(super::team_routes::api())
 }
 
 /// The `api-inbox` route group.

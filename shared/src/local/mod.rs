@@ -35,6 +35,9 @@ pub fn all_routes() -> Router<AppState> {
         .merge(crate::triggers::routes())
         .merge(crate::triggers::hook_routes())
         .merge(crate::flows::routes())
+        .merge(crate::contacts::routes())
+        .merge(crate::broadcasts::routes())
+        .merge(crate::live::local_routes())
 }
 
 /// Every queue with its worker.
@@ -43,6 +46,7 @@ pub fn all_workers() -> Vec<(crate::ports::QueueSpec, Arc<dyn crate::worker::Job
         (crate::queues::whatsapp_send(), Arc::new(crate::whatsapp::worker::WhatsAppWorker)),
         (crate::queues::webhook_process(), Arc::new(crate::inbox::process::WebhookWorker)),
         (crate::queues::events_out(), Arc::new(crate::events_out::EventsOutWorker)),
+        (crate::queues::campaigns(), Arc::new(crate::broadcasts::worker::CampaignWorker)),
     ]
 }
 

@@ -40,6 +40,8 @@ pub struct DeliverJob {
     /// This attempt's number, counting earlier receives of the message.
     pub attempt: u32,
     pub redrive: bool,
+    pub variant: Option<u8>,
+    pub site_version: Option<u64>,
     pub subscribers: Vec<Recipient>,
     /// The queue message carrying this copy of the job: its lease owner.
     pub message_id: String,
@@ -94,13 +96,18 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
         Claim::Finished => return Ok(()),
         Claim::Held(secs) => return Err(JobError::Retry { reason: "deliver job held by another execution".into(), after: Some(Duration::from_secs(secs.max(1) as u64)) }),
     };
-    let site_key = state.push.site_keys.get(state, ws, site_id).await.map_err(transient)?;
-    let (site, key) = (&site_key.0, &site_key.1);
+    let site_key = state.push.site_keys.at(state, ws, site_id, job.site_version).await.map_err(transient)?;
+    let (site, key) = (&site_key.site, &site_key.key);
+    let n = super::ab::with_variant(&n, super::ab::resolve(state, ws, &n, job.variant).await.map_err(JobError::retry)?);
     let body = payload(site, &n);
     let delivery = Delivery { payload: &body, ttl_seconds: n.ttl_seconds, urgency: n.urgency, topic: n.topic.as_deref() };
     let now = state.clock.now();
     let last_attempt = job.attempt >= MAX_ATTEMPTS;
     let pending: Vec<Recipient> = job.subscribers.iter().filter(|s| !progress.is_done(&s.id)).cloned().collect();
+    // Cancelled while queued, or over the site's frequency cap: counted, not sent.
+    let (pending, held_back, counter) = super::frequency::gate(state, ws, site, &n, pending).await.map_err(JobError::retry)?;
+    let mut tally = Tally::default();
+    held_back.iter().for_each(|s| tally.count(&s.id, counter, job.redrive));
     let (delivery, contact) = (&delivery, site.contact.as_str());
     let mut answers = futures_util::stream::iter(pending)
         .map(|s: Recipient| {
@@ -117,7 +124,6 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut retry = Vec::new();
     let mut exhausted = Vec::new();
     let mut wait = None::<Duration>;
-    let mut tally = Tally::default();
     let mut recorded_at = tokio::time::Instant::now();
     while let Some(chunk) = answers.next().await {
         for (s, outcome) in chunk {
@@ -187,6 +193,8 @@ async fn park_exhausted(state: &AppState, job: &DeliverJob, subscribers: Vec<Rec
         job: Some(format!("{}+r", job.job)),
         attempt: 1,
         redrive: true,
+        variant: job.variant,
+        site_version: job.site_version,
         subscribers,
     };
     let body = serde_json::to_string(&parked).expect("job serialises");

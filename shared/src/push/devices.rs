@@ -141,10 +141,28 @@ struct TestResult {
     failed: usize,
 }
 
+/// What a test shows: the compose screen sends the notification being written ("send test to my
+/// devices"); the devices page sends none of it and gets the default.
+#[derive(Deserialize, ToSchema)]
+struct TestContent {
+    title: Option<String>,
+    body: Option<String>,
+    url: Option<String>,
+    icon: Option<String>,
+    image: Option<String>,
+}
+
 /// Sends a test notification to all of the member's devices.
-#[utoipa::path(post, path = "/v1/me/devices/test", tag = "push", security(("bearer" = [])), responses((status = 200, description = "Sent", body = Envelope<TestResult>)))]
-async fn test_devices(State(state): State<AppState>, principal: Principal) -> ApiResult<TestResult> {
+#[utoipa::path(post, path = "/v1/me/devices/test", tag = "push", security(("bearer" = [])), request_body = TestContent, responses((status = 200, description = "Sent", body = Envelope<TestResult>), (status = 422, description = "Invalid content", body = ErrorEnvelope)))]
+async fn test_devices(State(state): State<AppState>, principal: Principal, ApiJson(c): ApiJson<TestContent>) -> ApiResult<TestResult> {
     let (user, _) = principal.user()?;
-    let (accepted, failed) = notify_user(&state, user, &json!({"title": "WebTrigger", "body": "Notifications are on for this device.", "url": "/", "tag": "webtrigger-test"})).await?;
+    let links_ok = [&c.url, &c.icon, &c.image].iter().all(|l| l.as_deref().is_none_or(|u| (u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/')) && u.len() <= 2048));
+    if c.title.as_ref().is_some_and(|t| t.chars().count() > 200) || c.body.as_ref().is_some_and(|b| b.chars().count() > 1000) || !links_ok {
+        return Err(ApiError::Validation("title ≤ 200 and body ≤ 1000 characters; links http(s) URLs or paths".into()));
+    }
+    let title = c.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "WebTrigger".into());
+    let body = c.body.unwrap_or_else(|| "Notifications are on for this device.".into());
+    let payload = json!({"title": title, "body": body, "url": c.url.unwrap_or_else(|| "/".into()), "icon": c.icon, "image": c.image, "tag": "webtrigger-test"});
+    let (accepted, failed) = notify_user(&state, user, &payload).await?;
     Ok(ApiOk::ok(TestResult { accepted, failed }))
 }

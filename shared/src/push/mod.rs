@@ -1,16 +1,27 @@
 //! Web Push: sites with their VAPID keys, subscribers, notifications with fan-out, the sender worker,
 //! message encryption (RFC 8291) and VAPID (RFC 8292), and push-service answer handling.
 
+pub mod ab;
 pub mod crypto;
 pub mod devices;
+pub mod frequency;
+pub mod imports;
+pub mod lifecycle;
 pub mod notifications;
 pub mod outcome;
+pub mod pacing;
 pub mod progress;
 mod routes;
+mod segment_routes;
+pub mod segment_rules;
+pub mod segments;
 pub mod sender;
 pub mod sites;
+pub mod subscriber_data;
+pub mod subscriber_export;
 pub mod subscribers;
 pub mod types;
+pub mod vapid_import;
 pub mod worker;
 mod deliver;
 
@@ -64,34 +75,52 @@ impl PushRuntime {
     }
 }
 
-/// How long a deliver job may use a site (its contact, icon, VAPID key) read by an earlier job. A changed
-/// site is used by new jobs within this time.
+/// How long a cached site may be used at all: a deleted site stops sending within this time.
 const SITE_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A site and its opened VAPID key.
-pub type SiteKey = Arc<(sites::Site, crypto::VapidKey)>;
+/// A site and its opened VAPID key, as of one version of the site record.
+pub struct SiteKey {
+    pub site: sites::Site,
+    pub key: crypto::VapidKey,
+    pub version: u64,
+}
 
-/// Sites with their opened VAPID keys, kept a minute per process: every deliver job of a notification
-/// needs the same one, and reading the site and opening its key per job was a request (and a key
-/// derivation) per job.
+/// Sites with their opened VAPID keys, per process: every deliver job of a notification needs the same
+/// one, and reading the site and opening its key per job was a request (and a key derivation) per job.
+/// A fan-out reads the site afresh and stamps its version on the deliver jobs it makes; a job finds the
+/// site in the cache only at that version, so a change to the site (quiet hours, rate, cap, an imported
+/// VAPID key) reaches every job fanned out after it.
 #[derive(Default)]
-pub struct SiteKeys(Mutex<HashMap<String, (std::time::Instant, SiteKey)>>);
+pub struct SiteKeys(Mutex<HashMap<String, (std::time::Instant, Arc<SiteKey>)>>);
 
 impl SiteKeys {
-    /// The site and its key, from the cache when it is fresh.
-    pub async fn get(&self, state: &crate::state::AppState, ws: &crate::auth::WorkspaceId, site: &sites::SiteId) -> Result<SiteKey, crate::http::ApiError> {
+    fn cached(&self, id: &str, version: u64) -> Option<Arc<SiteKey>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(id).filter(|(at, hit)| hit.version == version && at.elapsed() < SITE_KEY_TTL).map(|(_, hit)| hit.clone())
+    }
+
+    /// The site as stored now (one read), with its key opened once per version.
+    pub async fn fresh(&self, state: &crate::state::AppState, ws: &crate::auth::WorkspaceId, site: &sites::SiteId) -> Result<Arc<SiteKey>, crate::http::ApiError> {
         let id = format!("{ws}/{site}");
-        if let Some((at, hit)) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            if at.elapsed() < SITE_KEY_TTL {
-                return Ok(hit.clone());
-            }
+        let item = sites::load_item(state, ws, site).await?;
+        if let Some(hit) = self.cached(&id, item.version) {
+            return Ok(hit);
         }
-        let loaded: SiteKey = Arc::new(sites::vapid_key(state, ws, site).await?);
+        let (site, key) = sites::open_vapid_key(state, ws, site, &item).await?;
+        let loaded = Arc::new(SiteKey { site, key, version: item.version });
         let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= 1024 {
             cache.clear();
         }
         cache.insert(id, (std::time::Instant::now(), loaded.clone()));
         Ok(loaded)
+    }
+
+    /// The site at `version` from the cache (no read), else as stored now.
+    pub async fn at(&self, state: &crate::state::AppState, ws: &crate::auth::WorkspaceId, site: &sites::SiteId, version: Option<u64>) -> Result<Arc<SiteKey>, crate::http::ApiError> {
+        if let Some(hit) = version.and_then(|v| self.cached(&format!("{ws}/{site}"), v)) {
+            return Ok(hit);
+        }
+        self.fresh(state, ws, site).await
     }
 }

@@ -1,6 +1,5 @@
 //! Notifications: the record is written first (with its counters), then fan-out jobs are queued: one over
-//! all subscriber shards for a small site, one per shard for a large one, none for a site without
-//! subscribers. Each fan-out pages its shards, keeps the subscribers the target selects and queues deliver
+//! all subscriber shards for a small site, one per shard for a large one. Each fan-out pages its shards, keeps the subscribers the target selects and queues deliver
 //! jobs of up to 500 subscriptions of one push-service origin (their endpoint and keys carried in the job,
 //! so delivery reads nothing per subscriber), with ids that a retried fan-out computes again; a deliver job encrypts and sends them concurrently and records each final answer with
 //! its counters in its progress record (`progress.rs`), so nothing is sent or counted twice. Expired
@@ -12,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::crypto::MAX_PLAINTEXT;
+use super::lifecycle;
 use super::sites::{self, Site, SiteId};
 use super::subscribers::{self, parse_tags, Subscriber, SHARDS};
 use super::types::{parse_topic, PushSubscription, Urgency};
@@ -33,7 +33,7 @@ const JOB_BYTES: usize = 200 * 1024;
 /// Sites with at most this many subscribers are fanned out by one job over all shards (one job's reads
 /// and one transaction instead of sixteen), larger ones by one job per shard, in parallel.
 pub const SINGLE_FANOUT_MAX: i64 = 20_000;
-pub const COUNTERS: [&str; 12] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done"];
+pub const COUNTERS: [&str; 14] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done", "cancelled", "capped"];
 /// Bookkeeping counters, not shown in `stats`.
 const INTERNAL_COUNTERS: [&str; 3] = ["shards_done", "jobs_total", "jobs_done"];
 
@@ -45,6 +45,18 @@ pub enum Target {
     ExternalId { external_id: String },
     /// Subscribers having any of the tags.
     Tags { tags: Vec<String> },
+    /// Subscribers in a saved segment; its rules are snapshotted into the notification when sending.
+    Segment {
+        segment_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        rules: Option<super::segment_rules::Rules>,
+    },
+    /// Subscribers the inline rules select (the segment rule format).
+    Rules {
+        #[schema(value_type = Object)]
+        rules: super::segment_rules::Rules,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -64,6 +76,9 @@ pub struct Content {
     pub badge: Option<String>,
     #[serde(default)]
     pub actions: Vec<NotificationAction>,
+    /// Stays on screen until the user acts on it (where the platform supports it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_interaction: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -74,6 +89,47 @@ pub struct NewNotification {
     pub ttl_seconds: Option<u32>,
     pub urgency: Option<Urgency>,
     pub topic: Option<String>,
+    /// Saved as a draft: nothing is sent until `POST …/{id}/send`.
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(flatten)]
+    pub plan: Plan,
+}
+
+/// When and how fast a notification goes out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Plan {
+    /// RFC 3339 start time, in the future and at most 30 days ahead; absent: now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
+    /// `HH:MM`: each subscriber gets it at the next such wall-clock time in their own time zone after the
+    /// start (so within 24 h of it); subscribers without a known zone get it at that time in UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_time: Option<super::pacing::WallTime>,
+    /// Spreads the send at about this many pushes a minute (overrides the site's rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushes_per_minute: Option<u32>,
+    /// Bypasses the site's frequency cap (order updates, security alerts; triggers marked transactional).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
+    /// A/B test: 2–4 variants replacing title, body, icon, image and url, split by their percentages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<super::ab::Variant>,
+    /// With variants: a test share first, the winner to the rest after the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_first: Option<super::ab::TestFirst>,
+}
+
+/// The stored phase of a notification; `completed` is derived from its counters.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    Draft,
+    Scheduled,
+    /// Records written before the lifecycle existed were sent at once.
+    #[default]
+    Sending,
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -88,14 +144,38 @@ pub struct Notification {
     pub topic: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// When fan-out began: subscribers who subscribed later are not selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// A counter (so it never overwrites delivery counters) set by a cancel while sending.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub cancel_requested: i64,
+    /// The A/B variant this copy carries (set for sending, never stored).
+    #[serde(skip)]
+    pub variant: Option<u8>,
+}
+
+impl Notification {
+    /// True when its remaining deliveries must not be sent.
+    pub fn is_cancelled(&self) -> bool {
+        self.lifecycle == Lifecycle::Cancelled || self.cancel_requested > 0
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NotificationView {
     #[serde(flatten)]
     pub notification: Notification,
-    /// `sending` until every shard is fanned out and every deliver job has finished.
+    /// `draft`, `scheduled`, `sending` (until every shard is fanned out and every deliver job has
+    /// finished), `completed` or `cancelled`.
     pub status: &'static str,
+    /// Pass it back in `PATCH` to refuse an edit over someone else's.
+    pub version: u64,
     #[schema(value_type = Object)]
     pub stats: serde_json::Map<String, serde_json::Value>,
 }
@@ -147,6 +227,12 @@ pub enum PushJob {
         /// A dead-lettered job sent back by `dlq redrive`: its subscribers were counted `failed_transient`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         redrive: bool,
+        /// The A/B variant its subscribers get (`ab::WINNER`: the test's winner).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        variant: Option<u8>,
+        /// The site record's version its fan-out read: delivery uses the site cached at that version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site_version: Option<u64>,
         subscribers: Vec<Recipient>,
     },
 }
@@ -183,6 +269,8 @@ pub fn deliver_jobs(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, prefix:
                 job: Some(format!("{prefix}-{tag}-{i:04}")),
                 attempt: 1,
                 redrive: false,
+                variant: None,
+                site_version: None,
                 subscribers: batch,
             });
         }
@@ -245,13 +333,13 @@ pub fn payload(site: &Site, n: &Notification) -> Vec<u8> {
     let url = n.content.url.as_deref().map(|u| with_utm(u, &n.site_id, &n.id));
     serde_json::to_vec(&serde_json::json!({
         "title": n.content.title, "body": n.content.body, "icon": n.content.icon.clone().or_else(|| site.default_icon.clone()),
-        "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions,
-        "data": {"notification_id": n.id, "site_id": n.site_id, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
+        "image": n.content.image, "badge": n.content.badge, "url": url, "tag": n.id, "actions": n.content.actions, "require_interaction": n.content.require_interaction,
+        "data": {"notification_id": n.id, "site_id": n.site_id, "variant": n.variant, "events": format!("/v1/public/sites/{}/notifications/{}/events", n.site_id, n.id)},
     }))
     .expect("payload serialises")
 }
 
-fn validate(req: &NewNotification) -> Result<(), ApiError> {
+pub(crate) fn validate(req: &NewNotification) -> Result<(), ApiError> {
     let c = &req.content;
     if c.title.trim().is_empty() || c.title.chars().count() > 200 {
         return Err(ApiError::Validation("title must be 1–200 characters".into()));
@@ -277,6 +365,15 @@ fn validate(req: &NewNotification) -> Result<(), ApiError> {
         return Err(ApiError::Validation("ttl_seconds must be at most 2419200".into()));
     }
     req.topic.as_deref().map(parse_topic).transpose()?;
+    super::ab::validate(&req.plan.variants, req.plan.test_first.as_ref())?;
+    for v in &req.plan.variants {
+        for (link, name) in [(&v.url, "variants[].url"), (&v.icon, "variants[].icon"), (&v.image, "variants[].image")] {
+            check_link(link, name)?;
+        }
+    }
+    if req.plan.pushes_per_minute.is_some_and(|r| r == 0 || r > 1_000_000) {
+        return Err(ApiError::Validation("pushes_per_minute must be 1–1000000".into()));
+    }
     Ok(())
 }
 
@@ -303,35 +400,75 @@ pub(crate) async fn enqueue(state: &AppState, jobs: Vec<PushJob>, delay: std::ti
     Ok(())
 }
 
-/// Writes the notification, then queues its fan-out.
+/// Creates a notification: a draft, a scheduled one (indexed under its start minute), or one sent now.
 pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id: &SiteId, req: NewNotification) -> Result<NotificationView, ApiError> {
     ws.require(Action::NotificationsSend)?;
     validate(&req)?;
+    let now = state.clock.now();
+    let send_at = lifecycle::parse_send_at(req.plan.send_at.as_deref(), now)?;
     let site = sites::get(state, ws, site_id).await?;
+    let req = NewNotification { target: super::segments::resolve_target(state, ws.id(), site_id, req.target).await?, ..req };
+    let phase = match (req.draft, send_at) {
+        (true, _) => Lifecycle::Draft,
+        (false, Some(_)) => Lifecycle::Scheduled,
+        (false, None) => Lifecycle::Sending,
+    };
     let n = Notification {
         id: NotificationId::new(state.clock.new_id()),
         site_id: site_id.clone(),
         content: req.content,
-        target: Target::All,
+        target: req.target,
         ttl_seconds: req.ttl_seconds.unwrap_or(site.ttl_seconds),
         urgency: req.urgency.unwrap_or(site.urgency),
         topic: req.topic,
-        created_at: state.clock.now().to_rfc3339(),
+        created_at: now.to_rfc3339(),
         created_by: ws.principal().actor(),
+        lifecycle: phase,
+        plan: req.plan,
+        started_at: None,
+        cancel_requested: 0,
+        variant: None,
     };
-    let n = Notification { target: req.target, ..n };
-    let size = payload(&site, &n).len();
+    check_size(&site, &n)?;
+    let action = match phase {
+        Lifecycle::Draft => "notification.draft",
+        Lifecycle::Scheduled => "notification.schedule",
+        _ => "notification.send",
+    };
+    let audit = audit::entry(state, ws, meta, action, n.id.as_str());
+    match (phase, send_at) {
+        (Lifecycle::Sending, _) => start(state, ws.id(), n, None, vec![audit]).await,
+        (_, at) => {
+            lifecycle::save(state, ws.id(), &n, None, at.filter(|_| phase == Lifecycle::Scheduled), vec![audit]).await?;
+            get(state, ws, site_id, &n.id).await
+        }
+    }
+}
+
+pub(crate) fn check_size(site: &Site, n: &Notification) -> Result<(), ApiError> {
+    let copies = (0..n.plan.variants.len() as u8).map(|i| super::ab::with_variant(n, Some(i)));
+    let size = std::iter::once(n.clone()).chain(copies).map(|c| payload(site, &c).len()).max().unwrap_or(0);
     if size > MAX_PLAINTEXT {
         return Err(ApiError::Validation(format!("the notification is {size} bytes as sent; Web Push allows {MAX_PLAINTEXT} (4096 encrypted)")));
     }
-    let direct = direct_targets(state, ws.id(), site_id, &n.target).await?;
-    let mut item = Item::of(notification_key(ws.id(), site_id, &n.id), &n);
+    Ok(())
+}
+
+/// Moves a notification to `sending` and queues its fan-out: the record (new, or replacing the version
+/// `prior` read) is written with an outbox entry and `extra` in one transaction, so of two starts of the
+/// same draft only one lands (409 for the other).
+pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notification, prior: Option<u64>, extra: Vec<TxWrite>) -> Result<NotificationView, ApiError> {
+    n.lifecycle = Lifecycle::Sending;
+    n.started_at = Some(state.clock.now().to_rfc3339());
+    let site_id = n.site_id.clone();
+    let direct = direct_targets(state, ws, &site_id, &n.target).await?;
+    let mut item = Item::of(notification_key(ws, &site_id, &n.id), &n);
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
     }
-    let span = fanout_span(state, ws.id(), site_id, &direct).await?;
+    let span = fanout_span(state, ws, &site_id, &direct).await?;
     item.attrs.insert("fanout_span".into(), span.into());
-    let jobs = jobs_for(ws.id(), site_id, &n.id, direct, span);
+    let jobs = jobs_for(ws, &site_id, &n.id, direct, span);
     if !jobs.iter().any(|j| matches!(j, PushJob::Fanout { .. })) {
         // Counted with the record itself, so a re-queue by the outbox sweep cannot count them twice.
         let targeted: usize = jobs.iter().map(|j| if let PushJob::Deliver { subscribers, .. } = j { subscribers.len() } else { 0 }).sum();
@@ -339,18 +476,26 @@ pub async fn send(state: &AppState, ws: &Workspace, meta: &RequestMeta, site_id:
         item.attrs.insert("shards_done".into(), i64::from(SHARDS).into());
         item.attrs.insert("jobs_total".into(), (jobs.len() as i64).into());
     }
+    let condition = match prior {
+        None => Condition::NotExists,
+        Some(v) => {
+            item = item.with_version(v + 1);
+            Condition::VersionIs(v)
+        }
+    };
     // The answer is the record as written: reading it back would cost a request and show the same.
     let written = view(&item)?;
-    let mut writes = vec![TxWrite::Put { item, condition: Condition::NotExists }, audit::entry(state, ws, meta, "notification.send", n.id.as_str())];
+    let mut writes = vec![TxWrite::Put { item, condition }];
+    writes.extend(extra);
     if jobs.is_empty() {
-        // Nothing to queue (a site without subscribers, a direct target that is gone): no outbox entry either.
-        state.table.transact(writes).await?;
+        // Nothing to queue (a direct target that is gone): no outbox entry either.
+        state.table.transact(writes).await.map_err(lifecycle::moved)?;
         return Ok(written);
     }
-    let outbox = outbox_item(state.clock.now().timestamp_millis(), ws.id(), site_id, &n.id);
+    let outbox = outbox_item(state.clock.now().timestamp_millis(), ws, &site_id, &n.id);
     let outbox_key = outbox.key.clone();
     writes.insert(1, TxWrite::Put { item: outbox, condition: Condition::NotExists });
-    state.table.transact(writes).await?;
+    state.table.transact(writes).await.map_err(lifecycle::moved)?;
     enqueue(state, jobs, std::time::Duration::ZERO).await?;
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (fan-out is idempotent per shard)");
@@ -400,30 +545,26 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
 /// for targets that are fanned out shard by shard.
 async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, target: &Target) -> Result<Option<Vec<Subscriber>>, ApiError> {
     Ok(match target {
-        Target::All | Target::Tags { .. } => None,
+        Target::All | Target::Tags { .. } | Target::Segment { .. } | Target::Rules { .. } => None,
         Target::Subscriber { id } => Some(subscribers::get(state, ws, site, id).await.ok().into_iter().collect()),
         Target::ExternalId { external_id } => Some(subscribers::by_external_id(state, ws, site, external_id).await?),
     })
 }
 
-/// How many shards one fan-out job covers: all of them for a small site, one for a large one; 0 when the
-/// site has no subscribers (nothing to fan out). Not used for direct targets.
+/// How many shards one fan-out job covers: all of them for a small site (an empty one too: the count is
+/// added after the subscriber is written, so a crash between the two can leave it short, and one job
+/// reading sixteen empty shards costs little), one for a large one. Not used for direct targets.
 async fn fanout_span(state: &AppState, ws: &WorkspaceId, site: &SiteId, direct: &Option<Vec<Subscriber>>) -> Result<u8, ApiError> {
     if direct.is_some() {
         return Ok(1);
     }
-    Ok(match subscribers::count(state, ws, site).await? {
-        0 => 0,
-        n if n <= SINGLE_FANOUT_MAX => SHARDS,
-        _ => 1,
-    })
+    Ok(if subscribers::count(state, ws, site).await? <= SINGLE_FANOUT_MAX { SHARDS } else { 1 })
 }
 
-/// Deliver jobs for resolved subscribers, else fan-out jobs of `span` shards each (none for span 0: the
-/// record is written with its shards done).
+/// Deliver jobs for resolved subscribers, else fan-out jobs of `span` shards each.
 fn jobs_for(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, direct: Option<Vec<Subscriber>>, span: u8) -> Vec<PushJob> {
+    let span = span.clamp(1, SHARDS);
     match direct {
-        None if span == 0 => Vec::new(),
         None => (0..SHARDS)
             .step_by(usize::from(span))
             .map(|shard| PushJob::Fanout { workspace: ws.clone(), site: site.clone(), notification: n.clone(), shard, shards: span.min(SHARDS - shard) })
@@ -438,9 +579,11 @@ pub async fn get(state: &AppState, ws: &Workspace, site: &SiteId, id: &Notificat
     Ok(view(&item)?)
 }
 
-fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
+pub(crate) fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
     let notification: Notification = item.parse()?;
-    let stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| !INTERNAL_COUNTERS.contains(c)).map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    let mut stats: serde_json::Map<String, serde_json::Value> = COUNTERS.iter().filter(|c| !INTERNAL_COUNTERS.contains(c)).map(|c| ((*c).to_owned(), item.attrs.get(*c).cloned().unwrap_or(0.into()))).collect();
+    // Per-variant counters of an A/B test: `v<i>_targeted`, `v<i>_clicks`.
+    stats.extend(item.attrs.iter().filter(|(k, _)| k.len() > 3 && k.starts_with('v') && k.as_bytes()[1].is_ascii_digit() && k.as_bytes()[2] == b'_').map(|(k, v)| (k.clone(), v.clone())));
     let n = |c: &str| item.attrs.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
     let jobs_finished = if item.attrs.contains_key("jobs_total") {
         n("jobs_done") >= n("jobs_total")
@@ -448,20 +591,47 @@ fn view(item: &Item) -> Result<NotificationView, crate::ports::TableError> {
         // Records written before deliver jobs were counted.
         n("accepted") + n("failed_gone") + n("failed_too_large") + n("failed_transient") + n("failed_rejected") >= n("targeted")
     };
-    let status = if n("shards_done") >= i64::from(SHARDS) && jobs_finished { "completed" } else { "sending" };
-    Ok(NotificationView { notification, status, stats })
+    let status = match notification.lifecycle {
+        Lifecycle::Draft => "draft",
+        Lifecycle::Scheduled => "scheduled",
+        Lifecycle::Cancelled => "cancelled",
+        Lifecycle::Sending if notification.cancel_requested > 0 => "cancelled",
+        Lifecycle::Sending if n("shards_done") >= i64::from(SHARDS) && jobs_finished => "completed",
+        Lifecycle::Sending => "sending",
+    };
+    Ok(NotificationView { notification, status, version: item.version, stats })
 }
 
-pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, cursor: Option<&str>, limit: u32) -> Result<(Vec<NotificationView>, Option<String>), ApiError> {
+/// Newest first. With `status`, pages are read until `limit` matches are found (or 10 pages were read:
+/// the cursor then goes on from there).
+pub async fn list(state: &AppState, ws: &Workspace, site: &SiteId, status: Option<&str>, cursor: Option<&str>, limit: u32) -> Result<(Vec<NotificationView>, Option<String>), ApiError> {
     ws.require(Action::WorkspaceRead)?;
-    let after = cursor.map(Cursor::parse).transpose()?;
-    let page = state.table.query(Query::partition(partition(ws.id(), site)).reverse().limit(limit.clamp(1, 100)).after(after)).await?;
-    let views = page.items.iter().map(view).collect::<Result<Vec<_>, _>>()?;
-    Ok((views, page.next.map(|c| c.as_str().to_owned())))
+    if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
+        return Err(ApiError::Validation(format!("status must be one of {}; got `{}`", STATUSES.join(", "), s.chars().take(20).collect::<String>())));
+    }
+    let limit = limit.clamp(1, 100);
+    let mut after = cursor.map(Cursor::parse).transpose()?;
+    let mut views = Vec::new();
+    for _ in 0..10 {
+        let page = state.table.query(Query::partition(partition(ws.id(), site)).reverse().limit(limit - views.len() as u32).after(after.take())).await?;
+        for item in &page.items {
+            let v = view(item)?;
+            if status.is_none_or(|s| s == v.status) {
+                views.push(v);
+            }
+        }
+        match page.next {
+            Some(next) if views.len() < limit as usize => after = Some(next),
+            next => return Ok((views, next.map(|c| c.as_str().to_owned()))),
+        }
+    }
+    Ok((views, after.map(|c| c.as_str().to_owned())))
 }
+
+pub const STATUSES: [&str; 5] = ["draft", "scheduled", "sending", "completed", "cancelled"];
 
 /// Public tracking from the service worker: impressions, clicks.
-pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str) -> Result<(), ApiError> {
+pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &NotificationId, event: &str, variant: Option<u8>) -> Result<(), ApiError> {
     let counter = match event {
         "impression" => "impressions",
         "click" => "clicks",
@@ -469,8 +639,13 @@ pub async fn track(state: &AppState, site: &SiteId, ws: &WorkspaceId, id: &Notif
         other => return Err(ApiError::Validation(format!("unknown event `{}`", other.chars().take(20).collect::<String>()))),
     };
     let key = notification_key(ws, site, id);
-    state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?;
-    state.table.add(&key, &[(counter, 1)]).await?;
+    let n: Notification = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such notification".into()))?.parse()?;
+    let per_variant = variant.filter(|v| usize::from(*v) < n.plan.variants.len() && event == "click").map(|v| super::ab::counter(v, "clicks"));
+    match &per_variant {
+        Some(c) => state.table.add(&key, &[(counter, 1), (c.as_str(), 1)]).await?,
+        None => state.table.add(&key, &[(counter, 1)]).await?,
+    };
+    crate::live::notify(state, ws, "notification.stats", serde_json::json!({"site_id": site, "notification_id": id})).await;
     if event == "click" {
         crate::events_out::emit(state, ws, crate::events_out::EventType::PushClicked, serde_json::json!({"site_id": site, "notification_id": id})).await;
     }
@@ -485,7 +660,7 @@ mod tests {
 
     fn subscriber(endpoint: &str) -> Subscriber {
         let sub = PushSubscription { endpoint: endpoint.into(), p256dh: "k".into(), auth: "a".into() };
-        Subscriber { id: sub.id(), subscription: sub, client: ClientInfo::default(), tags: vec![], created_at: String::new(), last_seen: String::new() }
+        Subscriber { id: sub.id(), subscription: sub, client: ClientInfo::default(), tags: vec![], created_at: String::new(), last_seen: String::new(), country: None, attributes: Default::default(), clicks: 0 }
     }
 
     fn ids(jobs: &[PushJob]) -> Vec<(String, Vec<String>)> {
@@ -526,7 +701,7 @@ mod tests {
     }
 
     #[test]
-    fn small_sites_are_fanned_out_by_one_job_and_empty_ones_by_none() {
+    fn small_sites_are_fanned_out_by_one_job_and_large_ones_by_one_per_shard() {
         let (ws, site, n) = (WorkspaceId::new(ulid::Ulid::nil()), SiteId::new(ulid::Ulid::nil()), NotificationId::new(ulid::Ulid::nil()));
         let spans = |span| jobs_for(&ws, &site, &n, None, span).into_iter().map(|j| match j {
             PushJob::Fanout { shard, shards, .. } => (shard, shards),
@@ -534,7 +709,7 @@ mod tests {
         }).collect::<Vec<_>>();
         assert_eq!(spans(SHARDS), vec![(0, SHARDS)]);
         assert_eq!(spans(1).len(), usize::from(SHARDS));
-        assert!(spans(0).is_empty());
+        assert_eq!(spans(0).len(), usize::from(SHARDS), "a record without a span (queued before spans) is one job per shard");
         let old: PushJob = serde_json::from_value(serde_json::json!({"kind": "fanout", "workspace": ws, "site": site, "notification": n, "shard": 3})).unwrap();
         assert!(matches!(old, PushJob::Fanout { shard: 3, shards: 1, .. }), "a job queued before spans existed covers its one shard");
     }

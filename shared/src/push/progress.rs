@@ -44,6 +44,8 @@ pub struct Progress {
     counters: Key,
     version: u64,
     stored: Stored,
+    /// Workspace and ids for the live `notification.stats` event sent after counters move.
+    live: Box<(WorkspaceId, serde_json::Value)>,
 }
 
 /// Why a job cannot be worked on now.
@@ -71,9 +73,10 @@ impl Progress {
     pub async fn claim(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, job: &str, owner: &str) -> Result<Claim, JobError> {
         let key = Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("JOB#{job}"));
         let now = state.clock.epoch_seconds();
+        let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
         // Most jobs run once: create the record outright and read it only when it exists already.
         let stored = Stored { owner: Some(owner.to_owned()), lease_until: now + LEASE_SECS, ..Stored::default() };
-        let mut progress = Progress { key: key.clone(), counters: notification_key(ws, site, id), version: 0, stored };
+        let mut progress = Progress { key: key.clone(), counters: notification_key(ws, site, id), version: 0, stored, live: live.clone() };
         match progress.write(state, Condition::NotExists, Vec::new()).await {
             Ok(()) => return Ok(Claim::Claimed(progress)),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => {}
@@ -95,7 +98,7 @@ impl Progress {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }
-        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored };
+        let mut progress = Progress { key, counters: notification_key(ws, site, id), version, stored, live };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
@@ -152,13 +155,17 @@ impl Progress {
         let next = self.version + 1;
         let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
         let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
-        if deltas.is_empty() {
+        let moved = !deltas.is_empty();
+        if moved {
+            state.table.transact(vec![TxWrite::Put { item, condition }, TxWrite::Add { key: self.counters.clone(), deltas }]).await?;
+        } else {
             // A plain conditional put: half the write units of a one-item transaction.
             state.table.put(item, condition).await?;
-        } else {
-            state.table.transact(vec![TxWrite::Put { item, condition }, TxWrite::Add { key: self.counters.clone(), deltas }]).await?;
         }
         self.version = next;
+        if moved {
+            crate::live::notify(state, &self.live.0, "notification.stats", self.live.1.clone()).await;
+        }
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::lifecycle;
 use super::notifications::{self, NewNotification, NotificationId, NotificationView};
 use super::sites::{self, Site, SiteId, SiteSettings};
 use super::subscribers::{self, SubscribeRequest, Subscriber};
@@ -29,12 +30,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_subscribers))
         .routes(routes!(get_subscriber, delete_subscriber))
         .routes(routes!(list_notifications, send_notification))
-        .routes(routes!(get_notification))
+        .routes(routes!(get_notification, patch_notification, cancel_notification))
+        .routes(routes!(send_draft))
+        .merge(super::segment_routes::api())
 }
 
 /// Public routes for the site SDK, with their documentation.
 pub fn public_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event))
+    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event)).merge(super::segment_routes::public_api())
 }
 
 /// The `api-sites` route group.
@@ -112,12 +115,6 @@ async fn delete_site(State(state): State<AppState>, ws: Workspace, meta: Request
 }
 
 #[derive(Deserialize, IntoParams)]
-struct Paging {
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
-#[derive(Deserialize, IntoParams)]
 struct SubscriberFilter {
     cursor: Option<String>,
     limit: Option<u32>,
@@ -186,13 +183,21 @@ struct NotificationPage {
     next_cursor: Option<String>,
 }
 
-/// Notifications sent to a site, newest first, with their counters.
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), Paging),
-    responses((status = 200, description = "OK", body = Envelope<NotificationPage>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn list_notifications(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<Paging>) -> ApiResult<NotificationPage> {
+#[derive(Deserialize, IntoParams)]
+struct NotificationFilter {
+    cursor: Option<String>,
+    limit: Option<u32>,
+    /// Only notifications in this status: `draft`, `scheduled`, `sending`, `completed` or `cancelled`.
+    status: Option<String>,
+}
+
+/// Notifications of a site, newest first, with their counters.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), NotificationFilter),
+    responses((status = 200, description = "OK", body = Envelope<NotificationPage>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown status or invalid cursor", body = ErrorEnvelope)))]
+async fn list_notifications(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, Query(q): Query<NotificationFilter>) -> ApiResult<NotificationPage> {
     // An unknown or foreign site is a 404, not an empty list.
     let site = sites::get(&state, &ws, &site_id(&p.site)?).await?.id;
-    let (notifications, next_cursor) = notifications::list(&state, &ws, &site, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
+    let (notifications, next_cursor) = notifications::list(&state, &ws, &site, q.status.as_deref(), q.cursor.as_deref(), q.limit.unwrap_or(20)).await?;
     Ok(ApiOk::ok(NotificationPage { notifications, next_cursor }))
 }
 
@@ -206,7 +211,8 @@ struct SendNotification {
     client_notification_id: Option<String>,
 }
 
-/// Sends a notification to all subscribers, a tag set, an external user id or one subscriber.
+/// Sends a notification to all subscribers, a tag set, an external user id or one subscriber; or saves
+/// it as a draft (`draft: true`), or schedules it (`send_at`, at most 30 days ahead).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/notifications", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "1–255 printable ASCII characters. A repeat within 24 hours answers 200 with the first result and sends nothing; the same key with a different request answers 422 `idempotency_key_reused`; 409 while the first is still in progress.")), request_body = SendNotification,
     responses((status = 202, description = "Accepted: queued for delivery", body = Envelope<NotificationView>), (status = 200, description = "A repeat of an idempotency key: the first notification, nothing sent", body = Envelope<NotificationView>),
         (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "The first request with this idempotency key is still in progress", body = ErrorEnvelope),
@@ -242,8 +248,36 @@ struct NotificationPath {
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)),
     responses((status = 200, description = "OK", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn get_notification(State(state): State<AppState>, ws: Workspace, Path(p): Path<NotificationPath>) -> ApiResult<NotificationView> {
-    let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
+    let id = notification_id(&p.notification)?;
     Ok(ApiOk::ok(notifications::get(&state, &ws, &site_id(&p.site)?, &id).await?))
+}
+
+fn notification_id(raw: &str) -> Result<NotificationId, ApiError> {
+    NotificationId::parse(raw).map_err(|_| ApiError::NotFound("no such notification".into()))
+}
+
+/// Edits a draft or scheduled notification: the fields given replace the stored ones. Pass the `version`
+/// last read to refuse overwriting someone else's edit.
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)), request_body = Object,
+    responses((status = 200, description = "Updated", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope),
+        (status = 409, description = "Not a draft or scheduled, or changed since the version given", body = ErrorEnvelope), (status = 422, description = "Invalid input", body = ErrorEnvelope)))]
+async fn patch_notification(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<NotificationPath>, ApiJson(body): ApiJson<serde_json::Value>) -> ApiResult<NotificationView> {
+    Ok(ApiOk::ok(lifecycle::patch(&state, &ws, &meta, &site_id(&p.site)?, &notification_id(&p.notification)?, body).await?))
+}
+
+/// Cancels a draft or scheduled notification, or stops one that is sending (deliveries not yet made are
+/// counted `cancelled`).
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)),
+    responses((status = 200, description = "Cancelled", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Already completed or cancelled", body = ErrorEnvelope)))]
+async fn cancel_notification(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<NotificationPath>) -> ApiResult<NotificationView> {
+    Ok(ApiOk::ok(lifecycle::cancel(&state, &ws, &meta, &site_id(&p.site)?, &notification_id(&p.notification)?).await?))
+}
+
+/// Sends a draft (scheduled instead when its `send_at` is still ahead), or a scheduled notification now.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/notifications/{notification}/send", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("notification" = String, Path)),
+    responses((status = 202, description = "Sending or scheduled", body = Envelope<NotificationView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Already sent, cancelled, or sent by someone else meanwhile", body = ErrorEnvelope)))]
+async fn send_draft(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<NotificationPath>) -> ApiResult<NotificationView> {
+    Ok(ApiOk(StatusCode::ACCEPTED, lifecycle::send_now(&state, &ws, &meta, &site_id(&p.site)?, &notification_id(&p.notification)?).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -273,14 +307,15 @@ struct Subscribed {
 #[utoipa::path(post, path = "/v1/public/sites/{site}/subscriptions", tag = "push-public", params(("site" = String, Path)), request_body = SubscribeRequest,
     responses((status = 201, description = "Created", body = Envelope<Subscribed>), (status = 200, description = "Refreshed", body = Envelope<Subscribed>),
         (status = 403, description = "Origin not allowed", body = ErrorEnvelope), (status = 404, description = "Unknown site", body = ErrorEnvelope), (status = 422, description = "Malformed subscription", body = ErrorEnvelope)))]
-async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
+async fn subscribe(State(state): State<AppState>, headers: HeaderMap, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(mut body): ApiJson<SubscribeRequest>) -> ApiResult<Subscribed> {
     let (site, pointer) = open_public(&state, &headers, &meta, &p.site).await?;
+    body.hints = super::subscriber_data::RequestHints::from_headers(&headers);
     let (sub, created) = subscribers::subscribe(&state, &state.push.policy, &pointer.workspace, &site, &body).await?;
     Ok(ApiOk(if created { StatusCode::CREATED } else { StatusCode::OK }, Subscribed { subscriber_id: sub.id, created }))
 }
 
 /// The site behind a public write: it exists, the page's origin is allowed, and the caller is within limits.
-async fn open_public(state: &AppState, headers: &HeaderMap, meta: &RequestMeta, raw_site: &str) -> Result<(SiteId, sites::SitePointer), ApiError> {
+pub(super) async fn open_public(state: &AppState, headers: &HeaderMap, meta: &RequestMeta, raw_site: &str) -> Result<(SiteId, sites::SitePointer), ApiError> {
     let (site, pointer) = sites::pointer_of(state, raw_site).await?;
     subscribers::check_origin(&pointer, origin(headers))?;
     public_limit(state, &site, meta).await?;
@@ -318,7 +353,7 @@ async fn unsubscribe(State(state): State<AppState>, headers: HeaderMap, meta: Re
     let removed = subscribers::remove(&state, &pointer.workspace, &site, &subscriber_id_of(&body.endpoint)).await?;
     if let (true, Some(id)) = (removed, body.notification_id.as_deref().and_then(|n| NotificationId::parse(n).ok())) {
         // Attribution is best effort: a stale or foreign id must not turn a done unsubscribe into an error.
-        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe").await {
+        if let Err(e) = notifications::track(&state, &site, &pointer.workspace, &id, "unsubscribe", None).await {
             tracing::debug!(error = %e, "unsubscribe not attributed");
         }
     }
@@ -338,6 +373,10 @@ async fn update_tags(State(state): State<AppState>, headers: HeaderMap, meta: Re
 struct TrackEvent {
     /// `impression`, `click` or `unsubscribe`.
     event: String,
+    /// The A/B variant shown (from the payload's `data.variant`).
+    variant: Option<u8>,
+    /// On a click: the browser's subscription endpoint, counted in that subscriber's clicks.
+    endpoint: Option<String>,
 }
 
 /// Impression and click tracking from the service worker.
@@ -347,6 +386,9 @@ async fn track_event(State(state): State<AppState>, meta: RequestMeta, Path(p): 
     let (site, pointer) = sites::pointer_of(&state, &p.site).await?;
     let id = NotificationId::parse(&p.notification).map_err(|_| ApiError::NotFound("no such notification".into()))?;
     public_limit(&state, &site, &meta).await?;
-    notifications::track(&state, &site, &pointer.workspace, &id, &body.event).await?;
+    notifications::track(&state, &site, &pointer.workspace, &id, &body.event, body.variant).await?;
+    if let (true, Some(endpoint)) = (body.event == "click", body.endpoint.as_deref()) {
+        subscribers::count_click(&state, &pointer.workspace, &site, endpoint).await?;
+    }
     Ok(ApiOk::ok(json!({"recorded": body.event})))
 }

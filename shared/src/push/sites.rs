@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::crypto::VapidKey;
+use super::pacing::QuietHours;
 use super::types::{Contact, Urgency};
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
@@ -32,6 +33,15 @@ pub struct Site {
     pub ttl_seconds: u32,
     pub urgency: Urgency,
     pub created_at: String,
+    /// No delivery in these hours, subscriber-local: held, then released when they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// Default send rate of this site's notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushes_per_minute: Option<u32>,
+    /// At most this many pushes per subscriber in any 24 h (transactional sends are not counted against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<u32>,
 }
 
 /// Settings a caller may set on create or update.
@@ -43,6 +53,9 @@ pub struct SiteSettings {
     pub default_icon: Option<String>,
     pub ttl_seconds: Option<u32>,
     pub urgency: Option<Urgency>,
+    pub quiet_hours: Option<QuietHours>,
+    pub pushes_per_minute: Option<u32>,
+    pub frequency_cap: Option<u32>,
 }
 
 /// What the public endpoints need, readable without a workspace.
@@ -61,7 +74,7 @@ pub fn pointer_key(id: &SiteId) -> Key {
     Key::new(format!("SITE#{id}"), "SITE")
 }
 
-fn vapid_context(ws: &WorkspaceId, site: &SiteId) -> EncryptionContext {
+pub(super) fn vapid_context(ws: &WorkspaceId, site: &SiteId) -> EncryptionContext {
     EncryptionContext::new([("workspace", ws.as_str()), ("site", site.as_str()), ("purpose", "vapid")])
 }
 
@@ -97,16 +110,24 @@ fn validate(settings: &SiteSettings) -> Result<(String, Vec<String>, Contact, u3
             return Err(ApiError::Validation("default_icon must be an https URL or a path".into()));
         }
     }
+    if settings.pushes_per_minute.is_some_and(|r| r == 0 || r > 1_000_000) || settings.frequency_cap.is_some_and(|c| c == 0 || c > 1000) {
+        return Err(ApiError::Validation("pushes_per_minute must be 1–1000000 and frequency_cap 1–1000".into()));
+    }
     Ok((name.to_owned(), origins, Contact::parse(&settings.contact)?, ttl, settings.urgency.unwrap_or_default()))
 }
 
-fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
+/// The pacing settings (quiet hours, rate, frequency cap) as given.
+fn with_pacing(site: Site, settings: &SiteSettings) -> Site {
+    Site { quiet_hours: settings.quiet_hours, pushes_per_minute: settings.pushes_per_minute, frequency_cap: settings.frequency_cap, ..site }
+}
+
+pub(super) fn stored(key: Key, site: &Site, sealed: &Sealed) -> Item {
     let mut item = Item::of(key, site);
     item.attrs.insert("vapid_private".into(), serde_json::to_value(sealed).unwrap_or_default());
     item
 }
 
-fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
+pub(super) fn pointer(ws: &WorkspaceId, site: &Site) -> Item {
     let p = SitePointer { workspace: ws.clone(), allowed_origins: site.allowed_origins.clone(), vapid_public_key: site.vapid_public_key.clone() };
     Item::of(pointer_key(&site.id), &p)
 }
@@ -117,7 +138,8 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     let id = SiteId::new(state.clock.new_id());
     let (key, scalar) = VapidKey::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
     let sealed = seal(state.keyring.as_ref(), &vapid_context(ws.id(), &id), &scalar).await?;
-    let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339() };
+    let site = Site { id: id.clone(), name, allowed_origins, contact, vapid_public_key: key.public_key().to_owned(), default_icon: settings.default_icon.clone(), ttl_seconds, urgency, created_at: state.clock.now().to_rfc3339(), quiet_hours: None, pushes_per_minute: None, frequency_cap: None };
+    let site = with_pacing(site, settings);
     let item = stored(site_key(ws.id(), &id), &site, &sealed);
     let registry = crate::keys::register(&item.key, "vapid_private", &vapid_context(ws.id(), &id));
     state
@@ -132,7 +154,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, settin
     Ok(site)
 }
 
-async fn load_item(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Item, ApiError> {
+pub(super) async fn load_item(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<Item, ApiError> {
     state.table.get(&site_key(ws, id)).await?.ok_or_else(|| ApiError::NotFound("no such site".into()))
 }
 
@@ -152,7 +174,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
     let (name, allowed_origins, contact, ttl_seconds, urgency) = validate(settings)?;
     let mut item = load_item(state, ws.id(), id).await?;
     let mut site: Site = item.parse()?;
-    site = Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site };
+    site = with_pacing(Site { name, allowed_origins, contact, ttl_seconds, urgency, default_icon: settings.default_icon.clone(), ..site }, settings);
     let sealed = item.attrs.remove("vapid_private").ok_or_else(|| ApiError::Internal("site without VAPID key".into()))?;
     let mut updated = Item::of(site_key(ws.id(), id), &site).with_version(item.version + 1);
     updated.attrs.insert("vapid_private".into(), sealed);
@@ -184,7 +206,11 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
 
 /// The site's VAPID signing key, unsealed (workers call this once per batch).
 pub async fn vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<(Site, VapidKey), ApiError> {
-    let item = load_item(state, ws, id).await?;
+    open_vapid_key(state, ws, id, &load_item(state, ws, id).await?).await
+}
+
+/// The site of a stored site record, with its VAPID key opened.
+pub(super) async fn open_vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId, item: &Item) -> Result<(Site, VapidKey), ApiError> {
     let site: Site = item.parse()?;
     let sealed: Sealed = serde_json::from_value(item.attrs.get("vapid_private").cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))?;
     // Through the data-key cache: a deliver job runs per batch, and a KMS Decrypt per job was most of the fan-out bill.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::sites::{SiteId, SitePointer};
+use super::subscriber_data::{self, Attributes, RequestHints};
 use super::types::{EndpointPolicy, PushSubscription};
 use crate::auth::{Action, Workspace, WorkspaceId};
 use crate::http::ApiError;
@@ -27,15 +28,29 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    fn parse(&self) -> Result<Self, ApiError> {
-        Ok(Self {
-            browser: short(&self.browser, 100, "browser")?,
-            os: short(&self.os, 100, "os")?,
-            language: short(&self.language, 35, "language")?,
-            timezone: short(&self.timezone, 64, "timezone")?,
+    /// Checks sizes and derives what the request's headers say better: the browser and OS from the
+    /// User-Agent, the language from `Accept-Language` when the SDK sent none; the time zone must be IANA's.
+    /// Returns the country with it.
+    fn parse(&self, hints: &RequestHints) -> Result<(Self, Option<String>), ApiError> {
+        let zone = subscriber_data::parse_time_zone(short(&self.timezone, 64, "timezone")?.as_deref())?;
+        let (browser, os) = match hints.user_agent.as_deref() {
+            Some(ua) => {
+                let (b, o) = subscriber_data::browser_os(ua);
+                (Some(b), Some(o))
+            }
+            None => (short(&self.browser, 100, "browser")?, short(&self.os, 100, "os")?),
+        };
+        let language = subscriber_data::language(short(&self.language, 35, "language")?.as_deref(), hints.accept_language.as_deref());
+        let country = subscriber_data::country(zone.as_ref(), language.as_deref());
+        let info = Self {
+            browser,
+            os,
+            language,
+            timezone: zone.map(|z| z.name().to_owned()),
             page_url: short(&self.page_url, 2048, "page_url")?,
             external_id: short(&self.external_id, 200, "external_id")?,
-        })
+        };
+        Ok((info, country))
     }
 }
 
@@ -47,8 +62,20 @@ pub struct Subscriber {
     #[serde(flatten)]
     pub client: ClientInfo,
     pub tags: Vec<String>,
+    /// When the browser subscribed (RFC 3339).
     pub created_at: String,
+    /// The last subscribe refresh or tag/attribute update from the SDK.
     pub last_seen: String,
+    /// ISO 3166 country derived at subscribe time from the time zone or the language region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Custom attributes the SDK set (`WebTrigger.setAttributes`).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    #[schema(value_type = Object)]
+    pub attributes: Attributes,
+    /// Notification clicks reported by the service worker.
+    #[serde(default)]
+    pub clicks: u64,
 }
 
 /// What the site SDK posts.
@@ -60,6 +87,13 @@ pub struct SubscribeRequest {
     pub client: ClientInfo,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Replaces the stored attributes when given (`null` values are dropped); kept when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Headers the data is derived from; set by the route, never read from the body.
+    #[serde(skip)]
+    pub hints: RequestHints,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,15 +157,22 @@ pub async fn subscribe(state: &AppState, policy: &EndpointPolicy, ws: &Workspace
     let id = sub.id();
     let now = state.clock.now().to_rfc3339();
     let key = sub_key(ws, site, &id);
-    let existing = state.table.get(&key).await?;
-    let created_at = existing.as_ref().and_then(|i| i.attrs.get("created_at")?.as_str().map(str::to_owned)).unwrap_or_else(|| now.clone());
+    let existing: Option<Subscriber> = state.table.get(&key).await?.and_then(|i| i.parse().ok());
+    let (client, country) = req.client.parse(&req.hints)?;
+    let attributes = match &req.attributes {
+        Some(given) => subscriber_data::merge_attributes(&Attributes::new(), given)?,
+        None => existing.as_ref().map(|e| e.attributes.clone()).unwrap_or_default(),
+    };
     let subscriber = Subscriber {
         id: id.clone(),
         subscription: sub,
-        client: req.client.parse()?,
+        client,
         tags: parse_tags(&req.tags)?,
-        created_at,
+        created_at: existing.as_ref().map_or_else(|| now.clone(), |e| e.created_at.clone()),
         last_seen: now,
+        country,
+        attributes,
+        clicks: existing.as_ref().map_or(0, |e| e.clicks),
     };
     let mut item = Item::of(key, &subscriber);
     if let Some(ext) = &subscriber.client.external_id {
@@ -168,15 +209,54 @@ pub async fn remove(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str)
 
 pub async fn set_tags(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str, tags: &[String]) -> Result<Subscriber, ApiError> {
     let tags = parse_tags(tags)?;
+    update(state, ws, site, id, |s| {
+        s.tags = tags.clone();
+        Ok(())
+    })
+    .await
+}
+
+/// Merges attributes into a subscription's (`null` removes a key); 422 names the offending key.
+pub async fn set_attributes(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str, changes: &serde_json::Map<String, serde_json::Value>) -> Result<Subscriber, ApiError> {
+    update(state, ws, site, id, |s| {
+        s.attributes = subscriber_data::merge_attributes(&s.attributes, changes)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Read, change, write back on the same version, so a concurrent click count or change is not lost.
+async fn update(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &str, change: impl Fn(&mut Subscriber) -> Result<(), ApiError>) -> Result<Subscriber, ApiError> {
     let key = sub_key(ws, site, id);
-    let item = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such subscription".into()))?;
-    let mut subscriber: Subscriber = item.parse()?;
-    subscriber.tags = tags;
-    subscriber.last_seen = state.clock.now().to_rfc3339();
-    let mut updated = Item::of(key, &subscriber);
-    updated.gsi1 = item.gsi1;
-    state.table.put(updated, Condition::Exists).await?;
-    Ok(subscriber)
+    for _ in 0..5 {
+        let item = state.table.get(&key).await?.ok_or_else(|| ApiError::NotFound("no such subscription".into()))?;
+        let mut subscriber: Subscriber = item.parse()?;
+        change(&mut subscriber)?;
+        subscriber.last_seen = state.clock.now().to_rfc3339();
+        let mut updated = Item::of(key.clone(), &subscriber).with_version(item.version + 1);
+        updated.gsi1 = item.gsi1;
+        match state.table.put(updated, Condition::VersionIs(item.version)).await {
+            Ok(()) => return Ok(subscriber),
+            Err(TableError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the subscription changed concurrently; try again".into()))
+}
+
+/// Counts a notification click on the subscriber whose endpoint the service worker reported (a click is
+/// also a sign of life: `last_seen` moves); nothing when the subscription is gone.
+pub async fn count_click(state: &AppState, ws: &WorkspaceId, site: &SiteId, endpoint: &str) -> Result<(), ApiError> {
+    let id = crate::auth::tokens::token_hash(endpoint)[..32].to_owned();
+    match update(state, ws, site, &id, |s| {
+        s.clicks += 1;
+        Ok(())
+    })
+    .await
+    {
+        Ok(_) | Err(ApiError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// One page across the shards. The cursor is `<shard>.<cursor within the shard>`.

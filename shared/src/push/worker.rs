@@ -2,13 +2,11 @@
 //! deliver jobs of its shard, then writes its marker together with its counters; a retry after a crash
 //! computes the same jobs with the same ids, and their progress records make the repeats harmless.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_lambda_events::sqs::SqsMessage;
 
 use super::deliver::{deliver, DeliverJob};
-use super::notifications::{deliver_jobs, enqueue, notification_key, Notification, NotificationId, PushJob, Recipient, Target};
+use super::notifications::{notification_key, Notification, NotificationId, PushJob, Recipient, Target};
 use super::sites::SiteId;
 use super::subscribers::{shard_partition, Subscriber, SHARDS};
 use crate::auth::WorkspaceId;
@@ -21,14 +19,17 @@ pub struct PushWorker;
 #[async_trait]
 impl JobHandler for PushWorker {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
+        if let Some(import) = super::imports::ImportMessage::from_body(message.body.as_deref().unwrap_or_default()) {
+            return super::imports::run_chunk(state, import).await;
+        }
         let job: PushJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a push job: {e}")))?;
         let receives = crate::worker::receive_count(message);
         match job {
             PushJob::Fanout { workspace, site, notification, shard, shards } => fanout(state, &workspace, &site, &notification, shard, shards.max(1)).await,
-            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, subscribers } => {
+            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, variant, site_version, subscribers } => {
                 let job = job.unwrap_or_else(|| adhoc_job_id(&subscribers));
                 let message_id = message.message_id.clone().unwrap_or_default();
-                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, subscribers, message_id }).await
+                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, variant, site_version, subscribers, message_id }).await
             }
         }
     }
@@ -46,8 +47,9 @@ pub(super) async fn load_notification(state: &AppState, ws: &WorkspaceId, site: 
     item.parse().map_err(|e| JobError::Permanent(e.to_string()))
 }
 
-fn selected(target: &Target, s: &Subscriber) -> bool {
+fn selected(target: &Target, s: &Subscriber, at: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
     match target {
+        Target::Segment { .. } | Target::Rules { .. } => super::segments::target_matches(target, s, at),
         Target::All => true,
         Target::Tags { tags } => s.tags.iter().any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t))),
         Target::Subscriber { id } => s.id == *id,
@@ -55,7 +57,7 @@ fn selected(target: &Target, s: &Subscriber) -> bool {
     }
 }
 
-/// True when the subscriber existed when the notification was created: a retried fan-out must select
+/// True when the subscriber existed when the notification started (or was created, for older records): a retried fan-out must select
 /// the same subscribers as the first run, whoever subscribed in between.
 fn existed_at(s: &Subscriber, created_at: Option<chrono::DateTime<chrono::FixedOffset>>) -> bool {
     match (created_at, chrono::DateTime::parse_from_rfc3339(&s.created_at)) {
@@ -74,13 +76,13 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
         return Ok(());
     }
     let n = load_notification(state, ws, site, id).await?;
-    let created_at = chrono::DateTime::parse_from_rfc3339(&n.created_at).ok();
+    let created_at = chrono::DateTime::parse_from_rfc3339(n.started_at.as_deref().unwrap_or(&n.created_at)).ok();
     let mut matched = Vec::new();
     for shard in shards.clone() {
         let mut cursor = None;
         loop {
             let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(1000).after(cursor)).await.map_err(JobError::retry)?;
-            matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s) && existed_at(s, created_at)));
+            matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s, created_at) && existed_at(s, created_at)));
             match page.next {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -88,11 +90,17 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
         }
     }
     let targeted = matched.len() as i64;
+    // Read afresh (pacing settings may have changed); the deliver jobs find it cached at this version.
+    let site_key = match state.push.site_keys.fresh(state, ws, site).await {
+        Ok(s) => s,
+        Err(crate::http::ApiError::NotFound(m)) => return Err(JobError::Permanent(m)),
+        Err(e) => return Err(JobError::retry(e)),
+    };
     let prefix = if span == 1 { format!("{first:02}") } else { format!("{first:02}x{span:02}") };
-    let jobs = deliver_jobs(ws, site, id, &prefix, matched);
-    let job_count = jobs.len() as i64;
-    enqueue(state, jobs, Duration::ZERO).await.map_err(JobError::retry)?;
-    let deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), i64::from(shards.end - shards.start)), ("jobs_total".to_owned(), job_count)];
+    let covered = shards.end - shards.start;
+    let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_key.site, site_key.version, &n, &prefix, covered, matched).await.map_err(JobError::retry)?;
+    let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), i64::from(covered)), ("jobs_total".to_owned(), job_count as i64)];
+    deltas.extend(variant_deltas);
     let expiry = state.clock.epoch_seconds() + 7 * 86_400;
     let mut writes: Vec<TxWrite> = shards.map(|shard| TxWrite::Put { item: Item::new(marker(shard)).with_expiry(expiry), condition: Condition::NotExists }).collect();
     writes.push(TxWrite::Add { key: notification_key(ws, site, id), deltas });

@@ -76,6 +76,12 @@ pub async fn tick(state: &AppState, now: DateTime<Utc>) -> Result<TickReport, Ti
         run_minute(state, minute, Some(minute) != newest).await;
         report.minutes_run.push(minute);
     }
+    if let (Some(first), true) = (report.minutes_run.first(), report.minutes_skipped > 0) {
+        // Scheduled sends and held pushes of the skipped minutes still go out, late.
+        if let Err(e) = crate::push::lifecycle::run_skipped(state, first - report.minutes_skipped, first - 1).await {
+            tracing::warn!(error = %e, "due push entries of skipped minutes not run");
+        }
+    }
     if report.minutes_skipped > 0 {
         tracing::warn!(skipped = report.minutes_skipped, "tick fell behind; skipped minutes beyond the catch-up window");
     }
@@ -110,6 +116,16 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "event webhook retry sweep failed"),
         }
+        match crate::broadcasts::store::start_due(state).await {
+            Ok(n) if n > 0 => tracing::info!(started = n, "scheduled broadcasts started"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled broadcast sweep failed"),
+        }
+        match crate::broadcasts::fanout::release_parked(state).await {
+            Ok(n) if n > 0 => tracing::info!(queued = n, "local-time broadcast messages queued"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "parked broadcast message sweep failed"),
+        }
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),
@@ -117,6 +133,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
                 Err(e) => tracing::warn!(error = %e, "TTL purge failed"),
             }
         }
+    }
+    match crate::push::lifecycle::run_due(state, minute).await {
+        Ok(n) if n > 0 => tracing::info!(due = n, minute, "scheduled pushes started or released"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, minute, "scheduled push sweep failed"),
     }
     tracing::info!(minute, catching_up, "minute handled");
 }

@@ -126,7 +126,7 @@ pub fn passes(filter: Option<&str>, ctx: &Value) -> Result<bool, RenderError> {
 #[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RenderedAction {
-    Push { site_id: String, target: RenderedTarget, title: String, body: Option<String>, url: Option<String>, icon: Option<String>, image: Option<String> },
+    Push { site_id: String, target: RenderedTarget, title: String, body: Option<String>, url: Option<String>, icon: Option<String>, image: Option<String>, transactional: bool },
     Members { title: String, body: Option<String>, url: Option<String> },
     Whatsapp { channel_id: String, to: Vec<String>, text: Option<String>, template_name: Option<String>, template_language: Option<String>, template_variables: Vec<String> },
 }
@@ -175,7 +175,8 @@ pub fn render_action(index: usize, action: &ActionSpec, ctx: &Value) -> Result<R
     let env = env();
     let f = |name: &str| format!("actions[{index}].{name}");
     Ok(match action {
-        ActionSpec::Push { site_id, target, title, body, url, icon, image } => RenderedAction::Push {
+        ActionSpec::Push { site_id, target, title, body, url, icon, image, transactional } => RenderedAction::Push {
+            transactional: *transactional,
             site_id: site_id.clone(),
             target: match target {
                 PushTargetSpec::All => RenderedTarget::All,
@@ -228,14 +229,14 @@ mod tests {
     use super::*;
 
     fn push(title: &str, tags: &str) -> ActionSpec {
-        ActionSpec::Push { site_id: "site_x".into(), target: PushTargetSpec::Tags { tags: tags.into() }, title: title.into(), body: Some("{{ payload.total }} {{ currency | upper }}".into()), url: None, icon: None, image: None }
+        ActionSpec::Push { site_id: "site_x".into(), target: PushTargetSpec::Tags { tags: tags.into() }, title: title.into(), body: Some("{{ payload.total }} {{ currency | upper }}".into()), url: None, icon: None, image: None, transactional: false }
     }
 
     #[test]
     fn renders_fields_from_the_payload() {
         let ctx = context(&json!({"order": {"id": 42}, "total": "19.90", "currency": "eur", "tags": ["vip", "eu"]}));
         let r = render_action(0, &push("Order #{{ order.id }}", "{{ tags | join(',') }}"), &ctx).unwrap();
-        assert_eq!(r, RenderedAction::Push { site_id: "site_x".into(), target: RenderedTarget::Tags { tags: vec!["vip".into(), "eu".into()] }, title: "Order #42".into(), body: Some("19.90 EUR".into()), url: None, icon: None, image: None });
+        assert_eq!(r, RenderedAction::Push { site_id: "site_x".into(), target: RenderedTarget::Tags { tags: vec!["vip".into(), "eu".into()] }, title: "Order #42".into(), body: Some("19.90 EUR".into()), url: None, icon: None, image: None, transactional: false });
     }
 
     #[test]

@@ -235,14 +235,14 @@ fn failed(index: usize, e: impl std::fmt::Display) -> ActionOutcome {
 async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index: usize, action: RenderedAction) -> ActionOutcome {
     let meta = RequestMeta { ip: "trigger".into(), user_agent: format!("trigger {}", ws.principal().actor()) };
     match action {
-        RenderedAction::Push { site_id, target, title, body, url, icon, image } => {
-            use crate::push::notifications::{Content, NewNotification, Target};
+        RenderedAction::Push { site_id, target, title, body, url, icon, image, transactional } => {
+            use crate::push::notifications::{Content, NewNotification, Plan, Target};
             let target = match target {
                 RenderedTarget::All => Target::All,
                 RenderedTarget::Tags { tags } => Target::Tags { tags },
                 RenderedTarget::ExternalId { external_id } => Target::ExternalId { external_id },
             };
-            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![] }, target, ttl_seconds: None, urgency: None, topic: None };
+            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![], require_interaction: false }, target, ttl_seconds: None, urgency: None, topic: None, draft: false, plan: Plan { transactional, ..Default::default() } };
             let Ok(site) = crate::push::sites::SiteId::parse(&site_id) else { return failed(index, format!("no site `{site_id}`")) };
             match crate::push::notifications::send(state, ws, &meta, &site, req).await {
                 Ok(view) => ActionOutcome { index, ok: true, detail: "notification queued".into(), ids: vec![view.notification.id.to_string()] },
@@ -268,11 +268,11 @@ async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index:
             use crate::whatsapp::types::Content;
             let content = match (text, template_name) {
                 (Some(body), _) => Content::Text { body, preview_url: false },
-                (None, name) => Content::Template { name, language: template_language, content_sid: None, variables: template_variables },
+                (None, name) => Content::Template { name, language: template_language, content_sid: None, variables: template_variables, params: None },
             };
             let (mut ids, mut errors) = (vec![], vec![]);
             for (r, number) in to.iter().enumerate() {
-                let req = crate::whatsapp::messages::NewMessage { channel_id: channel_id.clone(), to: number.clone(), content: content.clone(), template_fallback: None, client_message_id: Some(format!("{inv}.{index}.{r}")) };
+                let req = crate::whatsapp::messages::NewMessage { channel_id: channel_id.clone(), to: number.clone(), content: content.clone(), template_fallback: None, client_message_id: Some(format!("{inv}.{index}.{r}")), template_id: None, template_variables: None };
                 match crate::whatsapp::messages::send(state, ws, req).await {
                     Ok((message, _)) => ids.push(message.id.to_string()),
                     Err(e) => errors.push(format!("{number}: {e}")),

@@ -81,6 +81,9 @@ pub enum ActionSpec {
         url: Option<String>,
         icon: Option<String>,
         image: Option<String>,
+        /// Order updates, security alerts: not held back by the site's frequency cap.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        transactional: bool,
     },
     /// A push to the workspace members' own devices (the dashboard's opt-in).
     Members { title: String, body: Option<String>, url: Option<String> },

@@ -75,6 +75,8 @@ pub struct ChannelView {
     pub channel: Channel,
     pub webhook_path: String,
     pub last_webhook: Option<LastWebhook>,
+    /// What the channel's provider can send, templates included (the capability matrix).
+    pub capabilities: super::types::Capabilities,
 }
 
 /// A channel's new webhook secret (rotation), shown this once.
@@ -138,7 +140,7 @@ fn new_secret(ws: &WorkspaceId, id: &ChannelId) -> (String, Item) {
 }
 
 fn view(channel: Channel, ws: &WorkspaceId, last_webhook: Option<LastWebhook>) -> ChannelView {
-    ChannelView { webhook_path: webhook_path(channel.provider, ws, &channel.id), channel, last_webhook }
+    ChannelView { webhook_path: webhook_path(channel.provider, ws, &channel.id), capabilities: channel.provider.capabilities(), channel, last_webhook }
 }
 
 pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: NewChannel) -> Result<CreatedChannel, ApiError> {

@@ -26,6 +26,12 @@ pub struct NewMessage {
     pub template_fallback: Option<Content>,
     /// Your id for this message: repeating a send with the same id returns the first message and sends nothing.
     pub client_message_id: Option<String>,
+    /// With `"type": "template"`: a template of the channel's library by id (else `name` + `language`
+    /// find one there, when synced).
+    pub template_id: Option<String>,
+    /// With a library template: its variables by component, checked against it (422 names the
+    /// missing or extra one). Replaces `variables`.
+    pub template_variables: Option<super::templates_render::Variables>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -59,6 +65,9 @@ pub struct Message {
     pub created_at: String,
     pub updated_at: String,
     pub created_by: String,
+    /// The broadcast this message belongs to; the broadcast's counters move with its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<String>,
 }
 
 /// A queued send job.
@@ -71,6 +80,11 @@ pub struct SendJob {
 
 pub fn message_key(ws: &WorkspaceId, id: &MessageId) -> Key {
     Key::new(format!("WS#{ws}#MSG"), id.to_string())
+}
+
+/// The stored form of a message, indexed by channel for the message log.
+pub fn item_of(ws: &WorkspaceId, m: &Message) -> Item {
+    Item::of(message_key(ws, &m.id), m).with_gsi1(format!("WS#{ws}#CHAN#{}#MSG", m.channel_id), m.id.to_string())
 }
 
 fn dedupe_key(ws: &WorkspaceId, client_id: &str) -> Key {
@@ -96,16 +110,17 @@ pub async fn window_open(state: &AppState, ws: &WorkspaceId, channel: &ChannelId
 
 /// The content to send: `content` inside the window (or when it is a template), else the fallback.
 async fn resolve_content(state: &AppState, ws: &WorkspaceId, channel: &Channel, to: &Recipient, req: &NewMessage) -> Result<(Content, bool), ApiError> {
-    req.content.check_for(channel.provider)?;
+    let content = super::templates_store::content_for_send(state, ws, channel, &req.content, req.template_id.as_deref(), req.template_variables.as_ref()).await?;
+    content.check_for(channel.provider)?;
     if let Some(fallback) = &req.template_fallback {
         if !matches!(fallback, Content::Template { .. }) {
             return Err(ApiError::Validation("template_fallback must be a template (\"type\": \"template\")".into()));
         }
         fallback.check_for(channel.provider)?;
     }
-    let needs_window = channel.provider.enforces_service_window() && !matches!(req.content, Content::Template { .. }) && matches!(to, Recipient::Phone(_));
+    let needs_window = channel.provider.enforces_service_window() && !matches!(content, Content::Template { .. }) && matches!(to, Recipient::Phone(_));
     if !needs_window || window_open(state, ws, &channel.id, to).await? {
-        return Ok((req.content.clone(), false));
+        return Ok((content, false));
     }
     match &req.template_fallback {
         Some(t) => Ok((t.clone(), true)),
@@ -157,8 +172,9 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         created_at: now.clone(),
         updated_at: now,
         created_by: ws.principal().actor(),
+        broadcast: None,
     };
-    let item = Item::of(message_key(ws.id(), &message.id), &message).with_gsi1(format!("WS#{}#CHAN#{}#MSG", ws.id(), message.channel_id), message.id.to_string());
+    let item = item_of(ws.id(), &message);
     let outbox = Item::of(Key::new(OUTBOX, format!("{:013}#{}", state.clock.now().timestamp_millis(), message.id)), &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 });
     let outbox_key = outbox.key.clone();
     let mut writes = vec![TxWrite::Put { item, condition: Condition::NotExists }, TxWrite::Put { item: outbox, condition: Condition::NotExists }];
@@ -176,6 +192,9 @@ pub async fn send(state: &AppState, ws: &Workspace, req: NewMessage) -> Result<(
         Err(e) => return Err(e.into()),
     }
     enqueue(state, &SendJob { workspace: ws.id().clone(), message: message.id.clone(), attempt: 1 }, std::time::Duration::ZERO).await?;
+    if let Recipient::Phone(phone) = &message.to {
+        crate::contacts::store::seen(state, ws.id(), phone, None, &message.channel_id, None).await;
+    }
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (the worker skips sent messages)");
     }
@@ -228,15 +247,21 @@ pub async fn load(state: &AppState, ws: &WorkspaceId, id: &MessageId) -> Result<
 pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &MessageId, change: impl Fn(&mut Message) -> bool) -> Result<Option<Message>, ApiError> {
     for _ in 0..5 {
         let Some((item, mut m)) = load(state, ws, id).await? else { return Ok(None) };
+        let before = m.status;
         if !change(&mut m) {
             return Ok(Some(m));
         }
         m.updated_at = state.clock.now().to_rfc3339();
         let mut updated = Item::of(item.key.clone(), &m).with_version(item.version + 1);
         updated.gsi1 = item.gsi1.clone();
-        match state.table.put(updated, Condition::VersionIs(item.version)).await {
+        // A broadcast's counters move in the same transaction as the status, so each change counts once.
+        let written = match crate::broadcasts::fanout::counter_write(ws, &m, before) {
+            Some(counters) => state.table.transact(vec![TxWrite::Put { item: updated, condition: Condition::VersionIs(item.version) }, counters]).await,
+            None => state.table.put(updated, Condition::VersionIs(item.version)).await,
+        };
+        match written {
             Ok(()) => return Ok(Some(m)),
-            Err(TableError::ConditionFailed) => continue,
+            Err(TableError::ConditionFailed | TableError::TransactionCancelled { index: 0 }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -29,6 +29,7 @@ pub fn credentials_api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_channel, update_channel, delete_channel))
         .routes(routes!(link_channel))
         .routes(routes!(rotate_channel_secret))
+        .merge(super::templates_routes::api())
 }
 
 pub fn messages_api() -> OpenApiRouter<AppState> {

@@ -141,15 +141,17 @@ pub struct Capabilities {
     pub read_receipts: bool,
     pub groups: bool,
     pub max_text_chars: usize,
+    /// What the template library does on this provider.
+    pub templates: crate::whatsapp::templates::TemplateSupport,
 }
 
 impl Provider {
     pub fn capabilities(self) -> Capabilities {
         match self {
             // Interactive messages on Twilio need a Content API template, i.e. the `template` kind.
-            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, read_receipts: false, groups: false, max_text_chars: 1600 },
-            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, read_receipts: true, groups: false, max_text_chars: 4096 },
-            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, read_receipts: true, groups: true, max_text_chars: 4096 },
+            Self::Twilio => Capabilities { text: true, media: true, template: true, interactive: false, read_receipts: false, groups: false, max_text_chars: 1600, templates: self.template_support() },
+            Self::Meta => Capabilities { text: true, media: true, template: true, interactive: true, read_receipts: true, groups: false, max_text_chars: 4096, templates: self.template_support() },
+            Self::Whapi => Capabilities { text: true, media: true, template: false, interactive: true, read_receipts: true, groups: true, max_text_chars: 4096, templates: self.template_support() },
         }
     }
 }
@@ -180,6 +182,43 @@ pub struct Button {
     pub title: String,
 }
 
+/// A template's header parameter: text for a `{{1}}` in a text header, or the media to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HeaderParam {
+    Text { text: String },
+    Media { kind: MediaKind, url: String },
+}
+
+/// One body parameter; `name` is set for templates with named (`{{first_name}}`) variables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BodyParam {
+    pub name: Option<String>,
+    pub text: String,
+}
+
+/// A button's parameter: the URL suffix of a dynamic URL button, or a copy-code button's code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ButtonParam {
+    pub index: usize,
+    /// `url` or `copy_code`.
+    pub sub_type: String,
+    pub value: String,
+}
+
+/// Checked template parameters, in the provider's terms: components for Meta, `ContentVariables` for Twilio.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct TemplateParams {
+    pub header: Option<HeaderParam>,
+    #[serde(default)]
+    pub body: Vec<BodyParam>,
+    #[serde(default)]
+    pub buttons: Vec<ButtonParam>,
+    /// Twilio's `ContentVariables`: every variable of the content, by its key.
+    #[serde(default)]
+    pub content_variables: std::collections::BTreeMap<String, String>,
+}
+
 /// One message model for every provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -203,6 +242,10 @@ pub enum Content {
         content_sid: Option<String>,
         #[serde(default)]
         variables: Vec<String>,
+        /// Set when the template came from the channel's library: every parameter checked against its
+        /// components (header media, named body variables, button parameters), replacing `variables`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        params: Option<TemplateParams>,
     },
     /// Reply buttons (at most 3).
     Interactive { body: String, buttons: Vec<Button> },
@@ -240,7 +283,7 @@ impl Content {
                     return Err(ApiError::Validation("caption must be at most 1024 characters".into()));
                 }
             }
-            Self::Template { name, language, content_sid, variables } => {
+            Self::Template { name, language, content_sid, variables, .. } => {
                 if !caps.template {
                     return unsupported("template");
                 }
@@ -356,7 +399,7 @@ mod tests {
 
     #[test]
     fn capability_checks() {
-        let template = Content::Template { name: Some("hello_world".into()), language: Some("en_US".into()), content_sid: None, variables: vec![] };
+        let template = Content::Template { name: Some("hello_world".into()), language: Some("en_US".into()), content_sid: None, variables: vec![], params: None };
         assert!(template.check_for(Provider::Meta).is_ok());
         assert!(matches!(template.check_for(Provider::Whapi), Err(ApiError::Refused { code: "unsupported_capability", .. })));
         assert!(template.check_for(Provider::Twilio).is_err(), "Twilio needs a ContentSid");

@@ -55,6 +55,14 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
     if !matches!(msg.status, MessageStatus::Queued | MessageStatus::Sending) {
         return Ok(());
     }
+    if let Some(b) = msg.broadcast.as_deref().and_then(|b| crate::broadcasts::types::BroadcastId::parse(b).ok()) {
+        if crate::broadcasts::store::is_cancelled(state, ws, &b).await.map_err(infra)? {
+            let now = state.clock.now().to_rfc3339();
+            let error = MessageError { class: "cancelled".into(), code: "broadcast_cancelled".into(), message: "the broadcast was cancelled before this message was sent".into() };
+            messages::modify(state, ws, &msg.id, |m| advance(m, MessageStatus::Failed, &now) && { m.error = Some(error.clone()); true }).await.map_err(infra)?;
+            return Ok(());
+        }
+    }
     let (_, channel) = channels::load(state, ws, &msg.channel_id).await.map_err(infra)?;
     if let Some(wait) = channel.pause_remaining(state.clock.now()) {
         tracing::info!(channel = %channel.id, wait_s = wait.as_secs(), "channel paused; the message waits");

@@ -1,5 +1,5 @@
 //! Invitations: a member with `MembersManage` invites an email with a role; the one-time token travels in
-//! the link (no email is sent yet: the inviter is shown the link). Accepting needs a logged-in user with
+//! the link, which is emailed when a mail relay is configured and always shown to the inviter. Accepting needs a logged-in user with
 //! that email. Tokens are stored hashed and expire after 7 days.
 //!
 //! Items: `WS#<id>`/`INVITE#<invite>` and pointer `INVITETOKEN#<sha256>`/`INVITE`, both with TTL.
@@ -36,6 +36,8 @@ pub struct CreatedInvite {
     pub invite: Invite,
     /// Path the invitee opens; the token is in the fragment so it never reaches server logs.
     pub accept_path: String,
+    /// True when the link was emailed to the invitee; false: share `accept_path` by hand.
+    pub emailed: bool,
 }
 
 fn invite_key(ws: &WorkspaceId, id: &InviteId) -> Key {
@@ -81,7 +83,35 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, email:
             audit::entry(state, ws, meta, "invite.create", invite.email.as_str()),
         ])
         .await?;
-    Ok(CreatedInvite { accept_path: format!("/accept-invite#token={token}"), invite })
+    let accept_path = format!("/accept-invite#token={token}");
+    let emailed = email_invite(state, ws, &invite, &accept_path).await;
+    Ok(CreatedInvite { accept_path, invite, emailed })
+}
+
+/// Emails the invite link; a relay failure is logged and leaves the link to be shared by hand.
+async fn email_invite(state: &AppState, ws: &Workspace, invite: &Invite, accept_path: &str) -> bool {
+    let Some(mail) = &state.mail else { return false };
+    let workspace = load_meta(state, ws.id()).await.map(|(m, _)| m.name).unwrap_or_else(|_| "a workspace".into());
+    let inviter = match ws.principal().user() {
+        Ok((user, _)) => accounts::load_profile(state, user).await.map(|p| p.email.to_string()).unwrap_or_else(|_| "A teammate".into()),
+        Err(_) => "A teammate".into(),
+    };
+    let role = serde_json::to_value(invite.role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let message = crate::auth::mailer::Mail {
+        to: invite.email.clone(),
+        subject: format!("You're invited to {workspace} on WebTrigger"),
+        text: format!(
+            "{} invited you to join \"{workspace}\" on WebTrigger as {role}.\n\nAccept within 7 days (sign up or log in with this email address):\n{}\n",
+            inviter, mail.link(accept_path)
+        ),
+    };
+    match mail.mailer.send(&message).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "invite email not sent");
+            false
+        }
+    }
 }
 
 pub async fn list(state: &AppState, ws: &Workspace) -> Result<Vec<Invite>, ApiError> {

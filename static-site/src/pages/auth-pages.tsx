@@ -1,4 +1,5 @@
-// Sign up, log in, and accepting a workspace invite (the token arrives in the link's fragment).
+// Sign up, log in, forgotten and reset passwords, and accepting a workspace invite (tokens arrive in the
+// link's fragment, so they never reach server logs).
 
 import { useEffect, useState } from 'preact/hooks';
 
@@ -77,6 +78,11 @@ function CredentialsForm({ mode }: { mode: 'login' | 'signup' }) {
         <button type="submit" class="button button-primary" disabled={busy}>
           {busy ? 'Please wait…' : signup ? 'Create account' : 'Log in'}
         </button>
+        {!signup && (
+          <p class="muted">
+            <a href="/forgot-password" onClick={(e) => onLinkClick(e, '/forgot-password')}>Forgot your password?</a>
+          </p>
+        )}
         <p class="muted">
           {signup ? 'Already have an account? ' : 'New to WebTrigger? '}
           <a href={other + keepNext} onClick={(e) => onLinkClick(e, other + keepNext)}>
@@ -155,5 +161,117 @@ export function AcceptInvitePage() {
         )}
       </div>
     </section>
+  );
+}
+
+function AuthCard({ title, lead, children }: { title: string; lead: string; children: preact.ComponentChildren }) {
+  return (
+    <section class="page auth-page" aria-labelledby="page-title">
+      <header class="page-header">
+        <h1 id="page-title">{title}</h1>
+        <p class="page-lead">{lead}</p>
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function ForgotPasswordPage() {
+  const [email, setEmail] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [sent, setSent] = useState<{ emailDelivery: boolean } | null>(null);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await apiFetch<{ email_delivery: boolean }>('/v1/auth/password-reset', { method: 'POST', body: { email } });
+      setSent({ emailDelivery: r.email_delivery });
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard title="Forgot your password?" lead="We email you a link to choose a new one.">
+      <form class="card form" onSubmit={submit} noValidate>
+        {sent ? (
+          <p class={`alert ${sent.emailDelivery ? 'alert-success' : 'alert-error'}`} role="status" data-testid="reset-requested">
+            {sent.emailDelivery
+              ? 'If an account uses that address, a reset link is on its way. It works once, within the next hour.'
+              : 'This server does not send email, so no link can be sent. Ask the administrator of your workspace to help you back in.'}
+          </p>
+        ) : (
+          <>
+            <label class="field">
+              <span>Email</span>
+              <input type="email" name="email" autocomplete="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+            </label>
+            {error && <p class="alert alert-error" role="alert" data-testid="form-error">{error}</p>}
+            <button type="submit" class="button button-primary" disabled={busy || !email.trim()}>
+              {busy ? 'Please wait…' : 'Email me a reset link'}
+            </button>
+          </>
+        )}
+        <p class="muted">
+          <a href="/login" onClick={(e) => onLinkClick(e, '/login')}>Back to log in</a>
+        </p>
+      </form>
+    </AuthCard>
+  );
+}
+
+export function ResetPasswordPage() {
+  const [token] = useState(() => new URLSearchParams(window.location.hash.slice(1)).get('token') ?? '');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await apiFetch('/v1/auth/password-reset/confirm', { method: 'POST', body: { token, new_password: password } });
+      // The link is spent; keep it out of the history entry.
+      history.replaceState(null, '', '/reset-password');
+      setDone(true);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthCard title="Choose a new password" lead="Every device signed in to your account is signed out.">
+      <form class="card form" onSubmit={submit} noValidate>
+        {!token && !done && <p class="alert alert-error">This link has no reset token. Ask for a new reset link.</p>}
+        {done ? (
+          <p class="alert alert-success" role="status" data-testid="reset-done">Your password was changed. Log in with the new one.</p>
+        ) : (
+          token && (
+            <>
+              <label class="field">
+                <span>New password</span>
+                <input type="password" name="new-password" autocomplete="new-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+                <small class="muted">At least 10 characters; avoid common passwords and your email.</small>
+              </label>
+              {error && <p class="alert alert-error" role="alert" data-testid="form-error">{error}</p>}
+              <button type="submit" class="button button-primary" disabled={busy}>{busy ? 'Please wait…' : 'Set new password'}</button>
+            </>
+          )
+        )}
+        <p class="muted">
+          <a href="/login" onClick={(e) => onLinkClick(e, '/login')}>{done ? 'Log in' : 'Back to log in'}</a> ·{' '}
+          <a href="/forgot-password" onClick={(e) => onLinkClick(e, '/forgot-password')}>Ask for a new link</a>
+        </p>
+      </form>
+    </AuthCard>
   );
 }

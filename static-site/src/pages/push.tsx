@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 
 import { ApiError, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
+import { Compose } from './compose';
 import { WithWorkspace } from './settings';
 
 interface Site {
@@ -27,15 +28,6 @@ interface Subscriber {
   external_id: string | null;
   tags: string[];
   last_seen: string;
-}
-
-interface NotificationView {
-  id: string;
-  title: string;
-  body: string | null;
-  created_at: string;
-  status: 'sending' | 'completed';
-  stats: Record<string, number>;
 }
 
 const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
@@ -163,87 +155,14 @@ function Subscribers({ ws }: { ws: WorkspaceSummary }) {
   );
 }
 
-/** Click-through rate: clicks per shown notification (impressions), or a dash before any was shown. */
-export function ctr(clicks: number, impressions: number): string {
-  return impressions > 0 ? `${((100 * clicks) / impressions).toFixed(1)} %` : '—';
-}
+export { ctr } from './compose';
 
 export function NotificationsPage() {
-  return <WithWorkspace title="Notifications" lead="Compose and send notifications; follow delivery and clicks.">{(ws) => <Notifications ws={ws} />}</WithWorkspace>;
+  return <WithWorkspace title="Notifications" lead="Compose, schedule and A/B test notifications; follow delivery and clicks.">{(ws) => <Notifications ws={ws} />}</WithWorkspace>;
 }
 
 function Notifications({ ws }: { ws: WorkspaceSummary }) {
   const { sites } = useSites(ws);
-  const [site, setSite] = useState('');
-  const [title, setTitle] = useState('');
-  const [body, setBody] = useState('');
-  const [url, setUrl] = useState('');
-  const [tags, setTags] = useState('');
-  const [list, setList] = useState<NotificationView[]>([]);
-  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
-  const current = site || sites[0]?.id || '';
-  const load = useCallback(() => {
-    if (!current) return;
-    apiFetch<{ notifications: NotificationView[] }>(`/v1/workspaces/${ws.id}/sites/${current}/notifications?limit=20`).then((p) => setList(p.notifications), (e) => setNote({ ok: false, text: err(e) }));
-  }, [ws.id, current]);
-  useEffect(() => {
-    load();
-    const timer = window.setInterval(load, 3000);
-    return () => window.clearInterval(timer);
-  }, [load]);
-  const send = async (e: Event) => {
-    e.preventDefault();
-    const tagList = tags.split(',').map((t) => t.trim()).filter(Boolean);
-    const target = tagList.length ? { type: 'tags', tags: tagList } : { type: 'all' };
-    try {
-      await apiFetch(`/v1/workspaces/${ws.id}/sites/${current}/notifications`, { method: 'POST', body: { title, body: body || null, url: url || null, target } });
-      setNote({ ok: true, text: 'Queued for delivery.' });
-      load();
-    } catch (x) {
-      setNote({ ok: false, text: err(x) });
-    }
-  };
   if (!sites.length) return <p class="card muted">Add a site first.</p>;
-  return (
-    <>
-      <div class="compose">
-        <form class="card form" onSubmit={send} data-testid="compose-form">
-          <SitePicker sites={sites} value={current} onChange={setSite} />
-          <label class="field"><span>Title</span><input name="title" required maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} /></label>
-          <label class="field"><span>Body</span><input name="body" maxLength={1000} value={body} onInput={(e) => setBody(e.currentTarget.value)} /></label>
-          <label class="field"><span>Click URL</span><input name="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="https://…" /></label>
-          <label class="field"><span>Only subscribers tagged (comma-separated; empty = everyone)</span><input name="tags" value={tags} onInput={(e) => setTags(e.currentTarget.value)} /></label>
-          <button class="button button-primary" disabled={!title.trim()}>Send</button>
-          {note && <p class={`alert ${note.ok ? 'alert-success' : 'alert-error'}`} role="status">{note.text}</p>}
-        </form>
-        <div class="card preview" aria-label="Preview" data-testid="preview">
-          <p class="muted">Preview</p>
-          <div class="notification-preview">
-            <img src="/icons/icon-192.png" alt="" width="40" height="40" />
-            <div>
-              <strong>{title || 'Notification title'}</strong>
-              <p>{body || 'The message body appears here.'}</p>
-              <small class="muted">{url ? new URL(url, window.location.href).host : sites.find((s) => s.id === current)?.allowed_origins[0]}</small>
-            </div>
-          </div>
-        </div>
-      </div>
-      <div class="card">
-        <table class="table" data-testid="notifications-table">
-          <thead><tr><th>Sent</th><th>Title</th><th>Status</th><th>Targeted</th><th>Accepted</th><th>Failed</th><th>Impressions</th><th>Clicks</th><th>CTR</th><th>Unsubscribes</th></tr></thead>
-          <tbody>
-            {list.map((n) => {
-              const failed = ['failed_gone', 'failed_too_large', 'failed_transient', 'failed_rejected'].reduce((a, k) => a + (n.stats[k] ?? 0), 0);
-              return (
-                <tr key={n.id}>
-                  <td>{new Date(n.created_at).toLocaleString()}</td><td>{n.title}</td><td>{n.status}</td>
-                  <td>{n.stats.targeted}</td><td>{n.stats.accepted}</td><td>{failed}</td><td>{n.stats.impressions ?? 0}</td><td>{n.stats.clicks ?? 0}</td><td>{ctr(n.stats.clicks ?? 0, n.stats.impressions ?? 0)}</td><td>{n.stats.unsubscribes ?? 0}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
-    </>
-  );
+  return <Compose ws={ws} sites={sites} picker={(value, onChange) => <SitePicker sites={sites} value={value} onChange={onChange} />} />;
 }

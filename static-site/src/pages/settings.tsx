@@ -180,6 +180,7 @@ interface Invite {
   role: Role;
   expires_at: number;
   accept_path?: string;
+  emailed?: boolean;
 }
 
 export function MembersPage() {
@@ -196,7 +197,7 @@ function Members({ ws }: { ws: WorkspaceSummary }) {
   const invites = useLoad(() => (manage ? apiFetch<Invite[]>(`/v1/workspaces/${ws.id}/invites`) : Promise.resolve([])), [ws.id, manage]);
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('editor');
-  const [link, setLink] = useState<string | null>(null);
+  const [link, setLink] = useState<{ url: string; emailed: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   const act = async (fn: () => Promise<unknown>) => {
@@ -213,7 +214,7 @@ function Members({ ws }: { ws: WorkspaceSummary }) {
     e.preventDefault();
     void act(async () => {
       const created = await apiFetch<Invite>(`/v1/workspaces/${ws.id}/invites`, { method: 'POST', body: { email, role } });
-      setLink(window.location.origin + created.accept_path);
+      setLink({ url: window.location.origin + created.accept_path, emailed: created.emailed === true });
       setEmail('');
     });
   };
@@ -271,9 +272,14 @@ function Members({ ws }: { ws: WorkspaceSummary }) {
           <button class="button button-primary">Create invite link</button>
           {link && (
             <div class="secret-box" data-testid="invite-link">
-              <p>No email is sent: share this link with them. It works once, for that email address, for 7 days.</p>
-              <code>{link}</code>
-              <button type="button" class="button button-small" onClick={() => void navigator.clipboard?.writeText(link)}>Copy</button>
+              <p data-testid="invite-delivery">
+                {link.emailed
+                  ? 'The invite was emailed. You can also share this link yourself.'
+                  : 'This server does not send email, so share this link with them yourself.'}{' '}
+                It works once, for that email address, for 7 days.
+              </p>
+              <code>{link.url}</code>
+              <button type="button" class="button button-small" onClick={() => void navigator.clipboard?.writeText(link.url)}>Copy</button>
             </div>
           )}
         </form>

@@ -90,9 +90,44 @@ test('sites, subscribers and notifications in the dashboard', { timeout: 120_000
   }, null, { timeout: 20_000 });
   t.diagnostic('✔ sent; the list shows it with 1 subscriber targeted');
   const headers = await page.getByTestId('notifications-table').locator('th').allTextContents();
-  assert.deepEqual(headers.slice(6), ['Impressions', 'Clicks', 'CTR', 'Unsubscribes']);
+  assert.deepEqual(headers.slice(6, 10), ['Impressions', 'Clicks', 'CTR', 'Unsubscribes']);
   const cells = await row.locator('td').allTextContents();
-  assert.deepEqual(cells.slice(6), ['0', '0', '—', '0'], 'no impression yet: CTR is a dash, not NaN');
+  assert.deepEqual(cells.slice(6, 10), ['0', '0', '—', '0'], 'no impression yet: CTR is a dash, not NaN');
   t.diagnostic('✔ the stats show impressions, clicks, CTR and unsubscribes');
   await page.screenshot({ path: join(RESULTS_DIR, 'push-notifications.png'), fullPage: true });
+
+  // An A/B test scheduled for tomorrow: the preview follows variant A on each platform style, the list
+  // shows it scheduled (the status filter finds it), and it can be cancelled.
+  await page.locator('input[name=title]').fill('Weekend deal');
+  await page.locator('input[name=body]').fill('Saturday and Sunday');
+  await page.locator('input[name=when][value=at]').check();
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+  await page.locator('input[name=send-at]').fill(new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16));
+  await page.locator('select[name=variant-count]').selectOption('2');
+  await page.locator('input[name=variant-0-title]').fill('Weekend deal: 20 % off');
+  await page.locator('input[name=variant-1-title]').fill('Your weekend treat');
+  await page.locator('input[name=test-first]').check();
+  await preview.getByText('Weekend deal: 20 % off').waitFor();
+  for (const [name, platform] of [['macOS', 'macos'], ['Android', 'android'], ['Chrome / Windows', 'windows']]) {
+    await preview.getByRole('button', { name }).click();
+    await preview.locator(`[data-platform=${platform}]`).getByText('Weekend deal: 20 % off').waitFor();
+  }
+  t.diagnostic('✔ the preview shows variant A in each platform style');
+  await page.getByRole('button', { name: 'Schedule', exact: true }).click();
+  await page.getByText('Scheduled.').waitFor();
+  await page.locator('select[name=status-filter]').selectOption('scheduled');
+  const onlyScheduled = () => page.waitForFunction((status) => {
+    const rows = [...document.querySelectorAll('[data-testid="notifications-table"] tbody tr')];
+    return rows.length === 1 && rows[0].textContent.includes('Weekend deal (A/B ×2)') && rows[0].querySelectorAll('td')[2].textContent === status;
+  }, 'scheduled');
+  await onlyScheduled();
+  t.diagnostic('✔ scheduled with its variants; the status filter shows only it');
+  await page.getByTestId('notifications-table').getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('select[name=status-filter]').selectOption('cancelled');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="notifications-table"] tbody tr')];
+    return rows.length === 1 && rows[0].querySelectorAll('td')[2].textContent === 'cancelled';
+  });
+  t.diagnostic('✔ cancelled from the list');
+  await page.screenshot({ path: join(RESULTS_DIR, 'push-compose-scheduled.png'), fullPage: true });
 });

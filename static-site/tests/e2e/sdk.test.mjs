@@ -17,7 +17,7 @@ import { after, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api, recordShownNotifications } from './support.mjs';
 
 const FAKE = process.env.PUSH_FAKE_HOST ?? '';
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE ? 'needs the API and PUSH_FAKE_HOST (see the header)' : false;
@@ -183,14 +183,7 @@ test('the site SDK on a customer site: soft prompt, subscribe, show, track, unsu
   const worker = await until('the SDK worker running', () => context.serviceWorkers().find((w) => w.url().startsWith(`${SITE}/webtrigger-sw.js`)));
   // Headless Chromium's notification centre sometimes drops a shown notification at once (getNotifications()
   // is empty although showNotification resolved), so the test records what the worker asked to show.
-  await worker.evaluate(() => {
-    self.shownForTest = [];
-    const show = self.registration.showNotification.bind(self.registration);
-    self.registration.showNotification = (title, options) => {
-      self.shownForTest.push({ title, options });
-      return show(title, options);
-    };
-  });
+  await recordShownNotifications(worker);
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: SITE, registrationId: registration.registrationId, data: payload });
   const [shown] = await until('the notification', () => worker.evaluate(() => self.shownForTest.length && self.shownForTest));
   assert.deepEqual([shown.title, shown.options.body, shown.options.tag, shown.options.actions], ['Boots are back', 'Your size is in stock', sent.id, [{ action: 'cart', title: 'Add to cart' }]]);

@@ -37,3 +37,19 @@ export async function launchBrowser(prefix) {
   };
   return { context, page, close };
 }
+
+/**
+ * Makes `worker` (a Playwright service worker) record every `showNotification(title, options)` it is asked
+ * for in `self.shownForTest`. Headless Chromium's notification centre sometimes drops a shown notification
+ * at once (getNotifications() is empty although showNotification resolved), so tests assert on the request.
+ */
+export async function recordShownNotifications(worker) {
+  await worker.evaluate(() => {
+    self.shownForTest = [];
+    const show = self.registration.showNotification.bind(self.registration);
+    self.registration.showNotification = (title, options) => {
+      self.shownForTest.push({ title, options });
+      return show(title, options);
+    };
+  });
+}

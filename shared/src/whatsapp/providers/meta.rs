@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, WhatsAppProvider};
-use crate::whatsapp::types::{Content, Provider, Recipient};
+use crate::whatsapp::types::{Content, HeaderParam, Provider, Recipient, TemplateParams};
 
 pub(super) struct Meta<'a> {
     pub http: &'a reqwest::Client,
@@ -27,16 +27,19 @@ struct SentId {
 }
 
 #[derive(Deserialize)]
-struct GraphErrorBody {
-    error: GraphError,
+pub(super) struct GraphErrorBody {
+    pub error: GraphError,
 }
 
 #[derive(Deserialize)]
-struct GraphError {
-    code: Option<i64>,
-    message: Option<String>,
-    is_transient: Option<bool>,
-    error_data: Option<Value>,
+pub(super) struct GraphError {
+    pub code: Option<i64>,
+    pub error_subcode: Option<i64>,
+    pub message: Option<String>,
+    pub is_transient: Option<bool>,
+    pub error_data: Option<Value>,
+    /// Meant for people (template review errors explain the fix here).
+    pub error_user_msg: Option<String>,
 }
 
 /// Graph error code → handling (providers.md 3.2): rate limits at every level pause the channel;
@@ -55,6 +58,33 @@ pub fn classify(code: Option<i64>, is_transient: Option<bool>, http_status: u16)
     }
 }
 
+/// `template.components` from checked parameters (header media by link, named body parameters by
+/// `parameter_name`, button parameters by `sub_type` and string `index`); empty components are left out.
+fn template_components(p: &TemplateParams) -> Vec<Value> {
+    let mut components = Vec::new();
+    match &p.header {
+        Some(HeaderParam::Text { text }) => components.push(json!({"type": "header", "parameters": [{"type": "text", "text": text}]})),
+        Some(HeaderParam::Media { kind, url }) => components.push(json!({"type": "header", "parameters": [{"type": kind.as_str(), kind.as_str(): {"link": url}}]})),
+        None => {}
+    }
+    if !p.body.is_empty() {
+        let parameters: Vec<Value> = p
+            .body
+            .iter()
+            .map(|b| match &b.name {
+                Some(name) => json!({"type": "text", "parameter_name": name, "text": b.text}),
+                None => json!({"type": "text", "text": b.text}),
+            })
+            .collect();
+        components.push(json!({"type": "body", "parameters": parameters}));
+    }
+    for b in &p.buttons {
+        let parameter = if b.sub_type == "copy_code" { json!({"type": "coupon_code", "coupon_code": b.value}) } else { json!({"type": "text", "text": b.value}) };
+        components.push(json!({"type": "button", "sub_type": b.sub_type, "index": b.index.to_string(), "parameters": [parameter]}));
+    }
+    components
+}
+
 /// The Graph request body for one message.
 pub(super) fn body(to: &Recipient, content: &Content) -> Value {
     let mut b = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.as_str().trim_start_matches('+')});
@@ -70,6 +100,7 @@ pub(super) fn body(to: &Recipient, content: &Content) -> Value {
             }
             (kind.as_str(), m)
         }
+        Content::Template { name, language, params: Some(params), .. } => ("template", json!({"name": name, "language": {"code": language}, "components": template_components(params)})),
         Content::Template { name, language, variables, .. } => {
             let mut t = json!({"name": name, "language": {"code": language}});
             if !variables.is_empty() {
@@ -86,6 +117,25 @@ pub(super) fn body(to: &Recipient, content: &Content) -> Value {
     b["type"] = kind.into();
     b[kind] = payload;
     b
+}
+
+
+/// A Graph error answer as a classified provider error (`error.message` with `error_data.details`;
+/// `error_user_msg`, meant for people, when Graph gives one).
+pub(super) fn graph_error(status: u16, bytes: &[u8], after: Option<std::time::Duration>) -> ProviderError {
+    let error = serde_json::from_slice::<GraphErrorBody>(bytes).ok().map(|b| b.error);
+    let code = error.as_ref().and_then(|e| e.code);
+    let mut class = classify(code, error.as_ref().and_then(|e| e.is_transient), status);
+    if let ErrorClass::RateLimited { retry_after } | ErrorClass::Transient { retry_after } = &mut class {
+        *retry_after = after;
+    }
+    let details = error.as_ref().and_then(|e| e.error_data.as_ref()?.get("details")?.as_str().map(str::to_owned));
+    let message = match (error.and_then(|e| e.message), details) {
+        (Some(m), Some(d)) if !m.contains(&d) => format!("{m}: {d}"),
+        (Some(m), _) => m,
+        (None, d) => d.unwrap_or_else(|| format!("HTTP {status}")),
+    };
+    ProviderError { provider: "meta", class, code: code.map_or_else(|| format!("http_{status}"), |c| c.to_string()), message, http_status: Some(status) }
 }
 
 #[async_trait]
@@ -117,19 +167,7 @@ impl WhatsAppProvider for Meta<'_> {
                 http_status: Some(status),
             });
         }
-        let error = serde_json::from_slice::<GraphErrorBody>(&bytes).ok().map(|b| b.error);
-        let code = error.as_ref().and_then(|e| e.code);
-        let mut class = classify(code, error.as_ref().and_then(|e| e.is_transient), status);
-        if let ErrorClass::RateLimited { retry_after } | ErrorClass::Transient { retry_after } = &mut class {
-            *retry_after = after;
-        }
-        let details = error.as_ref().and_then(|e| e.error_data.as_ref()?.get("details")?.as_str().map(str::to_owned));
-        let message = match (error.and_then(|e| e.message), details) {
-            (Some(m), Some(d)) if !m.contains(&d) => format!("{m}: {d}"),
-            (Some(m), _) => m,
-            (None, d) => d.unwrap_or_else(|| format!("HTTP {status}")),
-        };
-        Err(ProviderError { provider: "meta", class, code: code.map_or_else(|| format!("http_{status}"), |c| c.to_string()), message, http_status: Some(status) })
+        Err(graph_error(status, &bytes, after))
     }
 }
 
@@ -158,7 +196,7 @@ mod tests {
             body(&to, &Content::Text { body: "hi".into(), preview_url: false }),
             json!({"messaging_product":"whatsapp","recipient_type":"individual","to":"16505551234","type":"text","text":{"body":"hi","preview_url":false}})
         );
-        let t = body(&to, &Content::Template { name: Some("order".into()), language: Some("en_US".into()), content_sid: None, variables: vec!["42".into()] });
+        let t = body(&to, &Content::Template { name: Some("order".into()), language: Some("en_US".into()), content_sid: None, variables: vec!["42".into()], params: None });
         assert_eq!(t["template"], json!({"name":"order","language":{"code":"en_US"},"components":[{"type":"body","parameters":[{"type":"text","text":"42"}]}]}));
         let i = body(&to, &Content::Interactive { body: "Pick".into(), buttons: vec![Button { id: "y".into(), title: "Yes".into() }] });
         assert_eq!(i["interactive"]["action"]["buttons"][0], json!({"type":"reply","reply":{"id":"y","title":"Yes"}}));

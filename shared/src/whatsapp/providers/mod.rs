@@ -2,7 +2,9 @@
 //! one message model, answers and errors mapped to one classification (by provider code, not HTTP status).
 
 mod meta;
+pub mod meta_templates;
 mod twilio;
+pub mod twilio_content;
 mod whapi;
 
 use std::time::Duration;
@@ -25,11 +27,13 @@ pub struct ProviderUrls {
     /// Including the pinned Graph version, e.g. `https://graph.facebook.com/v23.0`.
     pub meta: String,
     pub whapi: String,
+    /// Twilio's Content API (templates), `https://content.twilio.com`.
+    pub twilio_content: String,
 }
 
 impl Default for ProviderUrls {
     fn default() -> Self {
-        Self { twilio: "https://api.twilio.com".into(), meta: "https://graph.facebook.com/v23.0".into(), whapi: "https://gate.whapi.cloud".into() }
+        Self { twilio: "https://api.twilio.com".into(), meta: "https://graph.facebook.com/v23.0".into(), whapi: "https://gate.whapi.cloud".into(), twilio_content: "https://content.twilio.com".into() }
     }
 }
 

@@ -54,6 +54,12 @@ fn form(from: &Sender<'_>, to: &Recipient, content: &Content) -> Vec<(&'static s
                 f.push(("Body", c.clone()));
             }
         }
+        Content::Template { content_sid, params: Some(params), .. } => {
+            f.push(("ContentSid", content_sid.clone().unwrap_or_default()));
+            if !params.content_variables.is_empty() {
+                f.push(("ContentVariables", serde_json::to_string(&params.content_variables).unwrap_or_default()));
+            }
+        }
         Content::Template { content_sid, variables, .. } => {
             f.push(("ContentSid", content_sid.clone().unwrap_or_default()));
             if !variables.is_empty() {
@@ -67,6 +73,31 @@ fn form(from: &Sender<'_>, to: &Recipient, content: &Content) -> Vec<(&'static s
     f
 }
 
+/// Twilio's REST error answer as a classified provider error.
+pub(super) fn rest_error(status: u16, body: &[u8], after: Option<std::time::Duration>) -> ProviderError {
+    let parsed: Option<RestException> = serde_json::from_slice(body).ok();
+    let code = parsed.as_ref().and_then(|e| e.code);
+    let mut class = classify(status, code);
+    if let ErrorClass::RateLimited { retry_after } | ErrorClass::Transient { retry_after } = &mut class {
+        *retry_after = after;
+    }
+    ProviderError {
+        provider: "twilio",
+        class,
+        code: code.map_or_else(|| format!("http_{status}"), |c| c.to_string()),
+        message: parsed.and_then(|e| e.message).unwrap_or_else(|| format!("HTTP {status}")),
+        http_status: Some(status),
+    }
+}
+
+/// HTTP Basic credentials for Twilio REST calls: the API key when there is one, else the account and token.
+pub(super) fn basic<'a>(account_sid: &'a str, auth: &'a TwilioAuth) -> (&'a str, &'a SecretString) {
+    match auth {
+        TwilioAuth::AuthToken(token) => (account_sid, token),
+        TwilioAuth::ApiKey { sid, secret } => (sid, secret),
+    }
+}
+
 #[async_trait]
 impl WhatsAppProvider for Twilio<'_> {
     fn provider(&self) -> Provider {
@@ -75,10 +106,7 @@ impl WhatsAppProvider for Twilio<'_> {
 
     async fn send(&self, from: &Sender<'_>, to: &Recipient, content: &Content) -> Result<Accepted, ProviderError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base.trim_end_matches('/'), self.account_sid);
-        let (user, password): (&str, &SecretString) = match self.auth {
-            TwilioAuth::AuthToken(token) => (self.account_sid, token),
-            TwilioAuth::ApiKey { sid, secret } => (sid, secret),
-        };
+        let (user, password) = basic(self.account_sid, self.auth);
         let response = self
             .http
             .post(url)
@@ -99,19 +127,7 @@ impl WhatsAppProvider for Twilio<'_> {
                 http_status: Some(status),
             });
         }
-        let parsed: Option<RestException> = serde_json::from_slice(&body).ok();
-        let code = parsed.as_ref().and_then(|e| e.code);
-        let mut class = classify(status, code);
-        if let ErrorClass::RateLimited { retry_after } | ErrorClass::Transient { retry_after } = &mut class {
-            *retry_after = after;
-        }
-        Err(ProviderError {
-            provider: "twilio",
-            class,
-            code: code.map_or_else(|| format!("http_{status}"), |c| c.to_string()),
-            message: parsed.and_then(|e| e.message).unwrap_or_else(|| format!("HTTP {status}")),
-            http_status: Some(status),
-        })
+        Err(rest_error(status, &body, after))
     }
 }
 
@@ -133,7 +149,7 @@ mod tests {
     #[test]
     fn template_variables_are_numbered() {
         let to = Recipient::parse("+14155552671").unwrap();
-        let content = Content::Template { name: None, language: None, content_sid: Some(format!("HX{}", "a".repeat(32))), variables: vec!["Ada".into(), "12:00".into()] };
+        let content = Content::Template { name: None, language: None, content_sid: Some(format!("HX{}", "a".repeat(32))), variables: vec!["Ada".into(), "12:00".into()], params: None };
         let f = form(&Sender { number: Some("+15005550006") }, &to, &content);
         assert!(f.contains(&("To", "whatsapp:+14155552671".into())) && f.contains(&("From", "whatsapp:+15005550006".into())));
         assert!(f.contains(&("ContentVariables", r#"{"1":"Ada","2":"12:00"}"#.into())));
