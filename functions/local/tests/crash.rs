@@ -140,7 +140,8 @@ async fn set_up(base: &str, data_dir: &std::path::Path, push_host: &str) -> (Api
     (api, ws, site)
 }
 
-/// The subscribers whose final answer was committed in a deliver job's progress record.
+/// The subscribers whose final answer was committed in the progress record of a deliver job still under
+/// way (a finished job's record drops its done set: its subscribers all had their answer).
 async fn committed_answers(data_dir: &std::path::Path, ws: &str, site: &str, notification: &str) -> BTreeSet<String> {
     let state = webtrigger::AppState::embedded(data_dir, Arc::new(webtrigger::ports::SystemClock)).expect("open the data dir");
     let mut done = BTreeSet::new();

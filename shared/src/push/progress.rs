@@ -128,10 +128,11 @@ impl Progress {
     }
 
     /// Marks the job finished (with its last counters): every later copy of it does nothing.
-    pub async fn finish(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+    /// The done set is dropped: nothing reads it once the job is finished, and the write is billed by size.
+    pub async fn finish(&mut self, state: &AppState, _answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
         self.stored.finished = true;
         self.stored.owner = None;
-        self.stored.done.extend(answered.iter().map(|a| done_id(a)));
+        self.stored.done.clear();
         self.commit(state, deltas).await
     }
 
