@@ -120,6 +120,8 @@ async fn run(size: usize, sink: &Sink) -> anyhow::Result<Run> {
         })
         .await;
 
+    // Subscribing 100k on a debug build outlasts the 10-minute access token.
+    ada.refresh().await;
     let before = sink.received.load(Ordering::Relaxed);
     counts.reset();
     let (cpu0, sink0, t0) = (process_cpu(), thread_cpu(&sink.tid), Instant::now());
