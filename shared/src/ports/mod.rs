@@ -1,6 +1,7 @@
 //! Ports: the small traits domain code talks to. Adapters in `crate::adapters` implement them.
 
 pub mod clock;
+pub mod counting;
 pub mod envelope;
 pub mod keyring;
 pub mod queue;

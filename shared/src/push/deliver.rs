@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::notifications::{payload, NotificationId, PushJob, MAX_ATTEMPTS};
+use super::notifications::{payload, NotificationId, PushJob, Recipient, MAX_ATTEMPTS};
 use super::outcome::Outcome;
 use super::progress::{owner_id, Claim, Lost, Progress};
 use super::sender::Delivery;
-use super::sites::{self, SiteId};
-use super::subscribers::{self, Subscriber};
+use super::sites::SiteId;
+use super::subscribers;
 use super::worker::load_notification;
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
@@ -27,8 +27,10 @@ use crate::worker::{retry_delay, JobError};
 const CONCURRENCY: usize = 16;
 /// Answers are recorded in groups: after this many, or this long after the previous record, whichever
 /// comes first. A crash re-sends at most the answers of one group; each record is one table transaction.
-const RECORD_AFTER_ANSWERS: usize = 50;
-const RECORD_INTERVAL: Duration = Duration::from_millis(250);
+/// Sized so a full job answered within a few seconds writes its progress once or twice: each write
+/// rewrites the job's done set, and DynamoDB bills it by size.
+const RECORD_AFTER_ANSWERS: usize = 250;
+const RECORD_INTERVAL: Duration = Duration::from_secs(5);
 
 pub struct DeliverJob {
     pub workspace: WorkspaceId,
@@ -39,7 +41,8 @@ pub struct DeliverJob {
     pub attempt: u32,
     pub redrive: bool,
     pub variant: Option<u8>,
-    pub subscribers: Vec<Subscriber>,
+    pub site_version: Option<u64>,
+    pub subscribers: Vec<Recipient>,
     /// The queue message carrying this copy of the job: its lease owner.
     pub message_id: String,
 }
@@ -94,21 +97,22 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
         Claim::Held(secs) => return Err(JobError::Retry { reason: "deliver job held by another execution".into(), after: Some(Duration::from_secs(secs.max(1) as u64)) }),
     };
     progress.mirror_to(n.source.as_ref().map(|s| s.stats_key(ws, site_id)));
-    let (site, key) = sites::vapid_key(state, ws, site_id).await.map_err(transient)?;
+    let site_key = state.push.site_keys.at(state, ws, site_id, job.site_version).await.map_err(transient)?;
+    let (site, key) = (&site_key.site, &site_key.key);
     let n = super::ab::with_variant(&n, super::ab::resolve(state, ws, &n, job.variant).await.map_err(JobError::retry)?);
     progress.set_variant(n.variant);
-    let body = payload(&site, &n);
+    let body = payload(site, &n);
     let delivery = Delivery { payload: &body, ttl_seconds: n.ttl_seconds, urgency: n.urgency, topic: n.topic.as_deref() };
     let now = state.clock.now();
     let last_attempt = job.attempt >= MAX_ATTEMPTS;
-    let pending: Vec<Subscriber> = job.subscribers.iter().filter(|s| !progress.is_done(&s.id)).cloned().collect();
+    let pending: Vec<Recipient> = job.subscribers.iter().filter(|s| !progress.is_done(&s.id)).cloned().collect();
     // Cancelled while queued, or over the site's frequency cap: counted, not sent.
-    let (pending, held_back, counter) = super::frequency::gate(state, ws, &site, &n, pending).await.map_err(JobError::retry)?;
+    let (pending, held_back, counter) = super::frequency::gate(state, ws, site, &n, pending).await.map_err(JobError::retry)?;
     let mut tally = Tally::default();
     held_back.iter().for_each(|s| tally.count(&s.id, counter, job.redrive));
-    let (key, delivery, contact) = (&key, &delivery, site.contact.as_str());
+    let (delivery, contact) = (&delivery, site.contact.as_str());
     let mut answers = futures_util::stream::iter(pending)
-        .map(|s: Subscriber| {
+        .map(|s: Recipient| {
             async move {
                 let limit = state.push.origin_limit(&s.subscription.origin());
                 let _permit = limit.acquire_owned().await.expect("origin semaphores are never closed");
@@ -182,7 +186,7 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
 
 /// Out of attempts: parks the subscribers in the dead-letter queue as a job of their own (named after
 /// this one, so a repeat of this step parks the same job), ready for `webtrigger dlq redrive push-send`.
-async fn park_exhausted(state: &AppState, job: &DeliverJob, subscribers: Vec<Subscriber>) -> Result<(), JobError> {
+async fn park_exhausted(state: &AppState, job: &DeliverJob, subscribers: Vec<Recipient>) -> Result<(), JobError> {
     tracing::error!(count = subscribers.len(), "push retries exhausted; dead-lettering");
     let parked = PushJob::Deliver {
         workspace: job.workspace.clone(),
@@ -192,6 +196,7 @@ async fn park_exhausted(state: &AppState, job: &DeliverJob, subscribers: Vec<Sub
         attempt: 1,
         redrive: true,
         variant: job.variant,
+        site_version: job.site_version,
         subscribers,
     };
     let body = serde_json::to_string(&parked).expect("job serialises");

@@ -7,9 +7,8 @@
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::notifications::Notification;
+use super::notifications::{Notification, Recipient};
 use super::sites::{Site, SiteId};
-use super::subscribers::Subscriber;
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
 use crate::ports::{Condition, Item, Key, TableError};
@@ -31,7 +30,7 @@ fn key(ws: &WorkspaceId, site: &SiteId, subscriber: &str) -> Key {
 
 /// What a deliver job must not send: everything when the notification was cancelled (counted
 /// `cancelled`), else the subscribers over the cap (`capped`). Returns (to send, held back, counter).
-pub(crate) async fn gate(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, subs: Vec<Subscriber>) -> Result<(Vec<Subscriber>, Vec<Subscriber>, &'static str), ApiError> {
+pub(crate) async fn gate(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, subs: Vec<Recipient>) -> Result<(Vec<Recipient>, Vec<Recipient>, &'static str), ApiError> {
     if n.is_cancelled() {
         return Ok((Vec::new(), subs, "cancelled"));
     }
@@ -40,10 +39,10 @@ pub(crate) async fn gate(state: &AppState, ws: &WorkspaceId, site: &Site, n: &No
 }
 
 /// Splits `subs` into those who may get `n` now (counted against their cap) and those capped.
-pub(crate) async fn admit(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, subs: Vec<Subscriber>) -> Result<(Vec<Subscriber>, Vec<Subscriber>), ApiError> {
+pub(crate) async fn admit(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, subs: Vec<Recipient>) -> Result<(Vec<Recipient>, Vec<Recipient>), ApiError> {
     let Some(cap) = site.frequency_cap.filter(|_| !n.plan.transactional) else { return Ok((subs, Vec::new())) };
     let id = n.id.to_string();
-    let answers: Vec<(Subscriber, Result<bool, ApiError>)> = futures_util::stream::iter(subs)
+    let answers: Vec<(Recipient, Result<bool, ApiError>)> = futures_util::stream::iter(subs)
         .map(|s| {
             let id = id.as_str();
             async move {

@@ -260,7 +260,7 @@ async fn start_scheduled(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: 
     }
     match start(state, ws, n, Some(item.version), Vec::new()).await {
         // Started by an overlapping tick, or edited or cancelled meanwhile: that move stands.
-        Ok(()) | Err(ApiError::Conflict(_)) => Ok(()),
+        Ok(_) | Err(ApiError::Conflict(_)) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -126,7 +126,7 @@ pub(crate) async fn start_linked(state: &AppState, ws: &WorkspaceId, site: &Site
     let n = notification(site, id.clone(), req, Some(source), state.clock.now());
     check_size(site, &n)?;
     match start(state, ws, n, None, extra).await {
-        Ok(()) => Ok(Started::Now),
+        Ok(_) => Ok(Started::Now),
         Err(ApiError::Conflict(_)) if state.table.get(&notification_key(ws, &site.id, &id)).await?.is_some() => Ok(Started::Before),
         Err(ApiError::Conflict(_)) => Ok(Started::Conflict),
         Err(e) => Err(e),

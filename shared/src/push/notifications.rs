@@ -1,7 +1,7 @@
-//! Notifications: the record is written first (with its counters), then fan-out jobs are queued, one per
-//! subscriber shard; each fan-out pages its shard, keeps the subscribers the target selects and queues
-//! deliver jobs of up to 100 subscriptions of one push-service origin, with ids that a retried fan-out
-//! computes again; a deliver job encrypts and sends them concurrently and records each final answer with
+//! Notifications: the record is written first (with its counters), then fan-out jobs are queued: one over
+//! all subscriber shards for a small site, one per shard for a large one. Each fan-out pages its shards, keeps the subscribers the target selects and queues deliver
+//! jobs of up to 500 subscriptions of one push-service origin (their endpoint and keys carried in the job,
+//! so delivery reads nothing per subscriber), with ids that a retried fan-out computes again; a deliver job encrypts and sends them concurrently and records each final answer with
 //! its counters in its progress record (`progress.rs`), so nothing is sent or counted twice. Expired
 //! subscriptions (404/410) are deleted; transient failures are retried with the push service's
 //! Retry-After or backoff, up to `MAX_ATTEMPTS`. A notification is `completed` when every shard is fanned
@@ -14,7 +14,7 @@ use super::crypto::MAX_PLAINTEXT;
 use super::lifecycle;
 use super::sites::{self, Site, SiteId};
 use super::subscribers::{self, parse_tags, Subscriber, SHARDS};
-use super::types::{parse_topic, Urgency};
+use super::types::{parse_topic, PushSubscription, Urgency};
 use crate::auth::types::prefixed_id;
 use crate::auth::{Action, RequestMeta, Workspace, WorkspaceId};
 use crate::http::ApiError;
@@ -25,7 +25,14 @@ use crate::workspaces::audit;
 prefixed_id!(NotificationId, "ntf_", "notification");
 
 pub const MAX_ATTEMPTS: u32 = 5;
-pub const DELIVER_BATCH: usize = 100;
+/// Most subscriptions one deliver job carries; fewer when their endpoints are long (see `JOB_BYTES`).
+pub const DELIVER_BATCH: usize = 500;
+/// A deliver job's body stays under this many bytes (one SQS message holds 256 KiB, and one
+/// SendMessageBatch call 256 KiB in all).
+const JOB_BYTES: usize = 200 * 1024;
+/// Sites with at most this many subscribers are fanned out by one job over all shards (one job's reads
+/// and one transaction instead of sixteen), larger ones by one job per shard, in parallel.
+pub const SINGLE_FANOUT_MAX: i64 = 20_000;
 pub const COUNTERS: [&str; 19] = ["targeted", "accepted", "failed_gone", "failed_too_large", "failed_transient", "failed_rejected", "impressions", "clicks", "unsubscribes", "shards_done", "jobs_total", "jobs_done", "cancelled", "capped", "dismissals", "conversions", "value_cents", "action1_clicks", "action2_clicks"];
 /// Bookkeeping counters, not shown in `stats`.
 const INTERNAL_COUNTERS: [&str; 3] = ["shards_done", "jobs_total", "jobs_done"];
@@ -176,11 +183,40 @@ pub struct NotificationView {
     pub stats: serde_json::Map<String, serde_json::Value>,
 }
 
+/// What a deliver job needs of a subscriber, carried in the job so delivery reads nothing per subscriber
+/// (a stored `Subscriber` parses as one: its other fields are ignored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recipient {
+    pub id: String,
+    pub subscription: PushSubscription,
+}
+
+impl From<Subscriber> for Recipient {
+    fn from(s: Subscriber) -> Self {
+        Self { id: s.id, subscription: s.subscription }
+    }
+}
+
+impl Recipient {
+    /// Roughly what it adds to a job's JSON body.
+    fn job_bytes(&self) -> usize {
+        self.id.len() + self.subscription.endpoint.len() + self.subscription.p256dh.len() + self.subscription.auth.len() + 64
+    }
+}
+
 /// A queued push job.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PushJob {
-    Fanout { workspace: WorkspaceId, site: SiteId, notification: NotificationId, shard: u8 },
+    /// Fans out `shards` shard partitions from `shard` on (one, or all of them for a small site).
+    Fanout {
+        workspace: WorkspaceId,
+        site: SiteId,
+        notification: NotificationId,
+        shard: u8,
+        #[serde(default = "one_shard", skip_serializing_if = "is_one_shard")]
+        shards: u8,
+    },
     Deliver {
         workspace: WorkspaceId,
         site: SiteId,
@@ -197,7 +233,10 @@ pub enum PushJob {
         /// The A/B variant its subscribers get (`ab::WINNER`: the test's winner).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         variant: Option<u8>,
-        subscribers: Vec<Subscriber>,
+        /// The site record's version its fan-out read: delivery uses the site cached at that version.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        site_version: Option<u64>,
+        subscribers: Vec<Recipient>,
     },
 }
 
@@ -205,18 +244,27 @@ fn first_attempt() -> u32 {
     1
 }
 
+fn one_shard() -> u8 {
+    1
+}
+
+fn is_one_shard(n: &u8) -> bool {
+    *n == 1
+}
+
 /// Deliver jobs for `subs`: grouped by push-service origin (so one slow service holds only its own jobs)
-/// and cut into batches, with ids `<prefix>-<origin hash>-<n>` that the same input always yields.
+/// and cut into batches of at most `DELIVER_BATCH` subscriptions and `JOB_BYTES`, with ids
+/// `<prefix>-<origin hash>-<n>` that the same input always yields.
 pub fn deliver_jobs(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, prefix: &str, subs: Vec<Subscriber>) -> Vec<PushJob> {
-    let mut by_origin: std::collections::BTreeMap<String, Vec<Subscriber>> = Default::default();
+    let mut by_origin: std::collections::BTreeMap<String, Vec<Recipient>> = Default::default();
     for s in subs {
-        by_origin.entry(s.subscription.origin()).or_default().push(s);
+        by_origin.entry(s.subscription.origin()).or_default().push(s.into());
     }
     let mut jobs = Vec::new();
     for (origin, mut group) in by_origin {
         group.sort_by(|a, b| a.id.cmp(&b.id));
         let tag = &crate::auth::tokens::token_hash(&origin)[..8];
-        for (i, chunk) in group.chunks(DELIVER_BATCH).enumerate() {
+        for (i, batch) in batches(group).into_iter().enumerate() {
             jobs.push(PushJob::Deliver {
                 workspace: ws.clone(),
                 site: site.clone(),
@@ -225,11 +273,30 @@ pub fn deliver_jobs(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, prefix:
                 attempt: 1,
                 redrive: false,
                 variant: None,
-                subscribers: chunk.to_vec(),
+                site_version: None,
+                subscribers: batch,
             });
         }
     }
     jobs
+}
+
+/// Cuts sorted recipients into consecutive batches within the count and size limits.
+fn batches(group: Vec<Recipient>) -> Vec<Vec<Recipient>> {
+    let mut out: Vec<Vec<Recipient>> = Vec::new();
+    let mut bytes = 0;
+    for r in group {
+        let size = r.job_bytes();
+        match out.last_mut() {
+            Some(last) if last.len() < DELIVER_BATCH && bytes + size <= JOB_BYTES => last.push(r),
+            _ => {
+                bytes = 0;
+                out.push(vec![r]);
+            }
+        }
+        bytes += size;
+    }
+    out
 }
 
 fn partition(ws: &WorkspaceId, site: &SiteId) -> String {
@@ -317,10 +384,21 @@ fn jobs_to_messages(jobs: &[PushJob]) -> Vec<OutgoingMessage> {
     jobs.iter().map(|j| OutgoingMessage::new(serde_json::to_string(j).expect("job serialises"))).collect()
 }
 
+/// Sends the jobs in as few SendMessageBatch calls as the batch limits allow (10 messages, 256 KiB).
 pub(crate) async fn enqueue(state: &AppState, jobs: Vec<PushJob>, delay: std::time::Duration) -> Result<(), ApiError> {
-    for chunk in jobs.chunks(crate::ports::queue::MAX_BATCH) {
-        let messages = jobs_to_messages(chunk).into_iter().map(|m| m.delayed(delay)).collect();
-        state.queue.send(&crate::queues::push_send().name, messages).await?;
+    const BATCH_BYTES: usize = 256 * 1024;
+    let mut batch: Vec<OutgoingMessage> = Vec::new();
+    let mut bytes = 0;
+    for message in jobs_to_messages(&jobs) {
+        if !batch.is_empty() && (batch.len() == crate::ports::queue::MAX_BATCH || bytes + message.body.len() > BATCH_BYTES) {
+            state.queue.send(&crate::queues::push_send().name, std::mem::take(&mut batch)).await?;
+            bytes = 0;
+        }
+        bytes += message.body.len();
+        batch.push(message.delayed(delay));
+    }
+    if !batch.is_empty() {
+        state.queue.send(&crate::queues::push_send().name, batch).await?;
     }
     Ok(())
 }
@@ -370,10 +448,12 @@ pub async fn send_with(state: &AppState, ws: &Workspace, meta: &RequestMeta, sit
     let mut writes = vec![audit::entry(state, ws, meta, action, n.id.as_str())];
     writes.extend(extra(&n.id));
     match (phase, send_at) {
-        (Lifecycle::Sending, _) => start(state, ws.id(), n.clone(), None, writes).await?,
-        (_, at) => lifecycle::save(state, ws.id(), &n, None, at.filter(|_| phase == Lifecycle::Scheduled), writes).await?,
+        (Lifecycle::Sending, _) => start(state, ws.id(), n, None, writes).await,
+        (_, at) => {
+            lifecycle::save(state, ws.id(), &n, None, at.filter(|_| phase == Lifecycle::Scheduled), writes).await?;
+            get(state, ws, site_id, &n.id).await
+        }
     }
-    get(state, ws, site_id, &n.id).await
 }
 
 pub(crate) fn check_size(site: &Site, n: &Notification) -> Result<(), ApiError> {
@@ -388,7 +468,7 @@ pub(crate) fn check_size(site: &Site, n: &Notification) -> Result<(), ApiError> 
 /// Moves a notification to `sending` and queues its fan-out: the record (new, or replacing the version
 /// `prior` read) is written with an outbox entry and `extra` in one transaction, so of two starts of the
 /// same draft only one lands (409 for the other).
-pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notification, prior: Option<u64>, extra: Vec<TxWrite>) -> Result<(), ApiError> {
+pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notification, prior: Option<u64>, extra: Vec<TxWrite>) -> Result<NotificationView, ApiError> {
     n.lifecycle = Lifecycle::Sending;
     n.started_at = Some(state.clock.now().to_rfc3339());
     let site_id = n.site_id.clone();
@@ -397,7 +477,9 @@ pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notificatio
     for c in COUNTERS {
         item.attrs.insert(c.into(), 0.into());
     }
-    let jobs = jobs_for(ws, &site_id, &n.id, direct);
+    let span = fanout_span(state, ws, &site_id, &direct).await?;
+    item.attrs.insert("fanout_span".into(), span.into());
+    let jobs = jobs_for(ws, &site_id, &n.id, direct, span);
     if !jobs.iter().any(|j| matches!(j, PushJob::Fanout { .. })) {
         // Counted with the record itself, so a re-queue by the outbox sweep cannot count them twice.
         let targeted: usize = jobs.iter().map(|j| if let PushJob::Deliver { subscribers, .. } = j { subscribers.len() } else { 0 }).sum();
@@ -412,16 +494,24 @@ pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notificatio
             Condition::VersionIs(v)
         }
     };
+    // The answer is the record as written: reading it back would cost a request and show the same.
+    let written = view(&item)?;
+    let mut writes = vec![TxWrite::Put { item, condition }];
+    writes.extend(extra);
+    if jobs.is_empty() {
+        // Nothing to queue (a direct target that is gone): no outbox entry either.
+        state.table.transact(writes).await.map_err(lifecycle::moved)?;
+        return Ok(written);
+    }
     let outbox = outbox_item(state.clock.now().timestamp_millis(), ws, &site_id, &n.id);
     let outbox_key = outbox.key.clone();
-    let mut writes = vec![TxWrite::Put { item, condition }, TxWrite::Put { item: outbox, condition: Condition::NotExists }];
-    writes.extend(extra);
+    writes.insert(1, TxWrite::Put { item: outbox, condition: Condition::NotExists });
     state.table.transact(writes).await.map_err(lifecycle::moved)?;
     enqueue(state, jobs, std::time::Duration::ZERO).await?;
     if let Err(e) = state.table.delete(&outbox_key, Condition::None).await {
         tracing::warn!(error = %e, "outbox entry not cleared; the sweeper will re-queue (fan-out is idempotent per shard)");
     }
-    Ok(())
+    Ok(written)
 }
 
 const OUTBOX: &str = "OUTBOX#push";
@@ -452,7 +542,9 @@ pub async fn sweep_outbox(state: &AppState) -> Result<usize, ApiError> {
         if let Some(record) = state.table.get(&notification_key(&e.workspace, &e.site, &e.notification)).await? {
             let n: Notification = record.parse()?;
             let direct = direct_targets(state, &e.workspace, &e.site, &n).await?;
-            enqueue(state, jobs_for(&e.workspace, &e.site, &e.notification, direct), std::time::Duration::ZERO).await?;
+            // The span the send chose, so the re-queued fan-out groups shards as the first one did.
+            let span = record.attrs.get("fanout_span").and_then(|v| v.as_u64()).map_or(1, |v| v as u8);
+            enqueue(state, jobs_for(&e.workspace, &e.site, &e.notification, direct, span), std::time::Duration::ZERO).await?;
         }
         state.table.delete(&item.key, Condition::None).await?;
         tracing::warn!(notification = %e.notification, "re-queued a notification lost before its fan-out");
@@ -476,10 +568,24 @@ async fn direct_targets(state: &AppState, ws: &WorkspaceId, site: &SiteId, n: &N
     })
 }
 
-/// Deliver jobs for resolved subscribers, else one fan-out job per shard.
-fn jobs_for(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, direct: Option<Vec<Subscriber>>) -> Vec<PushJob> {
+/// How many shards one fan-out job covers: all of them for a small site (an empty one too: the count is
+/// added after the subscriber is written, so a crash between the two can leave it short, and one job
+/// reading sixteen empty shards costs little), one for a large one. Not used for direct targets.
+async fn fanout_span(state: &AppState, ws: &WorkspaceId, site: &SiteId, direct: &Option<Vec<Subscriber>>) -> Result<u8, ApiError> {
+    if direct.is_some() {
+        return Ok(1);
+    }
+    Ok(if subscribers::count(state, ws, site).await? <= SINGLE_FANOUT_MAX { SHARDS } else { 1 })
+}
+
+/// Deliver jobs for resolved subscribers, else fan-out jobs of `span` shards each.
+fn jobs_for(ws: &WorkspaceId, site: &SiteId, n: &NotificationId, direct: Option<Vec<Subscriber>>, span: u8) -> Vec<PushJob> {
+    let span = span.clamp(1, SHARDS);
     match direct {
-        None => (0..SHARDS).map(|shard| PushJob::Fanout { workspace: ws.clone(), site: site.clone(), notification: n.clone(), shard }).collect(),
+        None => (0..SHARDS)
+            .step_by(usize::from(span))
+            .map(|shard| PushJob::Fanout { workspace: ws.clone(), site: site.clone(), notification: n.clone(), shard, shards: span.min(SHARDS - shard) })
+            .collect(),
         Some(found) => deliver_jobs(ws, site, n, "direct", found),
     }
 }
@@ -564,13 +670,42 @@ mod tests {
     #[test]
     fn deliver_jobs_are_per_origin_batches_with_ids_that_do_not_depend_on_input_order() {
         let (ws, site, n) = (WorkspaceId::new(ulid::Ulid::nil()), SiteId::new(ulid::Ulid::nil()), NotificationId::new(ulid::Ulid::nil()));
-        let mut subs: Vec<Subscriber> = (0..150).map(|i| subscriber(&format!("https://fcm.googleapis.com/fcm/send/{i}"))).collect();
+        let mut subs: Vec<Subscriber> = (0..DELIVER_BATCH + 50).map(|i| subscriber(&format!("https://fcm.googleapis.com/fcm/send/{i}"))).collect();
         subs.extend((0..5).map(|i| subscriber(&format!("https://web.push.apple.com/x{i}"))));
         let jobs = ids(&deliver_jobs(&ws, &site, &n, "03", subs.clone()));
-        assert_eq!(jobs.len(), 3, "150 FCM subscriptions make two batches of at most {DELIVER_BATCH}, Apple's five a third");
+        assert_eq!(jobs.len(), 3, "{} FCM subscriptions make two batches of at most {DELIVER_BATCH}, Apple's five a third", DELIVER_BATCH + 50);
         assert!(jobs.iter().all(|(_, origins)| origins.iter().all(|o| *o == origins[0])), "one origin per job, so a slow service holds only its own");
         assert!(jobs.iter().all(|(id, _)| id.starts_with("03-")), "named after the shard");
         subs.reverse();
         assert_eq!(ids(&deliver_jobs(&ws, &site, &n, "03", subs)), jobs, "a retried fan-out reading the shard in another order makes the same jobs");
+    }
+
+    #[test]
+    fn deliver_jobs_stay_within_one_sqs_message_and_carry_only_what_sending_needs() {
+        let (ws, site, n) = (WorkspaceId::new(ulid::Ulid::nil()), SiteId::new(ulid::Ulid::nil()), NotificationId::new(ulid::Ulid::nil()));
+        let long = "x".repeat(1500);
+        let subs: Vec<Subscriber> = (0..400).map(|i| subscriber(&format!("https://fcm.googleapis.com/fcm/send/{i}-{long}"))).collect();
+        let jobs = deliver_jobs(&ws, &site, &n, "00", subs);
+        assert!(jobs.len() > 1, "400 subscriptions of 1.5 KB do not fit one job");
+        for body in jobs_to_messages(&jobs).iter().map(|m| &m.body) {
+            assert!(body.len() <= 256 * 1024, "a job of {} bytes would not fit an SQS message", body.len());
+            assert!(!body.contains("last_seen"), "only id and subscription are carried");
+        }
+        let total: usize = jobs.iter().map(|j| if let PushJob::Deliver { subscribers, .. } = j { subscribers.len() } else { 0 }).sum();
+        assert_eq!(total, 400, "nobody is dropped when cutting");
+    }
+
+    #[test]
+    fn small_sites_are_fanned_out_by_one_job_and_large_ones_by_one_per_shard() {
+        let (ws, site, n) = (WorkspaceId::new(ulid::Ulid::nil()), SiteId::new(ulid::Ulid::nil()), NotificationId::new(ulid::Ulid::nil()));
+        let spans = |span| jobs_for(&ws, &site, &n, None, span).into_iter().map(|j| match j {
+            PushJob::Fanout { shard, shards, .. } => (shard, shards),
+            PushJob::Deliver { .. } => panic!("no deliver job for a fan-out target"),
+        }).collect::<Vec<_>>();
+        assert_eq!(spans(SHARDS), vec![(0, SHARDS)]);
+        assert_eq!(spans(1).len(), usize::from(SHARDS));
+        assert_eq!(spans(0).len(), usize::from(SHARDS), "a record without a span (queued before spans) is one job per shard");
+        let old: PushJob = serde_json::from_value(serde_json::json!({"kind": "fanout", "workspace": ws, "site": site, "notification": n, "shard": 3})).unwrap();
+        assert!(matches!(old, PushJob::Fanout { shard: 3, shards: 1, .. }), "a job queued before spans existed covers its one shard");
     }
 }

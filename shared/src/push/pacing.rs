@@ -82,9 +82,10 @@ pub fn release_at(start: DateTime<Utc>, tz: Tz, local_time: Option<WallTime>, qu
     }
 }
 
-/// Release minute per subscriber of one shard: `release_at`, then spread so that each minute takes at
-/// most this shard's share of the rate (the 16 shards are filled evenly by endpoint hash).
-pub fn plan(start: DateTime<Utc>, local_time: Option<WallTime>, quiet: Option<&QuietHours>, per_minute: Option<u32>, mut subs: Vec<Subscriber>) -> BTreeMap<i64, Vec<Subscriber>> {
+/// Release minute per subscriber of `shards` shards (one fan-out job's): `release_at`, then spread so that
+/// each minute takes at most those shards' share of the rate (the 16 shards are filled evenly by endpoint
+/// hash).
+pub fn plan(start: DateTime<Utc>, local_time: Option<WallTime>, quiet: Option<&QuietHours>, per_minute: Option<u32>, shards: u8, mut subs: Vec<Subscriber>) -> BTreeMap<i64, Vec<Subscriber>> {
     subs.sort_by(|a, b| a.id.cmp(&b.id));
     let mut groups: BTreeMap<i64, Vec<Subscriber>> = BTreeMap::new();
     for s in subs {
@@ -92,7 +93,7 @@ pub fn plan(start: DateTime<Utc>, local_time: Option<WallTime>, quiet: Option<&Q
         groups.entry(epoch_minute(at)).or_default().push(s);
     }
     let Some(rate) = per_minute.filter(|r| *r > 0) else { return groups };
-    let share = rate.div_ceil(u32::from(SHARDS)).max(1) as usize;
+    let share = (rate * u32::from(shards.clamp(1, SHARDS))).div_ceil(u32::from(SHARDS)).max(1) as usize;
     let mut spread: BTreeMap<i64, Vec<Subscriber>> = BTreeMap::new();
     for (minute, group) in groups {
         for (i, s) in group.into_iter().enumerate() {
@@ -102,11 +103,13 @@ pub fn plan(start: DateTime<Utc>, local_time: Option<WallTime>, quiet: Option<&Q
     spread
 }
 
-/// Queues the deliver jobs of one shard's selected subscribers, one set per A/B variant: those due now
+/// Queues the deliver jobs of one fan-out's selected subscribers (of `shards` shards, job ids starting
+/// with `prefix`), one set per A/B variant: those due now
 /// at once, the others held in the due index until their minute (the rest of a test-first A/B test until
 /// its wait is over). Returns how many jobs were made (held ones included) and the per-variant
 /// `targeted` counters, for the fan-out to write with its marker.
-pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, n: &Notification, shard: u8, subs: Vec<Subscriber>) -> Result<(usize, Vec<(String, i64)>), ApiError> {
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, site_version: u64, n: &Notification, prefix: &str, shards: u8, subs: Vec<Subscriber>) -> Result<(usize, Vec<(String, i64)>), ApiError> {
     let start = n.started_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map_or_else(|| state.clock.now(), |d| d.with_timezone(&Utc));
     let rate = n.plan.pushes_per_minute.or(site.pushes_per_minute);
     // Minutes as the tick counts them (rounded up): what starts now is due now, not at the next tick.
@@ -116,7 +119,7 @@ pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, n:
     let mut due = Vec::new();
     let mut total = 0;
     let mut targeted: BTreeMap<String, i64> = BTreeMap::new();
-    for (minute, group) in plan(start, n.plan.local_time, site.quiet_hours.as_ref(), rate, subs) {
+    for (minute, group) in plan(start, n.plan.local_time, site.quiet_hours.as_ref(), rate, shards, subs) {
         let mut by_variant: BTreeMap<Option<u8>, Vec<Subscriber>> = BTreeMap::new();
         for s in group {
             by_variant.entry(ab::assign(&n.id, &s.id, &n.plan.variants, test)).or_default().push(s);
@@ -128,14 +131,15 @@ pub(crate) async fn dispatch(state: &AppState, ws: &WorkspaceId, site: &Site, n:
             }
             // Unpaced jobs without variants keep the ids they always had.
             let prefix = match variant {
-                None if minute == base => format!("{shard:02}"),
-                None => format!("{shard:02}-{minute}"),
-                Some(v) => format!("{shard:02}-{minute}-v{v}"),
+                None if minute == base => prefix.to_owned(),
+                None => format!("{prefix}-{minute}"),
+                Some(v) => format!("{prefix}-{minute}-v{v}"),
             };
             let mut jobs = deliver_jobs(ws, &n.site_id, &n.id, &prefix, group);
             for job in &mut jobs {
-                if let PushJob::Deliver { variant: v, .. } = job {
+                if let PushJob::Deliver { variant: v, site_version: sv, .. } = job {
                     *v = variant;
+                    *sv = Some(site_version);
                 }
             }
             total += jobs.len();
@@ -220,16 +224,20 @@ mod tests {
         let start = utc(2026, 12, 2, 10, 0);
         let subs: Vec<Subscriber> = (0..100).map(|i| sub(i, None)).collect();
         // 320 a minute over 16 shards: 20 a minute from this shard.
-        let planned = plan(start, None, None, Some(320), subs.clone());
+        let planned = plan(start, None, None, Some(320), 1, subs.clone());
         let base = epoch_minute(start);
         assert_eq!(planned.keys().copied().collect::<Vec<_>>(), (base..base + 5).collect::<Vec<_>>());
         assert!(planned.values().all(|g| g.len() == 20));
         let mut reversed = subs;
         reversed.reverse();
-        let again = plan(start, None, None, Some(320), reversed);
+        let again = plan(start, None, None, Some(320), 1, reversed);
         let ids = |p: &BTreeMap<i64, Vec<Subscriber>>| p.iter().map(|(m, g)| (*m, g.iter().map(|s| s.id.clone()).collect::<Vec<_>>())).collect::<Vec<_>>();
         assert_eq!(ids(&planned), ids(&again), "input order does not change the plan (a re-run fan-out makes the same jobs)");
-        let unpaced = plan(start, None, None, None, (0..100).map(|i| sub(i, None)).collect());
+        let unpaced = plan(start, None, None, None, 1, (0..100).map(|i| sub(i, None)).collect());
         assert_eq!(unpaced.len(), 1, "no rate, no local time: one group at the start minute");
+        // One fan-out over all 16 shards takes the whole rate: 320 a minute, not a shard's 20.
+        let whole = plan(start, None, None, Some(320), SHARDS, (0..1000).map(|i| sub(i, None)).collect());
+        assert_eq!(whole.len(), 4, "1000 at 320 a minute: four minutes");
+        assert!(whole.values().take(3).all(|g| g.len() == 320));
     }
 }

@@ -2,6 +2,10 @@
 //! final answer, whether the job is finished, and who holds it. Every change to it is written in one
 //! transaction with the counters it accounts for, conditional on the version read, so a redelivered or
 //! duplicated job never re-sends to a subscriber with a final answer and never counts anything twice.
+//! Answered subscribers are stored by the first `DONE_ID_CHARS` hex digits of their id (48 bits of a
+//! SHA-256): a job's record is rewritten with every group of answers, and its size is what DynamoDB bills
+//! each write by. Two subscribers of one job sharing a prefix (about 1 in 2·10⁹ for 500) would only matter
+//! on a retry, where the second would be taken as answered.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +22,12 @@ use crate::worker::JobError;
 pub const LEASE_SECS: i64 = 120;
 /// Progress records outlive any retry of their job.
 const KEEP_SECS: i64 = 7 * 86_400;
+/// Hex digits of a subscriber id kept in a job's done set.
+pub const DONE_ID_CHARS: usize = 12;
+
+fn done_id(subscriber: &str) -> String {
+    subscriber.get(..DONE_ID_CHARS).unwrap_or(subscriber).to_owned()
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 struct Stored {
@@ -68,6 +78,17 @@ impl Progress {
     /// Reads the job's record and takes its lease (creating the record on first run).
     pub async fn claim(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, job: &str, owner: &str) -> Result<Claim, JobError> {
         let key = Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("JOB#{job}"));
+        let now = state.clock.epoch_seconds();
+        let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
+        let rollup = Box::new(crate::analytics::rollup::Scope { workspace: ws.clone(), site: site.clone(), notification: id.clone() });
+        // Most jobs run once: create the record outright and read it only when it exists already.
+        let stored = Stored { owner: Some(owner.to_owned()), lease_until: now + LEASE_SECS, ..Stored::default() };
+        let mut progress = Progress { key: key.clone(), counters: notification_key(ws, site, id), mirror: None, version: 0, stored, live: live.clone(), rollup: rollup.clone(), variant: None };
+        match progress.write(state, Condition::NotExists, Vec::new()).await {
+            Ok(()) => return Ok(Claim::Claimed(progress)),
+            Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => {}
+            Err(e) => return Err(JobError::retry(e)),
+        }
         let found = state.table.get(&key).await.map_err(JobError::retry)?;
         let (version, stored) = match &found {
             Some(item) => (item.version, item.parse::<Stored>().map_err(|e| JobError::Permanent(e.to_string()))?),
@@ -76,7 +97,6 @@ impl Progress {
         if stored.finished {
             return Ok(Claim::Finished);
         }
-        let now = state.clock.epoch_seconds();
         if let Some(holder) = &stored.owner {
             // The local binary is the only process on its data dir: a lease of another instance belongs to
             // a process that died (kill -9), so it need not be waited out.
@@ -85,15 +105,13 @@ impl Progress {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }
-        let live = Box::new((ws.clone(), serde_json::json!({"site_id": site, "notification_id": id})));
-        let rollup = Box::new(crate::analytics::rollup::Scope { workspace: ws.clone(), site: site.clone(), notification: id.clone() });
         let mut progress = Progress { key, counters: notification_key(ws, site, id), mirror: None, version, stored, live, rollup, variant: None };
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
         match progress.write(state, condition, Vec::new()).await {
             Ok(()) => Ok(Claim::Claimed(progress)),
-            Err(TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
+            Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
             Err(e) => Err(JobError::retry(e)),
         }
     }
@@ -108,8 +126,9 @@ impl Progress {
         self.variant = variant.filter(|v| *v != super::ab::WINNER);
     }
 
+    /// True when the subscriber has a final answer (records written before ids were shortened hold whole ids).
     pub fn is_done(&self, subscriber: &str) -> bool {
-        self.stored.done.contains(subscriber)
+        self.stored.done.contains(&done_id(subscriber)) || self.stored.done.contains(subscriber)
     }
 
     /// True when the lease runs out within half its length (so a long job renews it).
@@ -120,16 +139,17 @@ impl Progress {
     /// Records final answers and adds their counters, in one transaction; renews the lease.
     /// `Err(LeaseLost)` when another execution took the job over meanwhile.
     pub async fn record(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
-        self.stored.done.extend(answered);
+        self.stored.done.extend(answered.iter().map(|a| done_id(a)));
         self.stored.lease_until = state.clock.epoch_seconds() + LEASE_SECS;
         self.commit(state, deltas).await
     }
 
     /// Marks the job finished (with its last counters): every later copy of it does nothing.
-    pub async fn finish(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+    /// The done set is dropped: nothing reads it once the job is finished, and the write is billed by size.
+    pub async fn finish(&mut self, state: &AppState, _answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
         self.stored.finished = true;
         self.stored.owner = None;
-        self.stored.done.extend(answered);
+        self.stored.done.clear();
         self.commit(state, deltas).await
     }
 
@@ -137,14 +157,14 @@ impl Progress {
     pub async fn release(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
         self.stored.owner = None;
         self.stored.lease_until = 0;
-        self.stored.done.extend(answered);
+        self.stored.done.extend(answered.iter().map(|a| done_id(a)));
         self.commit(state, deltas).await
     }
 
     async fn commit(&mut self, state: &AppState, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
         match self.write(state, Condition::VersionIs(self.version), deltas).await {
             Ok(()) => Ok(()),
-            Err(TableError::TransactionCancelled { index: 0 }) => Err(Lost::Lease),
+            Err(TableError::ConditionFailed | TableError::TransactionCancelled { index: 0 }) => Err(Lost::Lease),
             Err(e) => Err(Lost::Table(e)),
         }
     }
@@ -152,10 +172,10 @@ impl Progress {
     async fn write(&mut self, state: &AppState, condition: Condition, deltas: Vec<(String, i64)>) -> Result<(), TableError> {
         let next = self.version + 1;
         let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
-        let mut writes = vec![TxWrite::Put { item, condition }];
         let mut deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
         let moved = !deltas.is_empty();
         if moved {
+            let mut writes = vec![TxWrite::Put { item, condition }];
             if let Some(mirror) = &self.mirror {
                 let shown: Vec<(String, i64)> = deltas.iter().filter(|(k, _)| k != "jobs_done").cloned().collect();
                 if !shown.is_empty() {
@@ -171,8 +191,11 @@ impl Progress {
                 }
             }
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
+            state.table.transact(writes).await?;
+        } else {
+            // A plain conditional put: half the write units of a one-item transaction.
+            state.table.put(item, condition).await?;
         }
-        state.table.transact(writes).await?;
         self.version = next;
         if moved {
             crate::live::notify(state, &self.live.0, "notification.stats", self.live.1.clone()).await;

@@ -211,7 +211,11 @@ pub async fn delete(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &S
 
 /// The site's VAPID signing key, unsealed (workers call this once per batch).
 pub async fn vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId) -> Result<(Site, VapidKey), ApiError> {
-    let item = load_item(state, ws, id).await?;
+    open_vapid_key(state, ws, id, &load_item(state, ws, id).await?).await
+}
+
+/// The site of a stored site record, with its VAPID key opened.
+pub(super) async fn open_vapid_key(state: &AppState, ws: &WorkspaceId, id: &SiteId, item: &Item) -> Result<(Site, VapidKey), ApiError> {
     let site: Site = item.parse()?;
     let sealed: Sealed = serde_json::from_value(item.attrs.get("vapid_private").cloned().unwrap_or_default()).map_err(|e| ApiError::Internal(e.to_string()))?;
     // Through the data-key cache: a deliver job runs per batch, and a KMS Decrypt per job was most of the fan-out bill.

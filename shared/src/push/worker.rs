@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::SqsMessage;
 
 use super::deliver::{deliver, DeliverJob};
-use super::notifications::{notification_key, Notification, NotificationId, PushJob, Target};
+use super::notifications::{notification_key, Notification, NotificationId, PushJob, Recipient, Target};
 use super::sites::SiteId;
-use super::subscribers::{shard_partition, Subscriber};
+use super::subscribers::{shard_partition, Subscriber, SHARDS};
 use crate::auth::WorkspaceId;
 use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};
 use crate::state::AppState;
@@ -25,18 +25,18 @@ impl JobHandler for PushWorker {
         let job: PushJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a push job: {e}")))?;
         let receives = crate::worker::receive_count(message);
         match job {
-            PushJob::Fanout { workspace, site, notification, shard } => fanout(state, &workspace, &site, &notification, shard).await,
-            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, variant, subscribers } => {
+            PushJob::Fanout { workspace, site, notification, shard, shards } => fanout(state, &workspace, &site, &notification, shard, shards.max(1)).await,
+            PushJob::Deliver { workspace, site, notification, job, attempt, redrive, variant, site_version, subscribers } => {
                 let job = job.unwrap_or_else(|| adhoc_job_id(&subscribers));
                 let message_id = message.message_id.clone().unwrap_or_default();
-                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, variant, subscribers, message_id }).await
+                deliver(state, DeliverJob { workspace, site, notification, job, attempt: attempt + receives.saturating_sub(1), redrive, variant, site_version, subscribers, message_id }).await
             }
         }
     }
 }
 
 /// A job queued without an id (by hand, or before ids existed) is named by its subscribers.
-fn adhoc_job_id(subs: &[Subscriber]) -> String {
+fn adhoc_job_id(subs: &[Recipient]) -> String {
     let mut ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
     ids.sort_unstable();
     format!("adhoc-{}", &crate::auth::tokens::token_hash(&ids.join(","))[..16])
@@ -66,41 +66,47 @@ fn existed_at(s: &Subscriber, created_at: Option<chrono::DateTime<chrono::FixedO
     }
 }
 
-/// Pages one shard, queues deliver jobs for the selected subscribers, then writes the shard's marker and
-/// its counters in one transaction. A redelivered fan-out for a finished shard does nothing.
-async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, shard: u8) -> Result<(), JobError> {
-    let marker = Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("FANOUT#{shard:02}"));
-    if state.table.get(&marker).await.map_err(JobError::retry)?.is_some() {
+/// Pages `span` shards from `first` on, queues deliver jobs for the selected subscribers, then writes the
+/// shards' markers and their counters in one transaction. A redelivered fan-out of finished shards does
+/// nothing (their markers are written together, so the first one tells).
+async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, first: u8, span: u8) -> Result<(), JobError> {
+    let marker = |shard: u8| Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("FANOUT#{shard:02}"));
+    let shards = first..first.saturating_add(span).min(SHARDS);
+    if state.table.get(&marker(first)).await.map_err(JobError::retry)?.is_some() {
         return Ok(());
     }
     let n = load_notification(state, ws, site, id).await?;
     let created_at = chrono::DateTime::parse_from_rfc3339(n.started_at.as_deref().unwrap_or(&n.created_at)).ok();
-    let mut cursor = None;
     let mut matched = Vec::new();
-    loop {
-        let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(500).after(cursor)).await.map_err(JobError::retry)?;
-        matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s, created_at) && existed_at(s, created_at)));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+    for shard in shards.clone() {
+        let mut cursor = None;
+        loop {
+            let page = state.table.query(Query::partition(shard_partition(ws, site, shard)).prefix("SUB#").limit(1000).after(cursor)).await.map_err(JobError::retry)?;
+            matched.extend(page.items.iter().filter_map(|i| i.parse::<Subscriber>().ok()).filter(|s| selected(&n.target, s, created_at) && existed_at(s, created_at)));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
     let targeted = matched.len() as i64;
-    let site_record = match super::sites::by_id(state, ws, site).await {
+    // Read afresh (pacing settings may have changed); the deliver jobs find it cached at this version.
+    let site_key = match state.push.site_keys.fresh(state, ws, site).await {
         Ok(s) => s,
         Err(crate::http::ApiError::NotFound(m)) => return Err(JobError::Permanent(m)),
         Err(e) => return Err(JobError::retry(e)),
     };
-    let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_record, &n, shard, matched).await.map_err(JobError::retry)?;
-    let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), 1), ("jobs_total".to_owned(), job_count as i64)];
+    let prefix = if span == 1 { format!("{first:02}") } else { format!("{first:02}x{span:02}") };
+    let covered = shards.end - shards.start;
+    let (job_count, variant_deltas) = super::pacing::dispatch(state, ws, &site_key.site, site_key.version, &n, &prefix, covered, matched).await.map_err(JobError::retry)?;
+    let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), i64::from(covered)), ("jobs_total".to_owned(), job_count as i64)];
     deltas.extend(variant_deltas);
-    let writes = vec![
-        TxWrite::Put { item: Item::new(marker).with_expiry(state.clock.epoch_seconds() + 7 * 86_400), condition: Condition::NotExists },
-        TxWrite::Add { key: notification_key(ws, site, id), deltas },
-    ];
+    let expiry = state.clock.epoch_seconds() + 7 * 86_400;
+    let mut writes: Vec<TxWrite> = shards.map(|shard| TxWrite::Put { item: Item::new(marker(shard)).with_expiry(expiry), condition: Condition::NotExists }).collect();
+    writes.push(TxWrite::Add { key: notification_key(ws, site, id), deltas });
     match state.table.transact(writes).await {
         // Another run of this fan-out got there first; the jobs just queued repeat its ids and do nothing.
-        Ok(()) | Err(TableError::TransactionCancelled { index: 0 }) => Ok(()),
+        Ok(()) | Err(TableError::TransactionCancelled { .. }) => Ok(()),
         Err(e) => Err(JobError::retry(e)),
     }
 }
