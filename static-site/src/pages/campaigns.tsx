@@ -156,7 +156,7 @@ function Campaigns({ ws }: { ws: WorkspaceSummary }) {
       )}
       {data && data.rows.length > 0 && (
         <div class="card table-scroll">
-          <table class="table" data-testid="campaigns-table">
+          <table class="table campaigns-table" data-testid="campaigns-table">
             <thead><tr><th>Kind</th><th>Name</th><th>Status</th><th>When</th><th>Results</th></tr></thead>
             <tbody>
               {data.rows.map((c) => (
