@@ -24,6 +24,7 @@ import { ChannelsPage, CredentialsPage, MessagesPage } from './pages/whatsapp';
 import { TemplatesPage } from './pages/templates';
 import { ContactsPage } from './pages/contacts';
 import { BroadcastsPage } from './pages/broadcasts';
+import { CampaignsPage } from './pages/campaigns';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
@@ -157,6 +158,7 @@ const BUILT: Record<string, () => preact.JSX.Element> = {
   '/whatsapp/templates': TemplatesPage,
   '/whatsapp/contacts': ContactsPage,
   '/whatsapp/broadcasts': BroadcastsPage,
+  '/campaigns': CampaignsPage,
   '/inbox': InboxPage,
   '/triggers': TriggersPage,
   '/web-push/analytics': AnalyticsPage,

@@ -171,8 +171,8 @@ export const NAV: NavGroup[] = [
       {
         path: '/campaigns',
         title: 'Campaigns',
-        description: 'Scheduled bulk sends to push subscribers and WhatsApp contacts, with progress and results.',
-        ready: false,
+        description: 'Push notifications and WhatsApp broadcasts in one list, with their status, schedule and results.',
+        ready: true,
       },
     ],
   },

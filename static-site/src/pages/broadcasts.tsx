@@ -85,7 +85,8 @@ function Broadcasts({ ws }: { ws: WorkspaceSummary }) {
   const poll = usePoll(2000);
   const [tick, setTick] = useState(0);
   const list = useLoad(() => apiFetch<Broadcast[]>(`/v1/workspaces/${ws.id}/broadcasts`), [ws.id, tick, poll]);
-  const [open, setOpen] = useState<string | null>(null);
+  // `?broadcast=` (from the Campaigns list) opens that broadcast's detail.
+  const [open, setOpen] = useState<string | null>(() => new URLSearchParams(window.location.search).get('broadcast'));
   const reload = () => setTick((t) => t + 1);
   const broadcasts = list.data ?? [];
   const chosen = broadcasts.find((b) => b.id === open);
