@@ -28,12 +28,16 @@ import { CampaignsPage } from './pages/campaigns';
 import { signOut, switchWorkspace, useSession } from './auth';
 import { applyUpdate, promptInstall, useCanInstall, useOnline, useUpdateAvailable } from './pwa';
 import { navigate, onLinkClick, usePath } from './router';
+import { applyBranding } from './theme';
 
 export function App() {
   const path = usePath();
   const [navOpen, setNavOpen] = useState(false);
   const online = useOnline();
   const updateAvailable = useUpdateAvailable();
+  const session = useSession();
+  const branding = session.status === 'signed-in' ? session.workspace?.branding : undefined;
+  useEffect(() => applyBranding(branding), [branding?.primary_color]);
 
   const redirect = GROUP_REDIRECTS[path];
   useEffect(() => {
@@ -200,10 +204,18 @@ function AccountPanel() {
   );
 }
 
+/** The product mark, or the current workspace's logo when it has one. */
 function Brand() {
+  const session = useSession();
+  const ws = session.status === 'signed-in' ? session.workspace : null;
+  const logo = ws?.branding?.logo;
   return (
     <a class="brand" href="/" onClick={(e) => onLinkClick(e, '/')}>
-      <img src="/icons/icon-192.png" alt="" width="28" height="28" />
+      {logo ? (
+        <img class="brand-logo" src={logo} alt={`${ws.name} logo`} width="28" height="28" data-testid="brand-logo" />
+      ) : (
+        <img src="/icons/icon-192.png" alt="" width="28" height="28" />
+      )}
       <span>WebTrigger</span>
     </a>
   );

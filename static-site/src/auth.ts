@@ -9,6 +9,7 @@
 import { useEffect, useState } from 'preact/hooks';
 
 import { ApiError, apiFetch, setAccessToken, setRefreshHandler } from './api';
+import type { Branding } from './theme';
 
 export type Role = 'owner' | 'admin' | 'editor' | 'agent' | 'viewer';
 
@@ -19,6 +20,8 @@ export interface WorkspaceSummary {
   created_at: string;
   /** IANA zone that bot flows read business hours in; absent means UTC. */
   time_zone?: string | null;
+  /** Accent colour and logo the dashboard themes itself with; `{}` for the default theme. */
+  branding?: Branding;
 }
 
 export interface Me {

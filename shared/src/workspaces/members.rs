@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit;
+use super::branding::{Branding, BrandingPatch};
 use crate::auth::{accounts, member_key, Action, Principal, RequestMeta, Role, UserId, Workspace, WorkspaceId};
 use crate::http::ApiError;
 use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};
@@ -21,6 +22,9 @@ pub struct WorkspaceMeta {
     /// An IANA zone (`Europe/Berlin`): business hours in bot flows are read in it. UTC when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// Accent colour and logo for the dashboard; default theme when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<Branding>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -39,11 +43,13 @@ pub struct WorkspaceView {
     pub created_at: String,
     /// An IANA time zone name; absent means UTC.
     pub time_zone: Option<String>,
+    /// The dashboard theme; empty (`{}`) means the product default.
+    pub branding: Branding,
 }
 
 impl WorkspaceView {
     fn of(id: WorkspaceId, m: WorkspaceMeta, role: Option<Role>) -> Self {
-        Self { id, name: m.name, role, created_at: m.created_at, time_zone: m.time_zone }
+        Self { id, name: m.name, role, created_at: m.created_at, time_zone: m.time_zone, branding: m.branding.unwrap_or_default() }
     }
 }
 
@@ -97,7 +103,7 @@ pub async fn create(state: &AppState, principal: &Principal, meta: &RequestMeta,
     let profile = accounts::load_profile(state, user).await?;
     let id = WorkspaceId::new(state.clock.new_id());
     let now = state.clock.now().to_rfc3339();
-    let ws_meta = WorkspaceMeta { name: name.clone(), owners: 1, created_at: now.clone(), created_by: user.to_string(), time_zone: None };
+    let ws_meta = WorkspaceMeta { name: name.clone(), owners: 1, created_at: now.clone(), created_by: user.to_string(), time_zone: None, branding: None };
     let owner = Member { user_id: user.clone(), email: profile.email.to_string(), role: Role::Owner, joined_at: now.clone() };
     let ws = crate::auth::principal::trusted_workspace(id.clone(), principal.clone(), Some(Role::Owner));
     state
@@ -111,13 +117,26 @@ pub async fn create(state: &AppState, principal: &Principal, meta: &RequestMeta,
     Ok(WorkspaceView::of(id, ws_meta, Some(Role::Owner)))
 }
 
-/// Renames the workspace and/or sets its time zone (an empty `time_zone` clears it back to UTC).
-pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, name: Option<&str>, time_zone: Option<&str>) -> Result<WorkspaceView, ApiError> {
+/// What a workspace update may change; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    /// An IANA time zone (`Europe/Berlin`); `""` resets it to UTC.
+    pub time_zone: Option<String>,
+    /// Accent colour and/or logo; a `""` field resets that part to the default.
+    pub branding: Option<BrandingPatch>,
+}
+
+/// Renames the workspace, sets its time zone (an empty `time_zone` clears it back to UTC) and/or its branding.
+pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, patch: &WorkspacePatch) -> Result<WorkspaceView, ApiError> {
     ws.require(Action::WorkspaceRename)?;
-    let name = name.map(parse_name).transpose()?;
-    let time_zone = time_zone.map(|t| if t.trim().is_empty() { Ok(None) } else { parse_time_zone(t).map(|z| Some(z.name().to_owned())) }).transpose()?;
-    let action = if time_zone.is_some() { "workspace.update" } else { "workspace.rename" };
+    let name = patch.name.as_deref().map(parse_name).transpose()?;
+    let time_zone = patch.time_zone.as_deref().map(|t| if t.trim().is_empty() { Ok(None) } else { parse_time_zone(t).map(|z| Some(z.name().to_owned())) }).transpose()?;
+    let action = if time_zone.is_some() || patch.branding.is_some() { "workspace.update" } else { "workspace.rename" };
     let (mut ws_meta, version) = load_meta(state, ws.id()).await?;
+    if let Some(b) = &patch.branding {
+        ws_meta.branding = ws_meta.branding.take().unwrap_or_default().apply(b)?;
+    }
     if let Some(name) = name {
         ws_meta.name = name;
     }

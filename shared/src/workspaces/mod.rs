@@ -1,7 +1,8 @@
-//! Workspaces (tenants): members and roles, invites, API keys and the audit log.
+//! Workspaces (tenants): members and roles, invites, API keys, branding and the audit log.
 
 pub mod api_keys;
 pub mod audit;
+pub mod branding;
 pub mod invites;
 pub mod members;
 mod routes;

@@ -56,18 +56,10 @@ async fn get_one(State(state): State<AppState>, ws: Workspace) -> ApiResult<memb
     Ok(ApiOk::ok(members::get(&state, &ws).await?))
 }
 
-/// What a workspace update may change; absent fields stay as they are.
-#[derive(Deserialize, ToSchema)]
-struct WorkspacePatch {
-    name: Option<String>,
-    /// An IANA time zone (`Europe/Berlin`); `""` resets it to UTC.
-    time_zone: Option<String>,
-}
-
-/// Renames a workspace or sets its time zone (owner, admin).
-#[utoipa::path(patch, path = "/v1/workspaces/{ws}", tag = "workspaces", security(("bearer" = [])), params(("ws" = String, Path, description = "Workspace id")), request_body = WorkspacePatch, responses((status = 200, description = "OK", body = Envelope<members::WorkspaceView>), (status = 403, description = "Role or scopes do not allow this", body = ErrorEnvelope), (status = 404, description = "Not found (or not yours)", body = ErrorEnvelope)))]
-async fn rename(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<WorkspacePatch>) -> ApiResult<members::WorkspaceView> {
-    Ok(ApiOk::ok(members::update(&state, &ws, &meta, body.name.as_deref(), body.time_zone.as_deref()).await?))
+/// Renames a workspace, sets its time zone or its branding (owner, admin).
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}", tag = "workspaces", security(("bearer" = [])), params(("ws" = String, Path, description = "Workspace id")), request_body = members::WorkspacePatch, responses((status = 200, description = "OK", body = Envelope<members::WorkspaceView>), (status = 422, description = "Invalid input (the message names the field)", body = ErrorEnvelope), (status = 403, description = "Role or scopes do not allow this", body = ErrorEnvelope), (status = 404, description = "Not found (or not yours)", body = ErrorEnvelope)))]
+async fn rename(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, ApiJson(body): ApiJson<members::WorkspacePatch>) -> ApiResult<members::WorkspaceView> {
+    Ok(ApiOk::ok(members::update(&state, &ws, &meta, &body).await?))
 }
 
 /// Members and their roles.

@@ -6,6 +6,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, apiFetch } from '../api';
 import { canManage, createWorkspace, reloadMe, useSession, type Role, type WorkspaceSummary } from '../auth';
 import { onLinkClick } from '../router';
+import { BrandingCard } from './branding';
 
 const ROLES: Role[] = ['owner', 'admin', 'editor', 'agent', 'viewer'];
 const SCOPES = ['read', 'notifications:send', 'messages:send', 'triggers:manage'] as const;
@@ -129,7 +130,7 @@ export function usePoll(ms: number): number {
 
 export function WorkspaceSettingsPage() {
   return (
-    <WithWorkspace title="Workspace" lead="Workspace name, time zone and the workspaces you belong to.">
+    <WithWorkspace title="Workspace" lead="Workspace name, time zone, branding and the workspaces you belong to.">
       {(ws) => <WorkspaceSettings ws={ws} />}
     </WithWorkspace>
   );
@@ -177,6 +178,7 @@ function WorkspaceSettings({ ws }: { ws: WorkspaceSummary }) {
           Your role: <strong>{ws.role}</strong> · id <code>{ws.id}</code>
         </p>
       </form>
+      <BrandingCard ws={ws} />
       <CreateWorkspaceCard lead="Create another workspace (a separate tenant with its own members and data)." />
     </>
   );

@@ -53,4 +53,5 @@ on_both_backends!(
     workspace_cases::audit_log_pages_newest_first,
     workspace_cases::tenant_isolation_on_every_workspace_route,
     workspace_cases::api_key_rate_limit,
+    workspace_cases::branding_is_checked_and_shown,
 );

@@ -218,3 +218,45 @@ pub async fn api_key_rate_limit<F: Future<Output = Backend>>(make: impl Fn(Arc<d
     assert!(limited.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(ada.get(&path).await.status, 200, "members are limited per workspace, not by the key's bucket");
 }
+
+/// A 1×1 PNG as a data URL.
+const PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+pub async fn branding_is_checked_and_shown<F: Future<Output = Backend>>(make: impl Fn(Arc<dyn Clock>) -> F) {
+    let b = make(system_clock()).await;
+    let mut ada = Client::new(b.state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Acme").await;
+    let base = format!("/v1/workspaces/{ws}");
+    assert_eq!(ada.get(&base).await.data()["branding"], json!({}), "no branding is the default theme");
+
+    for (field, body) in [
+        ("branding.primary_color", json!({"primary_color": "red"})),
+        ("branding.primary_color", json!({"primary_color": "#12345"})),
+        ("branding.primary_color", json!({"primary_color": "#123456;color:red"})),
+        ("branding.logo", json!({"logo": "data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+"})),
+        ("branding.logo", json!({"logo": "https://example.com/logo.png"})),
+        ("branding.logo", json!({"logo": "data:image/png;base64,PGh0bWw+"})),
+        ("branding.logo", json!({"logo": format!("data:image/png;base64,{}", "A".repeat(90_000))})),
+    ] {
+        let reply = ada.call(Method::PATCH, &base, Some(json!({"branding": body}))).await;
+        reply.assert_error(422, "validation_failed");
+        assert!(reply.body.to_string().contains(field), "{field}: {}", reply.body);
+    }
+    assert_eq!(ada.get(&base).await.data()["branding"], json!({}), "refused patches change nothing");
+
+    let set = ada.call(Method::PATCH, &base, Some(json!({"branding": {"primary_color": "#0E7490", "logo": PNG}}))).await;
+    assert_eq!(set.data()["branding"], json!({"primary_color": "#0e7490", "logo": PNG}), "{}", set.body);
+    assert_eq!(set.data()["name"], "Acme", "other settings stay");
+    let me = ada.get("/v1/me").await;
+    assert_eq!(me.data()["workspaces"][0]["branding"]["primary_color"], "#0e7490", "the shell reads it from /v1/me");
+
+    let mut bob = Client::new(b.state.clone());
+    bob.sign_up("bob@example.com").await;
+    bob.call(Method::PATCH, &base, Some(json!({"branding": {"primary_color": "#000000"}}))).await.assert_error(404, "not_found");
+
+    let colour_only = ada.call(Method::PATCH, &base, Some(json!({"branding": {"logo": ""}}))).await;
+    assert_eq!(colour_only.data()["branding"], json!({"primary_color": "#0e7490"}));
+    let reset = ada.call(Method::PATCH, &base, Some(json!({"branding": {"primary_color": ""}}))).await;
+    assert_eq!(ada.get(&base).await.data()["branding"], json!({}), "{}", reset.body);
+}
