@@ -18,7 +18,6 @@ const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const WABA = '102290129340398';
 // Distinct from the other browser tests' numbers: a sender belongs to one channel platform-wide.
-// Its own Meta sender id: browser tests share one server, and a sender can be a channel only once (inbox: …977, templates: …966, inbox-teams: …988).
 const PHONE_NUMBER_ID = '106540352242955';
 
 const listed = [{ id: '3001', name: 'spring_sale', language: 'en_US', status: 'APPROVED', category: 'MARKETING', parameter_format: 'POSITIONAL', components: [{ type: 'BODY', text: 'Hi {{1}}, the spring sale starts now' }] }];
