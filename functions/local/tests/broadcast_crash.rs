@@ -10,14 +10,16 @@
 //! after it are answered 503 to a dead process. Everything else — fan-out pages being redone, send jobs
 //! queued twice, jobs in flight redelivered — is the platform's to get exactly right.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{kill, Server};
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN};
 use webtrigger_tests::template_fakes::META_WABA_ID;
 
@@ -33,64 +35,14 @@ fn opted_out(i: usize) -> bool {
     i % 30 == 3
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data_dir: &std::path::Path, fake: &ProviderFake) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .env("WEBTRIGGER_META_GRAPH_URL", fake.urls().meta)
-        .env("WEBTRIGGER_TWILIO_API_URL", "http://127.0.0.1:9")
-        .env("WEBTRIGGER_WHAPI_API_URL", "http://127.0.0.1:9")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webtrigger");
-    let mut server = Server { child, base: String::new() };
-    let stdout = server.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no `webtrigger listening` line within 30 s");
-        let json: Value = serde_json::from_str(&line).unwrap_or_default();
-        if json["message"] == "webtrigger listening" {
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            server.base = format!("http://{}", json["addr"].as_str().unwrap());
-            return server;
-        }
-    }
-}
-
-fn kill(pid: u32) {
-    let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("run kill");
-    assert!(status.success(), "kill -9 {pid}");
+    let meta = fake.urls().meta;
+    let envs = [("WEBTRIGGER_META_GRAPH_URL", meta.as_str()), ("WEBTRIGGER_TWILIO_API_URL", "http://127.0.0.1:9"), ("WEBTRIGGER_WHAPI_API_URL", "http://127.0.0.1:9")];
+    support::start(data_dir, &[], &envs)
 }
 
 fn wait_killed(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(!exit.success(), "the server was killed, it did not exit by itself");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the kill point was never reached");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_killed(child, Duration::from_secs(120));
 }
 
 /// Decides, per send the fake is about to answer, whether this life of the server ends here.

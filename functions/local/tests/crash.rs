@@ -5,10 +5,11 @@
 //! the kill lands mid-delivery however busy the machine is; what was committed at that moment is read
 //! from the database before the restart, which makes the "not sent twice" check exact.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use serde_json::{json, Value};
+use support::{kill, Server};
 use webtrigger_tests::browser::Browser;
 
 const SUBSCRIBERS: usize = 100;
@@ -41,52 +43,8 @@ async fn push(State(fake): State<PushService>, Path(name): Path<String>) -> Stat
     StatusCode::CREATED
 }
 
-fn kill(pid: u32) {
-    let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("run kill");
-    assert!(status.success(), "kill -9 {pid}");
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data_dir: &std::path::Path, push_host: &str) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
-        .args(["serve", "--port", "0", "--allow-push-host", push_host, "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webtrigger");
-    // Owned by `Server` at once, so the process is killed and reaped on every path, a failed start too.
-    let mut server = Server { child, base: String::new() };
-    let stdout = server.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no `webtrigger listening` line within 30 s");
-        let json: Value = serde_json::from_str(&line).unwrap_or_default();
-        if json["message"] == "webtrigger listening" {
-            let addr = json["addr"].as_str().unwrap().to_owned();
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            server.base = format!("http://{addr}");
-            return server;
-        }
-    }
+    support::start(data_dir, &["--allow-push-host", push_host], &[])
 }
 
 struct Api {
@@ -261,17 +219,8 @@ async fn subscriber_names(data_dir: &std::path::Path, ws: &str, site: &str) -> B
     out
 }
 
-/// Waits (bounded) for the server to die of the kill.
 fn wait_killed(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            assert!(!exit.success(), "the server was killed, it did not exit by itself");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the kill point was never reached");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_killed(child, Duration::from_secs(60));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

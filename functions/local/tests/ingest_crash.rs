@@ -9,9 +9,10 @@
 //! Not covered (known gap): a call cut off after its dedupe claim but before its notification was
 //! recorded leaves a `running` invocation that a retry answers as a duplicate without running it.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde_json::{json, Value};
+use support::{kill, Server};
 use webtrigger_tests::browser::Browser;
 
 const TRIGGERS: usize = 4;
@@ -30,53 +32,12 @@ const CALLS: usize = 400;
 /// The kill lands once this many calls have been answered 202 (the others are in flight or unsent).
 const KILL_AFTER: usize = 150;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data_dir: &std::path::Path, push_host: &str) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_webtrigger"))
-        .args(["serve", "--port", "0", "--allow-push-host", push_host, "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start webtrigger");
-    let mut server = Server { child, base: String::new() };
-    let stdout = server.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no `webtrigger listening` line within 30 s");
-        let json: Value = serde_json::from_str(&line).unwrap_or_default();
-        if json["message"] == "webtrigger listening" {
-            server.base = format!("http://{}", json["addr"].as_str().unwrap());
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return server;
-        }
-    }
+    support::start(data_dir, &["--allow-push-host", push_host], &[])
 }
 
-/// Waits (bounded) for the killed server to be gone.
 fn wait_killed(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_killed(child, Duration::from_secs(60));
 }
 
 #[derive(Clone, Default)]
@@ -199,8 +160,7 @@ async fn every_accepted_trigger_call_survives_kill_9_once() {
                     let mut accepted = accepted.lock().unwrap();
                     accepted.insert(n, answer["data"]["invocation_id"].as_str().unwrap().to_owned());
                     if accepted.len() == KILL_AFTER {
-                        let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
-                        assert!(status.success());
+                        kill(pid);
                     }
                 }
             })

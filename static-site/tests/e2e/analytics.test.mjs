@@ -126,8 +126,10 @@ test('the Analytics page charts a send and shows its funnel', { timeout: 180_000
 
   await page.emulateMedia({ colorScheme: 'dark' });
   await until('the chart redrawn in dark mode', () => drawnPixels(page, 'delivery-chart'));
-  const legend = await page.locator('[data-testid="delivery-chart"] .u-legend').evaluate((el) => getComputedStyle(el).color);
-  assert.equal(legend, 'rgb(229, 231, 235)', 'the legend uses the dark theme text colour');
+  // The chart is rebuilt on a theme switch: read the legend until the rebuilt one is in place.
+  const legendColour = () => page.locator('[data-testid="delivery-chart"] .u-legend').evaluate((el) => getComputedStyle(el).color).catch(() => '');
+  await until('the legend in the dark theme text colour', async () => (await legendColour()) === 'rgb(229, 231, 235)');
+  assert.equal(await legendColour(), 'rgb(229, 231, 235)', 'the legend uses the dark theme text colour');
   await page.setViewportSize({ width: 390, height: 844 });
   await until('the chart resized for a phone', async () => (await page.locator('[data-testid="delivery-chart"] canvas').evaluate((c) => c.getBoundingClientRect().width)) <= 390);
   assert.ok((await drawnPixels(page, 'delivery-chart')) > 200, 'still drawn on a phone');

@@ -79,10 +79,10 @@ test('the workspace time zone: a bad name is refused in plain words, a good one 
   await page.goto(`${BASE_URL}/settings/workspace`);
   const zone = page.locator('input[name=time_zone]');
   await zone.fill('Mars/Olympus');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'is not a time zone' }).waitFor();
   await zone.fill('Europe/Berlin');
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
   const saved = await api(`/v1/workspaces/${ws.id}`, { token });
   assert.equal(saved.time_zone, 'Europe/Berlin');
