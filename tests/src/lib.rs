@@ -134,3 +134,30 @@ pub async fn drain_inbound(state: &AppState) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Runs the `push-send` queue through the push worker, job by job and acked one at a time, until it is
+/// empty (60 s at most); answers the bodies of the jobs it ran, in order.
+pub async fn run_push_jobs(state: &AppState) -> Vec<serde_json::Value> {
+    use std::time::Duration;
+    use webtrigger::worker::JobHandler;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut ran = Vec::new();
+    loop {
+        let batch = state.queue.receive("push-send", 10, Duration::ZERO).await.unwrap();
+        if batch.is_empty() {
+            return ran;
+        }
+        for d in batch {
+            let message = aws_lambda_events::event::sqs::SqsMessage {
+                message_id: Some(d.message_id.clone()),
+                body: Some(d.body.clone()),
+                attributes: [("ApproximateReceiveCount".to_owned(), d.receive_count.to_string())].into_iter().collect(),
+                ..Default::default()
+            };
+            webtrigger::push::worker::PushWorker.handle(state, &message).await.unwrap();
+            state.queue.ack("push-send", &d.receipt_handle).await.unwrap();
+            ran.push(serde_json::from_str(&d.body).unwrap());
+        }
+        assert!(tokio::time::Instant::now() < deadline, "push jobs never drained");
+    }
+}

@@ -9,14 +9,13 @@
 mod client;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::post;
 use client::{Client, Reply};
 use serde_json::{json, Value};
-use webtrigger::worker::JobHandler;
+use webtrigger_tests::run_push_jobs;
 use webtrigger_tests::browser::Browser;
 
 const ORIGIN: &str = "https://shop.example.com";
@@ -40,28 +39,6 @@ async fn analytics_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn analytics_aws() {
     analytics(webtrigger_tests::aws_state_with_clock(Arc::new(webtrigger::ports::SystemClock)).await).await;
-}
-
-/// Runs the push-send queue until it is empty.
-async fn run_push_jobs(state: &webtrigger::AppState) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let batch = state.queue.receive("push-send", 10, Duration::ZERO).await.unwrap();
-        if batch.is_empty() {
-            return;
-        }
-        for d in batch {
-            let message = aws_lambda_events::event::sqs::SqsMessage {
-                message_id: Some(d.message_id.clone()),
-                body: Some(d.body.clone()),
-                attributes: [("ApproximateReceiveCount".to_owned(), d.receive_count.to_string())].into_iter().collect(),
-                ..Default::default()
-            };
-            webtrigger::push::worker::PushWorker.handle(state, &message).await.unwrap();
-            state.queue.ack("push-send", &d.receipt_handle).await.unwrap();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "push jobs never drained");
-    }
 }
 
 fn n(v: &Value, name: &str) -> i64 {

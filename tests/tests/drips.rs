@@ -15,7 +15,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger::ports::{Clock, FixedClock};
-use webtrigger::worker::JobHandler;
 use webtrigger_tests::browser::Browser;
 
 /// A push service that accepts everything and records `<subscriber>:<title>` of each push (the title is
@@ -110,27 +109,8 @@ impl Harness {
     }
 }
 
-/// Receives what is on `push-send` and runs it through the push worker (no consumer loop, so the test
-/// clock alone decides what is due). Returns how many jobs ran.
 async fn run_push_jobs(state: &webtrigger::AppState) -> usize {
-    let mut ran = 0;
-    loop {
-        let batch = state.queue.receive("push-send", 10, Duration::ZERO).await.unwrap();
-        if batch.is_empty() {
-            return ran;
-        }
-        for d in batch {
-            let message = aws_lambda_events::event::sqs::SqsMessage {
-                message_id: Some(d.message_id.clone()),
-                body: Some(d.body.clone()),
-                attributes: [("ApproximateReceiveCount".to_owned(), d.receive_count.to_string())].into_iter().collect(),
-                ..Default::default()
-            };
-            webtrigger::push::worker::PushWorker.handle(state, &message).await.unwrap();
-            state.queue.ack("push-send", &d.receipt_handle).await.unwrap();
-            ran += 1;
-        }
-    }
+    webtrigger_tests::run_push_jobs(state).await.len()
 }
 
 fn minutes(n: i64) -> chrono::Duration {

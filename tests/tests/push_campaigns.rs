@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger::ports::{FixedClock, Query};
-use webtrigger::worker::JobHandler;
+use webtrigger_tests::run_push_jobs;
 use webtrigger_tests::browser::Browser;
 
 /// A push service that accepts everything and records which subscription each push was for.
@@ -201,29 +201,6 @@ async fn lifecycle_and_frequency_cap(mut state: webtrigger::AppState) {
     assert_eq!(seen.lock().unwrap().len(), 9, "3 + 0 + 3 more pushes");
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
-}
-
-/// Receives what is on `push-send` and runs it through the push worker (no consumer loop, so the test
-/// clock alone decides what is due). Returns the jobs run.
-async fn run_push_jobs(state: &webtrigger::AppState) -> Vec<Value> {
-    let mut ran = Vec::new();
-    loop {
-        let batch = state.queue.receive("push-send", 10, Duration::ZERO).await.unwrap();
-        if batch.is_empty() {
-            return ran;
-        }
-        for d in batch {
-            let message = aws_lambda_events::event::sqs::SqsMessage {
-                message_id: Some(d.message_id.clone()),
-                body: Some(d.body.clone()),
-                attributes: [("ApproximateReceiveCount".to_owned(), d.receive_count.to_string())].into_iter().collect(),
-                ..Default::default()
-            };
-            webtrigger::push::worker::PushWorker.handle(state, &message).await.unwrap();
-            state.queue.ack("push-send", &d.receipt_handle).await.unwrap();
-            ran.push(serde_json::from_str(&d.body).unwrap());
-        }
-    }
 }
 
 fn minute(at: DateTime<Utc>) -> i64 {
