@@ -18,7 +18,9 @@ export function withKeys(doc: FlowDoc): FlowDoc {
 export function newStep(type: string, existing: Step[]): Step {
   let n = existing.length + 1;
   while (existing.some((s) => s.id === `${type}_${n}`)) n += 1;
-  return { id: `${type}_${n}`, type, _k: ++counter };
+  // A branch starts with one rule of one condition to fill in (the server wants at least one).
+  const extra = type === 'branch' ? { rules: [{ when: [{ op: 'eq', var: '', value: '' }], next: '' }], default: '' } : {};
+  return { id: `${type}_${n}`, type, ...extra, _k: ++counter };
 }
 
 /** Drops the editor's keys and empty optional fields so the server sees absent values, not empty strings. */
@@ -59,6 +61,82 @@ export function setSlot(step: Step, key: string, target: string | undefined): St
   });
   return { ...step, [field!]: items };
 }
+
+/** A branch condition's kinds (`op`, the serde tag of `Cond`) with the words the form shows. */
+export const COND_OPS: [string, string][] = [
+  ['eq', 'equals'], ['ne', 'does not equal'], ['contains', 'contains'], ['gt', 'is greater than'], ['lt', 'is less than'],
+  ['exists', 'is set'], ['has_tag', 'contact has tag'], ['time_between', 'time of day (UTC) between'], ['business_hours', 'business hours'],
+];
+export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const TEXT_OPS = ['eq', 'ne', 'contains'];
+const NUMBER_OPS = ['gt', 'lt'];
+const VAR_OPS = [...TEXT_OPS, ...NUMBER_OPS, 'exists'];
+/** A day as the server reads it (`mon`, `Monday`, `MON`…), by its first three letters. */
+export const dayOf = (d: unknown): string | undefined => (typeof d === 'string' ? DAYS.find((x) => d.toLowerCase().startsWith(x)) : undefined);
+
+/** The condition turned into kind `op`, keeping what still fits: the variable, the value (as text or as a
+ * number), the times and days. */
+export function condAs(op: string, old: Json): Json {
+  const v = typeof old.var === 'string' ? old.var : '';
+  const from = str(old.from) ?? '09:00';
+  const to = str(old.to) ?? '17:00';
+  if (TEXT_OPS.includes(op)) return { op, var: v, value: typeof old.value === 'string' || typeof old.value === 'number' ? String(old.value) : '' };
+  if (NUMBER_OPS.includes(op)) {
+    const n = typeof old.value === 'number' ? old.value : Number(old.value);
+    return { op, var: v, value: Number.isFinite(n) && old.value !== '' ? n : 0 };
+  }
+  switch (op) {
+    case 'exists': return { op, var: v };
+    case 'has_tag': return { op, tag: str(old.tag) ?? '' };
+    case 'time_between': return { op, from, to };
+    default: {
+      const zone = str(old.time_zone);
+      return { op: 'business_hours', days: Array.isArray(old.days) ? old.days : DAYS.slice(0, 5), from, to, ...(zone ? { time_zone: zone } : {}) };
+    }
+  }
+}
+
+/** Why the form cannot show these rules (then they stay JSON), or `null` when every rule and condition is
+ * one it edits. The server's check stays the judge of the values themselves. */
+export function rulesFormProblem(rules: unknown): string | null {
+  if (rules == null) return null;
+  if (!Array.isArray(rules)) return 'rules are a list: [{"when": […], "next": "step"}]';
+  for (const [i, r] of rules.entries()) {
+    const at = `rule ${i + 1}`;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) return `${at} is not an object`;
+    if (r.next != null && typeof r.next !== 'string') return `${at}: next is a step id`;
+    if (!Array.isArray(r.when)) return `${at}: when is a list of conditions`;
+    for (const [j, c] of (r.when as unknown[]).entries()) {
+      const where = `${at}, condition ${j + 1}`;
+      if (!c || typeof c !== 'object' || Array.isArray(c)) return `${where} is not an object`;
+      const cond = c as Json;
+      const op = String(cond.op);
+      if (!COND_OPS.some(([o]) => o === op)) return `${where}: unknown op \`${op}\``;
+      const isStr = (k: string) => typeof cond[k] === 'string';
+      const fits = VAR_OPS.includes(op) ? isStr('var') && (op === 'exists' || (NUMBER_OPS.includes(op) ? typeof cond.value === 'number' : isStr('value')))
+        : op === 'has_tag' ? isStr('tag')
+          : isStr('from') && isStr('to') && (op === 'time_between' || ((cond.days == null || (Array.isArray(cond.days) && cond.days.every((d) => typeof d === 'string'))) && (cond.time_zone == null || isStr('time_zone'))));
+      if (!fits) return `${where}: the fields do not match \`${op}\``;
+    }
+  }
+  return null;
+}
+
+/** Names a condition can test: variables the flow captures (answers, choices, webhook mappings, the
+ * engine's own) and contact fields it writes, sorted. */
+export function varsOf(steps: Step[]): string[] {
+  const names = new Set(['reply_id', 'last_reply', 'webhook_error']);
+  for (const s of steps) {
+    const into = str(s.into);
+    if (into) names.add(into);
+    if (s.type === 'set_field' && str(s.field)) names.add(`contact.${s.field}`);
+    if (s.type === 'webhook' && s.map && typeof s.map === 'object') Object.keys(s.map).forEach((k) => names.add(k));
+  }
+  return [...names].sort();
+}
+
+/** Tags the flow sets (suggestions for `has_tag`). */
+export const tagsOf = (steps: Step[]): string[] => [...new Set(steps.filter((s) => s.type === 'set_tag').map((s) => str(s.tag)).filter((t): t is string => !!t))].sort();
 
 /** The list with the step at `from` moved to position `to` (both indexes into the list). */
 export function moveStep<T>(steps: T[], from: number, to: number): T[] {

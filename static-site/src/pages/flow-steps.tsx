@@ -6,9 +6,10 @@ import { useState } from 'preact/hooks';
 
 import { onLinkClick } from '../router';
 import type { Agent, Team } from './inbox-parts';
-import { type Json, type Problem, type Step, setSlot, slotsOf } from './flow-model';
+import { type Json, type Problem, type Step, rulesFormProblem, setSlot, slotsOf } from './flow-model';
+import { RulesEditor, ruleOfProblem } from './flow-rules';
 
-type Kind = 'text' | 'area' | 'number' | 'bool' | 'lines' | 'json' | 'kind' | 'media' | 'agent' | 'team';
+type Kind = 'text' | 'area' | 'number' | 'bool' | 'lines' | 'json' | 'kind' | 'media' | 'agent' | 'team' | 'rules';
 
 /** Each step type's form fields: [key, label, kind]. Connections (`next`, exits, branch targets) are
  * edited separately, from `slotsOf`. `lines` edits options as `id | title` per line. */
@@ -19,7 +20,7 @@ export const FIELDS: Record<string, [string, string, Kind][]> = {
   buttons: [['text', 'Message', 'area'], ['buttons', 'Buttons (id | title, one per line, at most 3)', 'lines'], ['into', 'Save choice into', 'text']],
   list: [['text', 'Message', 'area'], ['button', 'Menu button label (default: Choose)', 'text'], ['rows', 'Rows (id | title, one per line, at most 10)', 'lines'], ['into', 'Save choice into', 'text']],
   ask: [['text', 'Question', 'area'], ['into', 'Save answer into (variable or contact.field)', 'text'], ['kind', 'Answer must be', 'kind'], ['retries', 'Re-prompts', 'number'], ['retry_text', 'Re-prompt text', 'text']],
-  branch: [['rules', 'Rules (JSON: [{"when":[{"op":"eq","var":"reply_id","value":"large"}],"next":"…"}]; business hours: {"op":"business_hours","days":["mon","fri"],"from":"09:00","to":"17:00"} in the workspace time zone)', 'json']],
+  branch: [['rules', 'Rules', 'rules']],
   set_tag: [['tag', 'Tag', 'text']],
   set_field: [['field', 'Contact field', 'text'], ['value', 'Value', 'text']],
   set_label: [['label', 'Inbox label', 'text']],
@@ -54,6 +55,8 @@ export interface StepCardProps {
   ids: string[];
   problems: Problem[];
   people: People;
+  /** The flow's variable names and tags, suggested in branch conditions. */
+  names: { vars: string[]; tags: string[] };
   onChange: (patch: Json) => void;
   onMove: (by: number) => void;
   onRemove: () => void;
@@ -62,8 +65,13 @@ export interface StepCardProps {
   dropBefore?: boolean;
 }
 
-export function StepCard({ step, ids, problems, people, onChange, onMove, onRemove, handle, dragging, dropBefore }: StepCardProps) {
+export function StepCard({ step, ids, problems, people, names, onChange, onMove, onRemove, handle, dragging, dropBefore }: StepCardProps) {
   const [raw, setRaw] = useState<Record<string, string>>({});
+  // Branch rules open as the form unless it cannot show them (then as JSON).
+  const [rulesJson, setRulesJson] = useState(() => step.type === 'branch' && rulesFormProblem(step.rules) !== null);
+  const ruleForm = step.type === 'branch' && !rulesJson;
+  // The form shows a rule's problems in that rule and its target in it; the rest show below.
+  const below = ruleForm ? problems.filter((p) => ruleOfProblem(p) === null) : problems;
   // Text being typed wins while it still means the stored value; an edit from elsewhere (the graph) shows.
   const shown = (key: string, format: (v: unknown) => string, parse: (s: string) => unknown) => {
     const r = raw[key];
@@ -98,20 +106,21 @@ export function StepCard({ step, ids, problems, people, onChange, onMove, onRemo
           case 'lines': return <label key={key} class="field"><span>{label}</span><textarea name={name} rows={3} value={shown(key, linesOf, (s) => parseLines(s, value))} onInput={(e) => { const v = e.currentTarget.value; setRaw({ ...raw, [key]: v }); onChange({ [key]: parseLines(v, value) }); }} /></label>;
           case 'json': return <label key={key} class="field"><span>{label}</span><textarea name={name} rows={3} spellcheck={false} value={shown(key, (v) => (v == null ? '' : JSON.stringify(v)), (s) => (s.trim() ? JSON.parse(s) : null))}
             onInput={(e) => { const v = e.currentTarget.value; setRaw({ ...raw, [key]: v }); try { onChange({ [key]: v.trim() ? JSON.parse(v) : undefined }); } catch { /* shown once it parses */ } }} /></label>;
+          case 'rules': return <RulesEditor key={key} step={step} ids={ids} vars={names.vars} tags={names.tags} problems={problems} json={rulesJson} onJson={setRulesJson} onChange={onChange} />;
           case 'team': return <TeamPicker key={key} name={name} label={label} value={value as string | undefined} teams={people.teams} onPick={(v) => onChange({ [key]: v })} />;
           case 'agent': return <AgentPicker key={key} name={name} label={label} value={value as string | undefined} agents={people.agents} onPick={(v) => onChange({ [key]: v })} />;
           default: return <label key={key} class="field"><span>{label}</span><input name={name} value={String(value ?? '')} onInput={(e) => onChange({ [key]: e.currentTarget.value })} /></label>;
         }
       })}
-      <Connections step={step} ids={ids} onChange={onChange} />
-      {problems.map((p, i) => <p key={i} class="alert alert-error" data-testid="step-error">{p.field}: {p.message}</p>)}
+      <Connections step={step} ids={ids} onChange={onChange} skipRules={ruleForm} />
+      {below.map((p, i) => <p key={i} class="alert alert-error" data-testid="step-error">{p.field}: {p.message}</p>)}
     </li>
   );
 }
 
 /** Where each exit of the step goes, as selects (the graph's drag does the same). */
-function Connections({ step, ids, onChange }: { step: Step; ids: string[]; onChange: (patch: Json) => void }) {
-  const slots = slotsOf(step);
+function Connections({ step, ids, onChange, skipRules }: { step: Step; ids: string[]; onChange: (patch: Json) => void; skipRules: boolean }) {
+  const slots = slotsOf(step).filter((s) => !(skipRules && s.key.startsWith('rules.')));
   if (!slots.length) return null;
   return (
     <fieldset class="step-connections">

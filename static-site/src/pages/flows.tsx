@@ -10,7 +10,7 @@ import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { type Flow, Publishing } from './flow-data';
 import { FlowGraph } from './flow-graph';
-import { type FlowDoc, type Json, type Problem, type Step, clean, moveStep, newStep, setSlot, withKeys } from './flow-model';
+import { type FlowDoc, type Json, type Problem, type Step, clean, moveStep, newStep, setSlot, tagsOf, varsOf, withKeys } from './flow-model';
 import { type DragHandle, FIELDS, type People, StepCard } from './flow-steps';
 import type { Agent, Team } from './inbox-parts';
 import { WithWorkspace, message, useLoad } from './settings';
@@ -133,8 +133,9 @@ function Editor({ ws, flow, onSaved }: { ws: WorkspaceSummary; flow: Flow | null
     }
   };
   const ids = doc.steps.map((s) => s.id);
+  const names = { vars: varsOf(doc.steps), tags: tagsOf(doc.steps) };
   const card = (s: Step, i: number, extra?: { handle?: DragHandle; dragging?: boolean; dropBefore?: boolean }) => (
-    <StepCard key={s._k ?? i} step={s} ids={ids} problems={problems.filter((p) => p.step === s.id)} people={people} onChange={(patch) => setStep(i, patch)}
+    <StepCard key={s._k ?? i} step={s} ids={ids} problems={problems.filter((p) => p.step === s.id)} people={people} names={names} onChange={(patch) => setStep(i, patch)}
       onMove={(by) => move(i, i + by)} onRemove={() => {
         setSteps((steps) => steps.filter((_, j) => j !== i));
         setSelected(null);
