@@ -73,7 +73,7 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   dataDir = mkdtempSync(join(tmpdir(), 'webtrigger-live-ws-'));
-  server = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', String(port), '--static-dir', 'dist'], { env: { ...process.env, WEBTRIGGER_LIVE_WS_URL: '/live' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  server = spawn(BIN, ['serve', '--data-dir', dataDir, '--port', String(port), '--static-dir', 'dist'], { env: { ...process.env, WEBTRIGGER_LIVE_WS_URL: '/live', WEBTRIGGER_META_GRAPH_URL: 'http://127.0.0.1:9/v23.0', WEBTRIGGER_TWILIO_API_URL: 'http://127.0.0.1:9', WEBTRIGGER_WHAPI_API_URL: 'http://127.0.0.1:9' }, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 120_000;
   for (;;) {
     const up = await fetch(`${base}/v1/health`).then((r) => r.ok, () => false);
@@ -109,7 +109,7 @@ test('over the WebSocket transport a webhook shows without reload, and a gap is 
   // Every live socket goes through this proxy to the real server, so the test can close one server-side.
   const sockets = [];
   await page.routeWebSocket(/\/live\?/, (route) => {
-    sockets.push({ url: route.url(), server: route.connectToServer() });
+    sockets.push({ url: route.url(), page: route, server: route.connectToServer() });
   });
   // The reconnect's ticket can be held, so the gap lasts until the test has sent what falls into it.
   let hold = null;
@@ -145,7 +145,9 @@ test('over the WebSocket transport a webhook shows without reload, and a gap is 
   let release;
   hold = new Promise((r) => (release = r));
   const ticketAsked = new Promise((r) => (held = r));
+  // The server goes away: its side of the connection closes, and the page gets the close frame.
   await sockets[0].server.close({ code: 1012, reason: 'restarting' });
+  await sockets[0].page.close({ code: 1012, reason: 'restarting' });
   await page.getByTestId('live-banner').getByText(/reconnecting/).waitFor();
   await ticketAsked;
   await deliver(channel.webhook_path, inbound('wamid.WS-E2E-2', 'Sent during the gap'));

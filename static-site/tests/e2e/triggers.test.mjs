@@ -214,7 +214,7 @@ test('the step editor builds two actions that save as entered; test-send renders
   await form.getByRole('button', { name: 'Move step 2 up' }).click();
   assert.deepEqual(await types(), ['whatsapp', 'members']);
   const channelId = await steps.nth(0).locator('select[name=step-channel_id]').inputValue();
-  assert.match(channelId, /^chn_/);
+  assert.match(channelId, /^chan_/);
   const expected = [
     { type: 'whatsapp', channel_id: channelId, to: '{{ order.customer.phone }}', text: 'Order {{ order.id }} for {{ order.customer.name }}' },
     { type: 'members', title: 'Paid: {{ order.id }}', url: '/orders/{{ order.id }}' },
