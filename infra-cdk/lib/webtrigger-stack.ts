@@ -227,6 +227,8 @@ export class WebTriggerStack extends Stack {
     table.grantReadWriteData(liveWebsocket);
     const live = new LiveWebSocket(this, 'LiveUpdates', liveWebsocket);
     for (const f of [workerWebhookProcess, apiInbox, apiFlows, cronTick, workerPushSend, apiSites, apiSubscribers]) live.publisher(f);
+    // The dashboard learns the WebSocket's public URL from GET /v1/health (and follows it instead of SSE).
+    apiHealth.addEnvironment('WEBTRIGGER_LIVE_WS_URL', live.stage.url);
 
     // Feeds: the tick claims due feeds and queues one poll each; the worker fetches and creates
     // notifications (queueing their fan-out on push-send). Poll-now runs in api-sites.

@@ -429,6 +429,9 @@ test('live updates: a WebSocket API whose routes reach live-websocket; publisher
   }
   const [, health] = functionNamed('api-health');
   assert.equal(health.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_ENDPOINT, undefined, 'only publishers know the endpoint');
+  // …while health tells the dashboard the stage's public wss:// URL to connect to.
+  const publicUrl = JSON.stringify(health.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_URL);
+  assert.ok(publicUrl && publicUrl.includes('wss://') && publicUrl.includes(wsApiId) && publicUrl.includes('/live'), `api-health: ${publicUrl}`);
   // The ticket and catch-up routes are served by api-inbox on the HTTP API.
   const httpRoutes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
   for (const key of ['ANY /v1/workspaces/{ws}/events', 'ANY /v1/workspaces/{ws}/events/{proxy+}']) assert.ok(httpRoutes.includes(key), `no route ${key}`);

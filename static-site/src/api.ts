@@ -174,6 +174,8 @@ export interface Health {
   time?: string;
   /** Seconds since the queue pipeline last processed a heartbeat; null before the first one. */
   heartbeat_age_seconds?: number | null;
+  /** Where the live feed's WebSocket is (`wss://…` or a path on this origin); absent: Server-Sent Events. */
+  live_websocket_url?: string | null;
 }
 
 export function getHealth(signal?: AbortSignal): Promise<Health> {

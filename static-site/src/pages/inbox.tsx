@@ -109,7 +109,7 @@ function Inbox({ ws }: { ws: WorkspaceSummary }) {
           {live.state === 'stopped' && <button type="button" class="button button-secondary button-small" onClick={live.retry}>Reconnect</button>}
         </p>
       )}
-      <div class={`inbox${selected ? ' inbox-with-panel' : ''}`} data-live={live.state}>
+      <div class={`inbox${selected ? ' inbox-with-panel' : ''}`} data-live={live.state} data-live-transport={live.transport ?? undefined}>
         <div class="card inbox-list">
           <label class="field"><span>Search messages and contacts</span><input type="search" name="inbox-search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="Name, phone or words" /></label>
           <div class="form form-inline inbox-filters">
