@@ -3,6 +3,7 @@
 
 mod meta;
 pub mod meta_templates;
+pub mod meta_upload;
 mod twilio;
 pub mod twilio_content;
 mod whapi;
