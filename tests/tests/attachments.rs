@@ -1,7 +1,7 @@
 //! Inbox attachments end to end: uploaded in parts, checked by magic bytes, and sent through each
 //! provider's way of taking files, against the provider fakes, on both backends (the parts live in
 //! the Table port: SQLite, and DynamoDB on moto). Meta gets a multipart media upload then the media id;
-//! Twilio a signed, expiring `MediaUrl` it fetches from `/hooks/media/…`; Whapi a base64 data URL.
+//! Twilio an unguessable, expiring `MediaUrl` it fetches from `/hooks/media/…`; Whapi a base64 data URL.
 //! Provider refusals fail the message with the provider's code; bad uploads are 422s; another
 //! workspace's attachment does not exist for it.
 
@@ -169,17 +169,13 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     assert_eq!((sent.body["Body"].as_str(), sent.body["To"].as_str()), (Some("Our catalogue"), Some("whatsapp:+919900000000")));
     let media_url = sent.body["MediaUrl"].as_str().unwrap().to_owned();
     let link = media_url.strip_prefix(PUBLIC).unwrap_or_else(|| panic!("{media_url} is on the public URL"));
-    let msg = message["id"].as_str().unwrap();
-    assert!(link.starts_with(&format!("/hooks/media/{ws}/{msg}/{photo}?exp=")), "{link}");
+    assert!(link.starts_with("/hooks/media/") && link.len() == "/hooks/media/".len() + 43, "an unguessable 256-bit token: {link}");
     let fetched = raw(&anon, Method::GET, link, &[], "text/plain", vec![]).await;
     assert_eq!((fetched.status, fetched.headers["content-type"].to_str().unwrap()), (200, "image/png"));
     assert_eq!(fetched.body, Value::String(String::from_utf8_lossy(&image).into_owned()));
-    let tampered_sig = format!("{}A", &link[..link.len() - 1]);
-    let other_message = link.replace(msg, "msg_01jd5x8q0y8m3n2b7c4v6w9z1a");
-    let longer = link.replace("?exp=", "?exp=9").to_owned();
-    let unsigned = link.split('&').next().unwrap().to_owned();
-    for bad in [tampered_sig, other_message, longer, unsigned] {
-        raw(&anon, Method::GET, &bad, &[], "text/plain", vec![]).await.assert_error(404, "not_found");
+    let tampered = format!("{}{}", &link[..link.len() - 1], if link.ends_with('A') { 'B' } else { 'A' });
+    for bad in [tampered.as_str(), "/hooks/media/guess", &format!("{link}x")] {
+        raw(&anon, Method::GET, bad, &[], "text/plain", vec![]).await.assert_error(404, "not_found");
     }
     // Twilio refusing the media fails the message with Twilio's code.
     fake.script("+919900000000", vec![Failure::new(400, Some(21620), "Invalid media URL(s)")]);
@@ -271,4 +267,37 @@ async fn bad_uploads_are_422s_and_attachments_stay_in_their_workspace() {
     let r = bob.post(&format!("/v1/workspaces/{bws}/messages"), json!({"channel_id": bchan.data()["id"], "to": "+919900000000", "type": "attachment", "attachment_id": photo})).await;
     r.assert_error(422, "validation_failed");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("no attachment"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn media_links_expire_after_a_day_and_open_only_their_message() {
+    let clock = Arc::new(webtrigger::ports::FixedClock::new(chrono::Utc::now()));
+    let (mut state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
+    let fake = ProviderFake::start().await;
+    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
+    let mut ada = Client::new(state.clone());
+    ada.sign_up("ada@example.com").await;
+    let ws = ada.create_workspace("Support").await;
+    let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
+    let cred = ada.post(&p("credentials"), json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN})).await;
+    let chan = ada.post(&p("channels"), json!({"name": "Phone", "credential_id": cred.data()["id"]})).await;
+    let photo = upload(&mut ada, &ws, "photo.png", &png(2000)).await;
+    let other = upload(&mut ada, &ws, "other.png", &png(3000)).await;
+    let sent = ada.post(&p("messages"), json!({"channel_id": chan.data()["id"], "to": "+14155552671", "type": "attachment", "attachment_id": photo, "caption": "hi"})).await;
+    assert_eq!(sent.status, 202, "queued: {}", sent.body);
+    assert_eq!((sent.data()["content"]["kind"].as_str(), sent.data()["content"]["mime"].as_str(), sent.data()["content"]["filename"].as_str()), (Some("image"), Some("image/png"), Some("photo.png")), "filled from the upload");
+    let ws_id = webtrigger::auth::WorkspaceId::parse(&ws).unwrap();
+    let msg = webtrigger::whatsapp::types::MessageId::parse(sent.data()["id"].as_str().unwrap()).unwrap();
+    let link = |att: &str| {
+        let (state, ws_id, msg) = (state.clone(), ws_id.clone(), msg.clone());
+        let att = webtrigger::inbox::attachments::AttachmentId::parse(att).unwrap();
+        async move { webtrigger::inbox::media_link::link(&state, PUBLIC, &ws_id, &msg, &att).await.unwrap().strip_prefix(PUBLIC).unwrap().to_owned() }
+    };
+    let anon = Client::new(state.clone());
+    let good = link(&photo).await;
+    assert_eq!(raw(&anon, Method::GET, &good, &[], "text/plain", vec![]).await.status, 200);
+    // A link naming an attachment its message does not send opens nothing.
+    raw(&anon, Method::GET, &link(&other).await, &[], "text/plain", vec![]).await.assert_error(404, "not_found");
+    clock.advance(chrono::Duration::seconds(webtrigger::inbox::media_link::LINK_SECONDS + 1));
+    raw(&anon, Method::GET, &good, &[], "text/plain", vec![]).await.assert_error(404, "not_found");
 }

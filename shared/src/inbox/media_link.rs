@@ -1,74 +1,68 @@
-//! Signed links to an attachment for providers that fetch media themselves (Twilio's `MediaUrl`):
-//! `{public}/hooks/media/{ws}/{message}/{attachment}?exp=…&sig=…`, an HMAC-SHA256 over all four under a
-//! key derived from the platform's token signing key. A link opens only that workspace's attachment for
-//! that message until it expires; anything else answers 404 (no hint which part was wrong).
+//! Links to an attachment for providers that fetch media themselves (Twilio's `MediaUrl`):
+//! `{public}/hooks/media/{token}`, a capability URL. The token is 32 random bytes; only its SHA-256 is
+//! stored, in an item naming the workspace, message and attachment it opens, expiring with the link.
+//! Nothing to sign means the sender needs no platform secret; a link opens that one attachment for
+//! that message until it expires, and anything else answers 404 (no hint which part was wrong).
 
-use aws_lc_rs::{constant_time, hmac};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine;
-use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::attachments::{self, AttachmentId};
+use crate::auth::tokens::{opaque_token, token_hash};
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
+use crate::ports::{Condition, Item, Key};
 use crate::state::AppState;
 use crate::whatsapp::types::MessageId;
 
 /// Long enough for Twilio's queue (messages wait up to 4 hours) and its retries.
 pub const LINK_SECONDS: i64 = 24 * 3600;
 
-async fn key(state: &AppState) -> Result<hmac::Key, ApiError> {
-    let secret = state.secrets.get("token-signing-key").await.map_err(|e| ApiError::Internal(format!("signing key unavailable: {e}")))?;
-    // A derived key: a media signature can never pass as an access-token signature, or back.
-    let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes()), b"webtrigger media link v1");
-    Ok(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+#[derive(Serialize, Deserialize)]
+struct Link {
+    workspace: WorkspaceId,
+    message: MessageId,
+    attachment: AttachmentId,
+    expires: i64,
 }
 
-fn signed(key: &hmac::Key, ws: &str, message: &str, attachment: &str, exp: i64) -> String {
-    let tag = hmac::sign(key, format!("{ws}\n{message}\n{attachment}\n{exp}").as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+fn link_key(token: &str) -> Key {
+    Key::new(format!("MEDIALINK#{}", token_hash(token)), "LINK")
 }
 
-/// The link Twilio fetches for `attachment` of `message`, valid for a day.
+/// A new link Twilio fetches for `attachment` of `message`, valid for a day.
 pub async fn link(state: &AppState, public_url: &str, ws: &WorkspaceId, message: &MessageId, attachment: &AttachmentId) -> Result<String, ApiError> {
-    let exp = state.clock.epoch_seconds() + LINK_SECONDS;
-    let sig = signed(&key(state).await?, ws.as_str(), message.as_str(), attachment.as_str(), exp);
-    Ok(format!("{}/hooks/media/{ws}/{message}/{attachment}?exp={exp}&sig={sig}", public_url.trim_end_matches('/')))
+    let token = opaque_token("");
+    let expires = state.clock.epoch_seconds() + LINK_SECONDS;
+    let record = Link { workspace: ws.clone(), message: message.clone(), attachment: attachment.clone(), expires };
+    state.table.put(Item::of(link_key(&token), &record).with_expiry(expires), Condition::NotExists).await?;
+    Ok(format!("{}/hooks/media/{token}", public_url.trim_end_matches('/')))
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/hooks/media/{ws}/{message}/{attachment}", get(fetch))
+    Router::new().route("/hooks/media/{token}", get(fetch))
 }
 
-#[derive(Deserialize)]
-struct LinkPath {
-    ws: String,
-    message: String,
-    attachment: String,
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    exp: Option<i64>,
-    sig: Option<String>,
-}
-
-/// Serves the attachment to whoever holds a valid link (the provider), with its stored type.
-async fn fetch(State(state): State<AppState>, Path(p): Path<LinkPath>, Query(q): Query<LinkQuery>) -> Result<Response, ApiError> {
+/// Serves the attachment to whoever holds a live link (the provider), with its stored type.
+async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let gone = || ApiError::NotFound("this media link is invalid or has expired".into());
-    let (Some(exp), Some(sig)) = (q.exp, q.sig) else { return Err(gone()) };
-    let expected = signed(&key(&state).await?, &p.ws, &p.message, &p.attachment, exp);
-    if constant_time::verify_slices_are_equal(expected.as_bytes(), sig.as_bytes()).is_err() || exp <= state.clock.epoch_seconds() {
+    if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(gone());
     }
-    let ws = WorkspaceId::parse(&p.ws).map_err(|_| gone())?;
-    let id = AttachmentId::parse(&p.attachment).map_err(|_| gone())?;
-    let (a, bytes) = attachments::read(&state, &ws, &id).await.map_err(|_| gone())?;
+    let link: Link = state.table.get(&link_key(&token)).await?.ok_or_else(gone)?.parse()?;
+    if link.expires <= state.clock.epoch_seconds() {
+        return Err(gone());
+    }
+    // The link stays bound to its message: one that no longer sends this attachment opens nothing.
+    let sends_it = crate::whatsapp::messages::load(&state, &link.workspace, &link.message).await?.is_some_and(|(_, m)| matches!(&m.content, crate::whatsapp::types::Content::Attachment { attachment_id, .. } if attachment_id == link.attachment.as_str()));
+    if !sends_it {
+        return Err(gone());
+    }
+    let (a, bytes) = attachments::read(&state, &link.workspace, &link.attachment).await.map_err(|_| gone())?;
     Ok(content_response(&a, bytes))
 }
 
