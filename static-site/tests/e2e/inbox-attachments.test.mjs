@@ -23,7 +23,7 @@ const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const APP_SECRET = 'e2eattach456789abcdef0123456789a';
 // Its own sender and contact: the browser tests share one server, and a sender belongs to one channel.
-const PHONE_NUMBER_ID = '106540352242988';
+const PHONE_NUMBER_ID = '106540352242911';
 const CONTACT = '16505557788';
 const TOKEN = 'EAAGe2eattachtoken0123456789';
 // A real 1×1 PNG, so the thumbnail must decode.
