@@ -272,8 +272,11 @@ fn meta_limit(mime: &str) -> Option<usize> {
     }
 }
 
-/// The parts of a `multipart/form-data` body: (name, filename, content type, bytes).
-fn multipart(headers: &HeaderMap, body: &[u8]) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+/// One part of a `multipart/form-data` body: (name, filename, content type, bytes).
+type FormPart = (String, Option<String>, Option<String>, Vec<u8>);
+
+/// The parts of a `multipart/form-data` body.
+fn multipart(headers: &HeaderMap, body: &[u8]) -> Vec<FormPart> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some(boundary) = ct.split(';').find_map(|p| p.trim().strip_prefix("boundary=")).map(|b| format!("--{}", b.trim_matches('"'))) else { return vec![] };
     let find = |hay: &[u8], needle: &[u8], from: usize| hay.get(from..).and_then(|h| h.windows(needle.len()).position(|w| w == needle)).map(|i| i + from);

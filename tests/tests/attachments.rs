@@ -133,7 +133,7 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     assert_eq!(up.len(), 1);
     assert_eq!((up[0].messaging_product.as_str(), up[0].mime.as_str(), up[0].filename.as_str(), up[0].file_type.as_str()), ("whatsapp", "image/png", "blue-jacket.png", "image/png"));
     assert!(up[0].bytes == image, "Meta received the file byte for byte");
-    let sent = fake.received().into_iter().filter(|r| r.provider == "meta").next_back().unwrap();
+    let sent = fake.received().into_iter().rfind(|r| r.provider == "meta").unwrap();
     assert_eq!(sent.path, format!("/v23.0/{META_PHONE_NUMBER_ID}/messages"));
     assert_eq!(sent.body, json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234", "type": "image", "image": {"id": up[0].id, "caption": "Here it is in blue"}}));
     let preview = ada.get(&p(&format!("conversations/{conv}"))).await.data()["last_message"]["preview"].clone();
@@ -143,7 +143,7 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     let invoice = upload(&mut ada, &ws, "invoice 42.pdf", &pdf()).await;
     let entry = ada.post(&p(&format!("conversations/{conv}/messages")), json!({"attachment_id": invoice})).await;
     sent_message(&mut ada, &state, &ws, entry.data()).await;
-    let sent = fake.received().into_iter().filter(|r| r.provider == "meta").next_back().unwrap();
+    let sent = fake.received().into_iter().rfind(|r| r.provider == "meta").unwrap();
     assert_eq!((sent.body["type"].as_str(), sent.body["document"]["filename"].as_str(), sent.body["document"].get("caption")), (Some("document"), Some("invoice 42.pdf"), None));
     assert_eq!(fake.uploads().last().unwrap().mime, "application/pdf");
     fake.script_uploads(vec![Failure::new(400, Some(131053), "Media upload error: unsupported file")]);
@@ -165,7 +165,7 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     let entry = ada.post(&p(&format!("conversations/{tconv}/messages")), json!({"text": "Our catalogue", "attachment_id": photo})).await;
     let message = sent_message(&mut ada, &state, &ws, entry.data()).await;
     assert_eq!(message["status"], "sent", "{message}");
-    let sent = fake.received().into_iter().filter(|r| r.provider == "twilio").next_back().unwrap();
+    let sent = fake.received().into_iter().rfind(|r| r.provider == "twilio").unwrap();
     assert_eq!((sent.body["Body"].as_str(), sent.body["To"].as_str()), (Some("Our catalogue"), Some("whatsapp:+919900000000")));
     let media_url = sent.body["MediaUrl"].as_str().unwrap().to_owned();
     let link = media_url.strip_prefix(PUBLIC).unwrap_or_else(|| panic!("{media_url} is on the public URL"));
@@ -195,13 +195,13 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     let menu = upload(&mut ada, &ws, "menu.webp", &webp).await;
     let entry = ada.post(&p(&format!("conversations/{wconv}/messages")), json!({"text": "Today's menu", "attachment_id": menu})).await;
     assert_eq!(sent_message(&mut ada, &state, &ws, entry.data()).await["status"], "sent");
-    let sent = fake.received().into_iter().filter(|r| r.provider == "whapi").next_back().unwrap();
+    let sent = fake.received().into_iter().rfind(|r| r.provider == "whapi").unwrap();
     assert_eq!((sent.path.as_str(), sent.body["to"].as_str(), sent.body["caption"].as_str()), ("/messages/image", Some("14155552671"), Some("Today's menu")));
     let data = sent.body["media"].as_str().unwrap().strip_prefix("data:image/webp;name=menu.webp;base64,").expect("a data URL");
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(data).unwrap(), webp);
     let entry = ada.post(&p(&format!("conversations/{wconv}/messages")), json!({"attachment_id": invoice})).await;
     sent_message(&mut ada, &state, &ws, entry.data()).await;
-    let sent = fake.received().into_iter().filter(|r| r.provider == "whapi").next_back().unwrap();
+    let sent = fake.received().into_iter().rfind(|r| r.provider == "whapi").unwrap();
     assert_eq!((sent.path.as_str(), sent.body["filename"].as_str()), ("/messages/document", Some("invoice 42.pdf")));
     fake.script("14155552671", vec![Failure::new(400, None, "media: file is corrupted")]);
     let entry = ada.post(&p(&format!("conversations/{wconv}/messages")), json!({"attachment_id": menu})).await;
