@@ -266,7 +266,9 @@ export class WebTriggerStack extends Stack {
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
-    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}', '/v1/workspaces/{ws}/events', '/v1/workspaces/{ws}/events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}', '/v1/workspaces/{ws}/events', '/v1/workspaces/{ws}/events/{proxy+}', '/v1/workspaces/{ws}/attachments', '/v1/workspaces/{ws}/attachments/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    // Signed attachment links Twilio fetches (`MediaUrl`); api-inbox reads the parts from the table.
+    route(['/hooks/media/{proxy+}'], apiInbox, [apigw.HttpMethod.GET]);
     // A contact's consent history stays with api-inbox (the specific route wins over the greedy one).
     route(['/v1/workspaces/{ws}/contacts', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/audiences', '/v1/workspaces/{ws}/audiences/{proxy+}', '/v1/workspaces/{ws}/broadcasts', '/v1/workspaces/{ws}/broadcasts/{proxy+}'], apiCampaigns, [apigw.HttpMethod.ANY]);
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
@@ -322,6 +324,8 @@ export class WebTriggerStack extends Stack {
     // Twilio signs the URL it was configured with (the dashboard domain); behind CloudFront the receiver
     // sees the gateway's host, so it rebuilds the signed URL from this base.
     hookTwilio.addEnvironment('WEBTRIGGER_PUBLIC_URL', `https://${distribution.distributionDomainName}`);
+    // The sender builds attachment links (`/hooks/media/…`) on that base for Twilio to fetch.
+    workerWhatsAppSend.addEnvironment('WEBTRIGGER_PUBLIC_URL', `https://${distribution.distributionDomainName}`);
 
     const skipSite = this.node.tryGetContext('skipSiteDeployment') === true || this.node.tryGetContext('skipSiteDeployment') === 'true';
     if (!skipSite && fs.existsSync(path.join(SITE_DIST, 'index.html'))) {

@@ -312,7 +312,7 @@ async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversatio
     let (message, _) = messages::send(state, bot, req).await?;
     let text = match &content {
         Content::Text { body, .. } | Content::Interactive { body, .. } | Content::List { body, .. } => Some(body.clone()),
-        Content::Media { caption, .. } => caption.clone(),
+        Content::Media { caption, .. } | Content::Attachment { caption, .. } => caption.clone(),
         Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
     };
     let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some("bot".into()), edited: false, deleted: false, at: message.created_at.clone() };
