@@ -30,11 +30,11 @@ fn floor_aws_lc(ua_public: &[u8; 65], auth: &[u8; 16], salt: &[u8; 16], plaintex
     let private = agreement::PrivateKey::generate(&ECDH_P256).unwrap();
     let public = private.compute_public_key().unwrap();
     let secret = agreement::agree(&private, agreement::UnparsedPublicKey::new(&ECDH_P256, ua_public), (), |s| Ok(<[u8; 32]>::try_from(s).unwrap())).unwrap();
-    let mac = |key: &[u8], parts: &[&[u8]]| {
+    fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key));
         parts.iter().for_each(|p| ctx.update(p));
         <[u8; 32]>::try_from(ctx.sign().as_ref()).unwrap()
-    };
+    }
     let prk_key = mac(auth, &[&secret]);
     let ikm = mac(&prk_key, &[b"WebPush: info\0", ua_public, public.as_ref(), &[1]]);
     let prk = mac(salt, &[&ikm]);
@@ -55,11 +55,11 @@ fn floor_ring(rng: &ring::rand::SystemRandom, ua_public: &[u8; 65], auth: &[u8; 
     let private = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, rng).unwrap();
     let public = private.compute_public_key().unwrap();
     let secret = agreement::agree_ephemeral(private, &agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, ua_public), |s| <[u8; 32]>::try_from(s).unwrap()).unwrap();
-    let mac = |key: &[u8], parts: &[&[u8]]| {
+    fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key));
         parts.iter().for_each(|p| ctx.update(p));
         <[u8; 32]>::try_from(ctx.sign().as_ref()).unwrap()
-    };
+    }
     let prk_key = mac(auth, &[&secret]);
     let ikm = mac(&prk_key, &[b"WebPush: info\0", ua_public, public.as_ref(), &[1]]);
     let prk = mac(salt, &[&ikm]);
