@@ -1,5 +1,6 @@
 //! Web Push message encryption (RFC 8291: `aes128gcm` content coding of RFC 8188, one record) and
-//! VAPID (RFC 8292: ES256 JWT + `Authorization: vapid t=…, k=…`), on aws-lc-rs.
+//! VAPID (RFC 8292: ES256 JWT + `Authorization: vapid t=…, k=…`), on aws-lc-rs except the per-message
+//! ephemeral key and ECDH, which run on ring (already linked for rustls) because it is the faster of the two.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, ECDH_P256};
