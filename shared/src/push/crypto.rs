@@ -1,6 +1,5 @@
 //! Web Push message encryption (RFC 8291: `aes128gcm` content coding of RFC 8188, one record) and
-//! VAPID (RFC 8292: ES256 JWT + `Authorization: vapid t=…, k=…`), on aws-lc-rs except the per-message
-//! ephemeral key and ECDH, which run on ring (already linked for rustls) because it is the faster of the two.
+//! VAPID (RFC 8292: ES256 JWT + `Authorization: vapid t=…, k=…`), on aws-lc-rs.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
 use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, ECDH_P256};
@@ -12,10 +11,8 @@ use base64::Engine;
 
 /// Record size written in the header; a push message is a single record.
 pub const RECORD_SIZE: u32 = 4096;
-/// Header: salt 16 + rs 4 + idlen 1 + keyid 65.
-const HEADER_LEN: usize = 86;
-/// Header + padding delimiter + tag.
-const OVERHEAD: usize = HEADER_LEN + 1 + 16;
+/// Header (salt 16 + rs 4 + idlen 1 + keyid 65) + padding delimiter + tag.
+const OVERHEAD: usize = 86 + 1 + 16;
 /// Push services must accept 4096-byte bodies; larger ones may be refused with 413.
 pub const MAX_PLAINTEXT: usize = 4096 - OVERHEAD;
 
@@ -31,17 +28,13 @@ pub enum PushCryptoError {
     Crypto,
 }
 
-/// HMAC-SHA-256 under a key set up once, for the two expansions that share the PRK.
-fn mac(key: &hmac::Key, parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = hmac::Context::with_key(key);
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+    let mut ctx = hmac::Context::with_key(&key);
     for p in parts {
         ctx.update(p);
     }
     ctx.sign().as_ref().try_into().expect("32-byte tag")
-}
-
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    mac(&hmac::Key::new(hmac::HMAC_SHA256, key), parts)
 }
 
 fn public_bytes(key: &PrivateKey) -> Result<[u8; 65], PushCryptoError> {
@@ -51,20 +44,9 @@ fn public_bytes(key: &PrivateKey) -> Result<[u8; 65], PushCryptoError> {
 }
 
 /// Encrypts `plaintext` for a subscription with a fresh ephemeral key and salt.
-///
-/// The ephemeral key and ECDH run on ring: its P-256 keygen + ECDH is the cheapest on this hardware
-/// (see the `push_send` bench's floor lines) and, unlike the EVP layer, allocates nothing per message.
 pub fn encrypt(ua_public: &[u8; 65], auth_secret: &[u8; 16], plaintext: &[u8]) -> Result<Vec<u8>, PushCryptoError> {
-    use ring::agreement as ring_ecdh;
-    if plaintext.len() > MAX_PLAINTEXT {
-        return Err(PushCryptoError::TooLarge(plaintext.len()));
-    }
-    let as_private = ring_ecdh::EphemeralPrivateKey::generate(&ring_ecdh::ECDH_P256, &ring::rand::SystemRandom::new()).map_err(|_| PushCryptoError::Crypto)?;
-    let as_public: [u8; 65] = as_private.compute_public_key().map_err(|_| PushCryptoError::Crypto)?.as_ref().try_into().map_err(|_| PushCryptoError::Crypto)?;
-    let ecdh_secret: [u8; 32] = ring_ecdh::agree_ephemeral(as_private, &ring_ecdh::UnparsedPublicKey::new(&ring_ecdh::ECDH_P256, ua_public), |s| s.try_into())
-        .map_err(|_| PushCryptoError::BadPublicKey)?
-        .map_err(|_| PushCryptoError::Crypto)?;
-    seal(&ecdh_secret, &as_public, crate::crypto::random_bytes::<16>(), ua_public, auth_secret, plaintext)
+    let as_private = PrivateKey::generate(&ECDH_P256).map_err(|_| PushCryptoError::Crypto)?;
+    encrypt_with(&as_private, crate::crypto::random_bytes::<16>(), ua_public, auth_secret, plaintext)
 }
 
 /// RFC 8291 §3.4 with a given application-server key and salt (tests use the RFC's).
@@ -76,28 +58,24 @@ pub fn encrypt_with(as_private: &PrivateKey, salt: [u8; 16], ua_public: &[u8; 65
     let ecdh_secret: [u8; 32] = agreement::agree(as_private, UnparsedPublicKey::new(&ECDH_P256, ua_public), PushCryptoError::BadPublicKey, |s| {
         s.try_into().map_err(|_| PushCryptoError::Crypto)
     })?;
-    seal(&ecdh_secret, &as_public, salt, ua_public, auth_secret, plaintext)
-}
-
-/// The key schedule and the one `aes128gcm` record, written straight into the body (one allocation).
-fn seal(ecdh_secret: &[u8; 32], as_public: &[u8; 65], salt: [u8; 16], ua_public: &[u8; 65], auth_secret: &[u8; 16], plaintext: &[u8]) -> Result<Vec<u8>, PushCryptoError> {
-    let prk_key = hmac_sha256(auth_secret, &[ecdh_secret]);
-    let ikm = hmac_sha256(&prk_key, &[b"WebPush: info\0", ua_public, as_public, &[1]]);
-    let prk = hmac::Key::new(hmac::HMAC_SHA256, &hmac_sha256(&salt, &[&ikm]));
-    let cek = mac(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
-    let nonce = mac(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
+    let prk_key = hmac_sha256(auth_secret, &[&ecdh_secret]);
+    let ikm = hmac_sha256(&prk_key, &[b"WebPush: info\0", ua_public, &as_public, &[1]]);
+    let prk = hmac_sha256(&salt, &[&ikm]);
+    let cek = hmac_sha256(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
+    let nonce = hmac_sha256(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
 
     let mut body = Vec::with_capacity(plaintext.len() + OVERHEAD);
     body.extend_from_slice(&salt);
     body.extend_from_slice(&RECORD_SIZE.to_be_bytes());
     body.push(65);
-    body.extend_from_slice(as_public);
-    body.extend_from_slice(plaintext);
-    body.push(2);
+    body.extend_from_slice(&as_public);
+    let mut record = Vec::with_capacity(plaintext.len() + 17);
+    record.extend_from_slice(plaintext);
+    record.push(2);
     let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &cek[..16]).map_err(|_| PushCryptoError::Crypto)?);
     let nonce = Nonce::try_assume_unique_for_key(&nonce[..12]).map_err(|_| PushCryptoError::Crypto)?;
-    let tag = key.seal_in_place_separate_tag(nonce, Aad::empty(), &mut body[HEADER_LEN..]).map_err(|_| PushCryptoError::Crypto)?;
-    body.extend_from_slice(tag.as_ref());
+    key.seal_in_place_append_tag(nonce, Aad::empty(), &mut record).map_err(|_| PushCryptoError::Crypto)?;
+    body.extend_from_slice(&record);
     Ok(body)
 }
 
@@ -171,39 +149,6 @@ mod tests {
         );
         assert_eq!(body.len(), 144, "the RFC's Content-Length 145 is off by one");
         assert_eq!(body, expected);
-    }
-
-    /// Decrypts as the user agent does (RFC 8291 §3.4 from its side), independently of `seal`.
-    fn open_as_browser(ua_private: &PrivateKey, auth: &[u8; 16], body: &[u8]) -> Vec<u8> {
-        let (salt, rest) = body.split_at(16);
-        assert_eq!((&rest[..4], rest[4]), (&RECORD_SIZE.to_be_bytes()[..], 65), "rs and idlen");
-        let as_public: [u8; 65] = rest[5..70].try_into().unwrap();
-        let ua_public = public_bytes(ua_private).unwrap();
-        let ecdh: [u8; 32] = agreement::agree(ua_private, UnparsedPublicKey::new(&ECDH_P256, &as_public), (), |s| Ok(s.try_into().unwrap())).unwrap();
-        let ikm = hmac_sha256(&hmac_sha256(auth, &[&ecdh]), &[b"WebPush: info\0", &ua_public, &as_public, &[1]]);
-        let prk = hmac_sha256(salt, &[&ikm]);
-        let cek = hmac_sha256(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
-        let nonce = hmac_sha256(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &cek[..16]).unwrap());
-        let mut record = rest[70..].to_vec();
-        let plain = key.open_in_place(Nonce::try_assume_unique_for_key(&nonce[..12]).unwrap(), Aad::empty(), &mut record).expect("the record authenticates");
-        assert_eq!(plain.last(), Some(&2), "last-record padding delimiter");
-        plain[..plain.len() - 1].to_vec()
-    }
-
-    /// The production path (ephemeral key and ECDH on ring) is read back by the subscriber's key.
-    #[test]
-    fn encrypt_round_trips_to_the_subscriber() {
-        let ua = PrivateKey::generate(&ECDH_P256).unwrap();
-        let ua_public = public_bytes(&ua).unwrap();
-        let auth = [9u8; 16];
-        let a = encrypt(&ua_public, &auth, b"Sale! 50% off").unwrap();
-        let b = encrypt(&ua_public, &auth, b"Sale! 50% off").unwrap();
-        assert_eq!(open_as_browser(&ua, &auth, &a), b"Sale! 50% off");
-        assert_eq!(open_as_browser(&ua, &auth, &b), b"Sale! 50% off");
-        assert_ne!(a[..16], b[..16], "a fresh salt per message");
-        assert_ne!(a[21..86], b[21..86], "a fresh application-server key per message");
-        assert_eq!(a.len(), 13 + OVERHEAD);
     }
 
     #[test]

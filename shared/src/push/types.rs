@@ -99,18 +99,10 @@ impl PushSubscription {
         Ok(Self { endpoint: url.into(), p256dh: URL_SAFE_NO_PAD.encode(&key), auth: URL_SAFE_NO_PAD.encode(&secret) })
     }
 
-    /// The decoded keys, once per send: straight into fixed buffers (stored values are unpadded base64url,
-    /// as `parse` writes them; anything else takes the lenient path).
     pub fn key_bytes(&self) -> ([u8; 65], [u8; 16]) {
-        fn fixed<const N: usize>(raw: &str) -> Option<[u8; N]> {
-            // The decoder wants room for its estimate (3 bytes per 4 characters, rounded up).
-            let mut buf = [0u8; 72];
-            match URL_SAFE_NO_PAD.decode_slice(raw, &mut buf) {
-                Ok(n) if n == N => buf[..N].try_into().ok(),
-                _ => b64_bytes(raw).and_then(|k| k.try_into().ok()),
-            }
-        }
-        (fixed(&self.p256dh).expect("parsed p256dh"), fixed(&self.auth).expect("parsed auth"))
+        let key = b64_bytes(&self.p256dh).and_then(|k| k.try_into().ok()).expect("parsed p256dh");
+        let auth = b64_bytes(&self.auth).and_then(|k| k.try_into().ok()).expect("parsed auth");
+        (key, auth)
     }
 
     /// `scheme://host[:port]` of the endpoint: the VAPID audience.
