@@ -16,7 +16,7 @@ const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
 const APP_SECRET = 'e2eflowdata0123456789abcdef01234';
 // Distinct from the other browser tests' numbers: a sender belongs to one channel platform-wide.
-const PHONE_NUMBER_ID = '106540352242988';
+const PHONE_NUMBER_ID = '106540352242999';
 const CONTACTS = Array.from({ length: 21 }, (_, i) => `1650555${1200 + i}`);
 let fake;
 let browser;
