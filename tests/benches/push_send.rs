@@ -2,8 +2,8 @@
 //! pooled HTTP client, 16 in flight) on one core, side by side with Node's `web-push` (what the seeds
 //! use) doing the same job against the same loopback sink. Also: encryption alone, and the worker
 //! binary's release size when it has been built. Run: `cargo bench -p webtrigger-tests --bench push_send`.
-//! The crypto floor (one P-256 key generation + ECDH + the HKDF chain + AES-128-GCM, on aws-lc-rs and on
-//! ring) is timed in the same run, so the sender's share of it does not depend on the machine's load.
+//! The crypto floor (one P-256 key generation + ECDH + the HKDF chain + AES-128-GCM, on aws-lc-rs, the
+//! library the sender uses) is timed in the same run, so the sender's share of it does not depend on the machine's load.
 //! `PUSH_BENCH_MESSAGES=n` (default 4000) and `PUSH_BENCH_PHASES=floor,encrypt,send,node` (default all;
 //! `none` runs only the setup) let `valgrind --tool=callgrind` count instructions per phase by difference.
 
@@ -30,31 +30,6 @@ fn floor_aws_lc(ua_public: &[u8; 65], auth: &[u8; 16], salt: &[u8; 16], plaintex
     let private = agreement::PrivateKey::generate(&ECDH_P256).unwrap();
     let public = private.compute_public_key().unwrap();
     let secret = agreement::agree(&private, agreement::UnparsedPublicKey::new(&ECDH_P256, ua_public), (), |s| Ok(<[u8; 32]>::try_from(s).unwrap())).unwrap();
-    fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key));
-        parts.iter().for_each(|p| ctx.update(p));
-        <[u8; 32]>::try_from(ctx.sign().as_ref()).unwrap()
-    }
-    let prk_key = mac(auth, &[&secret]);
-    let ikm = mac(&prk_key, &[b"WebPush: info\0", ua_public, public.as_ref(), &[1]]);
-    let prk = mac(salt, &[&ikm]);
-    let cek = mac(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
-    let nonce = mac(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
-    let key = aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, &cek[..16]).unwrap());
-    let mut record = Vec::with_capacity(plaintext.len() + 17);
-    record.extend_from_slice(plaintext);
-    record.push(2);
-    key.seal_in_place_append_tag(aead::Nonce::try_assume_unique_for_key(&nonce[..12]).unwrap(), aead::Aad::empty(), &mut record).unwrap();
-    record.len()
-}
-
-/// The same primitives on ring.
-#[inline(never)]
-fn floor_ring(rng: &ring::rand::SystemRandom, ua_public: &[u8; 65], auth: &[u8; 16], salt: &[u8; 16], plaintext: &[u8]) -> usize {
-    use ring::{aead, agreement, hmac};
-    let private = agreement::EphemeralPrivateKey::generate(&agreement::ECDH_P256, rng).unwrap();
-    let public = private.compute_public_key().unwrap();
-    let secret = agreement::agree_ephemeral(private, &agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, ua_public), |s| <[u8; 32]>::try_from(s).unwrap()).unwrap();
     fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key));
         parts.iter().for_each(|p| ctx.update(p));
@@ -129,12 +104,7 @@ fn run(messages: usize, phase: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
             std::hint::black_box(floor_aws_lc(&keys[i].0, &keys[i].1, &salt, payload.as_bytes()));
         });
         println!("{:<48} {:>9.1} µs/msg {:>10.0} msg/s", "floor: aws-lc-rs keygen+ECDH+HKDF+AES-GCM", per * 1e6, 1.0 / per);
-        let rng = ring::rand::SystemRandom::new();
-        let per_ring = per_call(messages, |i| {
-            std::hint::black_box(floor_ring(&rng, &keys[i].0, &keys[i].1, &salt, payload.as_bytes()));
-        });
-        println!("{:<48} {:>9.1} µs/msg {:>10.0} msg/s", "floor: ring keygen+ECDH+HKDF+AES-GCM", per_ring * 1e6, 1.0 / per_ring);
-        floor = per.min(per_ring);
+        floor = per;
     }
     if phase("encrypt") {
         let per = per_call(messages, |i| {
