@@ -79,7 +79,7 @@ impl AppState {
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
         state.trusted_proxies = config.trusted_proxies.clone();
-        state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()));
+        state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()).with_outbound(&config.outbound));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
         if let (BackendConfig::Aws(aws), Some(endpoint)) = (&config.backend, &config.live_ws_endpoint) {
             let sdk = match &aws.endpoint {

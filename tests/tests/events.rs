@@ -95,6 +95,8 @@ fn meta_inbound_text_sample() {
             kind: "text".into(),
             text: Some("Does it come in another color?".into()),
             media: None,
+            media_mime: None,
+            media_filename: None,
             reply_id: None,
             timestamp: 1749416383,
         })]

@@ -315,7 +315,7 @@ async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversatio
         Content::Media { caption, .. } | Content::Attachment { caption, .. } => caption.clone(),
         Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
     };
-    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some("bot".into()), edited: false, deleted: false, at: message.created_at.clone() };
+    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, media_mime: None, media_filename: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some("bot".into()), edited: false, deleted: false, at: message.created_at.clone() };
     conversations::append(state, bot.id(), &conv.id, &entry).await?;
     let last = LastMessage { direction: "outbound".into(), preview: text.unwrap_or_default().chars().take(120).collect(), at: message.created_at };
     conversations::modify(state, bot.id(), &conv.id, |c| c.last_message = Some(last.clone())).await?;
@@ -346,7 +346,7 @@ async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversa
     let team = team.map(|t| t.to_string());
     conversations::modify(state, bot.id(), &conv.id, |c| (c.assignee, c.team_id) = (assignee.clone().or(c.assignee.clone()), team.clone().or(c.team_id.clone()))).await?;
     let at = state.clock.now().to_rfc3339();
-    let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(note.chars().take(4000).collect()), media: None, provider_message_id: None, message_id: None, status: None, author: Some("bot".into()), edited: false, deleted: false, at: at.clone() };
+    let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(note.chars().take(4000).collect()), media: None, media_mime: None, media_filename: None, provider_message_id: None, message_id: None, status: None, author: Some("bot".into()), edited: false, deleted: false, at: at.clone() };
     conversations::append(state, bot.id(), &conv.id, &entry).await?;
     let control = BotControl { paused: true, reason: "handoff".into(), by: bot.principal().actor(), at };
     state.table.put(Item::of(bot_key(bot.id(), &conv.id), &control), Condition::None).await?;

@@ -47,6 +47,13 @@ pub enum ApiError {
     /// A provider API failed or answered in a way that is not the caller's fault; its message is shown.
     #[error("{0}")]
     Upstream(String),
+    /// It existed but is no longer available (a provider dropped the file).
+    #[error("{0}")]
+    Gone(String),
+    /// A provider answered something the platform will not pass on (too large, a refused URL, a refused
+    /// credential); `code` says which.
+    #[error("{message}")]
+    UpstreamRefused { code: &'static str, message: String },
     /// A bug; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -67,7 +74,8 @@ impl ApiError {
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::Upstream(_) | Self::UpstreamRefused { .. } => StatusCode::BAD_GATEWAY,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +98,8 @@ impl ApiError {
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Upstream(_) => "provider_unavailable",
+            Self::UpstreamRefused { code, .. } => code,
+            Self::Gone(_) => "gone",
             Self::Internal(_) => "internal",
         }
     }

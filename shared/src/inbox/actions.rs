@@ -92,7 +92,7 @@ pub async fn reply(state: &AppState, ws: &Workspace, id: &ConversationId, req: R
         _ => None,
     };
     let preview = preview.or_else(|| text.clone());
-    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: kind.into(), text: text.clone(), media, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some(ws.principal().actor()), edited: false, deleted: false, at: at.clone() };
+    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: kind.into(), text: text.clone(), media, media_mime: None, media_filename: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some(ws.principal().actor()), edited: false, deleted: false, at: at.clone() };
     conversations::append(state, ws.id(), id, &entry).await?;
     let last = LastMessage { direction: "outbound".into(), preview: preview.unwrap_or_default().chars().take(120).collect(), at };
     conversations::modify(state, ws.id(), id, |c| {
@@ -110,7 +110,7 @@ pub async fn note(state: &AppState, ws: &Workspace, id: &ConversationId, req: No
     if text.is_empty() || text.chars().count() > 4000 {
         return Err(ApiError::Validation("a note is 1–4000 characters".into()));
     }
-    let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(text.to_owned()), media: None, provider_message_id: None, message_id: None, status: None, author: Some(ws.principal().actor()), edited: false, deleted: false, at: state.clock.now().to_rfc3339() };
+    let entry = Entry { id: state.clock.new_id().to_string().to_lowercase(), direction: "note".into(), kind: "text".into(), text: Some(text.to_owned()), media: None, media_mime: None, media_filename: None, provider_message_id: None, message_id: None, status: None, author: Some(ws.principal().actor()), edited: false, deleted: false, at: state.clock.now().to_rfc3339() };
     conversations::append(state, ws.id(), id, &entry).await?;
     Ok(entry)
 }

@@ -59,7 +59,14 @@ pub struct Entry {
     pub direction: String,
     pub kind: String,
     pub text: Option<String>,
+    /// Replies: the attachment id. Inbound: the provider's media id or URL (open it through
+    /// `…/messages/{entry}/media`, never directly: it needs the channel's credential).
     pub media: Option<String>,
+    /// Inbound media: the type and (documents) the file name the provider announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_mime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_filename: Option<String>,
     pub provider_message_id: Option<String>,
     /// For replies: the message record that carries the delivery status.
     pub message_id: Option<String>,

@@ -10,6 +10,7 @@ pub mod contact;
 pub mod consent;
 pub mod conversations;
 pub mod hooks;
+pub mod inbound_media;
 pub mod media_link;
 pub mod parse;
 pub mod process;

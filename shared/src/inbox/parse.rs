@@ -16,6 +16,9 @@ pub struct InboundMessage {
     pub text: Option<String>,
     /// A media id (Meta) or URL (Twilio, Whapi).
     pub media: Option<String>,
+    /// The media's type and (documents) file name, as the provider announced them.
+    pub media_mime: Option<String>,
+    pub media_filename: Option<String>,
     /// The id of the reply button or list row that was tapped (what the bot sent as the option's id).
     pub reply_id: Option<String>,
     pub timestamp: i64,
@@ -27,6 +30,16 @@ fn whapi_reply_id(raw: String) -> String {
         Some((prefix, id)) if prefix.ends_with("V3") && !id.is_empty() => id.to_owned(),
         _ => raw,
     }
+}
+
+/// `mime_type` and a document's file name from a Meta or Whapi media object (`{kind: {...}}`).
+fn media_meta(m: &Value, kind: &str, has_media: bool) -> (Option<String>, Option<String>) {
+    if !has_media {
+        return (None, None);
+    }
+    let clip = |v: String| v.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+    let name = s(m, &format!("/{kind}/filename")).or_else(|| s(m, &format!("/{kind}/file_name"))).map(clip).filter(|n| !n.is_empty());
+    (s(m, &format!("/{kind}/mime_type")).map(clip), name)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +126,8 @@ pub fn meta(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
                 _ => (None, None),
             };
             let timestamp = s(m, "/timestamp").and_then(|t| t.parse().ok()).unwrap_or(0);
-            out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, name: name_of(&from), from: sender, kind, text, media, reply_id, timestamp }));
+            let (media_mime, media_filename) = media_meta(m, &kind, media.is_some());
+            out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, name: name_of(&from), from: sender, kind, text, media, media_mime, media_filename, reply_id, timestamp }));
         }
         for st in value["statuses"].as_array().into_iter().flatten() {
             match (s(st, "/id"), s(st, "/status").as_deref().and_then(status_of)) {
@@ -158,7 +172,8 @@ pub fn twilio(params: &[(String, String)]) -> Vec<InboundEvent> {
     };
     // Quick replies come as ButtonPayload (the id sent with the button), list picks as ListId.
     let reply_id = get("ButtonPayload").or_else(|| get("ListId")).filter(|id| !id.is_empty());
-    vec![InboundEvent::Message(InboundMessage { provider_message_id: sid, from, name: get("ProfileName"), kind, text, media, reply_id, timestamp: 0 })]
+    let media_mime = media.as_ref().and_then(|_| get("MediaContentType0"));
+    vec![InboundEvent::Message(InboundMessage { provider_message_id: sid, from, name: get("ProfileName"), kind, text, media, media_mime, media_filename: None, reply_id, timestamp: 0 })]
 }
 
 /// Whapi: `messages`, `statuses`, `messages_updates`, `messages_removed`, `health`, … arrays.
@@ -192,7 +207,8 @@ pub fn whapi(body: &[u8]) -> Result<Vec<InboundEvent>, ParseError> {
         };
         let reply_id = (kind == "reply").then(|| s(m, "/reply/buttons_reply/id").or_else(|| s(m, "/reply/list_reply/id"))).flatten().map(whapi_reply_id);
         let timestamp = m["timestamp"].as_i64().unwrap_or(0);
-        out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, from, name: s(m, "/from_name"), kind, text, media, reply_id, timestamp }));
+        let (media_mime, media_filename) = media_meta(m, &kind, media.is_some());
+        out.push(InboundEvent::Message(InboundMessage { provider_message_id: id, from, name: s(m, "/from_name"), kind, text, media, media_mime, media_filename, reply_id, timestamp }));
     }
     for st in root["statuses"].as_array().into_iter().flatten() {
         match (s(st, "/id"), s(st, "/status").as_deref().and_then(status_of)) {
@@ -284,6 +300,23 @@ mod tests {
         let wh_web = br#"{"messages":[{"id":"w3","from_me":false,"type":"reply","chat_id":"16505551234@s.whatsapp.net","from":"16505551234","reply":{"type":"buttons_reply","buttons_reply":{"id":"plan_large","title":"Large"}}}]}"#;
         assert_eq!(picked(whapi(wh_web).unwrap()).2, Some("plan_large".into()));
         assert_eq!(whapi_reply_id("a:b".into()), "a:b", "only Whapi's kind prefix is stripped");
+    }
+
+    #[test]
+    fn media_carries_its_id_type_and_file_name() {
+        let media = |events: Vec<InboundEvent>| match &events[0] {
+            InboundEvent::Message(m) => (m.kind.clone(), m.media.clone(), m.media_mime.clone(), m.media_filename.clone(), m.text.clone()),
+            other => panic!("{other:?}"),
+        };
+        let image = br#"{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"16505551234","id":"wamid.IMG","timestamp":"1","type":"image","image":{"caption":"the stain","mime_type":"image/jpeg","sha256":"HgNs3bDpXh0cR0WJ8gSO7bBzJCYRNZ9xWGePP5hCwDw=","id":"1013859600285441"}}]}}]}]}"#;
+        assert_eq!(media(meta(image).unwrap()), ("image".into(), Some("1013859600285441".into()), Some("image/jpeg".into()), None, Some("the stain".into())));
+        let doc = br#"{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"16505551234","id":"wamid.DOC","timestamp":"1","type":"document","document":{"filename":"invoice\n42.pdf","mime_type":"application/pdf","id":"2621233374848975"}}]}}]}]}"#;
+        assert_eq!(media(meta(doc).unwrap()).3, Some("invoice42.pdf".into()), "control characters dropped");
+        let p = |s: &str| -> Vec<(String, String)> { form_urlencoded::parse(s.as_bytes()).into_owned().collect() };
+        let tw = twilio(&p("MessageSid=MM1&From=whatsapp%3A%2B16505551234&NumMedia=1&MediaContentType0=audio%2Fogg&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2F2010-04-01%2FAccounts%2FAC1%2FMessages%2FMM1%2FMedia%2FME1"));
+        assert_eq!(media(tw), ("audio".into(), Some("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1".into()), Some("audio/ogg".into()), None, None));
+        let wh = br#"{"messages":[{"id":"w.doc","from_me":false,"type":"document","chat_id":"14155552671@s.whatsapp.net","from":"14155552671","document":{"id":"pdf-7a1c","mime_type":"application/pdf","file_size":1024,"file_name":"menu.pdf"}}]}"#;
+        assert_eq!(media(whapi(wh).unwrap()), ("document".into(), Some("pdf-7a1c".into()), Some("application/pdf".into()), Some("menu.pdf".into()), None));
     }
 
     /// Arbitrary JSON of provider-ish shape (random keys from the real vocabulary, random types).

@@ -91,7 +91,7 @@ pub async fn process(state: &AppState, ws: &WorkspaceId, event_id: &str) -> Resu
     Ok(events.len())
 }
 
-fn inbound_marker(ws: &WorkspaceId, provider: Provider, id: &str) -> Key {
+pub(crate) fn inbound_marker(ws: &WorkspaceId, provider: Provider, id: &str) -> Key {
     Key::new(format!("WS#{ws}#INMSG"), format!("{}#{id}", provider.as_str()))
 }
 
@@ -102,7 +102,7 @@ fn preview(m: &InboundMessage) -> String {
 async fn inbound(state: &AppState, ws: &WorkspaceId, raw: &RawEvent, m: &InboundMessage) -> Result<(), ApiError> {
     let (conv, created) = conversations::find_or_create(state, ws, &raw.channel_id, &m.from, m.name.as_deref()).await?;
     let at = chrono::DateTime::from_timestamp(m.timestamp, 0).filter(|_| m.timestamp > 0).map_or_else(|| raw.received_at.clone(), |t| t.to_rfc3339());
-    let entry = Entry { id: m.provider_message_id.clone(), direction: "inbound".into(), kind: m.kind.clone(), text: m.text.clone(), media: m.media.clone(), provider_message_id: Some(m.provider_message_id.clone()), message_id: None, status: None, author: m.name.clone(), edited: false, deleted: false, at: at.clone() };
+    let entry = Entry { id: m.provider_message_id.clone(), direction: "inbound".into(), kind: m.kind.clone(), text: m.text.clone(), media: m.media.clone(), media_mime: m.media_mime.clone(), media_filename: m.media_filename.clone(), provider_message_id: Some(m.provider_message_id.clone()), message_id: None, status: None, author: m.name.clone(), edited: false, deleted: false, at: at.clone() };
     // Dedupe first: the provider message id is claimed in the same transaction that writes the timeline line.
     // The line's key holds `at`, which is the receipt time when the provider sends no timestamp (Twilio), so
     // a redelivery would otherwise add a second line; and claim and line land together or not at all.

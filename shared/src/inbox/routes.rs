@@ -35,6 +35,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(replay_event))
         .merge(super::team_routes::api())
         .merge(super::attachment_routes::api())
+        .merge(super::inbound_media::api())
 }
 
 /// The `api-inbox` route group.

@@ -28,6 +28,8 @@ pub struct WhatsAppRuntime {
     /// The platform's public base URL (Twilio signs the exact URL it called); `None` derives it from
     /// the request's Host and X-Forwarded-Proto.
     pub public_url: Option<String>,
+    /// Fetches the files contacts send (guarded; the provider hosts and the operator's allowed hosts exempt).
+    pub media: providers::inbound_media::MediaClient,
 }
 
 impl Default for WhatsAppRuntime {
@@ -38,7 +40,14 @@ impl Default for WhatsAppRuntime {
 
 impl WhatsAppRuntime {
     pub fn new(urls: ProviderUrls) -> Self {
-        Self { http: providers::http_client(), urls, public_url: None }
+        let media = providers::inbound_media::MediaClient::new(&urls, &Default::default());
+        Self { http: providers::http_client(), urls, public_url: None, media }
+    }
+
+    /// Also lets inbound media be fetched from the operator's allowed hosts (`WEBTRIGGER_OUTBOUND_ALLOW_HOSTS`).
+    pub fn with_outbound(mut self, outbound: &crate::http::outbound::OutboundPolicy) -> Self {
+        self.media = providers::inbound_media::MediaClient::new(&self.urls, outbound);
+        self
     }
 
     pub fn with_public_url(mut self, public_url: Option<String>) -> Self {

@@ -1,6 +1,7 @@
 //! One provider abstraction over Twilio, Meta WhatsApp Cloud API and Whapi.Cloud: a send call over the
 //! one message model, answers and errors mapped to one classification (by provider code, not HTTP status).
 
+pub mod inbound_media;
 mod meta;
 pub mod meta_templates;
 pub mod meta_upload;
