@@ -89,6 +89,8 @@ pub struct ProviderFake {
     inner: Arc<Mutex<Inner>>,
     /// Meta and Twilio template data (`template_fakes`).
     pub templates: crate::template_fakes::Templates,
+    /// Files contacts sent, as each provider serves them (`media_fakes`).
+    pub media: crate::media_fakes::Media,
     pub base_url: String,
 }
 
@@ -96,7 +98,7 @@ impl ProviderFake {
     /// Starts the fake on a free loopback port.
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let fake = Self { inner: Arc::default(), templates: Default::default(), base_url: format!("http://{}", listener.local_addr().expect("addr")) };
+        let fake = Self { inner: Arc::default(), templates: Default::default(), media: Default::default(), base_url: format!("http://{}", listener.local_addr().expect("addr")) };
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
             .route("/v23.0/{pnid}/messages", post(meta))
@@ -107,6 +109,7 @@ impl ProviderFake {
             .route("/whapi/users/login/{phone}", get(whapi_pairing))
             .route("/push/{name}", post(push_service))
             .merge(crate::template_fakes::routes())
+            .merge(crate::media_fakes::routes())
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake serves") });
         fake

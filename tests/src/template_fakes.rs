@@ -70,7 +70,7 @@ pub fn routes() -> axum::Router<ProviderFake> {
     axum::Router::new()
         .route("/v23.0/{waba}/message_templates", get(meta_list).post(meta_create))
         .route("/v23.0/{app}/uploads", post(meta_open_upload))
-        .route("/v23.0/{upload}", post(meta_upload_bytes))
+        .route("/v23.0/{upload}", post(meta_upload_bytes).get(crate::media_fakes::meta_media_info))
         .route("/content/v1/Content", get(twilio_list).post(twilio_create))
         .route("/content/v1/Content/{sid}/ApprovalRequests", get(twilio_approval))
         .route("/content/v1/Content/{sid}/ApprovalRequests/whatsapp", post(twilio_submit))

@@ -14,6 +14,9 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub headers: axum::http::HeaderMap,
+    /// The body as received (files).
+    #[allow(dead_code)]
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -89,7 +92,7 @@ impl Client {
         }
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
-        Reply { status, body, headers }
+        Reply { status, body, headers, bytes: bytes.to_vec() }
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {
