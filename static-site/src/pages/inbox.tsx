@@ -10,6 +10,7 @@ import { apiFetch } from '../api';
 import { useSession, type WorkspaceSummary } from '../auth';
 import { useLive } from '../live';
 import { TimelineMedia } from './inbox-attachments';
+import { InboundMedia } from './inbox-media';
 import { Composer, ContactPanel, InboxSettings, LabelEditor, type Agent, type Canned, type Team } from './inbox-parts';
 import { WithWorkspace, message, useLoad, usePoll } from './settings';
 
@@ -37,6 +38,9 @@ interface Entry {
   text: string | null;
   /** An attachment id (`att_…`) for what agents sent; a provider's media id or URL for inbound media. */
   media: string | null;
+  /** Inbound media: the type and (documents) file name the provider announced. */
+  media_mime?: string | null;
+  media_filename?: string | null;
   status: string | null;
   author: string | null;
   edited: boolean;
@@ -265,7 +269,8 @@ function ConversationView({ ws, id, summary, me, version, agents, teams, canned,
           {entries.map((e) => (
             <li key={e.id} class={`bubble bubble-${e.direction}`}>
               {!e.deleted && e.media?.startsWith('att_') && <TimelineMedia wsBase={`/v1/workspaces/${ws.id}`} id={e.media} kind={e.kind} />}
-              {(e.deleted || e.text || !e.media?.startsWith('att_')) && <p>{e.deleted ? <em>deleted</em> : e.text ?? `[${e.kind}]`}{e.edited && <span class="muted"> (edited)</span>}</p>}
+              {!e.deleted && e.media && e.direction === 'inbound' && <InboundMedia base={base} entry={e.id} kind={e.kind} mime={e.media_mime ?? null} filename={e.media_filename ?? null} />}
+              {(e.deleted || e.text || !e.media || !(e.media.startsWith('att_') || e.direction === 'inbound')) && <p>{e.deleted ? <em>deleted</em> : e.text ?? `[${e.kind}]`}{e.edited && <span class="muted"> (edited)</span>}</p>}
               <span class="muted">{new Date(e.at).toLocaleString()}{e.direction === 'outbound' && e.status ? ` · ${e.status}` : ''}{e.direction === 'note' ? ` · note${e.author === 'bot' ? ' by the bot' : ''}` : ''}</span>
             </li>
           ))}

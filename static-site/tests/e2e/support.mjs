@@ -75,7 +75,7 @@ export async function metaChannel(prefix, phoneNumberId, { appId = META_APP_ID, 
     body: { name: 'Meta', provider: 'meta', access_token: accessToken, app_secret: '0123456789abcdef0123456789abcdef', phone_number_id: phoneNumberId, waba_id: META_WABA, ...(appId ? { app_id: appId } : {}) },
   });
   const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: channelName, credential_id: credential.id } });
-  return { email, password, token, ws, channel: channel.id, credential: credential.id, accessToken };
+  return { email, password, token, ws, channel: channel.id, credential: credential.id, accessToken, webhookPath: channel.webhook_path, appSecret: '0123456789abcdef0123456789abcdef' };
 }
 
 /** Logs in through the dashboard's form and lands on `next`. */
