@@ -6,6 +6,7 @@ mod backoff;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tracing::Instrument;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 pub use backoff::retry_delay;
@@ -58,7 +59,12 @@ pub async fn process_message(state: &AppState, queue: &QueueSpec, handler: &dyn 
     let id = message.message_id.clone().unwrap_or_default();
     let attempt = receive_count(message);
     let span = tracing::info_span!("job", queue = %queue.name, message_id = %id, attempt);
-    let _entered = span.enter();
+    // `instrument`, not `span.enter()`: an entered guard held across an await leaks the span into whatever
+    // task the thread polls next, and the registry panics once the span is closed under it.
+    handle_outcome(state, queue, handler, message, id, attempt).instrument(span).await
+}
+
+async fn handle_outcome(state: &AppState, queue: &QueueSpec, handler: &dyn JobHandler, message: &SqsMessage, id: String, attempt: u32) -> Option<String> {
     let failed = match handler.handle(state, message).await {
         Ok(()) => return None,
         Err(e) => e,

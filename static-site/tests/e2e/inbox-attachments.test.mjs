@@ -8,34 +8,27 @@
 // this test listens on that port itself.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+import { BASE_URL, CHROMIUM, launchBrowser, logIn, metaChannel, metaInbound, postMetaWebhook } from './support.mjs';
 
 const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
-const APP_SECRET = 'e2eattach456789abcdef0123456789a';
 // Its own sender and contact: the browser tests share one server, and a sender belongs to one channel.
 const PHONE_NUMBER_ID = '106540352242911';
 const CONTACT = '16505557788';
+// The access token metaChannel('attach', …) gives the credential.
 const TOKEN = 'EAAGe2eattachtoken0123456789';
 // A real 1×1 PNG, so the thumbnail must decode.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
-let context;
-let dir;
+let browser;
 let fake;
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
+  if (browser) await browser.close();
   if (fake) await new Promise((resolve) => fake.close(resolve));
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test('an image attached in the composer reaches Meta through its media upload and shows as a thumbnail', { timeout: 120_000, skip }, async (t) => {
@@ -62,28 +55,15 @@ test('an image attached in the composer reaches Meta through its media upload an
   });
   await new Promise((resolve) => fake.listen(FAKE_PORT, '127.0.0.1', resolve));
 
-  const email = `attach+${Date.now()}@example.com`;
-  const password = 'correct horse battery';
-  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Attachments' } })).id;
-  const cred = await api(`/v1/workspaces/${ws}/credentials`, { token, method: 'POST', body: { name: 'Meta', provider: 'meta', access_token: TOKEN, app_secret: APP_SECRET, phone_number_id: PHONE_NUMBER_ID, waba_id: '102290129340398' } });
-  const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: 'Attach line', credential_id: cred.id } });
-  const inbound = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
-    metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID }, contacts: [{ profile: { name: 'Mia Photo' }, wa_id: CONTACT }],
-    messages: [{ from: CONTACT, id: `wamid.IN-ATT-${Date.now()}`, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: 'Can you send a picture?' } }] } }] }] });
-  const hook = await fetch(`${BASE_URL}${channel.webhook_path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', APP_SECRET).update(inbound).digest('hex')}` }, body: inbound });
-  assert.equal(hook.status, 200);
+  const owner = await metaChannel('attach', PHONE_NUMBER_ID, { workspaceName: 'Attachments', channelName: 'Attach line' });
+  assert.equal(owner.accessToken, TOKEN);
+  await postMetaWebhook(owner.webhookPath, metaInbound(PHONE_NUMBER_ID, { id: `wamid.IN-ATT-${Date.now()}`, from: CONTACT, name: 'Mia Photo', text: 'Can you send a picture?' }));
 
-  dir = mkdtempSync(join(tmpdir(), 'webtrigger-attach-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
-  context.setDefaultTimeout(15_000);
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchBrowser('attach', { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+  const { page } = browser;
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error' && !/401/.test(m.text())) errors.push(m.text()); });
-  await page.goto(`${BASE_URL}/login?next=/inbox`);
-  await page.locator('input[name=email]').fill(email);
-  await page.locator('input[name=password]').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page, owner, '/inbox');
   await page.getByTestId('conversation-list').getByText('Mia Photo').click();
   await page.getByTestId('timeline').getByText('Can you send a picture?').waitFor();
 

@@ -9,16 +9,10 @@
 // this test listens on that port itself.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, logIn, metaChannel } from './support.mjs';
+import { BASE_URL, launchBrowser, logIn, metaChannel, metaInbound, postMetaWebhook } from './support.mjs';
 
 const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
@@ -28,13 +22,11 @@ const CONTACT = '16505557799';
 // A real 2×1 PNG, so the thumbnail must decode to that size.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAYAAAD0In+KAAAAEUlEQVR42mP8z8DwnwEIGBkAAB0GAf/PjQb0AAAAAElFTkSuQmCC', 'base64');
 const PDF = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
-let context;
-let dir;
+let browser;
 let fake;
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (browser) await browser.close();
   if (fake) await new Promise((resolve) => fake.close(resolve));
 });
 
@@ -56,23 +48,14 @@ test('an inbound image from a signed Meta webhook shows as a thumbnail, a docume
   });
   await new Promise((resolve) => fake.listen(FAKE_PORT, '127.0.0.1', resolve));
 
-  const now = Math.floor(Date.now() / 1000);
-  const message = (id, type, media) => ({ from: CONTACT, id: `wamid.INMEDIA-${id}-${Date.now()}`, timestamp: String(now), type, [type]: media });
-  const inbound = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
-    metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID }, contacts: [{ profile: { name: 'Noor Media' }, wa_id: CONTACT }],
-    messages: [
-      message('gone', 'image', { mime_type: 'image/jpeg', sha256: 'x', id: '7999' }),
-      message('doc', 'document', { filename: 'receipt-0423.pdf', mime_type: 'application/pdf', sha256: 'x', id: '7002' }),
-      message('img', 'image', { caption: 'The scratch on the lid', mime_type: 'image/png', sha256: 'x', id: '7001' }),
-    ] } }] }] });
-  const hook = await fetch(`${BASE_URL}${account.webhookPath}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', account.appSecret).update(inbound).digest('hex')}` }, body: inbound });
-  assert.equal(hook.status, 200);
+  const message = (id, type, media) => metaInbound(PHONE_NUMBER_ID, { id: `wamid.INMEDIA-${id}-${Date.now()}`, from: CONTACT, name: 'Noor Media', message: { type, [type]: media } });
+  await postMetaWebhook(account.webhookPath, message('gone', 'image', { mime_type: 'image/jpeg', sha256: 'x', id: '7999' }));
+  await postMetaWebhook(account.webhookPath, message('doc', 'document', { filename: 'receipt-0423.pdf', mime_type: 'application/pdf', sha256: 'x', id: '7002' }));
+  await postMetaWebhook(account.webhookPath, message('img', 'image', { caption: 'The scratch on the lid', mime_type: 'image/png', sha256: 'x', id: '7001' }));
 
   for (const [viewport, colorScheme] of [[{ width: 390, height: 844 }, 'dark'], [{ width: 1280, height: 800 }, 'light']]) {
-    dir = mkdtempSync(join(tmpdir(), 'webtrigger-inmedia-'));
-    context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, colorScheme, acceptDownloads: true });
-    context.setDefaultTimeout(15_000);
-    const page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchBrowser('inmedia', { viewport, colorScheme, acceptDownloads: true });
+    const { page } = browser;
     const errors = [];
     page.on('console', (m) => { if (m.type() === 'error' && !/401|410/.test(m.text())) errors.push(m.text()); });
     await logIn(page, account, '/inbox');
@@ -95,10 +78,8 @@ test('an inbound image from a signed Meta webhook shows as a thumbnail, a docume
     const [download] = await Promise.all([page.waitForEvent('download'), timeline.getByTestId('inbound-document').click()]);
     assert.equal(download.suggestedFilename(), 'receipt-0423.pdf');
     assert.deepEqual(errors, []);
-    await context.close();
-    rmSync(dir, { recursive: true, force: true });
-    context = null;
-    dir = null;
+    await browser.close();
+    browser = null;
   }
   t.diagnostic('✔ the full-size viewer opens and closes; the document downloads under its name');
 

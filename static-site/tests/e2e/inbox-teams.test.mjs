@@ -7,13 +7,11 @@
 //   BASE_URL=… EXPECT_API=1 npm run test:e2e
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { after, test } from 'node:test';
 
-import { BASE_URL, api, launchBrowser } from './support.mjs';
+import { BASE_URL, api, launchBrowser, logIn, metaChannel, metaInbound, postMetaWebhook } from './support.mjs';
 
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL ? 'needs the API (see the header)' : false;
-const APP_SECRET = 'e2eteams456789abcdef0123456789ab';
 // A sender belongs to one channel platform-wide: distinct from the other browser tests' numbers.
 const PHONE_NUMBER_ID = '106540352242988';
 let browser;
@@ -22,17 +20,7 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-function inbound(id, text) {
-  return JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
-    metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID }, contacts: [{ profile: { name: 'Rosa Diaz' }, wa_id: '16505557777' }],
-    messages: [{ from: '16505557777', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }] });
-}
-
-async function deliver(path, body) {
-  const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
-  const r = await fetch(`${BASE_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
-  assert.equal(r.status, 200);
-}
+const inbound = (id, text) => metaInbound(PHONE_NUMBER_ID, { id, from: '16505557777', name: 'Rosa Diaz', text });
 
 async function assertFits(page, what) {
   const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -41,24 +29,16 @@ async function assertFits(page, what) {
 
 test('a team works a conversation that arrived live', { timeout: 180_000, skip }, async (t) => {
   const stamp = Date.now();
-  const password = 'correct horse battery';
-  const email = `teams+${stamp}@example.com`;
+  const owner = await metaChannel('teams', PHONE_NUMBER_ID, { workspaceName: 'Helpdesk', channelName: 'Helpdesk line' });
+  const { ws, token, password } = owner;
   const bobEmail = `bob+${stamp}@example.com`;
-  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Helpdesk' } })).id;
   const invite = await api(`/v1/workspaces/${ws}/invites`, { token, method: 'POST', body: { email: bobEmail, role: 'agent' } });
   const { access_token: bobToken } = await api('/v1/auth/signup', { method: 'POST', body: { email: bobEmail, password } });
   await api('/v1/invites/accept', { token: bobToken, method: 'POST', body: { token: invite.accept_path.split('token=')[1] } });
-  const cred = await api(`/v1/workspaces/${ws}/credentials`, { token, method: 'POST', body: { name: 'Meta', provider: 'meta', access_token: 'EAAGe2eteamstoken0123456789', app_secret: APP_SECRET, phone_number_id: PHONE_NUMBER_ID, waba_id: '102290129340398' } });
-  const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: 'Helpdesk line', credential_id: cred.id } });
 
-  browser = await launchBrowser('inbox-teams');
+  browser = await launchBrowser('inbox-teams', { viewport: { width: 1280, height: 800 } });
   const { page } = browser;
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto(`${BASE_URL}/login?next=/inbox`);
-  await page.locator('input[name=email]').fill(email);
-  await page.locator('input[name=password]').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page, owner, '/inbox');
   await page.locator('[data-live=connected]').waitFor();
   // Counted from here: the signed-out refresh probe on the login page answers 401 by design (issue 19 has
   // its own item for that console line).
@@ -67,7 +47,7 @@ test('a team works a conversation that arrived live', { timeout: 180_000, skip }
   page.on('pageerror', (e) => errors.push(String(e)));
   t.diagnostic('✔ the live stream is connected (polling is off)');
 
-  await deliver(channel.webhook_path, inbound(`wamid.TEAMS-${stamp}`, 'My parcel never arrived'));
+  await postMetaWebhook(owner.webhookPath, inbound(`wamid.TEAMS-${stamp}`, 'My parcel never arrived'));
   const item = page.getByTestId('conversation-list').getByText('Rosa Diaz');
   await item.waitFor();
   t.diagnostic('✔ the webhook made the conversation appear without a reload');

@@ -7,43 +7,25 @@
 // this test listens on that port itself.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
-
-import { BASE_URL, CHROMIUM, CHROMIUM_ARGS, api } from './support.mjs';
+import { BASE_URL, CHROMIUM, launchBrowser, logIn, metaChannel, metaInbound, postMetaWebhook } from './support.mjs';
 
 const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
-const APP_SECRET = 'e2e0123456789abcdef0123456789abc';
 // Distinct from the WhatsApp screen test's number: a sender belongs to one channel platform-wide.
 const PHONE_NUMBER_ID = '106540352242977';
-let context;
-let dir;
+let browser;
 let fake;
 
 after(async () => {
-  if (context) await context.close().catch(() => {});
+  if (browser) await browser.close();
   if (fake) await new Promise((resolve) => fake.close(resolve));
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function inbound(id, text) {
-  return JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '102290129340398', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
-    metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID }, contacts: [{ profile: { name: 'Sheena Nelson' }, wa_id: '16505551234' }],
-    messages: [{ from: '16505551234', id, timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }] } }] }] });
-}
-
-async function deliver(path, body) {
-  const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
-  const r = await fetch(`${BASE_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
-  assert.equal(r.status, 200);
-}
+const inbound = (id, text) => metaInbound(PHONE_NUMBER_ID, { id, from: '16505551234', name: 'Sheena Nelson', text });
 
 test('an inbound webhook appears in the inbox and the reply reaches the provider', { timeout: 120_000, skip }, async (t) => {
   assert.ok(existsSync(CHROMIUM));
@@ -58,24 +40,13 @@ test('an inbound webhook appears in the inbox and the reply reaches the provider
   });
   await new Promise((resolve) => fake.listen(FAKE_PORT, '127.0.0.1', resolve));
 
-  const email = `inbox+${Date.now()}@example.com`;
-  const password = 'correct horse battery';
-  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Support' } })).id;
-  const cred = await api(`/v1/workspaces/${ws}/credentials`, { token, method: 'POST', body: { name: 'Meta', provider: 'meta', access_token: 'EAAGe2eaccesstoken0123456789', app_secret: APP_SECRET, phone_number_id: PHONE_NUMBER_ID, waba_id: '102290129340398' } });
-  const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: 'Support line', credential_id: cred.id } });
-
-  dir = mkdtempSync(join(tmpdir(), 'webtrigger-inbox-'));
-  context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  context.setDefaultTimeout(15_000);
-  const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${BASE_URL}/login?next=/inbox`);
-  await page.locator('input[name=email]').fill(email);
-  await page.locator('input[name=password]').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  const owner = await metaChannel('inbox', PHONE_NUMBER_ID, { workspaceName: 'Support', channelName: 'Support line' });
+  browser = await launchBrowser('inbox');
+  const { page } = browser;
+  await logIn(page, owner, '/inbox');
   await page.getByText('No conversations here yet.').waitFor();
 
-  await deliver(channel.webhook_path, inbound('wamid.IN-E2E-1', 'Does it come in another color?'));
+  await postMetaWebhook(owner.webhookPath, inbound('wamid.IN-E2E-1', 'Does it come in another color?'));
   const item = page.getByTestId('conversation-list').getByText('Sheena Nelson');
   await item.waitFor();
   t.diagnostic('✔ the conversation appeared without a reload');
@@ -88,11 +59,11 @@ test('an inbound webhook appears in the inbox and the reply reaches the provider
   for (let i = 0; i < 100 && !sent.length; i++) await page.waitForTimeout(100);
   assert.equal(sent.length, 1, 'the reply reached the provider fake');
   assert.equal(sent[0].url, `/v23.0/${PHONE_NUMBER_ID}/messages`);
-  assert.deepEqual([sent[0].body.to, sent[0].body.text.body, sent[0].auth], ['16505551234', 'Yes, in blue.', 'Bearer EAAGe2eaccesstoken0123456789']);
+  assert.deepEqual([sent[0].body.to, sent[0].body.text.body, sent[0].auth], ['16505551234', 'Yes, in blue.', `Bearer ${owner.accessToken}`]);
   await page.getByTestId('timeline').getByText(/· sent/).waitFor();
   t.diagnostic('✔ the reply went out through Meta’s API and shows as sent');
 
-  await deliver(channel.webhook_path, inbound('wamid.IN-E2E-2', 'Great, ordering now!'));
+  await postMetaWebhook(owner.webhookPath, inbound('wamid.IN-E2E-2', 'Great, ordering now!'));
   await page.getByTestId('timeline').getByText('Great, ordering now!').waitFor();
   t.diagnostic('✔ the next inbound message appeared in the open conversation');
 

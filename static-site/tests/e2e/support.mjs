@@ -3,6 +3,7 @@
 // Not a test file itself (node --test picks up only *.test.mjs).
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +26,13 @@ export async function api(path, { token, method = 'GET', body } = {}) {
   return json.data;
 }
 
-/** A headless Chromium with a fresh profile and its first page; `close()` ends it and removes the profile. */
-export async function launchBrowser(prefix) {
+/**
+ * A headless Chromium with a fresh profile and its first page; `close()` ends it and removes the profile.
+ * `options` go to Playwright's launchPersistentContext (viewport, colorScheme …).
+ */
+export async function launchBrowser(prefix, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), `webtrigger-${prefix}-`));
-  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, ...options });
   context.setDefaultTimeout(15_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const close = async () => {
@@ -56,6 +60,8 @@ export async function recordShownNotifications(worker) {
 
 /** The WhatsApp Business Account every Meta browser test's fake answers for. */
 export const META_WABA = '102290129340398';
+/** The app secret of the Meta credential `metaChannel` makes: it signs that channel's inbound webhooks. */
+export const META_APP_SECRET = '0123456789abcdef0123456789abcdef';
 /** The Meta app id the fakes accept for sample uploads. */
 export const META_APP_ID = '584544743160774';
 
@@ -64,18 +70,18 @@ export const META_APP_ID = '584544743160774';
  * tests share one server and a sender belongs to one channel platform-wide, so each test passes its own
  * phone number id. Returns what a test needs to log in and call the API.
  */
-export async function metaChannel(prefix, phoneNumberId, { appId = META_APP_ID, channelName = 'Main' } = {}) {
+export async function metaChannel(prefix, phoneNumberId, { appId = META_APP_ID, channelName = 'Main', appSecret = META_APP_SECRET, workspaceName = 'Shop' } = {}) {
   const email = `${prefix}+${Date.now()}@example.com`;
   const password = 'correct horse battery';
   const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } })).id;
+  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: workspaceName } })).id;
   const accessToken = `EAAGe2e${prefix}token0123456789`;
   const credential = await api(`/v1/workspaces/${ws}/credentials`, {
     token, method: 'POST',
-    body: { name: 'Meta', provider: 'meta', access_token: accessToken, app_secret: '0123456789abcdef0123456789abcdef', phone_number_id: phoneNumberId, waba_id: META_WABA, ...(appId ? { app_id: appId } : {}) },
+    body: { name: 'Meta', provider: 'meta', access_token: accessToken, app_secret: appSecret, phone_number_id: phoneNumberId, waba_id: META_WABA, ...(appId ? { app_id: appId } : {}) },
   });
   const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: channelName, credential_id: credential.id } });
-  return { email, password, token, ws, channel: channel.id, credential: credential.id, accessToken, webhookPath: channel.webhook_path, appSecret: '0123456789abcdef0123456789abcdef' };
+  return { email, password, token, ws, channel: channel.id, webhookPath: channel.webhook_path, credential: credential.id, accessToken };
 }
 
 /** Logs in through the dashboard's form and lands on `next`. */
@@ -84,4 +90,21 @@ export async function logIn(page, { email, password }, next) {
   await page.locator('input[name=email]').fill(email);
   await page.locator('input[name=password]').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+/**
+ * A Meta Cloud API webhook body (the documented `whatsapp_business_account` shape) carrying one message
+ * from `from` to the sender `phoneNumberId`; `message` is the type-specific part, text by default.
+ */
+export function metaInbound(phoneNumberId, { id, from, name = 'Contact', text, message = { type: 'text', text: { body: text } } }) {
+  return JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: META_WABA, changes: [{ field: 'messages', value: { messaging_product: 'whatsapp',
+    metadata: { display_phone_number: '15550783881', phone_number_id: phoneNumberId }, contacts: [{ profile: { name }, wa_id: from }],
+    messages: [{ from, id, timestamp: String(Math.floor(Date.now() / 1000)), ...message }] } }] }] });
+}
+
+/** Posts `body` to a channel's webhook path signed as Meta does (`X-Hub-Signature-256`) and expects 200. */
+export async function postMetaWebhook(path, body, appSecret = META_APP_SECRET) {
+  const signature = `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;
+  const r = await fetch(`${BASE_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature }, body });
+  assert.equal(r.status, 200, `the webhook answered ${r.status}: ${await r.text()}`);
 }
