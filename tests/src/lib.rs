@@ -101,6 +101,7 @@ pub mod media_fakes;
 pub mod moto_table;
 pub mod provider_fakes;
 pub mod template_fakes;
+pub mod webhook_signing;
 
 /// Path of a file under the workspace root.
 pub fn workspace_file(relative: &str) -> std::path::PathBuf {

@@ -10,15 +10,14 @@ mod client;
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use axum::http::Method;
 use base64::Engine;
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger::AppState;
+use webtrigger_tests::webhook_signing::{meta_signature, twilio_signature, META_APP_SECRET};
 use webtrigger_tests::provider_fakes::{Failure, ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
 
-const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const PUBLIC: &str = "https://hooks.example.com";
 
 /// A PNG header followed by deterministic filler: `len` bytes, several upload parts when large.
@@ -36,19 +35,6 @@ fn png(len: usize) -> Vec<u8> {
 
 fn pdf() -> Vec<u8> {
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
-}
-
-fn meta_signature(body: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
-    format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let message: String = std::iter::once(url.to_owned()).chain(sorted.iter().map(|(k, v)| format!("{k}{v}"))).collect();
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, TWILIO_TOKEN.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, message.as_bytes()).as_ref())
 }
 
 async fn raw(c: &Client, method: Method, path: &str, headers: &[(&str, &str)], content_type: &str, body: Vec<u8>) -> client::Reply {
@@ -77,25 +63,7 @@ async fn sent_message(c: &mut Client, state: &AppState, ws: &str, entry: &Value)
     c.get(&format!("/v1/workspaces/{ws}/messages/{}", entry["message_id"].as_str().unwrap())).await.data().clone()
 }
 
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(#[tokio::test]
-            async fn $case() {
-                let (state, _dir) = webtrigger_tests::embedded_state().await;
-                super::$case(state).await
-            })*
-        }
-        mod aws {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(webtrigger_tests::aws_state_with_clock(std::sync::Arc::new(webtrigger::ports::SystemClock)).await).await
-            })*
-        }
-    };
-}
-
-on_both_backends!(attachments_go_out_through_each_provider);
+webtrigger_tests::on_both_backends!(attachments_go_out_through_each_provider);
 
 async fn attachments_go_out_through_each_provider(mut state: AppState) {
     let fake = ProviderFake::start().await;
@@ -107,7 +75,7 @@ async fn attachments_go_out_through_each_provider(mut state: AppState) {
     let anon = Client::new(state.clone());
 
     // Meta: a conversation from a signed inbound message.
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let now = chrono::Utc::now().timestamp().to_string();
     let inbound = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": {"messaging_product": "whatsapp",

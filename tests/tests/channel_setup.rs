@@ -7,19 +7,13 @@ mod client;
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use axum::http::Method;
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger::AppState;
+use webtrigger_tests::webhook_signing::{meta_signature, META_APP_SECRET};
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, WHAPI_TOKEN};
 
-const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-fn meta_signature(body: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
-    format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
 
 async fn post_raw(state: &AppState, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
     let mut c = Client::new(state.clone());
@@ -38,7 +32,7 @@ async fn health_rows_and_secret_rotation(mut state: AppState) {
     ada.sign_up("ada@example.com").await;
     let ws = ada.create_workspace("Support").await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let created = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let (id, secret) = (created.data()["id"].as_str().unwrap().to_owned(), created.data()["webhook_secret"].as_str().unwrap().to_owned());
     let path = format!("/hooks/meta/{ws}/{id}");
@@ -64,7 +58,7 @@ async fn health_rows_and_secret_rotation(mut state: AppState) {
     let row = ada.get(&p(&format!("channels/{id}"))).await.data()["last_webhook"].clone();
     assert_eq!(row["status"], "rejected");
     assert!(row["detail"].as_str().unwrap().contains("X-Hub-Signature-256"), "{row}");
-    assert!(!row.to_string().contains(APP_SECRET));
+    assert!(!row.to_string().contains(META_APP_SECRET));
     assert_eq!(post_raw(&state, &path, &[("x-hub-signature-256", &meta_signature(&body))], &body).await, 200);
     assert_eq!(ada.get(&p(&format!("channels/{id}"))).await.data()["last_webhook"]["detail"], "event accepted");
 

@@ -11,14 +11,13 @@ mod client;
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use axum::http::Method;
 use base64::Engine;
 use client::Client;
 use serde_json::{json, Value};
+use webtrigger_tests::webhook_signing::{meta_signature, twilio_signature, META_APP_SECRET};
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
 
-const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const PUBLIC: &str = "https://hooks.example.com";
 
 /// A JPEG header and bytes that are not UTF-8, so the comparison is byte for byte.
@@ -26,19 +25,6 @@ fn jpeg(len: usize) -> Vec<u8> {
     let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
     b.extend((0..len).map(|i| (i * 7 % 256) as u8));
     b
-}
-
-fn meta_signature(body: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
-    format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let message: String = std::iter::once(url.to_owned()).chain(sorted.iter().map(|(k, v)| format!("{k}{v}"))).collect();
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, TWILIO_TOKEN.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, message.as_bytes()).as_ref())
 }
 
 async fn raw(c: &Client, method: Method, path: &str, headers: &[(&str, &str)], content_type: &str, body: Vec<u8>) -> client::Reply {
@@ -74,7 +60,7 @@ async fn inbound_media_comes_back_through_each_provider() {
     let anon = Client::new(state.clone());
 
     // Meta: an image, a document, a sticker, and ids for the bad paths.
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let (photo, pdf, sticker) = (jpeg(300_000), b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n%%EOF\n".to_vec(), [&b"RIFF\x24\0\0\0WEBPVP8 "[..], &[9u8; 64]].concat());
     fake.media.add("1013859600285441", "image/jpeg", &photo);

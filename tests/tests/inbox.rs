@@ -8,32 +8,18 @@ mod client;
 
 use std::sync::Arc;
 
-use aws_lc_rs::hmac;
 use axum::http::Method;
 use base64::Engine;
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger::AppState;
+use webtrigger_tests::webhook_signing::{meta_signature, twilio_signature, META_APP_SECRET};
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
 
-const APP_SECRET: &str = "0123456789abcdef0123456789abcdef";
 const PUBLIC: &str = "https://hooks.example.com";
 
 async fn drain(state: &AppState) {
     webtrigger_tests::drain_inbound(state).await;
-}
-
-fn meta_signature(body: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, APP_SECRET.as_bytes());
-    format!("sha256={}", hmac::sign(&key, body.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
-fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let message: String = std::iter::once(url.to_owned()).chain(sorted.iter().map(|(k, v)| format!("{k}{v}"))).collect();
-    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, TWILIO_TOKEN.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, message.as_bytes()).as_ref())
 }
 
 fn meta_inbound(id: &str, from: &str, text: &str) -> String {
@@ -71,26 +57,7 @@ async fn assert_once(c: &mut Client, conv: &str, text: &str) {
     assert_eq!(c.get(conv).await.data()["unread"], 1, "one message counted");
 }
 
-/// Runs each case on the embedded backend and on the AWS adapters (DynamoDB, SQS, KMS on moto).
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(#[tokio::test]
-            async fn $case() {
-                let (state, _dir) = webtrigger_tests::embedded_state().await;
-                super::$case(state).await
-            })*
-        }
-        mod aws {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(webtrigger_tests::aws_state_with_clock(std::sync::Arc::new(webtrigger::ports::SystemClock)).await).await
-            })*
-        }
-    };
-}
-
-on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers, teams_round_robin_canned_replies_and_labels, live_stream_follows_the_inbox_and_catches_up);
+webtrigger_tests::on_both_backends!(webhooks_become_conversations_once_and_statuses_move_forward, twilio_and_whapi_receivers, teams_round_robin_canned_replies_and_labels, live_stream_follows_the_inbox_and_catches_up);
 
 async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state: AppState) {
     let fake = ProviderFake::start().await;
@@ -100,7 +67,7 @@ async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state:
     ada.sign_up("ada@example.com").await;
     let ws = ada.create_workspace("Support").await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let (meta_id, meta_secret, meta_path) = (meta.data()["id"].as_str().unwrap().to_owned(), meta.data()["webhook_secret"].as_str().unwrap().to_owned(), meta.data()["webhook_path"].as_str().unwrap().to_owned());
     assert_eq!(meta_path, format!("/hooks/meta/{ws}/{meta_id}"));
@@ -299,7 +266,7 @@ async fn teams_round_robin_canned_replies_and_labels(mut state: AppState) {
     let (mut bob, bob_id) = join(&mut ada, &state, &ws, "bob@example.com", "agent").await;
     let (mut cara, cara_id) = join(&mut ada, &state, &ws, "cara@example.com", "agent").await;
     let (_vic, vic_id) = join(&mut ada, &state, &ws, "vic@example.com", "viewer").await;
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let meta_path = meta.data()["webhook_path"].as_str().unwrap().to_owned();
     let mut anon = Client::new(state.clone());
@@ -456,7 +423,7 @@ async fn live_stream_follows_the_inbox_and_catches_up(mut state: AppState) {
     ada.sign_up("ada@example.com").await;
     let ws = ada.create_workspace("Support").await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
-    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
+    let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;
     let meta_path = meta.data()["webhook_path"].as_str().unwrap().to_owned();
     let mut anon = Client::new(state.clone());
