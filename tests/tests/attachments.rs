@@ -66,11 +66,7 @@ async fn sent_message(c: &mut Client, state: &AppState, ws: &str, entry: &Value)
 webtrigger_tests::on_both_backends!(attachments_go_out_through_each_provider);
 
 async fn attachments_go_out_through_each_provider(mut state: AppState) {
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let anon = Client::new(state.clone());
 
@@ -241,11 +237,7 @@ async fn bad_uploads_are_422s_and_attachments_stay_in_their_workspace() {
 async fn media_links_expire_after_a_day_and_open_only_their_message() {
     let clock = Arc::new(webtrigger::ports::FixedClock::new(chrono::Utc::now()));
     let (mut state, _dir) = webtrigger_tests::embedded_state_with_clock(clock.clone()).await;
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (_fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let cred = ada.post(&p("credentials"), json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN})).await;
     let chan = ada.post(&p("channels"), json!({"name": "Phone", "credential_id": cred.data()["id"]})).await;

@@ -12,7 +12,7 @@ use client::Client;
 use serde_json::{json, Value};
 use webtrigger::AppState;
 use webtrigger_tests::webhook_signing::{meta_signature, META_APP_SECRET};
-use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, WHAPI_TOKEN};
+use webtrigger_tests::provider_fakes::{META_PHONE_NUMBER_ID, META_TOKEN, WHAPI_TOKEN};
 
 
 async fn post_raw(state: &AppState, path: &str, headers: &[(&str, &str)], body: &str) -> u16 {
@@ -26,11 +26,7 @@ fn last_webhook(list: &Value, id: &str) -> Value {
 }
 
 async fn health_rows_and_secret_rotation(mut state: AppState) {
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (_fake, mut ada, ws) = client::provider_world(&mut state, None).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let created = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;

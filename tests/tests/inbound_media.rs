@@ -9,14 +9,13 @@
 #[path = "api/client.rs"]
 mod client;
 
-use std::sync::Arc;
 
 use axum::http::Method;
 use base64::Engine;
 use client::Client;
 use serde_json::{json, Value};
 use webtrigger_tests::webhook_signing::{meta_signature, twilio_signature, META_APP_SECRET};
-use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
+use webtrigger_tests::provider_fakes::{META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
 
 const PUBLIC: &str = "https://hooks.example.com";
 
@@ -51,11 +50,7 @@ fn header<'a>(r: &'a client::Reply, name: &str) -> &'a str {
 #[tokio::test]
 async fn inbound_media_comes_back_through_each_provider() {
     let (mut state, _dir) = webtrigger_tests::embedded_state().await;
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let anon = Client::new(state.clone());
 

@@ -181,11 +181,7 @@ async fn webhooks_become_conversations_once_and_statuses_move_forward(mut state:
 }
 
 async fn twilio_and_whapi_receivers(mut state: AppState) {
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (_fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let tcred = ada.post(&p("credentials"), json!({"name": "Twilio", "provider": "twilio", "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN})).await;
     let twilio = ada.post(&p("channels"), json!({"name": "Sales", "credential_id": tcred.data()["id"], "number": "+14155238886"})).await;
@@ -257,11 +253,7 @@ async fn join(owner: &mut Client, state: &AppState, ws: &str, email: &str, role:
 }
 
 async fn teams_round_robin_canned_replies_and_labels(mut state: AppState) {
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (_fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let (mut bob, bob_id) = join(&mut ada, &state, &ws, "bob@example.com", "agent").await;
     let (mut cara, cara_id) = join(&mut ada, &state, &ws, "cara@example.com", "agent").await;
@@ -417,11 +409,7 @@ async fn open_stream(state: &AppState, path: &str, last_event_id: Option<&str>) 
 }
 
 async fn live_stream_follows_the_inbox_and_catches_up(mut state: AppState) {
-    let fake = ProviderFake::start().await;
-    state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(Some(PUBLIC.into())));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Support").await;
+    let (_fake, mut ada, ws) = client::provider_world(&mut state, Some(PUBLIC)).await;
     let p = |rest: &str| format!("/v1/workspaces/{ws}/{rest}");
     let cred = ada.post(&p("credentials"), json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": META_APP_SECRET, "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": "102290129340398"})).await;
     let meta = ada.post(&p("channels"), json!({"name": "Support", "credential_id": cred.data()["id"]})).await;

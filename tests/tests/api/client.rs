@@ -126,3 +126,14 @@ impl Client {
         r.data()["id"].as_str().unwrap().to_owned()
     }
 }
+
+/// A provider fake behind `state`'s WhatsApp runtime (media links under `public_url`) and a signed-up
+/// owner of a fresh "Support" workspace: where every provider-facing test starts.
+pub async fn provider_world(state: &mut AppState, public_url: Option<&str>) -> (webtrigger_tests::provider_fakes::ProviderFake, Client, String) {
+    let fake = webtrigger_tests::provider_fakes::ProviderFake::start().await;
+    state.whatsapp = std::sync::Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()).with_public_url(public_url.map(str::to_owned)));
+    let mut owner = Client::new(state.clone());
+    owner.sign_up("ada@example.com").await;
+    let ws = owner.create_workspace("Support").await;
+    (fake, owner, ws)
+}
