@@ -99,6 +99,7 @@ fn event_for(function: &str) -> anyhow::Result<String> {
     Ok(match function {
         "cron-tick" => file("eventbridge-schedule.json")?,
         "worker-echo" => file("sqs-echo-batch.json")?,
+        "live-websocket" => file("apigw-websocket-disconnect.json")?,
         f if f.starts_with("worker-") => r#"{"Records":[]}"#.to_owned(),
         _ => file("apigw-v2-health.json")?,
     })
