@@ -7,7 +7,7 @@
 //! (default bootstrap: the first built of `target/{lambda-release,release,debug}/webtrigger-lambda`, i.e. the
 //! deployed profile first; default every function).
 //! API functions get `GET /v1/health` (others answer it 404, still a full request), workers an empty SQS
-//! batch, the tick its scheduled event. Without the moto endpoint AWS calls fail: init is still measured.
+//! batch, the tick its scheduled event, live-websocket a `$disconnect`. Without the moto endpoint AWS calls fail: init is still measured.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
