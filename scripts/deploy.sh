@@ -70,11 +70,12 @@ else
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
-step "Lambda artifact: cargo lambda build --release --arm64 (one bootstrap for $(echo "$FUNCTIONS" | wc -l) functions)"
+step "Lambda artifact: cargo lambda build --profile lambda-release --arm64 (one bootstrap for $(echo "$FUNCTIONS" | wc -l) functions)"
 if [ "$SKIP_BUILD" = 1 ]; then
   echo "    --skip-build: using target/lambda as it is (synth still rejects a missing or non-arm64 bootstrap)"
 else
-  run cargo lambda build --release --arm64 --package webtrigger-lambda
+  # lambda-release (Cargo.toml): opt-level s, fat LTO, one codegen unit, panic=abort: the small bootstrap.
+  run cargo lambda build --profile lambda-release --arm64 --package webtrigger-lambda
 fi
 if [ "$DRY_RUN" != 1 ]; then
   [ -f "$BOOTSTRAP" ] || fail "$BOOTSTRAP was not built"

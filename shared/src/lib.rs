@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod keys;
 pub mod lambda;
 pub mod live;
+#[cfg(feature = "embedded")]
 pub mod local;
 pub mod openapi;
 pub mod ops;

@@ -1,12 +1,15 @@
 //! `AppState`: the ports every handler and worker gets, built once at init for either backend.
 
+#[cfg(feature = "embedded")]
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::auth::TokenKeys;
-use crate::adapters::{self, DynamoTable, KmsKeyring, LocalKeyring, LocalSecrets, SecretsManagerSecrets, SqliteDb, SqliteQueue, SqliteTable, SqsQueue};
+use crate::adapters::{self, DynamoTable, KmsKeyring, SecretsManagerSecrets, SqsQueue};
+#[cfg(feature = "embedded")]
+use crate::adapters::{LocalKeyring, LocalSecrets, SqliteDb, SqliteQueue, SqliteTable};
 use crate::config::{AwsConfig, BackendConfig, Config, RateLimits};
 use crate::ports::{Clock, Keyring, Queue, Secrets, SystemClock, Table};
 
@@ -30,8 +33,10 @@ pub struct AppState {
     pub backend: BackendKind,
     pub max_body_bytes: usize,
     /// Present on the embedded backend, for local-only maintenance (TTL purge).
+    #[cfg(feature = "embedded")]
     pub sqlite: Option<Arc<SqliteTable>>,
     /// The embedded queue, for local-only recovery at start.
+    #[cfg(feature = "embedded")]
     pub sqlite_queue: Option<Arc<SqliteQueue>>,
     /// Access-token signing keys, read from `secrets` and cached.
     pub tokens: Arc<TokenKeys>,
@@ -60,8 +65,13 @@ pub struct AppState {
 pub enum InitError {
     #[error("cannot prepare data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[cfg(feature = "embedded")]
     #[error("cannot open database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The Lambda bootstrap is built without the embedded backend; it runs on the AWS adapters only.
+    #[cfg(not(feature = "embedded"))]
+    #[error("the embedded backend is not in this build (compiled without the `embedded` feature): set WEBTRIGGER_BACKEND=aws")]
+    EmbeddedNotBuilt,
     #[error("cannot create queue: {0}")]
     Queue(#[from] crate::ports::QueueError),
     #[error("cannot set up email: {0}")]
@@ -73,7 +83,10 @@ impl AppState {
     pub async fn from_config(config: &Config) -> Result<Self, InitError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut state = match &config.backend {
+            #[cfg(feature = "embedded")]
             BackendConfig::Embedded { data_dir } => Self::embedded(data_dir, clock)?,
+            #[cfg(not(feature = "embedded"))]
+            BackendConfig::Embedded { .. } => return Err(InitError::EmbeddedNotBuilt),
             BackendConfig::Aws(aws) => Self::aws(aws, clock).await,
         };
         state.max_body_bytes = config.max_body_bytes;
@@ -95,6 +108,7 @@ impl AppState {
     }
 
     /// The embedded backend in `data_dir` (created if missing): `webtrigger.db`, `keys/`, `secrets/`.
+    #[cfg(feature = "embedded")]
     pub fn embedded(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, InitError> {
         let io = |source| InitError::DataDir { path: data_dir.display().to_string(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
@@ -105,6 +119,7 @@ impl AppState {
     }
 
     /// The embedded backend from parts (tests use an in-memory database).
+    #[cfg(feature = "embedded")]
     pub fn embedded_parts(db: SqliteDb, keyring: Arc<dyn Keyring>, secrets: Arc<dyn Secrets>, clock: Arc<dyn Clock>) -> Self {
         let table = Arc::new(SqliteTable::new(db.clone(), clock.clone()));
         let queue = Arc::new(SqliteQueue::new(db, clock.clone()));
@@ -152,7 +167,9 @@ impl AppState {
             clock,
             backend: BackendKind::Aws,
             max_body_bytes: crate::config::DEFAULT_MAX_BODY_BYTES,
+            #[cfg(feature = "embedded")]
             sqlite: None,
+            #[cfg(feature = "embedded")]
             sqlite_queue: None,
             tokens: Arc::new(TokenKeys::default()),
             trusted_proxies: Default::default(),

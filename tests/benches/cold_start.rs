@@ -3,10 +3,11 @@
 //! stack gives it, and reports init (exec → first `GET /2018-06-01/runtime/invocation/next`) and the first
 //! invocation (event handed out → its `/response`).
 //!
-//! `cargo build --release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [bootstrap] [function…]`
-//! (default bootstrap `target/release/webtrigger-lambda`, else `target/debug/…`; default every function).
+//! `cargo build --profile lambda-release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [bootstrap] [function…]`
+//! (default bootstrap: the first built of `target/{lambda-release,release,debug}/webtrigger-lambda`, i.e. the
+//! deployed profile first; default every function).
 //! API functions get `GET /v1/health` (others answer it 404, still a full request), workers an empty SQS
-//! batch, the tick its scheduled event. Without the moto endpoint AWS calls fail: init is still measured.
+//! batch, the tick its scheduled event, live-websocket a `$disconnect`. Without the moto endpoint AWS calls fail: init is still measured.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -98,6 +99,7 @@ fn event_for(function: &str) -> anyhow::Result<String> {
     Ok(match function {
         "cron-tick" => file("eventbridge-schedule.json")?,
         "worker-echo" => file("sqs-echo-batch.json")?,
+        "live-websocket" => file("apigw-websocket-disconnect.json")?,
         f if f.starts_with("worker-") => r#"{"Records":[]}"#.to_owned(),
         _ => file("apigw-v2-health.json")?,
     })
@@ -108,9 +110,9 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--")).peekable();
     let bootstrap = match args.next_if(|a| a.contains('/')) {
         Some(path) => path.into(),
-        None => ["release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}/webtrigger-lambda"))).into_iter().find(|p| p.is_file()).unwrap_or_default(),
+        None => ["lambda-release", "release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}/webtrigger-lambda"))).into_iter().find(|p| p.is_file()).unwrap_or_default(),
     };
-    anyhow::ensure!(bootstrap.is_file(), "the bootstrap is not built: cargo build --release -p webtrigger-lambda");
+    anyhow::ensure!(bootstrap.is_file(), "the bootstrap is not built: cargo build --profile lambda-release -p webtrigger-lambda");
     let mut functions: Vec<String> = args.collect();
     if functions.is_empty() {
         functions = webtrigger::lambda::Function::all().map(|f| f.name().to_owned()).collect();

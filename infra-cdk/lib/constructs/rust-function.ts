@@ -1,4 +1,4 @@
-// A Rust Lambda: the one `webtrigger-lambda` bootstrap (`cargo lambda build --release --arm64` into
+// A Rust Lambda: the one `webtrigger-lambda` bootstrap (`cargo lambda build --profile lambda-release --arm64` into
 // <repo>/target/lambda/webtrigger-lambda/) that every function shares, with `WEBTRIGGER_FUNCTION` naming
 // its handler; on provided.al2023 / arm64 with JSON logs kept a month.
 import * as fs from 'node:fs';
@@ -96,7 +96,7 @@ export class RustFunction extends lambda.Function {
       Annotations.of(this).addWarningV2('webtrigger:placeholder', `${asset.problem}: using a placeholder bootstrap (allowPlaceholders)`);
     } else if (asset.problem) {
       const problem = asset.problem;
-      this.node.addValidation({ validate: () => [`${props.entry}: ${problem}. Build it with scripts/deploy.sh (cargo lambda build --release --arm64 -p webtrigger-lambda), or synth with --context allowPlaceholders=true`] });
+      this.node.addValidation({ validate: () => [`${props.entry}: ${problem}. Build it with scripts/deploy.sh (cargo lambda build --profile lambda-release --arm64 -p webtrigger-lambda), or synth with --context allowPlaceholders=true`] });
     }
   }
 }

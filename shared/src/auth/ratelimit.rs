@@ -148,7 +148,7 @@ pub async fn take(table: &dyn Table, name: &str, limit: Limit, now_ms: i64) -> R
     Ok(Err(Duration::from_secs(1)))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;

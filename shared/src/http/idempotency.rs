@@ -235,7 +235,7 @@ async fn record(state: &AppState, ticket: &Ticket, a: &Attempt, id: &str) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use super::*;
 

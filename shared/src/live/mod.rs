@@ -6,6 +6,8 @@
 //! WebSocket endpoint speaking the AWS protocol (`local_ws`), chosen by `WEBTRIGGER_LIVE_WS_URL`.
 
 mod hub;
+// The local binary's WebSocket endpoint (axum `ws`): not in the Lambda bootstrap, where API Gateway speaks it.
+#[cfg(feature = "embedded")]
 mod local_ws;
 mod routes;
 pub mod ticket;
@@ -22,6 +24,7 @@ use crate::ports::{Condition, Item, Key, Query};
 use crate::state::AppState;
 
 pub use hub::Hub;
+#[cfg(feature = "embedded")]
 pub use local_ws::PATH as LOCAL_WS_PATH;
 pub use routes::{api, local_routes, routes};
 

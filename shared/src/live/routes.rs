@@ -36,9 +36,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The local binary's routes: those plus the Server-Sent Events stream and the WebSocket endpoint
-/// (outside the OpenAPI document: neither is JSON).
+/// (outside the OpenAPI document: neither is JSON). The WebSocket endpoint needs the `embedded` build.
 pub fn local_routes() -> Router<AppState> {
-    routes().route("/v1/workspaces/{ws}/events/stream", get(stream)).route(super::local_ws::PATH, get(super::local_ws::connect))
+    let routes = routes().route("/v1/workspaces/{ws}/events/stream", get(stream));
+    #[cfg(feature = "embedded")]
+    let routes = routes.route(super::local_ws::PATH, get(super::local_ws::connect));
+    routes
 }
 
 /// A single-use ticket (one minute) to open this workspace's live stream, since `EventSource` and

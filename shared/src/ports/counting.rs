@@ -218,7 +218,7 @@ pub fn list_price(op: &str) -> f64 {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use super::*;
     use crate::adapters::{SqliteDb, SqliteTable};

@@ -140,6 +140,7 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "feed due sweep failed"),
         }
+        #[cfg(feature = "embedded")]
         if let Some(sqlite) = &state.sqlite {
             match sqlite.purge_expired().await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired items purged"),
