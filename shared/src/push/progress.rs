@@ -106,7 +106,7 @@ pub struct Progress {
 /// Why a job cannot be worked on now.
 #[derive(Debug)]
 pub enum Claim {
-    Claimed(Progress),
+    Claimed(Box<Progress>),
     /// Finished earlier (a redelivery or a duplicate of the job): nothing to do.
     Finished,
     /// Another execution holds the lease for this many more seconds.
@@ -138,7 +138,7 @@ impl Progress {
         let stored = Stored { owner: Some(owner.to_owned()), lease_until: now + LEASE_SECS, ..Stored::default() };
         let mut progress = Progress::new(key.clone(), notification_key(ws, site, id), 0, stored, BTreeSet::new(), live.clone(), rollup.clone());
         match progress.commit_raw(state, Condition::NotExists, false).await {
-            Ok(()) => return Ok(Claim::Claimed(progress)),
+            Ok(()) => return Ok(Claim::Claimed(Box::new(progress))),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => {}
             Err(e) => return Err(JobError::retry(e)),
         }
@@ -166,7 +166,7 @@ impl Progress {
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
         match progress.commit_raw(state, condition, false).await {
-            Ok(()) => Ok(Claim::Claimed(progress)),
+            Ok(()) => Ok(Claim::Claimed(Box::new(progress))),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
             Err(e) => Err(JobError::retry(e)),
         }
