@@ -46,7 +46,7 @@ WEBTRIGGER_TWILIO_API_URL=http://127.0.0.1:9 WEBTRIGGER_META_GRAPH_URL="http://1
   --allow-push-host "127.0.0.1:$PUSH_FAKE_PORT" > "$TARGET_DIR/serve-e2e.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEB_PORT/v1/health" > /dev/null 2>&1 && break; sleep 0.2; done
-(cd static-site && BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 PUSH_FAKE_HOST="127.0.0.1:$PUSH_FAKE_PORT" PROVIDER_FAKE_PORT="$PROVIDER_FAKE_PORT" EVENT_SINK_PORT="$EVENT_SINK_PORT" FEED_FAKE_PORT="$FEED_FAKE_PORT" npm run test:e2e) 2>&1 | tee "$TARGET_DIR/e2e.log"
+(cd static-site && WEBTRIGGER_BIN="$TARGET_DIR/debug/webtrigger" BASE_URL="http://127.0.0.1:$WEB_PORT" EXPECT_API=1 PUSH_FAKE_HOST="127.0.0.1:$PUSH_FAKE_PORT" PROVIDER_FAKE_PORT="$PROVIDER_FAKE_PORT" EVENT_SINK_PORT="$EVENT_SINK_PORT" FEED_FAKE_PORT="$FEED_FAKE_PORT" npm run test:e2e) 2>&1 | tee "$TARGET_DIR/e2e.log"
 
 echo "==> OpenAPI document validates (openapi-spec-validator)"
 curl -fs "http://127.0.0.1:$WEB_PORT/v1/openapi.json" > "$TARGET_DIR/openapi.json"

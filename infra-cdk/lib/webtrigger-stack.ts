@@ -227,6 +227,8 @@ export class WebTriggerStack extends Stack {
     table.grantReadWriteData(liveWebsocket);
     const live = new LiveWebSocket(this, 'LiveUpdates', liveWebsocket);
     for (const f of [workerWebhookProcess, apiInbox, apiFlows, cronTick, workerPushSend, apiSites, apiSubscribers]) live.publisher(f);
+    // The dashboard learns the WebSocket's public URL from GET /v1/health (and follows it instead of SSE).
+    apiHealth.addEnvironment('WEBTRIGGER_LIVE_WS_URL', live.stage.url);
 
     // Feeds: the tick claims due feeds and queues one poll each; the worker fetches and creates
     // notifications (queueing their fan-out on push-send). Poll-now runs in api-sites.
@@ -264,7 +266,9 @@ export class WebTriggerStack extends Stack {
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);
-    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}', '/v1/workspaces/{ws}/events', '/v1/workspaces/{ws}/events/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    route(['/v1/workspaces/{ws}/conversations', '/v1/workspaces/{ws}/conversations/{proxy+}', '/v1/workspaces/{ws}/contacts/{phone}/consent', '/v1/workspaces/{ws}/webhook-events', '/v1/workspaces/{ws}/webhook-events/{proxy+}', '/v1/workspaces/{ws}/events', '/v1/workspaces/{ws}/events/{proxy+}', '/v1/workspaces/{ws}/attachments', '/v1/workspaces/{ws}/attachments/{proxy+}'], apiInbox, [apigw.HttpMethod.ANY]);
+    // Signed attachment links Twilio fetches (`MediaUrl`); api-inbox reads the parts from the table.
+    route(['/hooks/media/{proxy+}'], apiInbox, [apigw.HttpMethod.GET]);
     // A contact's consent history stays with api-inbox (the specific route wins over the greedy one).
     route(['/v1/workspaces/{ws}/contacts', '/v1/workspaces/{ws}/contacts/{proxy+}', '/v1/workspaces/{ws}/audiences', '/v1/workspaces/{ws}/audiences/{proxy+}', '/v1/workspaces/{ws}/broadcasts', '/v1/workspaces/{ws}/broadcasts/{proxy+}'], apiCampaigns, [apigw.HttpMethod.ANY]);
     route(['/hooks/meta/{proxy+}'], hookMeta, [apigw.HttpMethod.GET, apigw.HttpMethod.POST]);
@@ -320,6 +324,8 @@ export class WebTriggerStack extends Stack {
     // Twilio signs the URL it was configured with (the dashboard domain); behind CloudFront the receiver
     // sees the gateway's host, so it rebuilds the signed URL from this base.
     hookTwilio.addEnvironment('WEBTRIGGER_PUBLIC_URL', `https://${distribution.distributionDomainName}`);
+    // The sender builds attachment links (`/hooks/media/…`) on that base for Twilio to fetch.
+    workerWhatsAppSend.addEnvironment('WEBTRIGGER_PUBLIC_URL', `https://${distribution.distributionDomainName}`);
 
     const skipSite = this.node.tryGetContext('skipSiteDeployment') === true || this.node.tryGetContext('skipSiteDeployment') === 'true';
     if (!skipSite && fs.existsSync(path.join(SITE_DIST, 'index.html'))) {

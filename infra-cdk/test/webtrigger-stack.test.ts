@@ -429,8 +429,25 @@ test('live updates: a WebSocket API whose routes reach live-websocket; publisher
   }
   const [, health] = functionNamed('api-health');
   assert.equal(health.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_ENDPOINT, undefined, 'only publishers know the endpoint');
+  // …while health tells the dashboard the stage's public wss:// URL to connect to.
+  const publicUrl = JSON.stringify(health.Properties.Environment.Variables.WEBTRIGGER_LIVE_WS_URL);
+  assert.ok(publicUrl && publicUrl.includes('wss://') && publicUrl.includes(wsApiId) && publicUrl.includes('/live'), `api-health: ${publicUrl}`);
   // The ticket and catch-up routes are served by api-inbox on the HTTP API.
   const httpRoutes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
   for (const key of ['ANY /v1/workspaces/{ws}/events', 'ANY /v1/workspaces/{ws}/events/{proxy+}']) assert.ok(httpRoutes.includes(key), `no route ${key}`);
   template.hasOutput('LiveWebSocketUrl', {});
+});
+
+test('inbox attachments: api-inbox serves uploads and the media links; the sender builds links on the public URL without platform secrets', () => {
+  const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+  for (const key of ['ANY /v1/workspaces/{ws}/attachments', 'ANY /v1/workspaces/{ws}/attachments/{proxy+}', 'GET /hooks/media/{proxy+}']) assert.ok(routes.includes(key), `no route ${key}`);
+  const [inboxId] = functionNamed('api-inbox');
+  const inboxActions = actionsOf(policiesOf(inboxId));
+  for (const a of ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:GetItem']) assert.ok(inboxActions.includes(a), `api-inbox lacks ${a}`);
+  const [senderId, sender] = functionNamed('worker-whatsapp-send');
+  const distribution = Object.keys(resources).find((k) => resources[k].Type === 'AWS::CloudFront::Distribution');
+  assert.deepEqual(sender.Properties.Environment.Variables.WEBTRIGGER_PUBLIC_URL, { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distribution, 'DomainName'] }]] });
+  const senderActions = actionsOf(policiesOf(senderId));
+  assert.ok(senderActions.includes('dynamodb:Query') && senderActions.includes('dynamodb:PutItem'), 'the sender reads parts and writes link records');
+  assert.ok(!senderActions.some((a: string) => a.startsWith('secretsmanager:')), 'the sender needs no platform secrets');
 });

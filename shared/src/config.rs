@@ -42,6 +42,9 @@ pub struct Config {
     /// `WEBTRIGGER_LIVE_WS_ENDPOINT`: the WebSocket API's management endpoint; workers post live events
     /// to the workspace's connections through it (AWS only).
     pub live_ws_endpoint: Option<String>,
+    /// `WEBTRIGGER_LIVE_WS_URL`: where the dashboard opens its live WebSocket (`wss://…/live` on AWS, or
+    /// `/live` for the local binary's own endpoint); `GET /v1/health` tells the dashboard. None: SSE.
+    pub live_ws_url: Option<String>,
     /// `WEBTRIGGER_SMTP_URL` + `WEBTRIGGER_MAIL_FROM` (links use `WEBTRIGGER_PUBLIC_URL`): invite and
     /// password-reset email. None: the dashboard shows the links to share by hand.
     pub mail: Option<crate::auth::mailer::MailConfig>,
@@ -133,6 +136,11 @@ impl Config {
             .map_err(|reason| ConfigError::Invalid { name: "WEBTRIGGER_TRUSTED_PROXIES", reason })?;
         // The API Gateway WebSocket API's management endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
         let live_ws_endpoint = get("WEBTRIGGER_LIVE_WS_ENDPOINT").map(|_| url("WEBTRIGGER_LIVE_WS_ENDPOINT", String::new())).transpose()?;
+        let live_ws_url = match get("WEBTRIGGER_LIVE_WS_URL") {
+            None => None,
+            Some(v) if v.starts_with("wss://") || v.starts_with("ws://") || (v.starts_with('/') && !v.starts_with("//")) => Some(v.trim_end_matches('/').to_owned()),
+            Some(v) => return Err(ConfigError::Invalid { name: "WEBTRIGGER_LIVE_WS_URL", reason: format!("`{v}` is neither a ws(s):// URL nor a path such as /live") }),
+        };
         let mail = match get("WEBTRIGGER_SMTP_URL") {
             None => None,
             Some(raw) => Some(crate::auth::mailer::MailConfig {
@@ -143,7 +151,7 @@ impl Config {
                 link_base: public_url.clone().ok_or(ConfigError::Missing("WEBTRIGGER_PUBLIC_URL (links in emails need it when WEBTRIGGER_SMTP_URL is set)"))?,
             }),
         };
-        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies, live_ws_endpoint, mail })
+        Ok(Self { backend, max_body_bytes, limits, providers, public_url, outbound, trusted_proxies, live_ws_endpoint, live_ws_url, mail })
     }
 }
 
@@ -166,6 +174,17 @@ mod tests {
         assert_eq!(c.mail.unwrap().link_base, "https://app.example.com");
         let bad = ("WEBTRIGGER_SMTP_URL", "https://smtp.example.com");
         assert!(matches!(Config::from_vars(vars(&[bad, from])), Err(ConfigError::Invalid { name: "WEBTRIGGER_SMTP_URL", .. })));
+    }
+
+    #[test]
+    fn the_live_websocket_url_is_a_ws_url_or_a_path() {
+        assert_eq!(Config::from_vars(vars(&[])).unwrap().live_ws_url, None);
+        let aws = Config::from_vars(vars(&[("WEBTRIGGER_LIVE_WS_URL", "wss://abc.execute-api.eu-west-1.amazonaws.com/live/")])).unwrap();
+        assert_eq!(aws.live_ws_url.as_deref(), Some("wss://abc.execute-api.eu-west-1.amazonaws.com/live"));
+        assert_eq!(Config::from_vars(vars(&[("WEBTRIGGER_LIVE_WS_URL", "/live")])).unwrap().live_ws_url.as_deref(), Some("/live"));
+        for bad in ["https://x/live", "//evil.example/live", "live"] {
+            assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_LIVE_WS_URL", bad)])), Err(ConfigError::Invalid { name: "WEBTRIGGER_LIVE_WS_URL", .. })), "{bad}");
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct AppState {
     pub data_keys: Arc<crate::ports::envelope::DataKeyCache>,
     /// Live updates: open SSE streams in this process (and WebSocket connections on AWS).
     pub live: Arc<crate::live::Hub>,
+    /// Where the dashboard opens its live WebSocket (reported by `GET /v1/health`); None: Server-Sent Events.
+    pub live_ws_url: Option<String>,
     /// Invite and password-reset email; None when no SMTP relay is configured.
     pub mail: Option<crate::auth::mailer::MailRuntime>,
 }
@@ -87,6 +89,7 @@ impl AppState {
             let sink = crate::live::websocket::WebSocketSink::new(&sdk, endpoint, state.table.clone());
             state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
         }
+        state.live_ws_url = config.live_ws_url.clone();
         state.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
         Ok(state)
     }
@@ -125,6 +128,7 @@ impl AppState {
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
             live: Arc::default(),
+            live_ws_url: None,
             mail: None,
         }
     }
@@ -160,6 +164,7 @@ impl AppState {
             events_out: Arc::new(crate::events_out::EventsRuntime::default()),
             data_keys: Arc::default(),
             live: Arc::default(),
+            live_ws_url: None,
             mail: None,
         }
     }

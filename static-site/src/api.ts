@@ -174,6 +174,8 @@ export interface Health {
   time?: string;
   /** Seconds since the queue pipeline last processed a heartbeat; null before the first one. */
   heartbeat_age_seconds?: number | null;
+  /** Where the live feed's WebSocket is (`wss://…` or a path on this origin); absent: Server-Sent Events. */
+  live_websocket_url?: string | null;
 }
 
 export function getHealth(signal?: AbortSignal): Promise<Health> {
@@ -189,4 +191,32 @@ export async function apiFetchText(path: string): Promise<string> {
   if (response.ok) return response.text();
   const envelope = (await response.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
   throw new ApiError(response.status, envelope?.error?.code ?? 'unknown_error', envelope?.error?.message ?? `HTTP ${response.status}`);
+}
+
+/** An inbox attachment (`…/attachments`): type and kind are known once its first bytes arrived. */
+export interface Attachment {
+  id: string;
+  filename: string;
+  size: number;
+  parts: number;
+  part_bytes: number;
+  mime: string | null;
+  kind: 'image' | 'document' | null;
+  status: 'uploading' | 'ready';
+}
+
+/** The server's cap (4 MiB); checked here first so a big file fails before any upload. */
+export const ATTACHMENT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Uploads `file` part by part under the workspace path `wsBase` (`/v1/workspaces/{ws}`), reporting
+ * the fraction done after each part, and completes it. */
+export async function uploadAttachment(wsBase: string, file: Blob & { name: string }, onProgress: (fraction: number) => void, signal: AbortSignal | null = null): Promise<Attachment> {
+  const base = `${wsBase}/attachments`;
+  const started = await apiFetch<Attachment>(base, { method: 'POST', body: { filename: file.name, size: file.size }, signal });
+  for (let n = 0; n < started.parts; n++) {
+    const chunk = file.slice(n * started.part_bytes, (n + 1) * started.part_bytes);
+    await apiFetch<Attachment>(`${base}/${started.id}/parts/${n}`, { method: 'PUT', body: chunk, headers: { 'Content-Type': 'application/octet-stream' }, signal, timeoutMs: 60_000 });
+    onProgress((n + 1) / started.parts);
+  }
+  return apiFetch<Attachment>(`${base}/${started.id}/complete`, { method: 'POST', signal });
 }

@@ -11,6 +11,10 @@ type Rgb = [number, number, number];
 
 const LIGHT_SURFACES = ['#ffffff', '#f8fafc'];
 const DARK_SURFACES = ['#111827', '#0b1120'];
+/** The sidebar stays dark in both schemes (styles.css `--sidebar-bg`). */
+const SIDEBAR = { light: '#0f172a', dark: '#020617' };
+/** How far the current page's item must stand out from the sidebar behind it. */
+const SIDEBAR_STEP = 1.5;
 export const MIN_CONTRAST = 4.5;
 
 function rgb(hex: string): Rgb {
@@ -59,6 +63,19 @@ export interface Accent {
   strong: string;
   soft: string;
   fg: string;
+  /** The sidebar's current-page item: the brand colour, white text at 4.5:1, visible on the sidebar. */
+  navCurrent: string;
+  navCurrentFg: string;
+}
+
+/** The brand colour as a highlight on the dark sidebar: darkened until white text reads on it; a
+ * colour so dark it would vanish into the sidebar is lightened instead and takes dark text. */
+function navCurrent(color: string, sidebar: string): { bg: string; fg: string } {
+  const deep = readable(color, ['#ffffff'], '#000000');
+  if (contrast(deep, sidebar) >= SIDEBAR_STEP) return { bg: deep, fg: '#ffffff' };
+  let light = color;
+  for (let t = 0.05; contrast(light, sidebar) < MIN_CONTRAST && t <= 1; t += 0.05) light = mix(color, '#ffffff', t);
+  return { bg: light, fg: foreground(light) };
 }
 
 /** The accent variables for one scheme. */
@@ -68,11 +85,12 @@ export function accentFor(color: string, dark: boolean): Accent {
   const soft = mix(surfaces[0]!, color, dark ? 0.25 : 0.12);
   const accent = readable(color, [...surfaces, soft], toward);
   const strong = readable(mix(accent, toward, 0.15), [...surfaces, soft], toward);
-  return { accent, strong, soft, fg: foreground(accent) };
+  const nav = navCurrent(color, dark ? SIDEBAR.dark : SIDEBAR.light);
+  return { accent, strong, soft, fg: foreground(accent), navCurrent: nav.bg, navCurrentFg: nav.fg };
 }
 
 function vars(a: Accent): string {
-  return `--accent:${a.accent};--accent-strong:${a.strong};--accent-soft:${a.soft};--accent-fg:${a.fg};`;
+  return `--accent:${a.accent};--accent-strong:${a.strong};--accent-soft:${a.soft};--accent-fg:${a.fg};--sidebar-current:${a.navCurrent};--sidebar-current-fg:${a.navCurrentFg};`;
 }
 
 /** Puts the workspace's colour into the page (or takes it out, back to the product default). */

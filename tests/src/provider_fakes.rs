@@ -1,6 +1,7 @@
-//! A loopback fake of the three WhatsApp provider APIs (Twilio Messages, Meta Graph `/messages`,
-//! Whapi `/messages/*`, `/health`, `/users/login`) answering with the documented success and error
-//! bodies (providers.md sections 2–4). Tests script answers per recipient and read what was received.
+//! A loopback fake of the three WhatsApp provider APIs (Twilio Messages, Meta Graph `/messages` and
+//! `/media` uploads, Whapi `/messages/*`, `/health`, `/users/login`) answering with the documented
+//! success and error bodies (providers.md sections 2–4). Tests script answers per recipient (and for
+//! Meta uploads) and read what was received.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -65,6 +66,22 @@ struct Inner {
     scripts: HashMap<String, VecDeque<Failure>>,
     whapi_linked: bool,
     next_id: u64,
+    /// Meta media uploads, by the media id answered.
+    uploads: Vec<Upload>,
+    upload_failures: VecDeque<Failure>,
+}
+
+/// One file received by Meta's `POST /{phone-number-id}/media`.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    /// The multipart `messaging_product` and `type` fields.
+    pub messaging_product: String,
+    pub mime: String,
+    pub filename: String,
+    /// The `file` part's own Content-Type.
+    pub file_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Clone, Default)]
@@ -83,6 +100,7 @@ impl ProviderFake {
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(twilio))
             .route("/v23.0/{pnid}/messages", post(meta))
+            .route("/v23.0/{pnid}/media", post(meta_media))
             .route("/whapi/messages/{kind}", post(whapi))
             .route("/whapi/health", get(whapi_health))
             .route("/whapi/users/login", get(whapi_login))
@@ -102,6 +120,16 @@ impl ProviderFake {
     /// The next sends to `to` (digits, no `+`) fail with these, in order; later ones succeed.
     pub fn script(&self, to: &str, failures: Vec<Failure>) {
         self.inner.lock().unwrap().scripts.insert(to.trim_start_matches('+').to_owned(), failures.into());
+    }
+
+    /// The next Meta media uploads fail with these, in order.
+    pub fn script_uploads(&self, failures: Vec<Failure>) {
+        self.inner.lock().unwrap().upload_failures = failures.into();
+    }
+
+    /// Files Meta's media endpoint accepted.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.inner.lock().unwrap().uploads.clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -217,12 +245,94 @@ async fn meta(State(fake): State<ProviderFake>, Path(pnid): Path<String>, header
     if let Some(f) = failure {
         return respond(f.status, meta_error(f.code.unwrap_or(131000), &f.message), f.retry_after);
     }
+    // A media message by id must name an uploaded file (Graph answers 131053 for an unknown one).
+    if let Some(kind) = body["type"].as_str().filter(|k| ["image", "document", "audio", "video", "sticker"].contains(k)) {
+        if let Some(id) = body[kind]["id"].as_str() {
+            if !fake.inner.lock().unwrap().uploads.iter().any(|u| u.id == id) {
+                return respond(400, meta_error(131053, "Media upload error: unknown media id"), None);
+            }
+        }
+    }
     if fake.refused_by_gate().await {
         return respond(503, meta_error(131000, "Something went wrong"), None);
     }
     let wamid = format!("wamid.HBgL{n:020}");
     fake.accept(&to, &wamid);
     respond(200, json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]}), None)
+}
+
+/// Meta's supported media types and their size limits (Graph "Supported media types").
+fn meta_limit(mime: &str) -> Option<usize> {
+    const MB: usize = 1024 * 1024;
+    match mime {
+        "image/jpeg" | "image/png" => Some(5 * MB),
+        "application/pdf" | "text/plain" | "application/msword" | "application/vnd.ms-excel" | "application/vnd.ms-powerpoint" => Some(100 * MB),
+        m if m.starts_with("application/vnd.openxmlformats-officedocument.") => Some(100 * MB),
+        _ => None,
+    }
+}
+
+/// One part of a `multipart/form-data` body: (name, filename, content type, bytes).
+type FormPart = (String, Option<String>, Option<String>, Vec<u8>);
+
+/// The parts of a `multipart/form-data` body.
+fn multipart(headers: &HeaderMap, body: &[u8]) -> Vec<FormPart> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(boundary) = ct.split(';').find_map(|p| p.trim().strip_prefix("boundary=")).map(|b| format!("--{}", b.trim_matches('"'))) else { return vec![] };
+    let find = |hay: &[u8], needle: &[u8], from: usize| hay.get(from..).and_then(|h| h.windows(needle.len()).position(|w| w == needle)).map(|i| i + from);
+    let mut out = Vec::new();
+    let mut at = find(body, boundary.as_bytes(), 0);
+    while let Some(start) = at {
+        let head_start = start + boundary.len() + 2;
+        let Some(head_end) = find(body, b"\r\n\r\n", head_start) else { break };
+        let Some(next) = find(body, format!("\r\n{boundary}").as_bytes(), head_end) else { break };
+        let head = String::from_utf8_lossy(&body[head_start..head_end]).into_owned();
+        let attr = |name: &str| head.split(';').find_map(|p| p.trim().strip_prefix(&format!("{name}=\"")).map(|v| v.split('"').next().unwrap_or_default().to_owned()));
+        let content_type = head.lines().find_map(|l| l.strip_prefix("Content-Type: ").or_else(|| l.strip_prefix("content-type: ")).map(str::to_owned));
+        out.push((attr("name").unwrap_or_default(), attr("filename"), content_type, body[head_end + 4..next].to_vec()));
+        at = Some(next + 2);
+    }
+    out
+}
+
+/// `POST /{phone-number-id}/media`: multipart `messaging_product=whatsapp`, `type`, `file` → `{"id"}`.
+async fn meta_media(State(fake): State<ProviderFake>, Path(pnid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    if bearer(&headers) != META_TOKEN {
+        return respond(401, meta_error(190, "Invalid OAuth access token"), None);
+    }
+    let parts = multipart(&headers, &body);
+    let field = |name: &str| parts.iter().find(|p| p.0 == name);
+    let text = |name: &str| field(name).map(|p| String::from_utf8_lossy(&p.3).into_owned()).unwrap_or_default();
+    let (product, mime) = (text("messaging_product"), text("type"));
+    let failure = fake.inner.lock().unwrap().upload_failures.pop_front();
+    if let Some(f) = failure {
+        return respond(f.status, meta_error(f.code.unwrap_or(131053), &f.message), f.retry_after);
+    }
+    let Some(file) = field("file") else { return respond(400, meta_error(100, "(#100) The parameter file is required."), None) };
+    if pnid != META_PHONE_NUMBER_ID || product != "whatsapp" {
+        return respond(400, meta_error(100, "(#100) Invalid parameter"), None);
+    }
+    match meta_limit(&mime) {
+        None => return respond(400, meta_error(100, &format!("(#100) Param type must be one of the supported media types, got {mime}")), None),
+        Some(max) if file.3.len() > max => return respond(400, meta_error(131053, "Media upload error: file too large"), None),
+        Some(_) => {}
+    }
+    let id = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("{}", 1_013_859_600_285_441u64 + inner.next_id);
+        inner.uploads.push(Upload { id: id.clone(), messaging_product: product, mime, filename: file.1.clone().unwrap_or_default(), file_type: file.2.clone().unwrap_or_default(), bytes: file.3.clone() });
+        id
+    };
+    respond(200, json!({"id": id}), None)
+}
+
+/// Whapi's `media`: an http(s) URL, a media id, or `data:<mime>;name=<file>;base64,<data>` that must decode.
+fn whapi_media_ok(media: &str) -> bool {
+    match media.strip_prefix("data:") {
+        Some(rest) => rest.split_once(";base64,").is_some_and(|(_, data)| base64::engine::general_purpose::STANDARD.decode(data).is_ok_and(|b| !b.is_empty())),
+        None => media.starts_with("https://") || media.starts_with("http://") || (!media.is_empty() && !media.contains(' ')),
+    }
 }
 
 async fn whapi(State(fake): State<ProviderFake>, Path(kind): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -234,6 +344,9 @@ async fn whapi(State(fake): State<ProviderFake>, Path(kind): Path<String>, heade
     }
     if let Some(f) = failure {
         return respond(f.status, json!({"error": {"code": f.status, "message": f.message}}), f.retry_after);
+    }
+    if ["image", "document", "video", "audio"].contains(&kind.as_str()) && !body["media"].as_str().is_some_and(whapi_media_ok) {
+        return respond(400, json!({"error": {"code": 400, "message": "media: must be a URL, a media id or a base64 data URL"}}), None);
     }
     if fake.refused_by_gate().await {
         return respond(503, json!({"error": {"code": 503, "message": "Service Unavailable"}}), None);

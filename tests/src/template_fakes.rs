@@ -1,6 +1,9 @@
 //! Template parts of the provider fake: Meta `/{waba-id}/message_templates` (listing paged two at a
-//! time by `paging.cursors.after`, creation with Graph's documented error body for a duplicate) and
-//! Twilio's Content API (`/v1/Content` paged by `meta.next_page_url`, ApprovalRequests, creation).
+//! time by `paging.cursors.after`, creation with Graph's documented error body for a duplicate and a
+//! check that a media header's `header_handle` is one the fake issued for that kind of file), Meta's
+//! Resumable Upload API (`/{app-id}/uploads`, then `/{upload-id}` with `Authorization: OAuth`,
+//! `file_offset: 0` and exactly the announced bytes) and Twilio's Content API (`/v1/Content` paged by
+//! `meta.next_page_url`, ApprovalRequests, creation).
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +19,8 @@ use crate::provider_fakes::{respond, ProviderFake, META_TOKEN, TWILIO_SID, TWILI
 
 /// The WhatsApp Business Account the fake knows.
 pub const META_WABA_ID: &str = "102290129340398";
+/// The Meta app uploads are made under.
+pub const META_APP_ID: &str = "584544743160774";
 /// Items per listing page: small, so every sync in the tests crosses pages.
 const PAGE: usize = 2;
 
@@ -25,6 +30,12 @@ struct Store {
     /// (content item, WhatsApp approval or Null when never submitted).
     twilio: Vec<(Value, Value)>,
     next: u64,
+    /// Open upload sessions: id → (announced length, file type).
+    sessions: std::collections::HashMap<String, (usize, String)>,
+    /// Issued file handles with their file type.
+    handles: Vec<(String, String)>,
+    /// The next file upload (step 2) answers this status and Graph error instead.
+    upload_failure: Option<(u16, Value)>,
 }
 
 /// The fake's template data, shared by its handlers; tests seed it and read it back.
@@ -40,6 +51,16 @@ impl Templates {
         self.0.lock().unwrap().meta.clone()
     }
 
+    /// The next upload of file bytes fails with this HTTP status and Graph error code.
+    pub fn fail_next_upload(&self, status: u16, code: i64, message: &str) {
+        self.0.lock().unwrap().upload_failure = Some((status, meta_error(code, None, message, None)));
+    }
+
+    /// The handles issued so far, with their file types.
+    pub fn handles(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap().handles.clone()
+    }
+
     pub fn set_twilio(&self, contents: Vec<(Value, Value)>) {
         self.0.lock().unwrap().twilio = contents;
     }
@@ -48,6 +69,8 @@ impl Templates {
 pub fn routes() -> axum::Router<ProviderFake> {
     axum::Router::new()
         .route("/v23.0/{waba}/message_templates", get(meta_list).post(meta_create))
+        .route("/v23.0/{app}/uploads", post(meta_open_upload))
+        .route("/v23.0/{upload}", post(meta_upload_bytes))
         .route("/content/v1/Content", get(twilio_list).post(twilio_create))
         .route("/content/v1/Content/{sid}/ApprovalRequests", get(twilio_approval))
         .route("/content/v1/Content/{sid}/ApprovalRequests/whatsapp", post(twilio_submit))
@@ -108,6 +131,17 @@ async fn meta_create(State(fake): State<ProviderFake>, Path(waba): Path<String>,
         return respond(400, meta_error(100, Some(2_388_024), "Invalid parameter", Some("There is already English (US) content for this template. You can create a new template and try again.")), None);
     }
     let components = body["components"].as_array().cloned().unwrap_or_default();
+    if let Some(header) = components.iter().find(|c| c["type"] == "HEADER" && c["format"] != "TEXT") {
+        let family = match header["format"].as_str().unwrap_or_default() {
+            "IMAGE" => "image/",
+            "VIDEO" => "video/",
+            _ => "application/pdf",
+        };
+        let handle = header.pointer("/example/header_handle/0").and_then(Value::as_str).unwrap_or_default();
+        if !store.handles().iter().any(|(h, t)| h == handle && t.starts_with(family)) {
+            return respond(400, meta_error(100, Some(2_494_102), "Invalid parameter", Some("Uploaded media handle is invalid: upload the sample with the Resumable Upload API and use its handle.")), None);
+        }
+    }
     let body_text = components.iter().find(|c| c["type"] == "BODY").and_then(|c| c["text"].as_str()).unwrap_or_default();
     let has_example = components.iter().any(|c| c["type"] == "BODY" && c.get("example").is_some());
     if body["name"].as_str().is_none_or(str::is_empty) || body["category"].is_null() || (body_text.contains("{{") && !has_example) {
@@ -121,6 +155,59 @@ async fn meta_create(State(fake): State<ProviderFake>, Path(waba): Path<String>,
     stored["status"] = "PENDING".into();
     inner.meta.push(stored);
     respond(200, json!({"id": id, "status": "PENDING", "category": body["category"]}), None)
+}
+
+/// The types Meta's Resumable Upload API accepts.
+const UPLOAD_TYPES: [&str; 5] = ["application/pdf", "image/jpeg", "image/jpg", "image/png", "video/mp4"];
+
+/// Step 1: `POST /{app-id}/uploads?file_name&file_length&file_type`, the token as a bearer header or
+/// `access_token` query parameter; answers the session id.
+async fn meta_open_upload(State(fake): State<ProviderFake>, Path(app): Path<String>, Query(q): Query<std::collections::HashMap<String, String>>, headers: HeaderMap) -> Response {
+    fake.take("meta", format!("/v23.0/{app}/uploads"), &headers, json!(q), String::new());
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.or(q.get("access_token").map(String::as_str)) != Some(META_TOKEN) {
+        return respond(401, meta_error(190, Some(463), "Invalid OAuth access token", None), None);
+    }
+    if app != META_APP_ID {
+        return respond(400, meta_error(100, Some(33), &format!("Unsupported post request. Object with ID '{app}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"), None), None);
+    }
+    let length = q.get("file_length").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
+    let file_type = q.get("file_type").filter(|t| UPLOAD_TYPES.contains(&t.as_str()));
+    let (Some(length), Some(file_type)) = (length, file_type) else {
+        return respond(400, meta_error(100, None, "(#100) Invalid parameter: file_length and file_type (one of application/pdf, image/jpeg, image/jpg, image/png, video/mp4) are required", None), None);
+    };
+    let mut inner = fake.templates.0.lock().unwrap();
+    inner.next += 1;
+    let id = format!("upload:{}?sig=ARZqkGCA_uQMxC8nHKI{}", base64::engine::general_purpose::URL_SAFE.encode(format!("attachment:{}", inner.next)), inner.next);
+    inner.sessions.insert(id.split('?').next().unwrap_or_default().to_owned(), (length, file_type.clone()));
+    respond(200, json!({"id": id}), None)
+}
+
+/// Step 2: `POST /{upload-id}` with `Authorization: OAuth {token}`, `file_offset: 0` and the bytes;
+/// answers the file handle once all announced bytes arrived.
+async fn meta_upload_bytes(State(fake): State<ProviderFake>, Path(upload): Path<String>, Query(q): Query<std::collections::HashMap<String, String>>, headers: HeaderMap, body: Bytes) -> Response {
+    fake.take("meta", format!("/v23.0/{upload}"), &headers, json!({"file_offset": headers.get("file_offset").and_then(|v| v.to_str().ok()), "bytes": body.len(), "sig": q.get("sig")}), String::new());
+    let oauth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("OAuth "));
+    if oauth != Some(META_TOKEN) {
+        return respond(401, meta_error(190, None, "Invalid OAuth access token: the upload takes `Authorization: OAuth <token>`", None), None);
+    }
+    let mut inner = fake.templates.0.lock().unwrap();
+    let Some((length, file_type)) = inner.sessions.get(&upload).cloned().filter(|_| q.contains_key("sig")) else {
+        return respond(400, meta_error(100, Some(33), &format!("Unsupported post request. Object with ID '{upload}' does not exist"), None), None);
+    };
+    if headers.get("file_offset").and_then(|v| v.to_str().ok()) != Some("0") {
+        return respond(400, meta_error(100, None, "(#100) The file_offset header is required and must be 0 for a new upload", None), None);
+    }
+    if let Some((status, error)) = inner.upload_failure.take() {
+        return respond(status, error, None);
+    }
+    if body.len() != length {
+        return respond(400, meta_error(100, None, &format!("(#100) file_length was {length} but {} bytes were sent", body.len()), None), None);
+    }
+    inner.sessions.remove(&upload);
+    let handle = format!("4::{}:ARa1ZDhwbLZM3EENeeg{}", base64::engine::general_purpose::STANDARD.encode(&file_type), inner.handles.len() + 1);
+    inner.handles.push((handle.clone(), file_type));
+    respond(200, json!({"h": handle}), None)
 }
 
 fn twilio_auth(headers: &HeaderMap) -> Option<Response> {

@@ -408,6 +408,8 @@ async fn broadcast_on(provider: &str) {
     assert_eq!(skipped, (0..200).filter(|i| opted_out(*i)).count());
     let csv = w.get(&format!("broadcasts/{bc}/failures.csv")).await.body.as_str().unwrap().to_owned();
     assert_eq!(csv.lines().count(), 16, "{csv}");
+    assert!(csv.starts_with("phone,name,status,class,code,message\n"), "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.split(',').nth(2) == Some("failed")), "{csv}");
     let permanent = match provider {
         "meta" => "131026",
         "twilio" => "21211",

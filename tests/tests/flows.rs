@@ -235,6 +235,10 @@ async fn keyword_question_branch_webhook_and_handoff(state: AppState, _clock: Ar
     let email = funnel.data().as_array().unwrap().iter().find(|s| s["step"] == "email").unwrap().clone();
     assert_eq!((email["entered"].as_i64(), email["completed"].as_i64()), (Some(2), Some(1)), "{}", funnel.body);
     assert!(email["average_seconds"].as_f64().is_some(), "{}", funnel.body);
+    // Counted in the commit that moved the conversation: the three redeliveries of wamid.A2 added nothing.
+    let row = |id: &str| funnel.data().as_array().unwrap().iter().find(|s| s["step"] == id).map(|s| (s["entered"].as_i64().unwrap(), s["completed"].as_i64().unwrap(), s["dropped"].as_i64().unwrap()));
+    assert_eq!(email["dropped"].as_i64(), Some(0), "{}", funnel.body);
+    assert_eq!((row("size"), row("crm"), row("human"), row("small_talk")), (Some((1, 1, 0)), Some((1, 1, 0)), Some((1, 1, 0)), None), "{}", funnel.body);
 }
 
 async fn pinning_rollback_expiry_stop_budget_timers_and_api_start(state: AppState, clock: Arc<FixedClock>) {

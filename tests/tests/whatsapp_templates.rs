@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use webtrigger::ports::FixedClock;
 use webtrigger::AppState;
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN, TWILIO_SID, TWILIO_TOKEN, WHAPI_TOKEN};
-use webtrigger_tests::template_fakes::META_WABA_ID;
+use webtrigger_tests::template_fakes::{META_APP_ID, META_WABA_ID};
 
 struct World {
     state: AppState,
@@ -287,4 +287,106 @@ async fn whapi_library_templates_are_sent_as_text() {
     assert_eq!(r.status, 202, "{}", r.body);
     w.drain().await;
     assert_eq!(w.received("/messages/image"), vec![json!({"to": "14155552671", "media": "https://cdn.example/p.jpg", "caption": "Hi Ada, order A-42 is ready\n\n_Corner Shop_"})]);
+}
+
+/// A tiny JPEG's first bytes (the type check reads only the signature).
+fn jpeg(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    bytes[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    bytes
+}
+
+impl World {
+    async fn upload(&mut self, chan: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> client::Reply {
+        let mut c = self.ada.clone();
+        c.extra_headers.push(("content-type".into(), content_type.into()));
+        c.call_raw(axum::http::Method::POST, &self.path(&format!("channels/{chan}/templates/media{query}")), bytes).await
+    }
+}
+
+#[tokio::test]
+async fn meta_media_header_sample_is_uploaded_then_reviewed() {
+    let mut w = world().await;
+    let meta_cred = |app_id: Option<&str>| json!({"name": "Meta", "provider": "meta", "access_token": META_TOKEN, "app_secret": "0123456789abcdef0123456789abcdef", "phone_number_id": META_PHONE_NUMBER_ID, "waba_id": META_WABA_ID, "app_id": app_id});
+    w.ada.post(&w.path("credentials"), meta_cred(Some("app-1"))).await.assert_error(422, "validation_failed");
+    let chan = w.channel(meta_cred(None), None).await;
+
+    // Without the app id there is nowhere to upload to; the error says how to fix it.
+    let r = w.upload(&chan, "?format=image&file_name=pickup.jpg", "image/jpeg", jpeg(2048)).await;
+    r.assert_error(422, "meta_app_id_missing");
+    let cred = w.ada.get(&w.path("credentials")).await.data()[0]["id"].as_str().unwrap().to_owned();
+    let r = w.ada.call(axum::http::Method::PUT, &w.path(&format!("credentials/{cred}")), Some(json!({"app_id": META_APP_ID}))).await;
+    assert_eq!((r.status, r.data()["app_id"].as_str()), (200, Some(META_APP_ID)), "{}", r.body);
+
+    // Wrong type, a renamed file, too big for Meta's image limit: refused before anything reaches Meta.
+    w.upload(&chan, "?format=image", "image/gif", b"GIF89a....".to_vec()).await.assert_error(422, "media_type_unsupported");
+    w.upload(&chan, "?format=video", "image/jpeg", jpeg(64)).await.assert_error(422, "media_type_unsupported");
+    w.upload(&chan, "?format=image", "image/png", jpeg(64)).await.assert_error(422, "media_type_mismatch");
+    let r = w.upload(&chan, "?format=image", "image/jpeg", jpeg(5 * 1024 * 1024 + 1)).await;
+    r.assert_error(422, "media_too_large");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("at most 5.0 MB"), "{}", r.body);
+    w.upload(&chan, "?format=image", "image/jpeg", jpeg(17 * 1024 * 1024)).await.assert_error(413, "payload_too_large");
+    w.upload(&chan, "?format=text", "image/jpeg", jpeg(64)).await.assert_error(422, "validation_failed");
+    assert!(w.fake.received().iter().all(|r| !r.path.contains("upload")), "nothing was sent to Meta");
+
+    // Meta failing the byte upload: a 5xx is a 502 to retry, a refusal a 422 with Meta's words.
+    w.fake.templates.fail_next_upload(503, 1, "An unknown error occurred");
+    w.upload(&chan, "?format=image&file_name=pickup.jpg", "image/jpeg", jpeg(2048)).await.assert_error(502, "provider_unavailable");
+    w.fake.templates.fail_next_upload(400, 100, "(#100) Invalid file");
+    let r = w.upload(&chan, "?format=image&file_name=pickup.jpg", "image/jpeg", jpeg(2048)).await;
+    r.assert_error(422, "provider_error");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("Invalid file"), "{}", r.body);
+
+    // The happy path: session, then the bytes with the OAuth header and offset 0, then the handle.
+    let r = w.upload(&chan, "?format=image&file_name=pickup.jpg", "image/jpeg", jpeg(2048)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let handle = r.data()["handle"].as_str().unwrap().to_owned();
+    assert_eq!((r.data()["file_type"].as_str(), r.data()["file_length"].as_u64()), (Some("image/jpeg"), Some(2048)));
+    assert_eq!(w.fake.templates.handles().last().map(|(h, _)| h.clone()), Some(handle.clone()));
+    let calls: Vec<_> = w.fake.received().into_iter().filter(|r| r.path.contains("upload")).collect();
+    let (open, bytes) = (&calls[calls.len() - 2], &calls[calls.len() - 1]);
+    assert_eq!((open.path.as_str(), open.authorization.as_str()), (format!("/v23.0/{META_APP_ID}/uploads").as_str(), format!("Bearer {META_TOKEN}").as_str()));
+    assert_eq!((open.body["file_name"].as_str(), open.body["file_length"].as_str(), open.body["file_type"].as_str()), (Some("pickup.jpg"), Some("2048"), Some("image/jpeg")));
+    assert!(open.body.get("access_token").is_none(), "the token never goes in the URL");
+    assert!(bytes.path.starts_with("/v23.0/upload:") && bytes.authorization == format!("OAuth {META_TOKEN}"), "{bytes:?}");
+    assert_eq!((bytes.body["file_offset"].as_str(), bytes.body["bytes"].as_u64()), (Some("0"), Some(2048)));
+
+    // Creating the template: a URL as the example is refused, the handle goes into header_handle.
+    let path = w.path(&format!("channels/{chan}/templates"));
+    let mut draft = json!({"name": "pickup_photo", "language": "en_US", "category": "UTILITY",
+        "components": {"header": {"format": "image", "text": null, "media_url": null, "example": null}, "body": "Hi {{1}}, your order is ready.", "footer": null, "buttons": []},
+        "examples": {"header_media": "https://cdn.example/p.jpg", "body": {"1": "Ada"}}});
+    let r = w.ada.post(&path, draft.clone()).await;
+    r.assert_error(422, "template_example_missing");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("templates/media"), "{}", r.body);
+    draft["examples"]["header_media"] = "4::bm90LWlzc3VlZA==:forged".into();
+    let r = w.ada.post(&path, draft.clone()).await;
+    r.assert_error(422, "template_invalid");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("2494102"), "Meta's refusal of a handle it never issued: {}", r.body);
+    draft["examples"]["header_media"] = handle.clone().into();
+    let r = w.ada.post(&path, draft.clone()).await;
+    assert_eq!((r.status, r.data()["status"].as_str()), (201, Some("PENDING")), "{}", r.body);
+    let submitted = w.received("/message_templates").pop().unwrap();
+    assert_eq!(submitted["components"][0], json!({"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [handle]}}));
+
+    // Once approved, each send still gives its own header media, sent by link.
+    let mut approved = w.fake.templates.meta();
+    approved.iter_mut().for_each(|t| t["status"] = "APPROVED".into());
+    w.fake.templates.set_meta(approved);
+    w.sync(&chan).await;
+    let msgs = w.path("messages");
+    let send = |vars: Value| json!({"channel_id": chan, "to": "+16505551234", "type": "template", "name": "pickup_photo", "language": "en_US", "template_variables": vars});
+    w.ada.post(&msgs, send(json!({"body": {"1": "Ada"}}))).await.assert_error(422, "template_variable_missing");
+    let r = w.ada.post(&msgs, send(json!({"header_media": "https://cdn.example/ada.jpg", "body": {"1": "Ada"}}))).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    w.drain().await;
+    let sent = w.received("/messages").pop().unwrap();
+    assert_eq!(sent["template"]["components"][0], json!({"type": "header", "parameters": [{"type": "image", "image": {"link": "https://cdn.example/ada.jpg"}}]}));
+}
+
+#[tokio::test]
+async fn media_samples_are_for_meta_channels_only() {
+    let mut w = world().await;
+    let chan = w.channel(json!({"name": "Whapi", "provider": "whapi", "token": WHAPI_TOKEN}), None).await;
+    w.upload(&chan, "?format=image", "image/jpeg", jpeg(64)).await.assert_error(422, "unsupported_capability");
 }

@@ -292,16 +292,17 @@ pub async fn recipients(state: &AppState, ws: &WorkspaceId, id: &BroadcastId, st
     Ok((out, page.next.map(|c| c.as_str().to_owned())))
 }
 
-/// Every failed recipient as CSV: phone, name, error class, code, message.
+/// Every failed recipient as CSV: phone, name, status, error class, provider code, message. The phone
+/// is E.164 (checked at import) and written as is.
 pub async fn failures_csv(state: &AppState, ws: &WorkspaceId, id: &BroadcastId) -> Result<String, ApiError> {
-    let mut out = String::from("phone,name,class,code,message\n");
+    let mut out = String::from("phone,name,status,class,code,message\n");
     let mut cursor: Option<String> = None;
     loop {
         let (rs, next) = recipients(state, ws, id, Some("failed"), cursor.as_deref(), 200).await?;
         for r in rs {
             let e = r.error.unwrap_or(MessageError { class: String::new(), code: String::new(), message: String::new() });
-            let cell = |s: &str| if s.contains([',', '"', '\n']) || s.starts_with(['=', '@', '-']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() };
-            out.push_str(&[r.phone.as_str().to_owned(), cell(r.name.as_deref().unwrap_or_default()), cell(&e.class), cell(&e.code), cell(&e.message)].join(","));
+            let csv_cell = crate::push::subscriber_export::cell;
+            out.push_str(&[r.phone.as_str().to_owned(), csv_cell(r.name.as_deref().unwrap_or_default()), csv_cell(&r.status), csv_cell(&e.class), csv_cell(&e.code), csv_cell(&e.message)].join(","));
             out.push('\n');
         }
         match next {

@@ -1,14 +1,16 @@
-//! What flows collected: captured answers per flow (cursor pages, CSV) and the per-step funnel.
+//! What flows collected: captured answers per flow (cursor pages, CSV) and the per-step funnel, whose
+//! counters the runtime adds in the commit that moves a conversation (`funnel_writes`).
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::engine::{Effect, Session};
 use super::runtime::{answers_partition, stats_partition, Answer};
 use super::store;
 use super::types::FlowId;
-use crate::auth::{Action, Workspace};
+use crate::auth::{Action, Workspace, WorkspaceId};
 use crate::http::ApiError;
-use crate::ports::{Cursor, Item, Query};
+use crate::ports::{Cursor, Item, Key, Query, TxWrite};
 use crate::state::AppState;
 
 /// Answers, newest first.
@@ -74,6 +76,31 @@ pub async fn funnel(state: &AppState, ws: &Workspace, flow: &FlowId) -> Result<V
             Some(StepStats { version: v.parse().ok()?, step: step.to_owned(), entered: n(i, "entered"), completed, dropped: n(i, "dropped"), average_seconds })
         })
         .collect())
+}
+
+/// Per-step funnel counters (entered, completed, dropped, seconds spent) for one move: one add per
+/// step touched, zero deltas left out.
+pub(super) fn funnel_writes(ws: &WorkspaceId, session: &Session, effects: &[Effect]) -> Vec<TxWrite> {
+    let mut per_step: std::collections::BTreeMap<&str, [i64; 4]> = Default::default();
+    for e in effects {
+        let (step, i, seconds) = match e {
+            Effect::Entered { step } => (step, 0, 0),
+            Effect::Completed { step, seconds } => (step, 1, *seconds),
+            Effect::Dropped { step } | Effect::BudgetExhausted { step } => (step, 2, 0),
+            _ => continue,
+        };
+        let row = per_step.entry(step.as_str()).or_default();
+        row[i] += 1;
+        row[3] += seconds;
+    }
+    per_step
+        .into_iter()
+        .filter_map(|(step, [entered, completed, dropped, seconds])| {
+            let deltas: Vec<(String, i64)> = [("entered", entered), ("completed", completed), ("dropped", dropped), ("seconds", seconds)].into_iter().filter(|(_, d)| *d != 0).map(|(k, d)| (k.to_owned(), d)).collect();
+            let key = Key::new(stats_partition(ws, &session.flow_id), format!("{:06}#{step}", session.flow_version));
+            (!deltas.is_empty()).then_some(TxWrite::Add { key, deltas })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -258,6 +258,9 @@ async fn commit(state: &AppState, ws: &WorkspaceId, conv: &Conversation, doc: &F
         let sk = format!("{}#{}#{n:02}", state.clock.new_id(), conv.id);
         writes.push(TxWrite::Put { item: Item::of(Key::new(answers_partition(ws, &after.flow_id), sk), &answer).with_expiry(now.timestamp() + retention), condition: Condition::NotExists });
     }
+    // The funnel moves with the session: counted exactly once per committed move, never for a move
+    // that lost the race, and not lost when the process dies before the effects are applied.
+    writes.extend(super::data::funnel_writes(ws, after, effects));
     match state.table.transact(writes).await {
         Ok(()) => Ok(true),
         Err(TableError::TransactionCancelled { .. }) => Ok(false),
@@ -271,7 +274,7 @@ fn client_id(provider_message_id: &str, n: usize) -> String {
     format!("flow.{hex}.{n}")
 }
 
-/// Applies the effects of a committed move: messages out, labels, hand-off, funnel counters.
+/// Applies the effects of a committed move: messages out, labels, hand-off (the funnel was counted in the commit).
 async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session: &Session, effects: &[Effect], cause: &str) -> Result<(), ApiError> {
     let bot = service_workspace(ws.clone(), &format!("flow:{}", session.flow_id));
     let mut sent = 0;
@@ -297,7 +300,6 @@ async fn apply(state: &AppState, ws: &WorkspaceId, conv: &Conversation, session:
             _ => {}
         }
     }
-    count(state, ws, session, effects).await;
     Ok(())
 }
 
@@ -310,7 +312,7 @@ async fn send(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversatio
     let (message, _) = messages::send(state, bot, req).await?;
     let text = match &content {
         Content::Text { body, .. } | Content::Interactive { body, .. } | Content::List { body, .. } => Some(body.clone()),
-        Content::Media { caption, .. } => caption.clone(),
+        Content::Media { caption, .. } | Content::Attachment { caption, .. } => caption.clone(),
         Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
     };
     let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some("bot".into()), edited: false, deleted: false, at: message.created_at.clone() };
@@ -349,33 +351,6 @@ async fn handoff(state: &AppState, bot: &crate::auth::Workspace, conv: &Conversa
     let control = BotControl { paused: true, reason: "handoff".into(), by: bot.principal().actor(), at };
     state.table.put(Item::of(bot_key(bot.id(), &conv.id), &control), Condition::None).await?;
     Ok(())
-}
-
-/// Per-step funnel counters (entered, completed, dropped), one add per step touched.
-async fn count(state: &AppState, ws: &WorkspaceId, session: &Session, effects: &[Effect]) {
-    let mut per_step: std::collections::BTreeMap<&str, [i64; 4]> = Default::default();
-    for e in effects {
-        let (step, i, seconds) = match e {
-            Effect::Entered { step } => (step, 0, 0),
-            Effect::Completed { step, seconds } => (step, 1, *seconds),
-            Effect::Dropped { step } | Effect::BudgetExhausted { step } => (step, 2, 0),
-            _ => continue,
-        };
-        let row = per_step.entry(step.as_str()).or_default();
-        row[i] += 1;
-        row[3] += seconds;
-    }
-    for (step, [entered, completed, dropped, seconds]) in per_step {
-        let key = Key::new(stats_partition(ws, &session.flow_id), format!("{:06}#{step}", session.flow_version));
-        // Zero deltas are left out: they change nothing and cost a write attribute.
-        let deltas: Vec<(&str, i64)> = [("entered", entered), ("completed", completed), ("dropped", dropped), ("seconds", seconds)].into_iter().filter(|(_, d)| *d != 0).collect();
-        if deltas.is_empty() {
-            continue;
-        }
-        if let Err(e) = state.table.add(&key, &deltas).await {
-            tracing::warn!(error = %e, "flow counters not added");
-        }
-    }
 }
 
 /// Starts a flow for a contact from the API (a webhook trigger action, a CRM). Replaces any running session.

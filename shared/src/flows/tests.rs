@@ -285,3 +285,31 @@ fn triggers_pick_by_tap_id_and_broadcast_reply_by_priority() {
     flows.push(flow("urgent", 5, json!([{"type": "broadcast_reply"}])));
     assert_eq!(pick_flow(&flows, &conv, false, &Inbound { text: Some("x"), reply_id: Some("menu"), broadcast_reply: Some(&bc), ..Default::default() }).map(|f| f.draft.name.as_str()), Some("urgent"));
 }
+
+#[tokio::test]
+async fn one_move_counts_each_step_once_in_the_commit() {
+    use crate::ports::TxWrite;
+    let d = doc(json!([
+        {"id": "hello", "type": "send_text", "text": "Hi", "next": "q"},
+        {"id": "q", "type": "ask", "text": "Email?", "into": "email", "kind": "email", "retries": 0, "next": "bye"},
+        {"id": "bye", "type": "end"}
+    ]));
+    let env = FakeEnv { answer: Ok(Value::Null) };
+    let ws = crate::auth::WorkspaceId::new(ulid::Ulid::new());
+    let mut s = engine::start(&d, &FlowId::new(ulid::Ulid::new()), 3, Map::new(), env.now());
+    let mut c = ContactData::default();
+    let effects = engine::advance(&d, &mut s, &mut c, Input::Start, &env).await;
+    let adds: Vec<(String, Vec<(String, i64)>)> = super::data::funnel_writes(&ws, &s, &effects).into_iter().map(|w| match w {
+        TxWrite::Add { key, deltas } => (key.sk, deltas),
+        other => panic!("{other:?}"),
+    }).collect();
+    // `hello` was entered and left at once (0 s: no seconds attribute); `q` waits for its answer.
+    assert_eq!(adds, vec![
+        ("000003#hello".to_owned(), vec![("entered".to_owned(), 1), ("completed".to_owned(), 1)]),
+        ("000003#q".to_owned(), vec![("entered".to_owned(), 1)]),
+    ]);
+    // An invalid answer with no retries left drops the step; nothing else moves.
+    let effects = engine::advance(&d, &mut s, &mut c, Input::Message("nope"), &env).await;
+    let keys: Vec<String> = super::data::funnel_writes(&ws, &s, &effects).into_iter().map(|w| match w { TxWrite::Add { key, deltas } => format!("{} {deltas:?}", key.sk), other => panic!("{other:?}") }).collect();
+    assert_eq!(keys, [r#"000003#q [("dropped", 1)]"#]);
+}

@@ -24,6 +24,9 @@ pub struct Health {
     pub time: String,
     /// Seconds since the echo worker last processed a tick heartbeat; absent before the first one.
     pub heartbeat_age_seconds: Option<i64>,
+    /// Where the dashboard opens its live WebSocket: a `wss://` URL (the AWS WebSocket API), or a path on
+    /// this origin (the local binary's `/live`). Absent: follow the Server-Sent Events stream instead.
+    pub live_websocket_url: Option<String>,
 }
 
 /// The health route group with its documentation.
@@ -51,6 +54,7 @@ async fn health(State(state): State<AppState>) -> ApiResult<Health> {
         version: env!("CARGO_PKG_VERSION"),
         time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         heartbeat_age_seconds,
+        live_websocket_url: state.live_ws_url.clone(),
     }))
 }
 

@@ -57,9 +57,12 @@ impl Drop for Returning {
     }
 }
 
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
+
 fn has_body(req: &Request) -> bool {
-    let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    length.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
+    declared_length(req).is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
 /// Middleware: drain up to `limit` unread body bytes after the response, or close the connection.
@@ -67,11 +70,16 @@ pub async fn drain_unread_body(limit: usize, req: Request, next: Next) -> Respon
     if !has_body(&req) {
         return next.run(req).await;
     }
+    // A declared body past the cap is never drained: waiting for bytes the client may not send (it
+    // got its 413 from the headers) would hold the answer back by the whole drain timeout.
+    let drainable = declared_length(&req).is_none_or(|n| n <= limit as u64);
     let slot: Slot = Arc::default();
     let req = req.map(|body| Body::new(Returning { inner: Some(body), slot: slot.clone() }));
     let mut response = next.run(req).await;
     let unread = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    if let Some(rest) = unread {
+    if unread.is_some() && !drainable {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    } else if let Some(rest) = unread {
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, axum::body::to_bytes(rest, limit)).await;
         if !matches!(drained, Ok(Ok(_))) {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));

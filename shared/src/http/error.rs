@@ -44,6 +44,9 @@ pub enum ApiError {
     /// A dependency (table, queue, keyring) is down; the detail is logged, not returned.
     #[error("service temporarily unavailable")]
     Unavailable(String),
+    /// A provider API failed or answered in a way that is not the caller's fault; its message is shown.
+    #[error("{0}")]
+    Upstream(String),
     /// A bug; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -64,6 +67,7 @@ impl ApiError {
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +89,7 @@ impl ApiError {
             Self::Refused { code, .. } => code,
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::Upstream(_) => "provider_unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -17,6 +17,8 @@ pub struct Reply {
     pub text: Option<String>,
     /// A template instead of text (needed outside the 24-hour window).
     pub template: Option<Content>,
+    /// An uploaded attachment (`POST …/attachments`) to send; `text` is then its caption.
+    pub attachment_id: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -65,22 +67,34 @@ pub async fn get(state: &AppState, ws: &Workspace, id: &ConversationId) -> Resul
 pub async fn reply(state: &AppState, ws: &Workspace, id: &ConversationId, req: Reply) -> Result<Entry, ApiError> {
     ws.require(Action::InboxReply)?;
     let conv = conversations::load(state, ws.id(), id).await?;
-    let content = match (req.text, req.template) {
-        (Some(text), None) => Content::Text { body: text, preview_url: false },
-        (None, Some(t @ Content::Template { .. })) => t,
+    let content = match (req.text, req.template, req.attachment_id) {
+        (text, None, Some(attachment_id)) => Content::Attachment { attachment_id, caption: text.filter(|t| !t.trim().is_empty()), kind: crate::whatsapp::types::MediaKind::Document, mime: String::new(), filename: None },
+        (Some(text), None, None) => Content::Text { body: text, preview_url: false },
+        (None, Some(t @ Content::Template { .. }), None) => t,
         _ => return Err(ApiError::Validation("give either `text` or a `template`".into())),
     };
     let request = NewMessage { channel_id: conv.channel_id.to_string(), to: conv.contact.as_str().to_owned(), content: content.clone(), template_fallback: None, client_message_id: None, template_id: None, template_variables: None };
     let (message, _) = messages::send(state, ws, request).await?;
     let at = message.created_at.clone();
+    // The stored message carries the attachment's checked kind and name.
+    let content = message.content.clone();
+    let (kind, media, preview) = match &content {
+        Content::Attachment { attachment_id, kind, filename, caption, .. } => {
+            let label = if *kind == crate::whatsapp::types::MediaKind::Image { "Photo".to_owned() } else { filename.clone().unwrap_or_else(|| "Document".into()) };
+            (kind.as_str(), Some(attachment_id.clone()), Some(caption.clone().map_or(label.clone(), |c| format!("{label}: {c}"))))
+        }
+        other => (other.kind(), None, None),
+    };
     let text = match &content {
         Content::Text { body, .. } => Some(body.clone()),
+        Content::Attachment { caption, .. } => caption.clone(),
         Content::Template { name, content_sid, .. } => Some(format!("[template {}]", name.clone().or(content_sid.clone()).unwrap_or_default())),
         _ => None,
     };
-    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: content.kind().into(), text: text.clone(), media: None, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some(ws.principal().actor()), edited: false, deleted: false, at: at.clone() };
+    let preview = preview.or_else(|| text.clone());
+    let entry = Entry { id: message.id.to_string(), direction: "outbound".into(), kind: kind.into(), text: text.clone(), media, provider_message_id: None, message_id: Some(message.id.to_string()), status: Some(message.status), author: Some(ws.principal().actor()), edited: false, deleted: false, at: at.clone() };
     conversations::append(state, ws.id(), id, &entry).await?;
-    let last = LastMessage { direction: "outbound".into(), preview: text.unwrap_or_default().chars().take(120).collect(), at };
+    let last = LastMessage { direction: "outbound".into(), preview: preview.unwrap_or_default().chars().take(120).collect(), at };
     conversations::modify(state, ws.id(), id, |c| {
         c.last_message = Some(last.clone());
         c.unread = 0;

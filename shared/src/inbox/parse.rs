@@ -279,6 +279,10 @@ mod tests {
         assert_eq!(picked(whapi(wh).unwrap()), ("reply".into(), Some("Large".into()), Some("plan_large".into())));
         let wh_list = br#"{"messages":[{"id":"w2","from_me":false,"type":"reply","chat_id":"16505551234@s.whatsapp.net","from":"16505551234","reply":{"type":"list_reply","list_reply":{"id":"ListV3:tue","title":"Tuesday"}}}]}"#;
         assert_eq!(picked(whapi(wh_list).unwrap()).2, Some("tue".into()));
+        // Whapi documents that a tap from WhatsApp Web can arrive slightly differently; public handlers
+        // see the bare id there, which is kept as it is.
+        let wh_web = br#"{"messages":[{"id":"w3","from_me":false,"type":"reply","chat_id":"16505551234@s.whatsapp.net","from":"16505551234","reply":{"type":"buttons_reply","buttons_reply":{"id":"plan_large","title":"Large"}}}]}"#;
+        assert_eq!(picked(whapi(wh_web).unwrap()).2, Some("plan_large".into()));
         assert_eq!(whapi_reply_id("a:b".into()), "a:b", "only Whapi's kind prefix is stripped");
     }
 

@@ -34,11 +34,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events))
         .routes(routes!(replay_event))
         .merge(super::team_routes::api())
+        .merge(super::attachment_routes::api())
 }
 
 /// The `api-inbox` route group.
 pub fn routes() -> Router<AppState> {
-    api().split_for_parts().0
+    api().split_for_parts().0.merge(super::media_link::routes())
 }
 
 #[derive(Deserialize)]

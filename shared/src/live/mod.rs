@@ -2,9 +2,11 @@
 //! statuses, notification stats). Domain code calls [`publish`]; a short per-workspace event log (TTL)
 //! lets a client that reconnects catch up from its cursor, and a [`LiveSink`] pushes each event to the
 //! workspace's open connections: the in-process [`Hub`] feeding Server-Sent Events in the local binary,
-//! and on AWS the API Gateway WebSocket connections ([`websocket`]).
+//! and on AWS the API Gateway WebSocket connections ([`websocket`]); the local binary also serves a
+//! WebSocket endpoint speaking the AWS protocol (`local_ws`), chosen by `WEBTRIGGER_LIVE_WS_URL`.
 
 mod hub;
+mod local_ws;
 mod routes;
 pub mod ticket;
 pub mod websocket;
@@ -20,6 +22,7 @@ use crate::ports::{Condition, Item, Key, Query};
 use crate::state::AppState;
 
 pub use hub::Hub;
+pub use local_ws::PATH as LOCAL_WS_PATH;
 pub use routes::{api, local_routes, routes};
 
 /// How long the log keeps events: a client away longer reloads instead of catching up.

@@ -35,10 +35,10 @@ pub fn routes() -> Router<AppState> {
     api().split_for_parts().0
 }
 
-/// The local binary's routes: those plus the Server-Sent Events stream (outside the OpenAPI document:
-/// it is not JSON).
+/// The local binary's routes: those plus the Server-Sent Events stream and the WebSocket endpoint
+/// (outside the OpenAPI document: neither is JSON).
 pub fn local_routes() -> Router<AppState> {
-    routes().route("/v1/workspaces/{ws}/events/stream", get(stream))
+    routes().route("/v1/workspaces/{ws}/events/stream", get(stream)).route(super::local_ws::PATH, get(super::local_ws::connect))
 }
 
 /// A single-use ticket (one minute) to open this workspace's live stream, since `EventSource` and

@@ -21,6 +21,9 @@ pub const TICKET_SECS: i64 = 60;
 pub struct Ticket {
     pub ticket: String,
     pub expires_in: i64,
+    /// The feed's position now: a WebSocket client (which gets no greeting frame) catches up from it
+    /// after its first gap, as an SSE client does from the `ready` event's id.
+    pub cursor: String,
 }
 
 fn ticket_key(ticket: &str) -> Key {
@@ -35,7 +38,7 @@ pub async fn issue(state: &AppState, ws: &Workspace) -> Result<Ticket, ApiError>
     let ticket = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crate::crypto::random_bytes::<32>());
     let item = Item::new(ticket_key(&ticket)).with_attr("user", user.as_str()).with_attr("session", session).with_attr("workspace", ws.id().as_str()).with_expiry(state.clock.epoch_seconds() + TICKET_SECS);
     state.table.put(item, Condition::NotExists).await?;
-    Ok(Ticket { ticket, expires_in: TICKET_SECS })
+    Ok(Ticket { ticket, expires_in: TICKET_SECS, cursor: state.clock.new_id().to_string() })
 }
 
 /// The workspace access a ticket stands for, consuming it. Unknown, used, expired, or for another

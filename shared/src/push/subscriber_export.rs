@@ -11,8 +11,9 @@ use crate::state::AppState;
 
 pub const HEADER: &str = "id,endpoint,p256dh,auth,tags,external_id,attributes,time_zone,browser,os,language,country,subscribed_at,last_seen_at,clicks";
 
-/// One CSV cell: quoted when it holds a separator, quote or line break; formula-leading text defused.
-fn cell(raw: &str) -> String {
+/// One CSV cell: quoted when it holds a separator, quote or line break; formula-leading text defused
+/// (OWASP's CSV injection advice). Also used by the broadcast failures export.
+pub(crate) fn cell(raw: &str) -> String {
     let defused = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{raw}") } else { raw.to_owned() };
     if defused.contains([',', '"', '\n', '\r']) { format!("\"{}\"", defused.replace('"', "\"\"")) } else { defused }
 }

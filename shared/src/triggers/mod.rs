@@ -5,6 +5,7 @@ pub mod render;
 mod routes;
 pub mod run;
 pub mod store;
+pub mod test_send;
 pub mod types;
 pub mod verify;
 

@@ -1,4 +1,4 @@
-//! Trigger routes. `api-triggers`: definitions, secret rotation, preview, invocation log and replay
+//! Trigger routes. `api-triggers`: definitions, secret rotation, preview, test-send, invocation log and replay
 //! under `/v1/workspaces/{ws}/triggers`. `hook-trigger`: the public `POST /t/{trigger}`.
 
 use axum::body::Bytes;
@@ -31,6 +31,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_invocations))
         .routes(routes!(get_invocation))
         .routes(routes!(replay_invocation))
+        .merge(super::test_send::api())
 }
 
 /// The `api-triggers` route group (trigger admin and event endpoints).

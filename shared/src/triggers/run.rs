@@ -297,6 +297,16 @@ pub async fn replay(state: &AppState, ws: &Workspace, trigger_id: &TriggerId, id
     execute(state, ws.id(), &trigger, inv, &payload).await
 }
 
+/// Runs `payload` through `trigger` (its actions possibly an unsaved draft) as a new invocation whose
+/// verification reads `test`: it really sends, once per call (message ids derive from the invocation).
+pub async fn test_send(state: &AppState, ws: &Workspace, trigger: &Trigger, payload: &Json) -> Result<Invocation, ApiError> {
+    ws.require(crate::auth::Action::TriggersManage)?;
+    let mut inv = new_invocation(state, trigger, InvocationStatus::Running, "test".into());
+    inv.payload = Some(payload.clone());
+    state.table.put(invocation_item(state, ws.id(), &inv), Condition::NotExists).await?;
+    execute(state, ws.id(), trigger, inv, payload).await
+}
+
 /// Renders a sample payload without sending: the filter result and every action as it would go out.
 pub fn preview(trigger_filter: Option<&str>, actions: &[super::types::ActionSpec], payload: &Json) -> Json {
     let ctx = render::context(payload);

@@ -48,7 +48,9 @@ pub enum CredentialInput {
     /// Account SID with either the auth token or an API key SID + secret (recommended). The auth token
     /// is also what Twilio signs webhooks with.
     Twilio { account_sid: String, auth_token: Option<SecretInput>, api_key_sid: Option<String>, api_key_secret: Option<SecretInput> },
-    Meta { access_token: SecretInput, app_secret: SecretInput, phone_number_id: String, waba_id: String },
+    /// `app_id` (the Meta app's numeric id) is needed to upload media samples for templates with an
+    /// image, video or document header (Meta's Resumable Upload API works per app).
+    Meta { access_token: SecretInput, app_secret: SecretInput, phone_number_id: String, waba_id: String, app_id: Option<String> },
     Whapi { token: SecretInput },
 }
 
@@ -64,6 +66,8 @@ pub struct CredentialUpdate {
     pub name: Option<String>,
     /// New secrets (same provider): re-sealed under a fresh data key.
     pub secrets: Option<CredentialInput>,
+    /// Meta only: set or change the app id without re-entering the secrets.
+    pub app_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -86,6 +90,9 @@ pub struct Credential {
     pub api_key_sid: Option<String>,
     pub phone_number_id: Option<String>,
     pub waba_id: Option<String>,
+    /// Meta: the app the access token belongs to (for media sample uploads).
+    #[serde(default)]
+    pub app_id: Option<String>,
     /// The master key the data key is wrapped under (changes with `webtrigger keys rotate`).
     pub key_version: String,
     pub created_at: String,
@@ -150,11 +157,12 @@ struct Parsed {
     api_key_sid: Option<String>,
     phone_number_id: Option<String>,
     waba_id: Option<String>,
+    app_id: Option<String>,
     secrets: SecretFields,
 }
 
 fn parse_input(input: &CredentialInput) -> Result<Parsed, ApiError> {
-    let blank = |provider, hint| Parsed { provider, hint, account_sid: None, api_key_sid: None, phone_number_id: None, waba_id: None, secrets: SecretFields::default() };
+    let blank = |provider, hint| Parsed { provider, hint, account_sid: None, api_key_sid: None, phone_number_id: None, waba_id: None, app_id: None, secrets: SecretFields::default() };
     Ok(match input {
         CredentialInput::Twilio { account_sid, auth_token, api_key_sid, api_key_secret } => {
             let account_sid = sid(account_sid, "AC", "account_sid")?;
@@ -179,11 +187,12 @@ fn parse_input(input: &CredentialInput) -> Result<Parsed, ApiError> {
             p.secrets.api_key_secret = key_secret;
             p
         }
-        CredentialInput::Meta { access_token, app_secret, phone_number_id, waba_id } => {
+        CredentialInput::Meta { access_token, app_secret, phone_number_id, waba_id, app_id } => {
             let token = secret(access_token, "access_token", 20..=1024)?;
             let mut p = blank(Provider::Meta, format!("access token {}", mask(&token)));
             p.phone_number_id = Some(numeric_id(phone_number_id, "phone_number_id")?);
             p.waba_id = Some(numeric_id(waba_id, "waba_id")?);
+            p.app_id = app_id.as_deref().map(|a| numeric_id(a, "app_id")).transpose()?;
             p.secrets.access_token = Some(token);
             p.secrets.app_secret = Some(secret(app_secret, "app_secret", 16..=128)?);
             p
@@ -233,7 +242,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, req: N
     let p = parse_input(&req.input)?;
     let now = state.clock.now().to_rfc3339();
     let id = CredentialId::new(state.clock.new_id());
-    let cred = Credential { id: id.clone(), name, provider: p.provider, hint: p.hint.clone(), account_sid: p.account_sid.clone(), api_key_sid: p.api_key_sid.clone(), phone_number_id: p.phone_number_id.clone(), waba_id: p.waba_id.clone(), key_version: String::new(), created_at: now.clone(), updated_at: now, last_test: None };
+    let cred = Credential { id: id.clone(), name, provider: p.provider, hint: p.hint.clone(), account_sid: p.account_sid.clone(), api_key_sid: p.api_key_sid.clone(), phone_number_id: p.phone_number_id.clone(), waba_id: p.waba_id.clone(), app_id: p.app_id.clone(), key_version: String::new(), created_at: now.clone(), updated_at: now, last_test: None };
     let item = sealed_item(state, ws.id(), &cred, &p.secrets).await?;
     let cred: Credential = item.parse()?;
     let key = item.key.clone();
@@ -266,6 +275,12 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
     if let Some(name) = &req.name {
         cred.name = check_name(name)?;
     }
+    if let Some(app_id) = &req.app_id {
+        if cred.provider != Provider::Meta {
+            return Err(ApiError::Validation("app_id is for Meta credentials only".into()));
+        }
+        cred.app_id = Some(numeric_id(app_id, "app_id")?);
+    }
     cred.updated_at = state.clock.now().to_rfc3339();
     let updated = match &req.secrets {
         Some(input) => {
@@ -273,7 +288,7 @@ pub async fn update(state: &AppState, ws: &Workspace, meta: &RequestMeta, id: &C
             if p.provider != cred.provider {
                 return Err(ApiError::Validation(format!("this credential is for {}; create a new one for {}", cred.provider.as_str(), p.provider.as_str())));
             }
-            cred = Credential { hint: p.hint.clone(), account_sid: p.account_sid.clone(), api_key_sid: p.api_key_sid.clone(), phone_number_id: p.phone_number_id.clone(), waba_id: p.waba_id.clone(), last_test: None, ..cred };
+            cred = Credential { hint: p.hint.clone(), account_sid: p.account_sid.clone(), api_key_sid: p.api_key_sid.clone(), phone_number_id: p.phone_number_id.clone(), waba_id: p.waba_id.clone(), app_id: p.app_id.clone().or(cred.app_id.clone()), last_test: None, ..cred };
             sealed_item(state, ws.id(), &cred, &p.secrets).await?
         }
         None => {

@@ -121,6 +121,7 @@ pub async fn window_open(state: &AppState, ws: &WorkspaceId, channel: &ChannelId
 /// The content to send: `content` inside the window (or when it is a template), else the fallback.
 async fn resolve_content(state: &AppState, ws: &WorkspaceId, channel: &Channel, to: &Recipient, req: &NewMessage) -> Result<(Content, bool), ApiError> {
     let content = super::templates_store::content_for_send(state, ws, channel, &req.content, req.template_id.as_deref(), req.template_variables.as_ref()).await?;
+    let content = with_attachment(state, ws, channel, content).await?;
     content.check_for(channel.provider)?;
     if let Some(fallback) = &req.template_fallback {
         if !matches!(fallback, Content::Template { .. }) {
@@ -139,6 +140,21 @@ async fn resolve_content(state: &AppState, ws: &WorkspaceId, channel: &Channel, 
             message: format!("{} has not written to this channel in the last 24 hours, so WhatsApp only allows a template; send a template or add `template_fallback`", to.as_str()),
         }),
     }
+}
+
+/// An attachment send filled in from the stored upload (kind, type, name are never the caller's), and
+/// refused up front where the channel could not deliver it.
+async fn with_attachment(state: &AppState, ws: &WorkspaceId, channel: &Channel, content: Content) -> Result<Content, ApiError> {
+    let Content::Attachment { attachment_id, caption, .. } = content else { return Ok(content) };
+    let a = crate::inbox::attachments::for_send(state, ws, &attachment_id).await?;
+    let mime = a.mime.clone().unwrap_or_default();
+    if mime == "image/webp" && channel.provider != super::types::Provider::Whapi {
+        return Err(ApiError::Validation(format!("{} sends WebP only as stickers; attach the picture as JPEG or PNG", channel.provider.as_str())));
+    }
+    if channel.provider == super::types::Provider::Twilio && state.whatsapp.public_url.is_none() {
+        return Err(ApiError::Refused { code: "public_url_missing", message: "Twilio fetches attachments from this platform: set WEBTRIGGER_PUBLIC_URL to the address Twilio can reach".into() });
+    }
+    Ok(Content::Attachment { attachment_id: a.id.to_string(), caption, kind: a.kind.unwrap_or(super::types::MediaKind::Document), mime, filename: Some(a.filename) })
 }
 
 /// Validates, writes the message `queued` (once per `client_message_id`), and queues it.

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod messages;
 pub mod providers;
 pub mod templates;
+pub mod templates_media;
 pub mod templates_render;
 mod templates_routes;
 pub mod templates_store;

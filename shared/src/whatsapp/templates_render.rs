@@ -254,6 +254,18 @@ mod tests {
     }
 
     #[test]
+    fn video_and_document_headers_keep_their_kind() {
+        for (format, kind) in [(HeaderFormat::Video, MediaKind::Video), (HeaderFormat::Document, MediaKind::Document)] {
+            let mut t = template(Provider::Meta, ParameterFormat::Positional, "Hi {{1}}");
+            t.spec.components.header = Some(Header { format, text: None, media_url: None, example: None });
+            let Content::Template { params: Some(p), .. } = render_for_send(&t, &vars(&[("1", "Ada")])).unwrap() else { panic!("template") };
+            assert_eq!(p.header, Some(HeaderParam::Media { kind, url: "https://cdn.example/p.jpg".into() }));
+            t.provider = Provider::Whapi;
+            assert!(matches!(render_for_send(&t, &vars(&[("1", "Ada")])).unwrap(), Content::Media { kind: k, .. } if k == kind));
+        }
+    }
+
+    #[test]
     fn twilio_variables_are_keyed_across_the_content() {
         let mut t = template(Provider::Twilio, ParameterFormat::Positional, "Hi {{1}}, order {{2}}");
         t.spec.components.buttons.pop();

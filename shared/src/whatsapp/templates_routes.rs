@@ -6,15 +6,16 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::templates::{Template, TemplateId};
+use super::templates_media::{self, MediaQuery, UploadedSample};
 use super::templates_store::{self, NewTemplate, SyncReport, TemplateFilter};
 use super::types::ChannelId;
 use crate::auth::{RequestMeta, Workspace};
-use crate::http::{ApiJson, ApiOk, ApiResult};
+use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_templates, create_template)).routes(routes!(sync_templates)).routes(routes!(get_template))
+    OpenApiRouter::new().routes(routes!(list_templates, create_template)).routes(routes!(sync_templates)).routes(routes!(upload_sample)).routes(routes!(get_template))
 }
 
 #[derive(Deserialize)]
@@ -61,4 +62,18 @@ async fn sync_templates(State(state): State<AppState>, ws: Workspace, meta: Requ
     responses((status = 200, description = "OK", body = Envelope<Template>), (status = 404, description = "Not found", body = ErrorEnvelope)))]
 async fn get_template(State(state): State<AppState>, ws: Workspace, Path(p): Path<TplPath>) -> ApiResult<Template> {
     Ok(ApiOk::ok(templates_store::get(&state, &ws, &ChannelId::parse(&p.chan)?, &TemplateId::parse(&p.tpl)?).await?))
+}
+
+/// Uploads the sample media a Meta template with an image, video or document header is reviewed with
+/// (Meta's Resumable Upload API, under the credential's `app_id`). The body is the raw file, its
+/// `Content-Type` the file's type; the answer's `handle` goes into `examples.header_media`.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/channels/{chan}/templates/media", tag = "whatsapp", security(("bearer" = [])), params(("ws" = String, Path), ("chan" = String, Path), MediaQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file: image/jpeg or image/png (5 MB), video/mp4 (16 MB), application/pdf (16 MB here, 100 MB at Meta)"),
+    responses((status = 201, description = "Uploaded", body = Envelope<UploadedSample>), (status = 413, description = "Over the upload cap", body = ErrorEnvelope),
+        (status = 422, description = "Wrong type, too big, not a Meta channel, no app_id, or refused by Meta", body = ErrorEnvelope), (status = 502, description = "Meta's upload failed", body = ErrorEnvelope)))]
+async fn upload_sample(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<ChanPath>, Query(q): Query<MediaQuery>, headers: axum::http::HeaderMap, body: axum::body::Body) -> ApiResult<UploadedSample> {
+    let cap = crate::http::media_upload_cap(state.max_body_bytes);
+    let bytes = axum::body::to_bytes(body, cap).await.map_err(|_| ApiError::PayloadTooLarge(Some(cap)))?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    Ok(ApiOk::created(templates_media::upload(&state, &ws, &meta, &ChannelId::parse(&p.chan)?, &q, content_type, &bytes).await?))
 }

@@ -169,8 +169,9 @@ pub async fn sync(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: &C
     Ok(report)
 }
 
-/// Checks a draft: name and language formats, a body, and an example for every variable.
-fn draft(req: NewTemplate) -> Result<Draft, ApiError> {
+/// Checks a draft: name and language formats, a body, and an example for every variable. On Meta the
+/// example of a media header is the handle of an uploaded sample (`POST …/templates/media`), not a URL.
+fn draft(req: NewTemplate, provider: Provider) -> Result<Draft, ApiError> {
     let name_ok = (1..=512).contains(&req.name.len()) && req.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !name_ok {
         return Err(ApiError::Validation("name must be 1–512 lowercase letters, digits and underscores (like order_ready)".into()));
@@ -195,7 +196,20 @@ fn draft(req: NewTemplate) -> Result<Draft, ApiError> {
     // The examples must fill the template exactly as a send would.
     let spec = TemplateSpec { name: req.name, language: req.language, category: req.category, status: TemplateStatus::Approved, parameter_format, components: req.components, rejected_reason: None };
     let probe = Template::new(TemplateId::new(ulid::Ulid::nil()), ChannelId::new(ulid::Ulid::nil()), Provider::Whapi, None, spec, "");
-    super::templates_render::check(&probe, &req.examples).map_err(|e| ApiError::Refused { code: "template_example_missing", message: format!("examples: {e}") })?;
+    let mut probe_examples = req.examples.clone();
+    let media_header = probe.spec.components.header.as_ref().is_some_and(|h| h.format.media_kind().is_some());
+    if provider == Provider::Meta && media_header {
+        match req.examples.header_media.as_deref() {
+            Some(h) if super::templates_media::is_handle(h) => probe_examples.header_media = Some("https://uploaded.sample.invalid/".into()),
+            _ => {
+                return Err(ApiError::Refused {
+                    code: "template_example_missing",
+                    message: "examples: header.media must be the handle of an uploaded sample: upload the file with POST …/templates/media and pass its handle".into(),
+                })
+            }
+        }
+    }
+    super::templates_render::check(&probe, &probe_examples).map_err(|e| ApiError::Refused { code: "template_example_missing", message: format!("examples: {e}") })?;
     let TemplateSpec { name, language, category, components, .. } = probe.spec;
     Ok(Draft { name, language, category, parameter_format, components, examples: req.examples })
 }
@@ -216,8 +230,8 @@ fn meta_refusal(r: meta_templates::Refusal) -> ApiError {
 /// Whapi where the library template is only filled in and sent as text.
 pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, chan: &ChannelId, req: NewTemplate) -> Result<Template, ApiError> {
     ws.require(Action::ChannelsManage)?;
-    let d = draft(req)?;
     let (channel, cred, secrets) = channel_and_secrets(state, ws, chan).await?;
+    let d = draft(req, channel.provider)?;
     if list_all(state, ws.id(), chan).await?.iter().any(|t| !t.removed && t.spec.name == d.name && t.spec.language == d.language) {
         return Err(ApiError::Refused { code: "template_exists", message: format!("the channel already has `{}` in {}", d.name, d.language) });
     }

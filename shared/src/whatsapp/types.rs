@@ -168,6 +168,10 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    fn document() -> Self {
+        Self::Document
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Image => "image",
@@ -252,6 +256,20 @@ pub enum Content {
         caption: Option<String>,
         filename: Option<String>,
     },
+    /// A file uploaded to `…/attachments` (`attachment_id`); the send fills `kind`, `mime` and
+    /// `filename` from the stored upload. Meta gets it through its media upload, Twilio through a
+    /// signed link to this platform, Whapi inline.
+    Attachment {
+        attachment_id: String,
+        #[serde(default)]
+        caption: Option<String>,
+        #[serde(default = "MediaKind::document")]
+        kind: MediaKind,
+        #[serde(default)]
+        mime: String,
+        #[serde(default)]
+        filename: Option<String>,
+    },
     /// A pre-approved template: Meta by `name` + `language`, Twilio by `content_sid` (HX…).
     /// `variables` fill {{1}}, {{2}}, … in order.
     Template {
@@ -276,6 +294,7 @@ impl Content {
         match self {
             Self::Text { .. } => "text",
             Self::Media { .. } => "media",
+            Self::Attachment { .. } => "attachment",
             Self::Template { .. } => "template",
             Self::Interactive { .. } => "interactive",
             Self::List { .. } => "list",
@@ -311,6 +330,14 @@ impl Content {
                 }
                 if !url.starts_with("https://") || url.len() > 2048 {
                     return Err(ApiError::Validation("media url must be an https URL".into()));
+                }
+                if caption.as_deref().is_some_and(|c| chars(c) > 1024) {
+                    return Err(ApiError::Validation("caption must be at most 1024 characters".into()));
+                }
+            }
+            Self::Attachment { caption, .. } => {
+                if !caps.media {
+                    return unsupported("media");
                 }
                 if caption.as_deref().is_some_and(|c| chars(c) > 1024) {
                     return Err(ApiError::Validation("caption must be at most 1024 characters".into()));

@@ -97,7 +97,16 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
     let (_, secrets) = credentials::unseal(state, ws, &channel.credential_id).await.map_err(infra)?;
     let provider = providers::for_secrets(&state.whatsapp.http, &state.whatsapp.urls, &secrets);
     let sender = Sender { number: channel.number.as_ref().map(|n| n.as_str()) };
-    let result = provider.send(&sender, &msg.to, &msg.content).await;
+    let result = match &msg.content {
+        super::types::Content::Attachment { attachment_id, caption, .. } => match attachment(state, ws, &msg.id, attachment_id).await? {
+            Ok((a, bytes, link)) => {
+                let file = providers::Upload { bytes: &bytes, mime: a.mime.as_deref().unwrap_or("application/octet-stream"), filename: &a.filename, kind: a.kind.unwrap_or(super::types::MediaKind::Document), caption: caption.as_deref(), link: link.as_deref() };
+                provider.send_attachment(&sender, &msg.to, &file).await
+            }
+            Err(e) => Err(e),
+        },
+        content => provider.send(&sender, &msg.to, content).await,
+    };
     let now = state.clock.now().to_rfc3339();
     match result {
         Ok(accepted) => {
@@ -123,6 +132,24 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
         }
         Err(e) => failed(state, job, &channel, e, &now).await,
     }
+}
+
+/// The attachment's bytes and, where the platform has a public URL, a signed link to them. An
+/// attachment that expired since it was queued fails the message (never retried).
+async fn attachment(state: &AppState, ws: &crate::auth::WorkspaceId, message: &super::types::MessageId, raw_id: &str) -> Result<Result<(crate::inbox::attachments::Attachment, Vec<u8>, Option<String>), ProviderError>, JobError> {
+    use crate::inbox::attachments::{self, AttachmentId};
+    let gone = |what: &str| ProviderError { provider: "webtrigger", class: ErrorClass::Permanent, code: "attachment_unavailable".into(), message: format!("the attachment {what}"), http_status: None };
+    let Ok(id) = AttachmentId::parse(raw_id) else { return Ok(Err(gone("id is not valid"))) };
+    let (a, bytes) = match attachments::read(state, ws, &id).await {
+        Ok(found) => found,
+        Err(ApiError::NotFound(_)) => return Ok(Err(gone("has expired or was never finished"))),
+        Err(e) => return Err(JobError::retry(e)),
+    };
+    let link = match state.whatsapp.public_url.as_deref() {
+        Some(base) => Some(crate::inbox::media_link::link(state, base, ws, message, &id).await.map_err(JobError::retry)?),
+        None => None,
+    };
+    Ok(Ok((a, bytes, link)))
 }
 
 async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e: ProviderError, now: &str) -> Result<(), JobError> {

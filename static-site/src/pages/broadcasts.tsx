@@ -1,10 +1,11 @@
 // WhatsApp broadcasts: the list with counters, a create form (channel, approved template with a source
 // and default per variable, audience, send time) with a preview of the count and sample messages, and a
-// broadcast's live progress with per-recipient results (filter by status) and cancel.
+// broadcast's live progress with per-recipient results (filter by status), cancel, and a download of the
+// failures as CSV once anything failed.
 
 import { useEffect, useState } from 'preact/hooks';
 
-import { apiFetch } from '../api';
+import { apiDownload, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { Note, WithWorkspace, message, useAction, useLoad, usePoll } from './settings';
 
@@ -137,6 +138,17 @@ function BroadcastDetail({ ws, b, poll, onChanged }: { ws: WorkspaceSummary; b: 
     await apiFetch(`${base}/cancel`, { method: 'POST', body: {} });
     return 'Cancelled: messages not yet sent are dropped.';
   });
+  const downloadFailures = () => act(async () => {
+    const blob = await apiDownload(`${base}/failures.csv`);
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `${b.name.replace(/[^A-Za-z0-9_-]+/g, '-') || 'broadcast'}-failures.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    return `Downloaded ${c.failed} failed recipient${c.failed === 1 ? '' : 's'} as CSV.`;
+  });
   return (
     <div class="card" data-testid="broadcast-detail">
       <h2 class="card-title">{b.name} <span class={`chip chip-${b.status}`} data-testid="broadcast-status">{b.status}</span></h2>
@@ -148,6 +160,7 @@ function BroadcastDetail({ ws, b, poll, onChanged }: { ws: WorkspaceSummary; b: 
       <div class="form form-inline">
         {b.status === 'draft' && <button type="button" class="button button-primary" onClick={start}>{b.send_at.mode === 'now' ? 'Send now' : 'Schedule'}</button>}
         {['draft', 'scheduled', 'sending', 'paused'].includes(b.status) && <button type="button" class="button button-danger" onClick={cancel}>Cancel broadcast</button>}
+        {c.failed > 0 && <button type="button" class="button" onClick={downloadFailures} data-testid="download-failures">Download failures (CSV)</button>}
         <label class="field">
           <span>Show</span>
           <select name="recipient-status" value={filter} onChange={(e) => setFilter(e.currentTarget.value)}>

@@ -1,13 +1,12 @@
 // Welcome drips of a site: the list with each step's stats, create and edit (steps with a delay after the
 // subscription, optional segment), pause, resume and delete.
 
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 
-import { ApiError, apiFetch } from '../api';
-import type { WorkspaceSummary } from '../auth';
+import { apiFetch } from '../api';
 import { ctr } from './compose';
-import { SitePicker, useSites } from './push';
 import { WithWorkspace } from './settings';
+import { type Act, type Segment, SiteAutomations, errorText as err, optional as opt } from './site-automations';
 
 interface Step {
   id: string;
@@ -28,11 +27,6 @@ interface Drip {
   version: number;
 }
 
-interface Segment {
-  id: string;
-  name: string;
-}
-
 type Unit = 'minutes' | 'hours' | 'days';
 interface StepDraft {
   id?: string;
@@ -44,8 +38,6 @@ interface StepDraft {
 }
 
 const UNIT_MINUTES: Record<Unit, number> = { minutes: 1, hours: 60, days: 1440 };
-const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
-const opt = (v: string) => (v.trim() ? v.trim() : null);
 
 /** "at once", "1 day", "3 days 2 h", "45 min". */
 export function delayLabel(minutes: number): string {
@@ -65,73 +57,25 @@ function toDraft(s: Step): StepDraft {
 const blankStep = (amount: number, unit: Unit): StepDraft => ({ amount, unit, title: '', body: '', url: '' });
 
 export function DripsPage() {
-  return <WithWorkspace title="Drips" lead="Welcome sequences: steps sent to each new subscriber a set time after they subscribed.">{(ws) => <Drips ws={ws} />}</WithWorkspace>;
-}
-
-function Drips({ ws }: { ws: WorkspaceSummary }) {
-  const { sites, error: sitesError } = useSites(ws);
-  const [site, setSite] = useState('');
-  const [drips, setDrips] = useState<Drip[] | null>(null);
-  const [segments, setSegments] = useState<Segment[]>([]);
-  const [editing, setEditing] = useState<Drip | 'new' | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-  const current = site || sites[0]?.id || '';
-  const base = `/v1/workspaces/${ws.id}/sites/${current}`;
-  const load = useCallback(() => {
-    if (!current) return;
-    apiFetch<{ drips: Drip[] }>(`${base}/drips?limit=100`).then((p) => setDrips(p.drips), (e) => setNote(err(e)));
-  }, [base, current]);
-  useEffect(() => {
-    setDrips(null);
-    load();
-    if (current) apiFetch<Segment[]>(`${base}/segments`).then(setSegments, () => setSegments([]));
-  }, [load, base, current]);
-
-  const act = async (d: Drip, what: 'pause' | 'resume' | 'delete') => {
-    setNote(null);
-    try {
-      if (what === 'delete') {
-        if (!window.confirm(`Delete “${d.name}”? Subscribers on their way through it get no further steps.`)) return;
-        await apiFetch(`${base}/drips/${d.id}`, { method: 'DELETE' });
-      } else {
-        await apiFetch(`${base}/drips/${d.id}/${what}`, { method: 'POST', body: {} });
-      }
-      load();
-    } catch (x) {
-      setNote(err(x));
-    }
-  };
-
-  if (sitesError) return <p class="alert alert-error">{sitesError}</p>;
-  if (!sites.length) return <p class="card muted">Add a site first.</p>;
   return (
-    <>
-      <div class="card form form-inline">
-        <SitePicker sites={sites} value={current} onChange={(id) => { setSite(id); setEditing(null); }} />
-        {editing === null && <button type="button" class="button button-primary" onClick={() => setEditing('new')}>New drip</button>}
-      </div>
-      {note && <p class="alert alert-error" role="alert">{note}</p>}
-      {editing !== null && (
-        <DripForm base={base} drip={editing === 'new' ? null : editing} segments={segments} onDone={() => { setEditing(null); load(); }} onCancel={() => setEditing(null)} />
+    <WithWorkspace title="Drips" lead="Welcome sequences: steps sent to each new subscriber a set time after they subscribed.">
+      {(ws) => (
+        <SiteAutomations<Drip>
+          ws={ws}
+          path="drips"
+          listKey="drips"
+          newLabel="New drip"
+          deleteWarning="Subscribers on their way through it get no further steps."
+          empty={{ testId: 'drips-empty', title: 'No welcome drips yet', text: 'A drip greets every new subscriber: a first message at once, then more after a day, three days, a week — skipped for anyone who unsubscribed or left the segment.', action: 'Create a drip' }}
+          editor={(base, drip, segments, done, cancel) => <DripForm base={base} drip={drip} segments={segments} onDone={done} onCancel={cancel} />}
+          card={(_base, drip, segments, edit, act) => <DripCard drip={drip} segments={segments} onEdit={edit} onAct={act} />}
+        />
       )}
-      {drips === null ? (
-        <p class="muted">Loading…</p>
-      ) : drips.length === 0 ? (
-        editing === null && (
-          <div class="empty-state" data-testid="drips-empty">
-            <h2>No welcome drips yet</h2>
-            <p>A drip greets every new subscriber: a first message at once, then more after a day, three days, a week — skipped for anyone who unsubscribed or left the segment.</p>
-            <button type="button" class="button button-primary" onClick={() => setEditing('new')}>Create a drip</button>
-          </div>
-        )
-      ) : (
-        drips.map((d) => <DripCard key={d.id} drip={d} segments={segments} onEdit={() => setEditing(d)} onAct={(what) => act(d, what)} />)
-      )}
-    </>
+    </WithWorkspace>
   );
 }
 
-function DripCard({ drip, segments, onEdit, onAct }: { drip: Drip; segments: Segment[]; onEdit: () => void; onAct: (what: 'pause' | 'resume' | 'delete') => void }) {
+function DripCard({ drip, segments, onEdit, onAct }: { drip: Drip; segments: Segment[]; onEdit: () => void; onAct: (what: Act) => void }) {
   const segment = drip.segment_id ? segments.find((s) => s.id === drip.segment_id)?.name ?? drip.segment_id : null;
   return (
     <div class="card" data-testid="drip-card">

@@ -1,58 +1,24 @@
-// Bot flows: the list, a step-list editor (per-step forms, reorder, problems shown on the step from the
-// server's check), a local preview that walks the draft with no runtime calls, the simulator chat box
-// (the real engine, nothing sent), publish / rollback with the version history, and captured answers.
+// Bot flows: the list, the builder (a step list reordered by dragging or the arrow buttons, and a graph
+// whose connections are drawn by dragging from a port; problems from the server's check show on the step
+// and its node), a local preview that walks the draft with no runtime calls, the simulator chat box (the
+// real engine, nothing sent), versions, the funnel and captured answers.
 
-import { useEffect, useState } from 'preact/hooks';
+import type { JSX } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
-import { Note, WithWorkspace, message, useAction, useLoad } from './settings';
+import { type Flow, Publishing } from './flow-data';
+import { FlowGraph } from './flow-graph';
+import { type FlowDoc, type Json, type Problem, type Step, clean, moveStep, newStep, setSlot, tagsOf, varsOf, withKeys } from './flow-model';
+import { type DragHandle, FIELDS, type People, StepCard } from './flow-steps';
+import type { Agent, Team } from './inbox-parts';
+import { WithWorkspace, message, useLoad } from './settings';
 
-type Json = Record<string, unknown>;
-interface Step extends Json { id: string; type: string }
-interface FlowDoc { name: string; priority: number; triggers: Json[]; steps: Step[]; expiry_hours?: number | null; retention_days?: number | null }
-interface Flow { id: string; draft: FlowDoc; live_version: number | null; versions: number; updated_at: string }
-interface Version { number: number; published_by: string; published_at: string }
-interface Problem { step: string | null; field: string; message: string }
 interface Bubble { from: 'bot' | 'contact' | 'system'; text: string }
 
-/** Each step type's form fields: [key, label, kind]. `lines` edits options as `id | title` per line. */
-const FIELDS: Record<string, [string, string, 'text' | 'area' | 'number' | 'bool' | 'lines' | 'json' | 'kind' | 'media'][]> = {
-  send_text: [['text', 'Message', 'area'], ['next', 'Next step', 'text']],
-  send_media: [['media', 'Media type', 'media'], ['url', 'https URL', 'text'], ['caption', 'Caption', 'text'], ['next', 'Next step', 'text']],
-  send_template: [['name', 'Template name (Meta)', 'text'], ['language', 'Language', 'text'], ['content_sid', 'Content SID (Twilio)', 'text'], ['next', 'Next step', 'text']],
-  buttons: [['text', 'Message', 'area'], ['buttons', 'Buttons (id | title, one per line, at most 3)', 'lines'], ['into', 'Save choice into', 'text'], ['next', 'Next step', 'text']],
-  list: [['text', 'Message', 'area'], ['button', 'Menu button label (default: Choose)', 'text'], ['rows', 'Rows (id | title, one per line, at most 10)', 'lines'], ['into', 'Save choice into', 'text'], ['next', 'Next step', 'text']],
-  ask: [['text', 'Question', 'area'], ['into', 'Save answer into (variable or contact.field)', 'text'], ['kind', 'Answer must be', 'kind'], ['retries', 'Re-prompts', 'number'], ['retry_text', 'Re-prompt text', 'text'], ['next', 'Next step', 'text'], ['on_invalid', 'When retries run out', 'text']],
-  branch: [['rules', 'Rules (JSON: [{"when":[{"op":"eq","var":"reply_id","value":"large"}],"next":"…"}]; business hours: {"op":"business_hours","days":["mon","fri"],"from":"09:00","to":"17:00"} in the workspace time zone)', 'json'], ['default', 'Otherwise go to', 'text']],
-  set_tag: [['tag', 'Tag', 'text'], ['next', 'Next step', 'text']],
-  set_field: [['field', 'Contact field', 'text'], ['value', 'Value', 'text'], ['next', 'Next step', 'text']],
-  set_label: [['label', 'Inbox label', 'text'], ['next', 'Next step', 'text']],
-  wait: [['seconds', 'Seconds', 'number'], ['for_reply', 'Until the contact replies (seconds = timeout)', 'bool'], ['next', 'Next step', 'text'], ['on_timeout', 'On timeout', 'text']],
-  webhook: [['url', 'URL (POSTed the variables)', 'text'], ['timeout_seconds', 'Timeout (s)', 'number'], ['map', 'Map response into variables (JSON: {"tier":"data.tier"})', 'json'], ['next', 'Next step', 'text'], ['on_error', 'On error', 'text']],
-  handoff: [['agent', 'Agent user id (empty: round-robin)', 'text'], ['team', 'Team id (Inbox → Teams; round-robin among its available members)', 'text'], ['note', 'Note for the agent', 'text']],
-  end: [],
-};
-const KINDS = ['text', 'number', 'email', 'phone', 'date', 'choice'];
-
 const EMPTY: FlowDoc = { name: '', priority: 0, triggers: [{ type: 'keyword', match: 'exact', value: 'hi' }], steps: [{ id: 'welcome', type: 'send_text', text: 'Hello!' }] };
-
-function linesOf(v: unknown): string {
-  return Array.isArray(v) ? v.map((c: Json) => `${c.id} | ${c.title}`).join('\n') : '';
-}
-
-function parseLines(raw: string): Json[] {
-  return raw.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
-    const [id, ...title] = l.split('|');
-    return { id: id!.trim(), title: (title.join('|') || id!).trim() };
-  });
-}
-
-/** Drops empty optional fields so the server sees absent values, not empty strings. */
-function clean(doc: FlowDoc): FlowDoc {
-  const steps = doc.steps.map((s) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== '' && v !== undefined && v !== null)) as Step);
-  return { ...doc, steps };
-}
+const NARROW = '(max-width: 720px)';
 
 /** The local preview: walks the draft from the first step, following `next` (first option of a choice). */
 export function previewOf(doc: FlowDoc): Bubble[] {
@@ -77,6 +43,17 @@ export function previewOf(doc: FlowDoc): Bubble[] {
     step = next ? byId.get(next) : undefined;
   }
   return out;
+}
+
+function useNarrow(): boolean {
+  const [narrow, setNarrow] = useState(() => window.matchMedia(NARROW).matches);
+  useEffect(() => {
+    const m = window.matchMedia(NARROW);
+    const on = () => setNarrow(m.matches);
+    m.addEventListener('change', on);
+    return () => m.removeEventListener('change', on);
+  }, []);
+  return narrow;
 }
 
 export function FlowsPage() {
@@ -120,18 +97,20 @@ function Flows({ ws }: { ws: WorkspaceSummary }) {
 }
 
 function Editor({ ws, flow, onSaved }: { ws: WorkspaceSummary; flow: Flow | null; onSaved: (f: Flow) => void }) {
-  const [doc, setDoc] = useState<FlowDoc>(flow?.draft ?? EMPTY);
+  const [doc, setDoc] = useState<FlowDoc>(() => withKeys(flow?.draft ?? EMPTY));
   const [problems, setProblems] = useState<Problem[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const setStep = (i: number, patch: Json) => setDoc((d) => ({ ...d, steps: d.steps.map((s, j) => (j === i ? ({ ...s, ...patch } as Step) : s)) }));
-  const move = (i: number, by: number) => setDoc((d) => {
-    const steps = [...d.steps];
-    const [s] = steps.splice(i, 1);
-    steps.splice(Math.max(0, Math.min(steps.length, i + by)), 0, s!);
-    return { ...d, steps };
-  });
+  const [view, setView] = useState<'list' | 'graph'>('list');
+  const [selected, setSelected] = useState<number | null>(null);
+  const narrow = useNarrow();
+  const teams = useLoad(() => apiFetch<Team[]>(`/v1/workspaces/${ws.id}/teams`), [ws.id]);
+  const agents = useLoad(() => apiFetch<Agent[]>(`/v1/workspaces/${ws.id}/agents`), [ws.id]);
+  const people: People = { teams: teams.error ? [] : teams.data, agents: agents.error ? [] : agents.data };
+  const setSteps = (f: (steps: Step[]) => Step[]) => setDoc((d) => ({ ...d, steps: f(d.steps) }));
+  const setStep = (i: number, patch: Json) => setSteps((steps) => steps.map((s, j) => (j === i ? ({ ...s, ...patch } as Step) : s)));
+  const move = (from: number, to: number) => setSteps((steps) => (to < 0 || to >= steps.length ? steps : moveStep(steps, from, to)));
 
-  // The server's check, 400 ms after the last edit: problems appear on their step.
+  // The server's check, 400 ms after the last edit: problems appear on their step and node.
   useEffect(() => {
     const timer = window.setTimeout(async () => {
       try {
@@ -153,9 +132,19 @@ function Editor({ ws, flow, onSaved }: { ws: WorkspaceSummary; flow: Flow | null
       setError(message(x));
     }
   };
+  const ids = doc.steps.map((s) => s.id);
+  const names = { vars: varsOf(doc.steps), tags: tagsOf(doc.steps) };
+  const card = (s: Step, i: number, extra?: { handle?: DragHandle; dragging?: boolean; dropBefore?: boolean }) => (
+    <StepCard key={s._k ?? i} step={s} ids={ids} problems={problems.filter((p) => p.step === s.id)} people={people} names={names} onChange={(patch) => setStep(i, patch)}
+      onMove={(by) => move(i, i + by)} onRemove={() => {
+        setSteps((steps) => steps.filter((_, j) => j !== i));
+        setSelected(null);
+      }} {...extra} />
+  );
   const general = problems.filter((p) => !p.step);
+  const graph = view === 'graph' && !narrow;
   return (
-    <div class="compose">
+    <div class={graph ? 'compose compose-single' : 'compose'}>
       <form class="card form" onSubmit={save} data-testid="flow-form">
         <h2 class="card-title">{flow ? `Edit ${flow.draft.name}` : 'New flow'}</h2>
         <label class="field"><span>Name</span><input name="flow-name" required value={doc.name} onInput={(e) => setDoc({ ...doc, name: e.currentTarget.value })} /></label>
@@ -166,14 +155,25 @@ function Editor({ ws, flow, onSaved }: { ws: WorkspaceSummary; flow: Flow | null
         </div>
         <label class="field"><span>All triggers (JSON)</span><textarea name="triggers" rows={3} spellcheck={false} value={JSON.stringify(doc.triggers)} onChange={(e) => { try { setDoc({ ...doc, triggers: JSON.parse(e.currentTarget.value) }); } catch { setError('Triggers are not valid JSON.'); } }} /></label>
         {general.map((p) => <p key={p.field} class="alert alert-error">{p.field}: {p.message}</p>)}
-        <ol class="steps" data-testid="steps">
-          {doc.steps.map((s, i) => (
-            <StepCard key={i} step={s} problems={problems.filter((p) => p.step === s.id)} onChange={(patch) => setStep(i, patch)}
-              onMove={(by) => move(i, by)} onRemove={() => setDoc({ ...doc, steps: doc.steps.filter((_, j) => j !== i) })} />
-          ))}
-        </ol>
+        {narrow ? <p class="muted">The graph needs a wider screen; the list below edits the same flow.</p> : (
+          <div class="segmented" role="group" aria-label="Builder view">
+            {(['list', 'graph'] as const).map((v) => <button key={v} type="button" class={`button button-small${view === v ? '' : ' button-secondary'}`} aria-pressed={view === v} onClick={() => setView(v)}>{v === 'list' ? 'Step list' : 'Graph'}</button>)}
+          </div>
+        )}
+        {graph ? (
+          <>
+            <p class="muted">Drag from a port on the right of a step onto another step to connect it; select a step to edit it.</p>
+            <FlowGraph steps={doc.steps} problems={problems} selected={selected} onSelect={setSelected} onConnect={(i, slot, target) => setSteps((steps) => steps.map((s, j) => (j === i ? setSlot(s, slot, target) : s)))} />
+            {selected !== null && doc.steps[selected] ? <ol class="steps" data-testid="steps">{card(doc.steps[selected]!, selected)}</ol> : <p class="muted">Select a step to edit it.</p>}
+          </>
+        ) : <StepList steps={doc.steps} card={card} move={move} />}
         <div>
-          <select name="add-step" value="" onChange={(e) => { const type = e.currentTarget.value; if (type) setDoc({ ...doc, steps: [...doc.steps, { id: `${type}_${doc.steps.length + 1}`, type }] }); }}>
+          <select name="add-step" value="" onChange={(e) => {
+            const type = e.currentTarget.value;
+            if (!type) return;
+            setSteps((steps) => [...steps, newStep(type, steps)]);
+            setSelected(doc.steps.length);
+          }}>
             <option value="">Add a step…</option>
             {Object.keys(FIELDS).map((t) => <option key={t} value={t}>{t.replace('_', ' ')}</option>)}
           </select>
@@ -194,34 +194,46 @@ function Editor({ ws, flow, onSaved }: { ws: WorkspaceSummary; flow: Flow | null
   );
 }
 
-function StepCard({ step, problems, onChange, onMove, onRemove }: { step: Step; problems: Problem[]; onChange: (p: Json) => void; onMove: (by: number) => void; onRemove: () => void }) {
-  const [raw, setRaw] = useState<Record<string, string>>({});
+type Card = (s: Step, i: number, extra?: { handle?: DragHandle; dragging?: boolean; dropBefore?: boolean }) => JSX.Element;
+
+/** The step list; a step's handle drags it to a new place (the drop line shows where it lands). */
+function StepList({ steps, card, move }: { steps: Step[]; card: Card; move: (from: number, to: number) => void }) {
+  const list = useRef<HTMLOListElement>(null);
+  const [drag, setDrag] = useState<{ from: number; to: number } | null>(null);
+  // The insertion point under the pointer: before the first step whose middle is below it.
+  const slotAt = (y: number) => {
+    const items = Array.from(list.current?.children ?? []);
+    const i = items.findIndex((el) => { const r = el.getBoundingClientRect(); return y < r.top + r.height / 2; });
+    return i === -1 ? items.length : i;
+  };
+  const handle = (i: number): DragHandle => ({
+    onPointerDown: (e) => {
+      if (e.button !== 0) return;
+      e.preventDefault();
+      (e.currentTarget as Element).setPointerCapture?.(e.pointerId);
+      setDrag({ from: i, to: i });
+    },
+    onPointerMove: (e) => {
+      if (!drag) return;
+      // Near the window's top or bottom edge the page scrolls, so a long list can be crossed.
+      if (e.clientY < 60) window.scrollBy(0, -16);
+      else if (e.clientY > window.innerHeight - 60) window.scrollBy(0, 16);
+      setDrag({ ...drag, to: slotAt(e.clientY) });
+    },
+    onPointerUp: (e) => {
+      if (!drag) return;
+      const to = slotAt(e.clientY);
+      setDrag(null);
+      const final = to > drag.from ? to - 1 : to;
+      if (final !== drag.from) move(drag.from, final);
+    },
+    onPointerCancel: () => setDrag(null),
+  });
+  const shows = (to: number) => !!drag && to !== drag.from && to !== drag.from + 1;
   return (
-    <li class={`card step ${problems.length ? 'step-invalid' : ''}`} data-step={step.id}>
-      <div class="form-inline">
-        <label class="field"><span>Step id</span><input name="step-id" value={step.id} onInput={(e) => onChange({ id: e.currentTarget.value })} /></label>
-        <span class="badge">{step.type.replace('_', ' ')}</span>
-        <button type="button" class="button button-small" aria-label="Move up" onClick={() => onMove(-1)}>↑</button>
-        <button type="button" class="button button-small" aria-label="Move down" onClick={() => onMove(1)}>↓</button>
-        <button type="button" class="button button-small" onClick={onRemove}>Remove</button>
-      </div>
-      {(FIELDS[step.type] ?? []).map(([key, label, kind]) => {
-        const value = step[key];
-        const name = `${step.id}.${key}`;
-        switch (kind) {
-          case 'area': return <label key={key} class="field"><span>{label}</span><textarea name={name} rows={2} value={String(value ?? '')} onInput={(e) => onChange({ [key]: e.currentTarget.value })} /></label>;
-          case 'number': return <label key={key} class="field"><span>{label}</span><input name={name} inputMode="numeric" value={value == null ? '' : String(value)} onInput={(e) => onChange({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) })} /></label>;
-          case 'bool': return <label key={key} class="field"><span>{label}</span><input name={name} type="checkbox" checked={!!value} onChange={(e) => onChange({ [key]: e.currentTarget.checked })} /></label>;
-          case 'kind': return <label key={key} class="field"><span>{label}</span><select name={name} value={String(value ?? 'text')} onChange={(e) => onChange({ [key]: e.currentTarget.value })}>{KINDS.map((k) => <option key={k}>{k}</option>)}</select></label>;
-          case 'media': return <label key={key} class="field"><span>{label}</span><select name={name} value={String(value ?? 'image')} onChange={(e) => onChange({ [key]: e.currentTarget.value })}>{['image', 'video', 'audio', 'document'].map((k) => <option key={k}>{k}</option>)}</select></label>;
-          case 'lines': return <label key={key} class="field"><span>{label}</span><textarea name={name} rows={3} value={raw[key] ?? linesOf(value)} onInput={(e) => { const v = e.currentTarget.value; setRaw({ ...raw, [key]: v }); onChange({ [key]: parseLines(v) }); }} /></label>;
-          case 'json': return <label key={key} class="field"><span>{label}</span><textarea name={name} rows={3} spellcheck={false} value={raw[key] ?? (value == null ? '' : JSON.stringify(value))}
-            onInput={(e) => { const v = e.currentTarget.value; setRaw({ ...raw, [key]: v }); try { onChange({ [key]: v.trim() ? JSON.parse(v) : undefined }); } catch { /* shown once it parses */ } }} /></label>;
-          default: return <label key={key} class="field"><span>{label}</span><input name={name} value={String(value ?? '')} onInput={(e) => onChange({ [key]: e.currentTarget.value })} /></label>;
-        }
-      })}
-      {problems.map((p, i) => <p key={i} class="alert alert-error" data-testid="step-error">{p.field}: {p.message}</p>)}
-    </li>
+    <ol class={`steps${shows(steps.length) && drag?.to === steps.length ? ' steps-drop-end' : ''}`} data-testid="steps" ref={list}>
+      {steps.map((s, i) => card(s, i, { handle: handle(i), dragging: drag?.from === i, dropBefore: drag?.to === i && shows(i) }))}
+    </ol>
   );
 }
 
@@ -265,38 +277,6 @@ function Simulator({ ws, flow }: { ws: WorkspaceSummary; flow: Flow }) {
         </form>
       )}
       {error && <p class="alert alert-error">{error}</p>}
-    </div>
-  );
-}
-
-function Publishing({ ws, flow, onChanged }: { ws: WorkspaceSummary; flow: Flow; onChanged: (f: Flow) => void }) {
-  const base = `/v1/workspaces/${ws.id}/flows/${flow.id}`;
-  const versions = useLoad(() => apiFetch<Version[]>(`${base}/versions`), [base, flow.versions]);
-  const answers = useLoad(() => apiFetch<{ answers: Json[] }>(`${base}/answers?limit=20`), [base]);
-  const { note, act } = useAction();
-  const publish = (version?: number) => act(async () => {
-    const f = await apiFetch<Flow>(`${base}/publish`, { method: 'POST', body: version ? { version } : {} });
-    onChanged(f);
-    return `Version ${f.live_version} is live.`;
-  });
-  return (
-    <div class="card" data-testid="publishing">
-      <h2 class="card-title">Versions</h2>
-      <p>{flow.live_version ? <>Live: <strong data-testid="live-version">v{flow.live_version}</strong></> : 'Not published yet.'}</p>
-      <button type="button" class="button button-primary" onClick={() => publish()}>Publish draft</button>
-      <Note note={note} />
-      <ul>
-        {(versions.data ?? []).map((v) => (
-          <li key={v.number}>v{v.number} · {new Date(v.published_at).toLocaleString()} · {v.published_by}{' '}
-            {v.number !== flow.live_version && <button type="button" class="button button-small" onClick={() => publish(v.number)}>Make live</button>}</li>
-        ))}
-      </ul>
-      <h3>Captured answers</h3>
-      <a class="button button-small" href={`${base}/answers.csv`} download>Export CSV</a>
-      {answers.data?.answers.length === 0 && <p class="muted">Nothing captured yet.</p>}
-      <table class="table">
-        <tbody>{(answers.data?.answers ?? []).map((a, i) => <tr key={i}><td>{String(a.contact)}</td><td>{String(a.into)}</td><td>{String(a.value)}</td></tr>)}</tbody>
-      </table>
     </div>
   );
 }

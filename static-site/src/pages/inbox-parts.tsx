@@ -1,10 +1,12 @@
-// Parts of the inbox screen: the composer (reply or private note, `/shortcode` canned replies), the
+// Parts of the inbox screen: the composer (reply or private note, `/shortcode` canned replies, an
+// attachment with its caption), the
 // labels editor, the contact side panel, and the team settings (teams, canned replies).
 
 import { useRef, useState } from 'preact/hooks';
 
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
+import { AttachControl, type Pending } from './inbox-attachments';
 import { message, useLoad } from './settings';
 
 export interface Agent {
@@ -42,18 +44,27 @@ export function Composer({ base, canned, onDone, replyRef }: { base: string; can
   const [mode, setMode] = useState<'reply' | 'note'>('reply');
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
+  const [pending, setPending] = useState<Pending | null>(null);
+  const wsBase = base.split('/conversations/')[0];
+  const attaching = mode === 'reply' && pending !== null;
   const code = typedShortcode(text);
   const suggestions = code === null ? [] : canned.filter((c) => c.short_code.startsWith(code)).slice(0, 6);
   const submit = async (e: Event) => {
     e.preventDefault();
     const exact = code !== null ? canned.find((c) => c.short_code === code) : undefined;
     const body = exact ? expandShortcode(text, exact) : text;
-    if (!body.trim()) return;
+    if (attaching && !pending.uploaded) return;
+    if (!body.trim() && !attaching) return;
     setBusy(true);
     try {
-      await apiFetch(mode === 'reply' ? `${base}/messages` : `${base}/notes`, { method: 'POST', body: { text: body } });
+      const payload = attaching ? { text: body.trim() || null, attachment_id: pending.uploaded!.id } : { text: body };
+      await apiFetch(mode === 'reply' ? `${base}/messages` : `${base}/notes`, { method: 'POST', body: payload });
       setText('');
-      onDone(true, mode === 'reply' ? 'Reply sent.' : 'Note added.');
+      if (attaching) {
+        if (pending.preview) URL.revokeObjectURL(pending.preview);
+        setPending(null);
+      }
+      onDone(true, mode === 'reply' ? (attaching ? 'Attachment sent.' : 'Reply sent.') : 'Note added.');
     } catch (err) {
       onDone(false, message(err));
     } finally {
@@ -68,7 +79,7 @@ export function Composer({ base, canned, onDone, replyRef }: { base: string; can
       </div>
       <label class="field">
         <span class="visually-hidden">{mode === 'reply' ? 'Reply' : 'Private note'}</span>
-        <textarea name={mode === 'reply' ? 'reply' : 'note'} ref={(el) => { replyRef.current = el; }} value={text} placeholder={mode === 'reply' ? 'Type a reply, or / for canned replies' : 'Only your team sees notes'}
+        <textarea name={mode === 'reply' ? 'reply' : 'note'} ref={(el) => { replyRef.current = el; }} value={text} placeholder={mode === 'reply' ? (attaching ? 'Add a caption (optional)' : 'Type a reply, or / for canned replies') : 'Only your team sees notes'}
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={(e) => {
             if (e.key === 'Tab' && suggestions.length) {
@@ -84,7 +95,10 @@ export function Composer({ base, canned, onDone, replyRef }: { base: string; can
           ))}
         </ul>
       )}
-      <button class="button button-primary" disabled={busy}>{mode === 'reply' ? 'Send reply' : 'Add note'}</button>
+      <div class="composer-actions">
+        {mode === 'reply' && <AttachControl wsBase={wsBase} pending={pending} onChange={setPending} />}
+        <button class="button button-primary" disabled={busy || (attaching && (!pending.uploaded || !!pending.error))}>{mode === 'reply' ? 'Send reply' : 'Add note'}</button>
+      </div>
     </form>
   );
 }

@@ -9,6 +9,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { apiFetch } from '../api';
 import { useSession, type WorkspaceSummary } from '../auth';
 import { useLive } from '../live';
+import { TimelineMedia } from './inbox-attachments';
 import { Composer, ContactPanel, InboxSettings, LabelEditor, type Agent, type Canned, type Team } from './inbox-parts';
 import { WithWorkspace, message, useLoad, usePoll } from './settings';
 
@@ -34,6 +35,8 @@ interface Entry {
   direction: 'inbound' | 'outbound' | 'note';
   kind: string;
   text: string | null;
+  /** An attachment id (`att_…`) for what agents sent; a provider's media id or URL for inbound media. */
+  media: string | null;
   status: string | null;
   author: string | null;
   edited: boolean;
@@ -109,7 +112,7 @@ function Inbox({ ws }: { ws: WorkspaceSummary }) {
           {live.state === 'stopped' && <button type="button" class="button button-secondary button-small" onClick={live.retry}>Reconnect</button>}
         </p>
       )}
-      <div class={`inbox${selected ? ' inbox-with-panel' : ''}`} data-live={live.state}>
+      <div class={`inbox${selected ? ' inbox-with-panel' : ''}`} data-live={live.state} data-live-transport={live.transport ?? undefined}>
         <div class="card inbox-list">
           <label class="field"><span>Search messages and contacts</span><input type="search" name="inbox-search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="Name, phone or words" /></label>
           <div class="form form-inline inbox-filters">
@@ -261,7 +264,8 @@ function ConversationView({ ws, id, summary, me, version, agents, teams, canned,
         <ol class="timeline" data-testid="timeline">
           {entries.map((e) => (
             <li key={e.id} class={`bubble bubble-${e.direction}`}>
-              <p>{e.deleted ? <em>deleted</em> : e.text ?? `[${e.kind}]`}{e.edited && <span class="muted"> (edited)</span>}</p>
+              {!e.deleted && e.media?.startsWith('att_') && <TimelineMedia wsBase={`/v1/workspaces/${ws.id}`} id={e.media} kind={e.kind} />}
+              {(e.deleted || e.text || !e.media?.startsWith('att_')) && <p>{e.deleted ? <em>deleted</em> : e.text ?? `[${e.kind}]`}{e.edited && <span class="muted"> (edited)</span>}</p>}
               <span class="muted">{new Date(e.at).toLocaleString()}{e.direction === 'outbound' && e.status ? ` · ${e.status}` : ''}{e.direction === 'note' ? ` · note${e.author === 'bot' ? ' by the bot' : ''}` : ''}</span>
             </li>
           ))}

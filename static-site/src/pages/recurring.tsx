@@ -1,13 +1,12 @@
 // Recurring sends of a site: the list (rule, next run, summed stats), create and edit with a live
 // preview of the next runs, pause, resume, delete, and each schedule's next runs and past runs.
 
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 
-import { ApiError, apiFetch } from '../api';
-import type { WorkspaceSummary } from '../auth';
+import { apiFetch } from '../api';
 import { ctr } from './compose';
-import { SitePicker, useSites } from './push';
 import { WithWorkspace } from './settings';
+import { type Act, type Segment, SiteAutomations, errorText as err, optional as opt } from './site-automations';
 
 type Day = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
 type Rule = { kind: 'daily' } | { kind: 'weekly'; days: Day[] } | { kind: 'monthly'; day: number };
@@ -42,14 +41,7 @@ interface RunView {
   notification: { id: string; status: string; stats: Record<string, number> } | null;
 }
 
-interface Segment {
-  id: string;
-  name: string;
-}
-
 const DAYS: [Day, string][] = [['mon', 'Mon'], ['tue', 'Tue'], ['wed', 'Wed'], ['thu', 'Thu'], ['fri', 'Fri'], ['sat', 'Sat'], ['sun', 'Sun']];
-const err = (e: unknown) => (e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e));
-const opt = (v: string) => (v.trim() ? v.trim() : null);
 const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 /** "Every day", "Mon, Fri", "On day 31 of each month (or the month's last day)". */
@@ -68,71 +60,25 @@ function runLabel(r: Run, subscriberLocal: boolean, time: string): string {
 }
 
 export function RecurringPage() {
-  return <WithWorkspace title="Recurring" lead="Notifications sent on a schedule: daily, on days of the week or a day of the month, at a time in your zone or each subscriber's.">{(ws) => <Recurring ws={ws} />}</WithWorkspace>;
-}
-
-function Recurring({ ws }: { ws: WorkspaceSummary }) {
-  const { sites, error: sitesError } = useSites(ws);
-  const [site, setSite] = useState('');
-  const [list, setList] = useState<Schedule[] | null>(null);
-  const [segments, setSegments] = useState<Segment[]>([]);
-  const [editing, setEditing] = useState<Schedule | 'new' | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-  const current = site || sites[0]?.id || '';
-  const base = `/v1/workspaces/${ws.id}/sites/${current}`;
-  const load = useCallback(() => {
-    if (!current) return;
-    apiFetch<{ schedules: Schedule[] }>(`${base}/recurring?limit=100`).then((p) => setList(p.schedules), (e) => setNote(err(e)));
-  }, [base, current]);
-  useEffect(() => {
-    setList(null);
-    load();
-    if (current) apiFetch<Segment[]>(`${base}/segments`).then(setSegments, () => setSegments([]));
-  }, [load, base, current]);
-
-  const act = async (s: Schedule, what: 'pause' | 'resume' | 'delete') => {
-    setNote(null);
-    try {
-      if (what === 'delete') {
-        if (!window.confirm(`Delete “${s.name}”? Notifications it already sent stay.`)) return;
-        await apiFetch(`${base}/recurring/${s.id}`, { method: 'DELETE' });
-      } else {
-        await apiFetch(`${base}/recurring/${s.id}/${what}`, { method: 'POST', body: {} });
-      }
-      load();
-    } catch (x) {
-      setNote(err(x));
-    }
-  };
-
-  if (sitesError) return <p class="alert alert-error">{sitesError}</p>;
-  if (!sites.length) return <p class="card muted">Add a site first.</p>;
   return (
-    <>
-      <div class="card form form-inline">
-        <SitePicker sites={sites} value={current} onChange={(id) => { setSite(id); setEditing(null); }} />
-        {editing === null && <button type="button" class="button button-primary" onClick={() => setEditing('new')}>New schedule</button>}
-      </div>
-      {note && <p class="alert alert-error" role="alert">{note}</p>}
-      {editing !== null && <ScheduleForm base={base} schedule={editing === 'new' ? null : editing} segments={segments} onDone={() => { setEditing(null); load(); }} onCancel={() => setEditing(null)} />}
-      {list === null ? (
-        <p class="muted">Loading…</p>
-      ) : list.length === 0 ? (
-        editing === null && (
-          <div class="empty-state" data-testid="recurring-empty">
-            <h2>No recurring sends yet</h2>
-            <p>Send a digest every morning, a reminder every Friday or a report on the first of each month — each run is a normal notification with its own stats.</p>
-            <button type="button" class="button button-primary" onClick={() => setEditing('new')}>Create a schedule</button>
-          </div>
-        )
-      ) : (
-        list.map((s) => <ScheduleCard key={s.id} base={base} schedule={s} onEdit={() => setEditing(s)} onAct={(what) => act(s, what)} />)
+    <WithWorkspace title="Recurring" lead="Notifications sent on a schedule: daily, on days of the week or a day of the month, at a time in your zone or each subscriber's.">
+      {(ws) => (
+        <SiteAutomations<Schedule>
+          ws={ws}
+          path="recurring"
+          listKey="schedules"
+          newLabel="New schedule"
+          deleteWarning="Notifications it already sent stay."
+          empty={{ testId: 'recurring-empty', title: 'No recurring sends yet', text: 'Send a digest every morning, a reminder every Friday or a report on the first of each month — each run is a normal notification with its own stats.', action: 'Create a schedule' }}
+          editor={(base, schedule, segments, done, cancel) => <ScheduleForm base={base} schedule={schedule} segments={segments} onDone={done} onCancel={cancel} />}
+          card={(base, schedule, _segments, edit, act) => <ScheduleCard base={base} schedule={schedule} onEdit={edit} onAct={act} />}
+        />
       )}
-    </>
+    </WithWorkspace>
   );
 }
 
-function ScheduleCard({ base, schedule: s, onEdit, onAct }: { base: string; schedule: Schedule; onEdit: () => void; onAct: (what: 'pause' | 'resume' | 'delete') => void }) {
+function ScheduleCard({ base, schedule: s, onEdit, onAct }: { base: string; schedule: Schedule; onEdit: () => void; onAct: (what: Act) => void }) {
   const [next, setNext] = useState<Run[] | null>(null);
   const [runs, setRuns] = useState<RunView[] | null>(null);
   const [note, setNote] = useState<string | null>(null);

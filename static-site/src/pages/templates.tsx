@@ -1,9 +1,10 @@
 // WhatsApp templates: the channel's library (synced from Meta or Twilio, or written locally for Whapi)
-// with status chips, a sync button, a preview with the variables filled in, and a create form.
+// with status chips, a sync button, a preview with the variables filled in, and a create form (with a
+// text, image, video or document header; on Meta a media header's sample file is uploaded first).
 
 import { useState } from 'preact/hooks';
 
-import { apiFetch } from '../api';
+import { ApiError, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { Note, WithWorkspace, useAction, useLoad } from './settings';
 
@@ -114,19 +115,57 @@ function Preview({ template }: { template: Template }) {
   );
 }
 
+type HeaderChoice = 'none' | 'text' | 'image' | 'video' | 'document';
+
+/** What Meta accepts as a header sample, per format (the server checks the same). */
+const SAMPLE: Record<'image' | 'video' | 'document', { accept: string; limit: string }> = {
+  image: { accept: 'image/jpeg,image/png', limit: 'JPEG or PNG, up to 5 MB' },
+  video: { accept: 'video/mp4', limit: 'MP4, up to 16 MB' },
+  document: { accept: 'application/pdf', limit: 'PDF, up to 16 MB' },
+};
+
+/** An upload refusal in plain words (the API's message already names the problem). */
+function uploadError(x: unknown): string {
+  if (x instanceof ApiError && x.code === 'payload_too_large') return 'The file is too big to upload here (16 MB at most).';
+  if (x instanceof ApiError && x.code === 'meta_app_id_missing') return 'The Meta credential has no app ID yet: add it under WhatsApp → Channels, then try again.';
+  return x instanceof Error ? x.message : String(x);
+}
+
 function CreateForm({ ws, channel, onCreated }: { ws: WorkspaceSummary; channel: Channel; onCreated: () => void }) {
-  const [form, setForm] = useState({ name: '', language: channel.provider === 'meta' ? 'en_US' : 'en', category: 'UTILITY', body: '', footer: '' });
+  const [form, setForm] = useState({ name: '', language: channel.provider === 'meta' ? 'en_US' : 'en', category: 'UTILITY', body: '', footer: '', headerText: '', headerMedia: '' });
+  const [header, setHeader] = useState<HeaderChoice>('none');
+  const [file, setFile] = useState<File | null>(null);
   const [examples, setExamples] = useState<Record<string, string>>({});
+  const [headerExamples, setHeaderExamples] = useState<Record<string, string>>({});
   const { note, act } = useAction(onCreated);
   const names = placeholders(form.body);
+  const headerNames = header === 'text' ? placeholders(form.headerText) : [];
+  const media = header === 'image' || header === 'video' || header === 'document' ? header : null;
+  // Meta reviews an uploaded sample; elsewhere the example is a link to the media.
+  const uploads = channel.provider === 'meta';
   const submit = (e: Event) => {
     e.preventDefault();
     const body = Object.fromEntries(names.map((n) => [n, examples[n] ?? '']));
+    const base = `/v1/workspaces/${ws.id}/channels/${channel.id}/templates`;
     return act(async () => {
-      const t = await apiFetch<Template>(`/v1/workspaces/${ws.id}/channels/${channel.id}/templates`, {
-        method: 'POST',
-        body: { name: form.name, language: form.language, category: form.category, components: { header: null, body: form.body, footer: form.footer || null, buttons: [] }, examples: { body } },
-      });
+      let headerMedia: string | undefined;
+      if (media && uploads) {
+        if (!file) throw new Error(`Choose the sample ${media} file Meta reviews the template with.`);
+        try {
+          const q = new URLSearchParams({ format: media, file_name: file.name });
+          headerMedia = (await apiFetch<{ handle: string }>(`${base}/media?${q}`, { method: 'POST', body: file, headers: { 'Content-Type': file.type || 'application/octet-stream' }, timeoutMs: 120_000 })).handle;
+        } catch (x) {
+          throw new Error(`The sample file was not accepted: ${uploadError(x)}`);
+        }
+      } else if (media) {
+        headerMedia = form.headerMedia;
+      }
+      const components = {
+        header: header === 'none' ? null : { format: header, text: header === 'text' ? form.headerText : null, media_url: null, example: null },
+        body: form.body, footer: form.footer || null, buttons: [],
+      };
+      const header_vars = Object.fromEntries(headerNames.map((n) => [n, headerExamples[n] ?? '']));
+      const t = await apiFetch<Template>(base, { method: 'POST', body: { name: form.name, language: form.language, category: form.category, components, examples: { body, header: header_vars, header_media: headerMedia } } });
       return t.status === 'APPROVED' ? `${t.name} is ready to send.` : `${t.name} was submitted for review (${t.status}).`;
     });
   };
@@ -141,6 +180,21 @@ function CreateForm({ ws, channel, onCreated }: { ws: WorkspaceSummary; channel:
           <option value="UTILITY">Utility</option><option value="MARKETING">Marketing</option><option value="AUTHENTICATION">Authentication</option>
         </select>
       </label>
+      <label class="field">
+        <span>Header</span>
+        <select name="header" value={header} onChange={(e) => { setHeader(e.currentTarget.value as HeaderChoice); setFile(null); }}>
+          <option value="none">No header</option><option value="text">Text</option><option value="image">Image</option><option value="video">Video</option><option value="document">Document</option>
+        </select>
+      </label>
+      {header === 'text' && <label class="field"><span>Header text (one variable at most)</span><input name="header-text" required maxLength={60} value={form.headerText} onInput={(e) => setForm({ ...form, headerText: e.currentTarget.value })} /></label>}
+      {headerNames.map((n) => <label class="field" key={`h-${n}`}><span>Example for header {`{{${n}}}`}</span><input name={`header-example-${n}`} required value={headerExamples[n] ?? ''} onInput={(e) => setHeaderExamples({ ...headerExamples, [n]: e.currentTarget.value })} /></label>)}
+      {media && uploads && (
+        <label class="field">
+          <span>Sample {media} for review ({SAMPLE[media].limit}); each send gives its own {media}</span>
+          <input name="header-file" type="file" required accept={SAMPLE[media].accept} onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+        </label>
+      )}
+      {media && !uploads && <label class="field"><span>Example {media} link (https)</span><input name="header-media" type="url" required value={form.headerMedia} onInput={(e) => setForm({ ...form, headerMedia: e.currentTarget.value })} /></label>}
       <label class="field"><span>Body (variables as {'{{1}}'} or {'{{first_name}}'})</span><textarea name="body" required value={form.body} onInput={(e) => setForm({ ...form, body: e.currentTarget.value })} /></label>
       {names.map((n) => <label class="field" key={n}><span>Example for {`{{${n}}}`}</span><input name={`example-${n}`} required value={examples[n] ?? ''} onInput={(e) => setExamples({ ...examples, [n]: e.currentTarget.value })} /></label>)}
       <label class="field"><span>Footer (optional)</span><input name="footer" value={form.footer} onInput={(e) => setForm({ ...form, footer: e.currentTarget.value })} /></label>

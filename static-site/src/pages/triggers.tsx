@@ -1,4 +1,5 @@
-// Triggers: the list, the editor with a sample payload and a live preview, the secret and a copy-paste
+// Triggers: the list, the editor (actions as steps, or raw JSON) with a sample payload, a live preview and
+// test-send, the secret and a copy-paste
 // curl example (shown once after create or rotate), and the invocation log with replay.
 
 import { useEffect, useState } from 'preact/hooks';
@@ -6,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { Note, WithWorkspace, message, useAction, useLoad, usePoll } from './settings';
+import { StepEditor, TestSend, defaultAction, samplePaths, tidy, type Action } from './trigger-steps';
 
 type AuthMode = 'standard_webhooks' | 'token' | 'github' | 'stripe' | 'shopify' | 'hmac';
 
@@ -77,7 +79,7 @@ interface Draft {
 const EMPTY: Draft = { name: '', auth: 'standard_webhooks', filter: '', dedupe_path: '', dedupe_window_seconds: '', actions: '[]', secret: '', hmac: DEFAULT_HMAC };
 
 function draftOf(t: Trigger): Draft {
-  return { name: t.name, auth: t.auth, filter: t.filter ?? '', dedupe_path: t.dedupe_path ?? '', dedupe_window_seconds: String(t.dedupe_window_seconds), actions: JSON.stringify(t.actions, null, 2), secret: '', hmac: t.hmac ?? DEFAULT_HMAC };
+  return { name: t.name, auth: t.auth, filter: t.filter ?? '', dedupe_path: t.dedupe_path ?? '', dedupe_window_seconds: String(t.dedupe_window_seconds), actions: JSON.stringify(tidy(t.actions), null, 2), secret: '', hmac: t.hmac ?? DEFAULT_HMAC };
 }
 
 /** The actions textarea parsed, or the reason it does not parse. */
@@ -180,8 +182,10 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
   const [sample, setSample] = useState(SAMPLE);
   const [preview, setPreview] = useState<Preview | { error: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const sites = useLoad(() => apiFetch<{ id: string }[]>(`/v1/workspaces/${ws.id}/sites`), [ws.id]);
-  const channels = useLoad(() => apiFetch<{ id: string }[]>(`/v1/workspaces/${ws.id}/channels`), [ws.id]);
+  const [advanced, setAdvanced] = useState(false);
+  const sites = useLoad(() => apiFetch<{ id: string; name?: string }[]>(`/v1/workspaces/${ws.id}/sites`), [ws.id]);
+  const channels = useLoad(() => apiFetch<{ id: string; name?: string }[]>(`/v1/workspaces/${ws.id}/channels`), [ws.id]);
+  const steps = parseActions(draft.actions);
   const set = (patch: Partial<Draft>) => setDraft((d) => ({ ...d, ...patch }));
 
   // Live preview: re-rendered on the server 400 ms after the last keystroke, nothing is sent.
@@ -204,7 +208,7 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
     return () => window.clearTimeout(timer);
   }, [draft.actions, draft.filter, sample, ws.id]);
 
-  const add = (action: Record<string, unknown>) => {
+  const add = (action: Action) => {
     const parsed = parseActions(draft.actions);
     set({ actions: JSON.stringify([...('actions' in parsed ? parsed.actions : []), action], null, 2) });
   };
@@ -245,14 +249,25 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
           <label class="field"><span>Dedupe on payload path (default: the webhook-id header)</span><input name="dedupe-path" placeholder="event.id" value={draft.dedupe_path} onInput={(e) => set({ dedupe_path: e.currentTarget.value })} /></label>
           <label class="field"><span>Dedupe window (seconds)</span><input name="dedupe-window" inputMode="numeric" placeholder="86400" value={draft.dedupe_window_seconds} onInput={(e) => set({ dedupe_window_seconds: e.currentTarget.value })} /></label>
         </div>
-        <label class="field">
-          <span>Actions (JSON; every text is a template such as <code>{'{{ order.id }}'}</code>)</span>
-          <textarea name="actions" rows={12} spellcheck={false} value={draft.actions} onInput={(e) => set({ actions: e.currentTarget.value })} />
-        </label>
-        <div>
-          <button type="button" class="button button-small" onClick={() => add({ type: 'push', site_id: sites.data?.[0]?.id ?? 'site_…', target: { type: 'all' }, title: 'Order {{ order.id }}', body: '{{ order.total }} paid', url: 'https://example.com/orders/{{ order.id }}' })}>Add push action</button>{' '}
-          <button type="button" class="button button-small" onClick={() => add({ type: 'whatsapp', channel_id: channels.data?.[0]?.id ?? 'chn_…', to: '{{ order.customer.phone }}', text: 'Hi {{ order.customer.name }}, order {{ order.id }} is {{ status }}.' })}>Add WhatsApp action</button>{' '}
-          <button type="button" class="button button-small" onClick={() => add({ type: 'members', title: 'Order {{ order.id }} {{ status }}', body: '{{ order.total }}' })}>Add team devices action</button>
+        <div class="steps-header">
+          <h3>Steps <span class="muted">(every text is a template such as <code>{'{{ order.id }}'}</code>)</span></h3>
+          <label class="check"><input type="checkbox" name="advanced-json" checked={advanced} onChange={(e) => setAdvanced(e.currentTarget.checked)} /> Edit as JSON (advanced)</label>
+        </div>
+        {advanced ? (
+          <label class="field">
+            <span>Actions (JSON array)</span>
+            <textarea name="actions" rows={12} spellcheck={false} value={draft.actions} onInput={(e) => set({ actions: e.currentTarget.value })} />
+          </label>
+        ) : 'error' in steps ? (
+          <p class="alert alert-error" role="alert">{steps.error} Fix it with “Edit as JSON”.</p>
+        ) : (
+          <StepEditor actions={steps.actions as Action[]} onChange={(a) => set({ actions: JSON.stringify(a, null, 2) })}
+            options={{ sites: sites.data ?? [], channels: channels.data ?? [], variables: samplePaths(sample) }} />
+        )}
+        <div class="compose-actions">
+          <button type="button" class="button button-secondary button-small" onClick={() => add(defaultAction('push', sites.data?.[0]?.id, channels.data?.[0]?.id))}>Add push action</button>
+          <button type="button" class="button button-secondary button-small" onClick={() => add(defaultAction('whatsapp', sites.data?.[0]?.id, channels.data?.[0]?.id))}>Add WhatsApp action</button>
+          <button type="button" class="button button-secondary button-small" onClick={() => add(defaultAction('members'))}>Add team devices action</button>
         </div>
         {error && <p class="alert alert-error" role="alert">{error}</p>}
         <div>
@@ -268,6 +283,7 @@ function Editor({ ws, trigger, onSaved, onCancel }: { ws: WorkspaceSummary; trig
           {preview && 'fires' in preview && <p class="muted">{preview.fires ? 'This event fires the trigger.' : 'The filter skips this event.'}</p>}
           {preview && 'actions' in preview && preview.actions && <pre class="snippet">{JSON.stringify(preview.actions, null, 2)}</pre>}
         </div>
+        <TestSend ws={ws.id} triggerId={trigger?.id ?? null} filter={draft.filter} sample={sample} actions={() => ('actions' in steps ? (steps.actions as Action[]) : null)} />
       </div>
     </div>
   );

@@ -65,7 +65,7 @@ interface Message {
 /** The secret fields each provider needs, as [field, label, secret?]. */
 const FIELDS: Record<Provider, [string, string, boolean][]> = {
   twilio: [['account_sid', 'Account SID (AC…)', false], ['auth_token', 'Auth token', true], ['api_key_sid', 'API key SID (SK…, optional)', false], ['api_key_secret', 'API key secret (optional)', true]],
-  meta: [['access_token', 'Access token', true], ['app_secret', 'App secret', true], ['phone_number_id', 'Phone number ID', false], ['waba_id', 'WhatsApp Business Account ID', false]],
+  meta: [['access_token', 'Access token', true], ['app_secret', 'App secret', true], ['phone_number_id', 'Phone number ID', false], ['waba_id', 'WhatsApp Business Account ID', false], ['app_id', 'App ID (optional; needed for template image/video/document samples)', false]],
   whapi: [['token', 'Channel token', true]],
 };
 

@@ -1,7 +1,8 @@
 // Browser test of workspace branding: Settings → Workspace sets a light primary colour (yellow) and a PNG
 // logo; the shell's accent (a rendered button) is then readable — at least 4.5:1 against the page and its
 // own text — in light mode at 1280 px and in dark mode at 390 px, the logo shows in the sidebar/top bar,
-// an SVG is refused on the screen, and reset brings the product's colour and mark back.
+// an SVG is refused on the screen, the sidebar's current-page item takes the brand colour (its hue, white
+// text at 4.5:1, visible on the sidebar) in both schemes, and reset brings the product's colour and mark back.
 //
 //   BASE_URL=… EXPECT_API=1 npm run test:e2e
 
@@ -29,6 +30,34 @@ const contrast = (a, b) => {
   const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
   return (hi + 0.05) / (lo + 0.05);
 };
+
+/** Hue in degrees of a computed `rgb(…)` colour. */
+const hue = (css) => {
+  const [r, g, b] = channels(css).map((v) => v / 255);
+  const max = Math.max(r, g, b);
+  const d = max - Math.min(r, g, b);
+  if (d === 0) return 0;
+  const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+  return (h * 60 + 360) % 360;
+};
+const DEFAULT_NAV_CURRENT = 'rgb(49, 46, 129)';
+
+/** The sidebar's current-page item (Settings → Workspace here) and the sidebar behind it. */
+const navState = () =>
+  page.evaluate(() => {
+    const item = document.querySelector('.sidebar .nav-link.current');
+    const css = getComputedStyle(item);
+    return { label: item.textContent.trim(), background: css.backgroundColor, text: css.color, sidebar: getComputedStyle(item.closest('.sidebar')).backgroundColor };
+  });
+
+/** The brand shows in the current item: its hue, readable text, and a highlight that stands out. */
+function assertBrandedNav(nav, brand, scheme) {
+  assert.notEqual(nav.background, DEFAULT_NAV_CURRENT, `${scheme}: the current item left the default indigo`);
+  const off = Math.abs(hue(nav.background) - hue(brand));
+  assert.ok(Math.min(off, 360 - off) < 12, `${scheme}: current item ${nav.background} has the hue of ${brand}`);
+  assert.ok(contrast(nav.text, nav.background) >= 4.5, `${scheme}: item text ${nav.text} on ${nav.background}`);
+  assert.ok(contrast(nav.background, nav.sidebar) >= 1.5, `${scheme}: item ${nav.background} stands out from the sidebar ${nav.sidebar}`);
+}
 
 /** The rendered "Save colour" button's colours, the card behind it and the accent variable. */
 const accentState = () =>
@@ -73,6 +102,8 @@ test('a workspace colour and logo theme the dashboard in light and dark mode', {
   const before = await accentState();
   assert.equal(before.accent, '#4f46e5', 'the product accent until branding is set');
   assert.equal(await page.getByTestId('brand-logo').count(), 0);
+  const navBefore = await navState();
+  assert.equal(navBefore.background, DEFAULT_NAV_CURRENT, `the product's current-item colour until branding is set (${navBefore.label})`);
 
   await form.locator('input[name=primary_color]').fill('#facc15');
   await form.getByRole('button', { name: 'Save colour' }).click();
@@ -83,6 +114,7 @@ test('a workspace colour and logo theme the dashboard in light and dark mode', {
   assert.ok(contrast(light.background, light.card) >= 4.5, `light accent ${light.background} on ${light.card}: ${contrast(light.background, light.card)}`);
   assert.ok(contrast(light.background, light.text) >= 4.5, `light button text ${light.text} on ${light.background}`);
   assert.equal(light.width, 1280, 'no horizontal overflow at 1280 px');
+  assertBrandedNav(await navState(), '#facc15', 'light');
 
   await form.locator('input[name=logo]').setInputFiles({ name: 'evil.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg onload="alert(1)"/>') });
   await form.getByText(/SVG is not accepted/).waitFor();
@@ -103,6 +135,7 @@ test('a workspace colour and logo theme the dashboard in light and dark mode', {
   assert.ok(contrast(dark.background, dark.card) >= 4.5, `dark accent ${dark.background} on ${dark.card}`);
   assert.ok(contrast(dark.background, dark.text) >= 4.5, `dark button text ${dark.text} on ${dark.background}`);
   assert.equal(dark.width, 390, 'no horizontal overflow at 390 px');
+  assertBrandedNav(await navState(), '#facc15', 'dark');
   const topLogo = page.locator('.topbar [data-testid=brand-logo]');
   assert.ok(await topLogo.isVisible(), 'the phone top bar shows the logo');
 
@@ -112,6 +145,7 @@ test('a workspace colour and logo theme the dashboard in light and dark mode', {
   await form.getByRole('button', { name: 'Reset colour' }).click();
   await form.getByText('Colour reset to the default.').waitFor();
   await page.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--accent').trim() === '#818cf8');
+  assert.equal((await navState()).background, DEFAULT_NAV_CURRENT, 'reset brings the default current item back');
   await form.getByRole('button', { name: 'Remove logo' }).click();
   await form.getByText('Logo removed.').waitFor();
   await page.locator('[data-testid=brand-logo]').first().waitFor({ state: 'detached' });

@@ -1,7 +1,8 @@
 // Browser test of the Contacts and Broadcasts screens against the real API and a loopback Meta fake:
-// add two contacts by hand (one then opted out), build a broadcast from the synced approved template
-// with its variable taken from the contact's name, preview the count, send it, and follow it to
-// `completed` with per-recipient results; the fake receives exactly one message, to the opted-in contact.
+// add three contacts by hand (one then opted out, one a number Meta refuses), build a broadcast from the
+// synced approved template with its variable taken from the contact's name, preview the count, send it,
+// follow it to `completed` with per-recipient results (the fake accepts exactly one message, to the
+// reachable opted-in contact), and download the failures CSV (provider code, formula-leading name defused).
 //
 //   BASE_URL=… EXPECT_API=1 PROVIDER_FAKE_PORT=<port> npm run test:e2e
 // The server must run with WEBTRIGGER_META_GRAPH_URL=http://127.0.0.1:<port>/v23.0 (test-all.sh does);
@@ -9,19 +10,21 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 
-import { BASE_URL, CHROMIUM, api, launchBrowser } from './support.mjs';
+import { BASE_URL, CHROMIUM, META_WABA as WABA, api, launchBrowser, logIn, metaChannel } from './support.mjs';
 
 const FAKE_PORT = Number(process.env.PROVIDER_FAKE_PORT ?? 0);
 const skip = process.env.EXPECT_API !== '1' || !BASE_URL || !FAKE_PORT ? 'needs the API and PROVIDER_FAKE_PORT (see the header)' : false;
-const WABA = '102290129340398';
 // Distinct from the other browser tests' numbers: a sender belongs to one channel platform-wide.
 const PHONE_NUMBER_ID = '106540352242955';
 
 const listed = [{ id: '3001', name: 'spring_sale', language: 'en_US', status: 'APPROVED', category: 'MARKETING', parameter_format: 'POSITIONAL', components: [{ type: 'BODY', text: 'Hi {{1}}, the spring sale starts now' }] }];
 const sent = [];
+// Meta refuses this number as undeliverable (131026, a permanent error).
+const UNREACHABLE = '14155550199';
+const refused = [];
 let fake;
 let close;
 
@@ -35,6 +38,10 @@ function answer(req, data) {
   if (req.method === 'GET' && url.pathname === `/v23.0/${WABA}/message_templates`) return [200, { data: listed, paging: { cursors: { before: '0', after: '1' } } }];
   if (req.method === 'POST' && url.pathname === `/v23.0/${PHONE_NUMBER_ID}/messages`) {
     const body = JSON.parse(data);
+    if (body.to === UNREACHABLE) {
+      refused.push(body);
+      return [400, { error: { message: '(#131026) Message Undeliverable', type: 'OAuthException', code: 131026, error_data: { messaging_product: 'whatsapp', details: 'Message Undeliverable.' }, fbtrace_id: 'AXsgnV2Cm3ZMGF3dF_cfYIn' } }];
+    }
     sent.push(body);
     return [200, { messaging_product: 'whatsapp', contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.BCAST${sent.length}` }] }];
   }
@@ -53,24 +60,16 @@ test('contacts and a broadcast to them, followed to completed', { timeout: 180_0
   });
   await new Promise((resolve) => fake.listen(FAKE_PORT, '127.0.0.1', resolve));
 
-  const email = `broadcasts+${Date.now()}@example.com`;
-  const password = 'correct horse battery';
-  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
-  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } })).id;
-  const cred = await api(`/v1/workspaces/${ws}/credentials`, { token, method: 'POST', body: { name: 'Meta', provider: 'meta', access_token: 'EAAGe2ebroadcasttoken0123456789', app_secret: '0123456789abcdef0123456789abcdef', phone_number_id: PHONE_NUMBER_ID, waba_id: WABA } });
-  const chan = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: 'Sales', credential_id: cred.id } });
-  await api(`/v1/workspaces/${ws}/channels/${chan.id}/templates/sync`, { token, method: 'POST', body: {} });
+  const account = await metaChannel('broadcasts', PHONE_NUMBER_ID, { channelName: 'Sales' });
+  await api(`/v1/workspaces/${account.ws}/channels/${account.channel}/templates/sync`, { token: account.token, method: 'POST', body: {} });
 
   let page;
   ({ page, close } = await launchBrowser('broadcasts'));
-  await page.goto(`${BASE_URL}/login?next=/whatsapp/contacts`);
-  await page.locator('input[name=email]').fill(email);
-  await page.locator('input[name=password]').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  await logIn(page, account, '/whatsapp/contacts');
 
   await page.getByTestId('empty-state').getByText('No contacts yet').waitFor();
   const form = page.getByTestId('contact-form');
-  for (const [phone, name] of [['(415) 555-0142', 'Ada Lovelace'], ['+44 7911 123456', 'Stop Please']]) {
+  for (const [phone, name] of [['(415) 555-0142', 'Ada Lovelace'], ['+44 7911 123456', 'Stop Please'], ['(415) 555-0199', '=HYPERLINK("http://x")']]) {
     await form.locator('input[name=phone]').fill(phone);
     await form.locator('input[name=name]').fill(name);
     await form.locator('input[name=tags]').fill('customers');
@@ -101,21 +100,30 @@ test('contacts and a broadcast to them, followed to completed', { timeout: 180_0
   await create.locator('input[name="default-body.{{1}}"]').fill('there');
   await create.locator('input[name=tag]').fill('customers');
   await create.getByRole('button', { name: 'Preview' }).click();
-  await create.getByRole('status').getByText('2 contacts match; 1 of them opted out and will be skipped.').waitFor();
+  await create.getByRole('status').getByText('3 contacts match; 1 of them opted out and will be skipped.').waitFor();
   await create.getByTestId('broadcast-preview').getByText(/Ada Lovelace/).first().waitFor();
   await create.getByRole('button', { name: 'Send now' }).click();
   await create.getByRole('status').getByText('Spring sale is sending.').waitFor();
 
   const detail = page.getByTestId('broadcast-detail');
   await detail.getByTestId('broadcast-status').getByText('completed').waitFor({ timeout: 60_000 });
-  await detail.getByTestId('broadcast-counters').getByText(/2 recipients · 1 sent · .* · 0 failed · 1 skipped/).waitFor();
+  await detail.getByTestId('broadcast-counters').getByText(/3 recipients · 1 sent · .* · 1 failed · 1 skipped/).waitFor();
   const recipients = detail.getByTestId('recipients-table');
   await recipients.getByRole('row', { name: /\+14155550142/ }).getByText('sent').waitFor();
   await recipients.getByRole('row', { name: /\+447911123456/ }).getByText(/opted_out/).waitFor();
   await page.getByTestId('broadcasts-table').getByRole('row', { name: /Spring sale/ }).getByText('completed').waitFor();
-  assert.equal(sent.length, 1, 'one message, to the opted-in contact only');
+  await recipients.getByRole('row', { name: /\+14155550199/ }).getByText(/131026/).waitFor();
+  assert.equal(sent.length, 1, 'one message accepted, to the reachable opted-in contact only');
+  assert.equal(refused.length, 1, 'the unreachable number was tried once (a permanent error is not retried)');
   assert.equal(sent[0].to, '14155550142');
   assert.equal(sent[0].template.name, 'spring_sale');
   assert.deepEqual(sent[0].template.components, [{ type: 'body', parameters: [{ type: 'text', text: 'Ada Lovelace' }] }]);
   t.diagnostic('✔ the broadcast is previewed, sent, followed to completed, and the provider got one rendered template');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), detail.getByTestId('download-failures').click()]);
+  assert.equal(download.suggestedFilename(), 'Spring-sale-failures.csv');
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.equal(csv, 'phone,name,status,class,code,message\n+14155550199,"\'=HYPERLINK(""http://x"")",failed,invalid_recipient,131026,(#131026) Message Undeliverable: Message Undeliverable.\n');
+  await detail.getByRole('status').getByText('Downloaded 1 failed recipient as CSV.').waitFor();
+  t.diagnostic('✔ the failures CSV downloads with the provider code, and a formula-leading name is defused');
 });

@@ -51,7 +51,6 @@ test('build a flow, see problems on the step, preview, simulate, publish', { tim
   await form.locator('input[name=flow-name]').fill('Lead bot');
   await form.locator('input[name=keyword]').fill('quote');
   await form.locator('textarea[name="welcome.text"]').fill('Hi! Let us get you a quote.');
-  await form.locator('input[name="welcome.next"]').fill('ask_4');
 
   // An ask step with a bad target: the server's check shows the problem on that step.
   await form.locator('select[name=add-step]').selectOption('ask');
@@ -63,11 +62,13 @@ test('build a flow, see problems on the step, preview, simulate, publish', { tim
   await askStep.locator('select[name="ask_4.kind"]').selectOption('email');
   await askStep.getByTestId('step-error').filter({ hasText: 'into' }).waitFor();
   await askStep.locator('input[name="ask_4.into"]').fill('email');
-  await askStep.locator('input[name="ask_4.next"]').fill('thanks');
   await form.locator('select[name=add-step]').selectOption('send_text');
   const thanks = form.locator('li[data-step="send_text_3"]');
   await thanks.locator('input[name=step-id]').fill('thanks');
   await form.locator('textarea[name="thanks.text"]').fill('Thanks, we will write to {{email}}.');
+  // Connections are picked from the steps there are.
+  await form.locator('select[name="welcome.next"]').selectOption('ask_4');
+  await askStep.locator('select[name="ask_4.next"]').selectOption('thanks');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=step-error]').length === 0);
 
   // The local preview reads the draft as written.

@@ -53,3 +53,35 @@ export async function recordShownNotifications(worker) {
     };
   });
 }
+
+/** The WhatsApp Business Account every Meta browser test's fake answers for. */
+export const META_WABA = '102290129340398';
+/** The Meta app id the fakes accept for sample uploads. */
+export const META_APP_ID = '584544743160774';
+
+/**
+ * Signs up a fresh user with a workspace and a Meta credential + channel on `phoneNumberId`. The browser
+ * tests share one server and a sender belongs to one channel platform-wide, so each test passes its own
+ * phone number id. Returns what a test needs to log in and call the API.
+ */
+export async function metaChannel(prefix, phoneNumberId, { appId = META_APP_ID, channelName = 'Main' } = {}) {
+  const email = `${prefix}+${Date.now()}@example.com`;
+  const password = 'correct horse battery';
+  const { access_token: token } = await api('/v1/auth/signup', { method: 'POST', body: { email, password } });
+  const ws = (await api('/v1/workspaces', { token, method: 'POST', body: { name: 'Shop' } })).id;
+  const accessToken = `EAAGe2e${prefix}token0123456789`;
+  const credential = await api(`/v1/workspaces/${ws}/credentials`, {
+    token, method: 'POST',
+    body: { name: 'Meta', provider: 'meta', access_token: accessToken, app_secret: '0123456789abcdef0123456789abcdef', phone_number_id: phoneNumberId, waba_id: META_WABA, ...(appId ? { app_id: appId } : {}) },
+  });
+  const channel = await api(`/v1/workspaces/${ws}/channels`, { token, method: 'POST', body: { name: channelName, credential_id: credential.id } });
+  return { email, password, token, ws, channel: channel.id, credential: credential.id, accessToken };
+}
+
+/** Logs in through the dashboard's form and lands on `next`. */
+export async function logIn(page, { email, password }, next) {
+  await page.goto(`${BASE_URL}/login?next=${next}`);
+  await page.locator('input[name=email]').fill(email);
+  await page.locator('input[name=password]').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}

@@ -1,13 +1,14 @@
 //! Meta WhatsApp Cloud API: `POST /{phone-number-id}/messages` with a bearer token; text, media,
-//! template and interactive bodies; errors by Graph `error.code` (providers.md section 3).
+//! template and interactive bodies; attachments through `POST /{phone-number-id}/media` (multipart)
+//! and then the media id; errors by Graph `error.code` (providers.md section 3).
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, WhatsAppProvider};
-use crate::whatsapp::types::{Content, HeaderParam, Provider, Recipient, TemplateParams};
+use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, Upload, WhatsAppProvider};
+use crate::whatsapp::types::{Content, HeaderParam, MediaKind, Provider, Recipient, TemplateParams};
 
 pub(super) struct Meta<'a> {
     pub http: &'a reqwest::Client,
@@ -23,6 +24,11 @@ struct SendResponse {
 
 #[derive(Deserialize)]
 struct SentId {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct UploadResponse {
     id: String,
 }
 
@@ -100,6 +106,8 @@ pub(super) fn body(to: &Recipient, content: &Content) -> Value {
             }
             (kind.as_str(), m)
         }
+        // Sent through `send_attachment` (upload first); a stray one goes out as its caption.
+        Content::Attachment { caption, .. } => ("text", json!({"body": caption.clone().unwrap_or_default(), "preview_url": false})),
         Content::Template { name, language, params: Some(params), .. } => ("template", json!({"name": name, "language": {"code": language}, "components": template_components(params)})),
         Content::Template { name, language, variables, .. } => {
             let mut t = json!({"name": name, "language": {"code": language}});
@@ -124,6 +132,19 @@ pub(super) fn body(to: &Recipient, content: &Content) -> Value {
     b
 }
 
+/// The message body for an uploaded media id: `{"type":"image","image":{"id","caption"}}`, documents
+/// with `filename` (captions are not allowed on audio).
+pub(super) fn media_id_body(to: &Recipient, media_id: &str, file: &Upload<'_>) -> Value {
+    let kind = file.kind.as_str();
+    let mut media = json!({"id": media_id});
+    if let Some(c) = file.caption.filter(|_| file.kind != MediaKind::Audio) {
+        media["caption"] = c.into();
+    }
+    if file.kind == MediaKind::Document {
+        media["filename"] = file.filename.into();
+    }
+    json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to.as_str().trim_start_matches('+'), "type": kind, kind: media})
+}
 
 /// A Graph error answer as a classified provider error (`error.message` with `error_data.details`;
 /// `error_user_msg`, meant for people, when Graph gives one).
@@ -150,12 +171,52 @@ impl WhatsAppProvider for Meta<'_> {
     }
 
     async fn send(&self, _from: &Sender<'_>, to: &Recipient, content: &Content) -> Result<Accepted, ProviderError> {
+        self.post_message(&body(to, content)).await
+    }
+
+    async fn send_attachment(&self, _from: &Sender<'_>, to: &Recipient, file: &Upload<'_>) -> Result<Accepted, ProviderError> {
+        let media_id = self.upload(file).await?;
+        self.post_message(&media_id_body(to, &media_id, file)).await
+    }
+}
+
+impl Meta<'_> {
+    /// `POST /{phone-number-id}/media`: multipart `messaging_product`, `type` (the MIME type) and
+    /// `file`; answers `{"id"}`, usable in messages for 30 days.
+    async fn upload(&self, file: &Upload<'_>) -> Result<String, ProviderError> {
+        let url = format!("{}/{}/media", self.base.trim_end_matches('/'), self.phone_number_id);
+        let part = reqwest::multipart::Part::bytes(file.bytes.to_vec()).file_name(file.filename.to_owned()).mime_str(file.mime).map_err(|_| ProviderError {
+            provider: "meta",
+            class: ErrorClass::Permanent,
+            code: "invalid_type".into(),
+            message: format!("`{}` is not a MIME type", file.mime),
+            http_status: None,
+        })?;
+        let form = reqwest::multipart::Form::new().text("messaging_product", "whatsapp").text("type", file.mime.to_owned()).part("file", part);
+        // Uploads take longer than a message send.
+        let response = self.http.post(url).bearer_auth(self.access_token.expose_secret()).multipart(form).timeout(std::time::Duration::from_secs(60)).send().await.map_err(|e| ProviderError::network(Provider::Meta, &e))?;
+        let status = response.status().as_u16();
+        let after = retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(|e| ProviderError::network(Provider::Meta, &e))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice::<UploadResponse>(&bytes).map(|r| r.id).map_err(|_| ProviderError {
+                provider: "meta",
+                class: ErrorClass::Transient { retry_after: None },
+                code: "invalid_response".into(),
+                message: "Meta accepted the upload but returned no media id".into(),
+                http_status: Some(status),
+            });
+        }
+        Err(graph_error(status, &bytes, after))
+    }
+
+    async fn post_message(&self, body: &Value) -> Result<Accepted, ProviderError> {
         let url = format!("{}/{}/messages", self.base.trim_end_matches('/'), self.phone_number_id);
         let response = self
             .http
             .post(url)
             .bearer_auth(self.access_token.expose_secret())
-            .json(&body(to, content))
+            .json(body)
             .send()
             .await
             .map_err(|e| ProviderError::network(Provider::Meta, &e))?;

@@ -3,6 +3,7 @@
 
 mod meta;
 pub mod meta_templates;
+pub mod meta_upload;
 mod twilio;
 pub mod twilio_content;
 mod whapi;
@@ -18,7 +19,7 @@ pub use meta::classify as classify_meta;
 pub use twilio::classify as classify_twilio;
 pub use whapi::{classify as classify_whapi, link as whapi_link, LinkState};
 
-use super::types::{Content, Provider, Recipient};
+use super::types::{Content, MediaKind, Provider, Recipient};
 
 /// Where each provider's API lives; tests and self-hosters point them at fakes or proxies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,18 @@ pub enum TwilioAuth {
 pub struct Sender<'a> {
     /// Twilio's `From` (the sender number); unused by Meta (phone number id) and Whapi (the token's number).
     pub number: Option<&'a str>,
+}
+
+/// An uploaded attachment as the worker hands it to a provider: the bytes, their checked type, and a
+/// signed link to them for providers that fetch media themselves.
+pub struct Upload<'a> {
+    pub bytes: &'a [u8],
+    pub mime: &'a str,
+    pub filename: &'a str,
+    pub kind: MediaKind,
+    pub caption: Option<&'a str>,
+    /// `…/hooks/media/…` on this platform (Twilio's `MediaUrl`); None where the platform has no public URL.
+    pub link: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +146,10 @@ pub trait WhatsAppProvider: Send + Sync {
     /// Sends one message. `Ok` means the provider accepted it and gave its message id; every
     /// failure is classified so the caller can retry, pause the channel, or fail the message.
     async fn send(&self, from: &Sender<'_>, to: &Recipient, content: &Content) -> Result<Accepted, ProviderError>;
+
+    /// Sends an uploaded attachment the way the provider takes files (Meta: its media upload, then the
+    /// media id; Twilio: `MediaUrl` it fetches; Whapi: inline). Errors are classified as for `send`.
+    async fn send_attachment(&self, from: &Sender<'_>, to: &Recipient, file: &Upload<'_>) -> Result<Accepted, ProviderError>;
 }
 
 /// The adapter for a credential's provider, sharing the process's HTTP client.

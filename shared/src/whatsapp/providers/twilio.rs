@@ -1,11 +1,11 @@
 //! Twilio Programmable Messaging for WhatsApp: form-encoded `Messages.json`, `whatsapp:` addressing,
-//! templates by ContentSid (providers.md section 2).
+//! templates by ContentSid, attachments as a `MediaUrl` Twilio fetches from this platform (providers.md section 2).
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, TwilioAuth, WhatsAppProvider};
+use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, TwilioAuth, Upload, WhatsAppProvider};
 use crate::whatsapp::types::{Content, Provider, Recipient};
 
 pub(super) struct Twilio<'a> {
@@ -69,6 +69,8 @@ fn form(from: &Sender<'_>, to: &Recipient, content: &Content) -> Vec<(&'static s
         }
         // Refused before queueing (capability matrix); kept total for safety.
         Content::Interactive { body, .. } | Content::List { body, .. } => f.push(("Body", body.clone())),
+        // Sent through `send_attachment` (with its MediaUrl); a stray one goes out as its caption.
+        Content::Attachment { caption, .. } => f.push(("Body", caption.clone().unwrap_or_default())),
     }
     f
 }
@@ -105,13 +107,33 @@ impl WhatsAppProvider for Twilio<'_> {
     }
 
     async fn send(&self, from: &Sender<'_>, to: &Recipient, content: &Content) -> Result<Accepted, ProviderError> {
+        self.post(&form(from, to, content)).await
+    }
+
+    async fn send_attachment(&self, from: &Sender<'_>, to: &Recipient, file: &Upload<'_>) -> Result<Accepted, ProviderError> {
+        let Some(link) = file.link else {
+            return Err(ProviderError { provider: "twilio", class: ErrorClass::Permanent, code: "public_url_missing".into(), message: "Twilio fetches attachments from this platform; set WEBTRIGGER_PUBLIC_URL".into(), http_status: None });
+        };
+        self.post(&attachment_form(from, to, link, file.caption)).await
+    }
+}
+
+/// `MediaUrl` (the signed link) with the caption as `Body`.
+fn attachment_form(from: &Sender<'_>, to: &Recipient, link: &str, caption: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut f = form(from, to, &Content::Media { kind: crate::whatsapp::types::MediaKind::Image, url: link.to_owned(), caption: caption.map(str::to_owned), filename: None });
+    f.retain(|(k, _)| *k != "Body" || caption.is_some());
+    f
+}
+
+impl Twilio<'_> {
+    async fn post(&self, form: &[(&'static str, String)]) -> Result<Accepted, ProviderError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base.trim_end_matches('/'), self.account_sid);
         let (user, password) = basic(self.account_sid, self.auth);
         let response = self
             .http
             .post(url)
             .basic_auth(user, Some(password.expose_secret()))
-            .form(&form(from, to, content))
+            .form(form)
             .send()
             .await
             .map_err(|e| ProviderError::network(Provider::Twilio, &e))?;

@@ -1,5 +1,6 @@
 //! Whapi.Cloud: `/messages/*` with the channel token; the channel is a linked phone, so linking by QR or
-//! pairing code is part of the adapter (providers.md section 4).
+//! pairing code is part of the adapter; attachments go inline as a base64 data URL in `media`
+//! (providers.md section 4).
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -7,7 +8,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, WhatsAppProvider};
+use base64::Engine;
+
+use super::{retry_after, Accepted, ErrorClass, ProviderError, Sender, Upload, WhatsAppProvider};
 use crate::whatsapp::types::{Content, Provider, Recipient};
 
 pub(super) struct Whapi<'a> {
@@ -55,7 +58,23 @@ pub(super) fn request(to: &Recipient, content: &Content) -> (String, Value) {
         // Refused before queueing (no templates or lists on Whapi); kept total for safety.
         Content::List { body, .. } => ("text".into(), json!({"to": to, "body": body})),
         Content::Template { .. } => ("text".into(), json!({"to": to, "body": ""})),
+        // Sent through `send_attachment` (with the bytes); a stray one goes out as its caption.
+        Content::Attachment { caption, .. } => ("text".into(), json!({"to": to, "body": caption.clone().unwrap_or_default()})),
     }
+}
+
+/// `POST /messages/image|document` with `media` as `data:<mime>;name=<file>;base64,<bytes>`.
+pub(super) fn attachment_request(to: &Recipient, file: &Upload<'_>) -> (String, Value) {
+    let name: String = file.filename.chars().map(|c| if c == ';' || c == ',' { '_' } else { c }).collect();
+    let media = format!("data:{};name={};base64,{}", file.mime, name, base64::engine::general_purpose::STANDARD.encode(file.bytes));
+    let mut b = json!({"to": chat(to), "media": media});
+    if let Some(c) = file.caption {
+        b["caption"] = c.into();
+    }
+    if file.kind == crate::whatsapp::types::MediaKind::Document {
+        b["filename"] = file.filename.into();
+    }
+    (file.kind.as_str().into(), b)
 }
 
 fn error(status: u16, bytes: &[u8], after: Option<std::time::Duration>) -> ProviderError {
@@ -97,7 +116,18 @@ impl WhatsAppProvider for Whapi<'_> {
 
     async fn send(&self, _from: &Sender<'_>, to: &Recipient, content: &Content) -> Result<Accepted, ProviderError> {
         let (kind, body) = request(to, content);
-        let answer = self.call(reqwest::Method::POST, &format!("/messages/{kind}"), Some(&body)).await?;
+        self.post_message(&kind, &body).await
+    }
+
+    async fn send_attachment(&self, _from: &Sender<'_>, to: &Recipient, file: &Upload<'_>) -> Result<Accepted, ProviderError> {
+        let (kind, body) = attachment_request(to, file);
+        self.post_message(&kind, &body).await
+    }
+}
+
+impl Whapi<'_> {
+    async fn post_message(&self, kind: &str, body: &Value) -> Result<Accepted, ProviderError> {
+        let answer = self.call(reqwest::Method::POST, &format!("/messages/{kind}"), Some(body)).await?;
         match (answer.get("sent").and_then(Value::as_bool), answer.pointer("/message/id").and_then(Value::as_str)) {
             (Some(true), Some(id)) => Ok(Accepted { provider_message_id: id.to_owned() }),
             _ => Err(ProviderError { provider: "whapi", class: ErrorClass::Permanent, code: "not_sent".into(), message: "Whapi did not send the message".into(), http_status: Some(200) }),
