@@ -3,6 +3,8 @@
 //! counting decorator. Prints the AWS requests per 1,000 pushes by the operation each call becomes on the
 //! AWS adapters, their list-price cost per million pushes, the CPU time per deliver job, and the time to
 //! reach 1M subscribers it projects for 100 concurrent workers.
+//! With `FANOUT_NOBODY=1` each notification targets a tag no subscriber has, and the requests of that
+//! fan-out are printed per notification.
 //! Run: `cargo bench -p webtrigger-tests --bench fanout_cost` (`FANOUT_SIZES=1000,10000` to pick sizes).
 
 #[path = "../tests/api/client.rs"]
@@ -78,9 +80,11 @@ struct Run {
     deliver_jobs: i64,
     cpu: Duration,
     wall: Duration,
+    /// Size of the notification record the counters are added to (billed per started KB).
+    record_bytes: u64,
 }
 
-async fn run(size: usize, sink: &Sink) -> anyhow::Result<Run> {
+async fn run(size: usize, sink: &Sink, nobody: bool) -> anyhow::Result<Run> {
     let (mut state, _dir) = webtrigger_tests::embedded_state().await;
     let counts = Counts::default();
     let raw_table = state.table.clone();
@@ -125,7 +129,8 @@ async fn run(size: usize, sink: &Sink) -> anyhow::Result<Run> {
     let before = sink.received.load(Ordering::Relaxed);
     counts.reset();
     let (cpu0, sink0, t0) = (process_cpu(), thread_cpu(&sink.tid), Instant::now());
-    let sent = ada.post(&format!("/v1/workspaces/{ws}/sites/{site_id}/notifications"), json!({"title": "Sale!", "body": "50% off everything today only", "url": "https://shop.example.com/sale", "target": {"type": "all"}})).await;
+    let target = if nobody { json!({"type": "tags", "tags": ["nobody-has-this"]}) } else { json!({"type": "all"}) };
+    let sent = ada.post(&format!("/v1/workspaces/{ws}/sites/{site_id}/notifications"), json!({"title": "Sale!", "body": "50% off everything today only", "url": "https://shop.example.com/sale", "target": target})).await;
     let notification = sent.data()["id"].as_str().unwrap().to_owned();
     let queue = webtrigger::queues::push_send();
     let worker = webtrigger::push::worker::PushWorker;
@@ -145,27 +150,46 @@ async fn run(size: usize, sink: &Sink) -> anyhow::Result<Run> {
 
     let record = raw_table.get(&notification_key(&ws_id, &site_key_id, &NotificationId::parse(&notification).unwrap())).await?.expect("notification record");
     let stat = |c: &str| record.attrs.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
-    anyhow::ensure!(stat("accepted") == size as i64, "every push accepted: {:?}", record.attrs);
+    let expected = if nobody { 0 } else { size };
+    anyhow::ensure!(stat("accepted") == expected as i64, "every push accepted: {:?}", record.attrs);
     let view = ada.get(&format!("/v1/workspaces/{ws}/sites/{site_id}/notifications/{notification}")).await;
     anyhow::ensure!(view.data()["status"] == "completed", "notification completed: {}", view.body);
     let pushes = sink.received.load(Ordering::Relaxed) - before;
-    anyhow::ensure!(pushes == size as u64, "the sink saw {pushes} pushes for {size} subscribers");
-    Ok(Run { pushes, counts: snapshot, deliver_jobs: stat("jobs_total"), cpu, wall })
+    anyhow::ensure!(pushes == expected as u64, "the sink saw {pushes} pushes for {expected} subscribers");
+    let record_bytes = webtrigger::ports::counting::item_size(&record);
+    Ok(Run { pushes, counts: snapshot, deliver_jobs: stat("jobs_total"), cpu, wall, record_bytes })
+}
+
+/// A fan-out that matched nobody: its AWS requests and cost for the one notification.
+fn report_nobody(size: usize, r: &Run) {
+    println!("\n== {size} subscribers, target matching nobody: {:.2} s wall, notification record {} bytes ==", r.wall.as_secs_f64(), r.record_bytes);
+    println!("{:<40} {:>10} {:>10} {:>12}", "AWS operation", "requests", "units", "$");
+    let (mut requests, mut dollars) = (0u64, 0.0);
+    for (op, c) in &r.counts {
+        let cost = c.units as f64 * list_price(op);
+        requests += c.requests;
+        dollars += cost;
+        println!("{:<40} {:>10} {:>10} {:>12.8}", op, c.requests, c.units, cost);
+    }
+    println!("{:<40} {:>10} {:>10} {:>12.8}", "total AWS requests", requests, "", dollars);
 }
 
 fn report(size: usize, r: &Run) {
+    if r.pushes == 0 {
+        return report_nobody(size, r);
+    }
     let per_k = 1000.0 / r.pushes as f64;
     let per_m = 1e6 / r.pushes as f64;
-    println!("\n== {size} subscribers: {} pushes in {} deliver jobs, {:.2} s wall ==", r.pushes, r.deliver_jobs, r.wall.as_secs_f64());
-    println!("{:<34} {:>12} {:>14} {:>14}", "AWS operation", "req/1k push", "units/1k push", "$ per 1M push");
+    println!("\n== {size} subscribers: {} pushes in {} deliver jobs, {:.2} s wall, notification record {} bytes ==", r.pushes, r.deliver_jobs, r.wall.as_secs_f64(), r.record_bytes);
+    println!("{:<40} {:>12} {:>14} {:>14}", "AWS operation", "req/1k push", "units/1k push", "$ per 1M push");
     let (mut requests, mut dollars) = (0u64, 0.0);
     for (op, c) in &r.counts {
         let cost = c.units as f64 * list_price(op) * per_m;
         requests += c.requests;
         dollars += cost;
-        println!("{:<34} {:>12.2} {:>14.2} {:>14.4}", op, c.requests as f64 * per_k, c.units as f64 * per_k, cost);
+        println!("{:<40} {:>12.2} {:>14.2} {:>14.4}", op, c.requests as f64 * per_k, c.units as f64 * per_k, cost);
     }
-    println!("{:<34} {:>12.2} {:>14} {:>14.4}", "total AWS requests", requests as f64 * per_k, "", dollars);
+    println!("{:<40} {:>12.2} {:>14} {:>14.4}", "total AWS requests", requests as f64 * per_k, "", dollars);
     let cpu_per_job = r.cpu.as_secs_f64() / r.deliver_jobs.max(1) as f64;
     let cpu_per_push = r.cpu.as_secs_f64() / r.pushes as f64;
     let lambda = cpu_per_push * LAMBDA_GB * LAMBDA_GB_SECOND * 1e6;
@@ -176,11 +200,12 @@ fn report(size: usize, r: &Run) {
 
 fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = std::env::var("FANOUT_SIZES").ok().map(|s| s.split(',').filter_map(|v| v.trim().parse().ok()).collect()).unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let nobody = std::env::var("FANOUT_NOBODY").is_ok_and(|v| v == "1");
     let sink = start_sink();
     println!("fan-out cost: one notification (target all) per size, embedded backend, one push-service origin on loopback");
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     for size in sizes {
-        let r = runtime.block_on(run(size, &sink))?;
+        let r = runtime.block_on(run(size, &sink, nobody))?;
         report(size, &r);
     }
     Ok(())

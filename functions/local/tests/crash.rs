@@ -108,7 +108,7 @@ async fn committed_answers(data_dir: &std::path::Path, ws: &str, site: &str, not
         let query = webtrigger::ports::Query::partition(format!("WS#{ws}#SITE#{site}#NOTIF#{notification}")).prefix("JOB#").limit(100).after(cursor);
         let page = state.table.query(query).await.unwrap();
         for item in &page.items {
-            done.extend(item.attrs["done"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()));
+            done.extend(webtrigger::push::progress::answered_prefixes(item).unwrap());
         }
         match page.next {
             Some(next) => cursor = Some(next),

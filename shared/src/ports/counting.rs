@@ -56,10 +56,6 @@ fn units(bytes: u64, per_unit: u64) -> u64 {
     bytes.div_ceil(per_unit).max(1)
 }
 
-/// Counter updates are billed on the size of the whole item they change, which an `add` does not see; the
-/// items counters live on (a notification record, a stats item) are taken to be under 1 KB.
-const COUNTER_ITEM_UNITS: u64 = 1;
-
 pub struct CountingTable {
     inner: Arc<dyn Table>,
     counts: Counts,
@@ -69,6 +65,13 @@ impl CountingTable {
     pub fn new(inner: Arc<dyn Table>, counts: Counts) -> Self {
         Self { inner, counts }
     }
+
+    /// Write units of an update of the item under `key`: DynamoDB bills the whole item an update changes
+    /// (a notification record with its counters is over 1 KB), so its stored size is read (not counted).
+    async fn update_units(&self, key: &Key) -> u64 {
+        let stored = self.inner.get(key).await.ok().flatten();
+        units(stored.as_ref().map_or(1, item_size), 1024)
+    }
 }
 
 #[async_trait]
@@ -77,6 +80,13 @@ impl Table for CountingTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let found = self.inner.get(key).await?;
         self.counts.add("DynamoDB GetItem", units(found.as_ref().map_or(1, item_size), 4096));
+        Ok(found)
+    }
+
+    /// GetItem with `ConsistentRead` off: half a read unit per started 4 KB (priced so by `list_price`).
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        let found = self.inner.get_eventually(key).await?;
+        self.counts.add("DynamoDB GetItem eventually consistent", units(found.as_ref().map_or(1, item_size), 4096));
         Ok(found)
     }
 
@@ -93,29 +103,38 @@ impl Table for CountingTable {
     }
 
     /// Query, eventually consistent as the DynamoDB adapter issues it: half a read unit per started 4 KB
-    /// of the page (tallied as one unit per started 8 KB).
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        let page = self.inner.query(query).await?;
+    /// of the page (tallied as one unit per started 8 KB). DynamoDB bills the items' whole size whatever
+    /// the projection, so a projected query is read whole here and projected afterwards.
+    async fn query(&self, mut query: Query) -> Result<Page, TableError> {
+        query.checked_fields()?;
+        let fields = query.fields.take();
+        let mut page = self.inner.query(query).await?;
         self.counts.add("DynamoDB Query", units(page.items.iter().map(item_size).sum(), 8192));
+        if let Some(fields) = fields {
+            for item in &mut page.items {
+                item.attrs.retain(|k, v| !v.is_null() && fields.contains(k));
+            }
+        }
         Ok(page)
     }
 
     /// UpdateItem (ADD).
     async fn add(&self, key: &Key, deltas: &[(&str, i64)]) -> Result<Vec<i64>, TableError> {
-        self.counts.add("DynamoDB UpdateItem", COUNTER_ITEM_UNITS);
+        let units = self.update_units(key).await;
+        self.counts.add("DynamoDB UpdateItem", units);
         self.inner.add(key, deltas).await
     }
 
     /// TransactWriteItems, two write units per started KB of each item.
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), TableError> {
-        let units: u64 = writes
-            .iter()
-            .map(|w| match w {
-                TxWrite::Put { item, .. } => 2 * units(item_size(item), 1024),
-                TxWrite::Add { .. } | TxWrite::AddExpiring { .. } => 2 * COUNTER_ITEM_UNITS,
-                TxWrite::Delete { .. } | TxWrite::Check { .. } => 2,
-            })
-            .sum();
+        let mut units = 0;
+        for w in &writes {
+            units += 2 * match w {
+                TxWrite::Put { item, .. } => self::units(item_size(item), 1024),
+                TxWrite::Add { key, .. } | TxWrite::AddExpiring { key, .. } => self.update_units(key).await,
+                TxWrite::Delete { .. } | TxWrite::Check { .. } => 1,
+            };
+        }
         self.counts.add("DynamoDB TransactWriteItems", units);
         self.inner.transact(writes).await
     }
@@ -210,6 +229,7 @@ impl Keyring for CountingKeyring {
 /// November 2024, SQS standard requests, KMS requests), keyed like the tally.
 pub fn list_price(op: &str) -> f64 {
     match op.split_once(' ').map_or(op, |(service, _)| service) {
+        "DynamoDB" if op.contains("eventually") => 0.0625e-6,
         "DynamoDB" if op.contains("Get") || op.contains("Query") => 0.125e-6,
         "DynamoDB" => 0.625e-6,
         "SQS" => 0.40e-6,
@@ -240,7 +260,17 @@ mod tests {
         assert_eq!(seen["DynamoDB TransactWriteItems"], OpCount { requests: 1, units: 4 }, "two writes, doubled in a transaction");
         counts.reset();
         assert!(counts.snapshot().is_empty());
+        table.put(Item::new(Key::new("q", "huge")).with_attr("blob", "x".repeat(10_000)).with_attr("n", 1), Condition::None).await.unwrap();
+        let page = table.query(Query::partition("q").project(&["n", "absent"])).await.unwrap();
+        assert_eq!(page.items[0].attrs.keys().collect::<Vec<_>>(), vec!["n"], "the projection still applies");
+        assert_eq!(counts.snapshot()["DynamoDB Query"], OpCount { requests: 1, units: 2 }, "billed on the whole 10 KB item, not the projected answer");
+        table.add(&big.key, &[("c", 1)]).await.unwrap();
+        assert_eq!(counts.snapshot()["DynamoDB UpdateItem"], OpCount { requests: 1, units: 5 }, "an update is billed on the whole item it changes");
+        table.get_eventually(&big.key).await.unwrap();
+        assert_eq!(counts.snapshot()["DynamoDB GetItem eventually consistent"], OpCount { requests: 1, units: 2 });
+        counts.reset();
         assert_eq!(list_price("DynamoDB Query"), 0.125e-6);
         assert_eq!(list_price("KMS Decrypt"), 3.0e-6);
+        assert_eq!(list_price("DynamoDB GetItem eventually consistent"), 0.0625e-6);
     }
 }

@@ -286,6 +286,13 @@ pub trait Table: Send + Sync {
     /// Returns the item under `key`, or `None` if absent or past its TTL.
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError>;
 
+    /// `get`, eventually consistent where the backend offers it (DynamoDB: half the read units), so it
+    /// may miss a write of the last second or so. For records whose latest change the caller can do
+    /// without; each caller says why. The default is the strongly consistent `get`.
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.get(key).await
+    }
+
     /// Writes the whole item if `condition` holds, else `ConditionFailed`. The item's `version` is stored as given.
     async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError>;
 

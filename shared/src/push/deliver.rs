@@ -1,6 +1,7 @@
 //! One deliver job: claim its progress record, send to every subscriber without a final answer yet
-//! (concurrently, within the per-origin limit), and record the answers in groups as they come in — each
-//! record carries the counters of the answers it holds, so a crash loses at most one group's answers
+//! (concurrently, within the per-origin limit), and checkpoint the answers in groups as they come in —
+//! each checkpoint carries the counter deltas of the answers it holds, added to the notification's
+//! counters once, when the job finishes (see `progress.rs`), so a crash loses at most one group's answers
 //! (those subscribers are sent again: at least once) and never counts one twice. Transient failures stay
 //! open and the message is retried after Retry-After or the backoff; on the last attempt they are counted
 //! `failed_transient` and parked in the dead-letter queue for `webtrigger dlq redrive`.
@@ -16,7 +17,7 @@ use super::progress::{owner_id, Claim, Lost, Progress};
 use super::sender::Delivery;
 use super::sites::SiteId;
 use super::subscribers;
-use super::worker::load_notification;
+use super::worker::load_started_notification;
 use crate::auth::WorkspaceId;
 use crate::http::ApiError;
 use crate::ports::OutgoingMessage;
@@ -25,10 +26,11 @@ use crate::worker::{retry_delay, JobError};
 
 /// Sends in flight at once within one deliver job.
 const CONCURRENCY: usize = 16;
-/// Answers are recorded in groups: after this many, or this long after the previous record, whichever
-/// comes first. A crash re-sends at most the answers of one group; each record is one table transaction.
-/// Sized so a full job answered within a few seconds writes its progress once or twice: each write
-/// rewrites the job's done set, and DynamoDB bills it by size.
+/// Answers are checkpointed in groups: after this many, or this long after the previous checkpoint,
+/// whichever comes first. A crash re-sends at most the answers of one group; each checkpoint is one
+/// conditional put of the job's progress record, billed by its size (the packed done set). The last
+/// group is not checkpointed on its own: the finish (or release) that follows records it, so a full job
+/// answered within a few seconds writes one checkpoint and one transaction.
 const RECORD_AFTER_ANSWERS: usize = 250;
 const RECORD_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -90,7 +92,7 @@ impl Tally {
 
 pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> {
     let DeliverJob { workspace: ws, site: site_id, notification: id, .. } = &job;
-    let n = load_notification(state, ws, site_id, id).await?;
+    let n = load_started_notification(state, ws, site_id, id).await?;
     let mut progress = match Progress::claim(state, ws, site_id, id, &job.job, &owner_id(state, &job.message_id)).await? {
         Claim::Claimed(p) => p,
         Claim::Finished => return Ok(()),
@@ -111,6 +113,7 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut tally = Tally::default();
     held_back.iter().for_each(|s| tally.count(&s.id, counter, job.redrive));
     let (delivery, contact) = (&delivery, site.contact.as_str());
+    let total = pending.len();
     let mut answers = futures_util::stream::iter(pending)
         .map(|s: Recipient| {
             async move {
@@ -127,7 +130,9 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut exhausted = Vec::new();
     let mut wait = None::<Duration>;
     let mut recorded_at = tokio::time::Instant::now();
+    let mut seen = 0;
     while let Some(chunk) = answers.next().await {
+        seen += chunk.len();
         for (s, outcome) in chunk {
             match &outcome {
                 Outcome::RateLimited(_) | Outcome::Transient(_) if last_attempt => {
@@ -152,7 +157,8 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
             tally.count(&s.id, outcome.counter(), job.redrive);
         }
         let due = tally.answered.len() >= RECORD_AFTER_ANSWERS || (!tally.answered.is_empty() && recorded_at.elapsed() >= RECORD_INTERVAL);
-        if due || progress.lease_ageing(state) {
+        // Once every send is answered, the finish or release below writes the last group.
+        if seen < total && (due || progress.lease_ageing(state)) {
             let (answered, deltas) = tally.take();
             if let Err(e) = progress.record(state, answered, deltas).await {
                 return lost(e);

@@ -1,14 +1,20 @@
 //! The progress record of one deliver job (`…#NOTIF#<id>`/`JOB#<job>`): which subscribers already got a
-//! final answer, whether the job is finished, and who holds it. Every change to it is written in one
-//! transaction with the counters it accounts for, conditional on the version read, so a redelivered or
-//! duplicated job never re-sends to a subscriber with a final answer and never counts anything twice.
-//! Answered subscribers are stored by the first `DONE_ID_CHARS` hex digits of their id (48 bits of a
-//! SHA-256): a job's record is rewritten with every group of answers, and its size is what DynamoDB bills
-//! each write by. Two subscribers of one job sharing a prefix (about 1 in 2·10⁹ for 500) would only matter
-//! on a retry, where the second would be taken as answered.
+//! final answer, the counters those answers add up to, whether the job is finished, and who holds it.
+//! Answers are checkpointed in groups by a plain conditional put of this one item (done set and the
+//! answers' counter deltas together, conditional on the version read); the deltas are added to the
+//! notification's counters, rollups and mirror only by a publishing commit — the finish, a release, or a
+//! checkpoint of a long job — in one transaction with the record that clears them. So a redelivered or
+//! duplicated job never re-sends to a subscriber with a final answer and never counts anything twice,
+//! and a job costs one transaction, not one per group.
+//! Answered subscribers are stored by the first 48 bits of their id (a SHA-256), packed (6 bytes each,
+//! base64url) because each checkpoint is billed by the record's size. Two subscribers of one job sharing
+//! a prefix (about 1 in 2·10⁹ for 500) would only matter on a retry, where the second would be taken as
+//! answered.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::notifications::{notification_key, NotificationId};
@@ -22,19 +28,58 @@ use crate::worker::JobError;
 pub const LEASE_SECS: i64 = 120;
 /// Progress records outlive any retry of their job.
 const KEEP_SECS: i64 = 7 * 86_400;
-/// Hex digits of a subscriber id kept in a job's done set.
-pub const DONE_ID_CHARS: usize = 12;
+/// Bytes of a subscriber id's prefix kept in a job's done set (12 hex digits).
+const DONE_BYTES: usize = 6;
+/// A checkpoint also publishes its counters when the last publish is this old, so the stats of a long
+/// job (a slow push service) still move while it runs.
+const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn done_id(subscriber: &str) -> String {
-    subscriber.get(..DONE_ID_CHARS).unwrap_or(subscriber).to_owned()
+/// The done-set key of a subscriber id: its first 48 bits (ids are hex SHA-256 digests; anything else is
+/// hashed first).
+fn done_key(subscriber: &str) -> u64 {
+    let hex = match subscriber.get(..2 * DONE_BYTES) {
+        Some(h) if h.bytes().all(|b| b.is_ascii_hexdigit()) => h.to_owned(),
+        _ => crate::auth::tokens::token_hash(subscriber)[..2 * DONE_BYTES].to_owned(),
+    };
+    u64::from_str_radix(&hex, 16).unwrap_or_default()
+}
+
+fn pack(done: &BTreeSet<u64>) -> String {
+    let bytes: Vec<u8> = done.iter().flat_map(|k| k.to_be_bytes()[8 - DONE_BYTES..].to_vec()).collect();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unpack(packed: &str) -> Result<BTreeSet<u64>, String> {
+    let bytes = URL_SAFE_NO_PAD.decode(packed).map_err(|e| format!("done set: {e}"))?;
+    if bytes.len() % DONE_BYTES != 0 {
+        return Err("done set: not whole entries".into());
+    }
+    Ok(bytes.chunks(DONE_BYTES).map(|c| c.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))).collect())
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 struct Stored {
+    /// Answered subscribers, packed (see `pack`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    answered: String,
+    /// Answered subscribers as hex id prefixes (or whole ids): records written before packing.
+    #[serde(default, skip_serializing)]
     done: BTreeSet<String>,
     finished: bool,
     owner: Option<String>,
     lease_until: i64,
+    /// Counter deltas of checkpointed answers not yet added to the notification's counters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    unpublished: BTreeMap<String, i64>,
+}
+
+/// The answered subscribers a progress item records, as 12-hex-digit id prefixes (for tests and tools
+/// that read the data dir).
+pub fn answered_prefixes(item: &Item) -> Result<Vec<String>, TableError> {
+    let stored: Stored = item.parse()?;
+    let mut keys = unpack(&stored.answered).map_err(TableError::Corrupt)?;
+    keys.extend(stored.done.iter().map(|d| done_key(d)));
+    Ok(keys.iter().map(|k| format!("{k:0width$x}", width = 2 * DONE_BYTES)).collect())
 }
 
 /// A claimed job: the caller holds its lease until it commits `finish` or `release`s it.
@@ -46,6 +91,10 @@ pub struct Progress {
     mirror: Option<Box<Key>>,
     version: u64,
     stored: Stored,
+    /// The done set, unpacked.
+    done: BTreeSet<u64>,
+    /// When counters were last published (or the job claimed).
+    published_at: tokio::time::Instant,
     /// Workspace and ids for the live `notification.stats` event sent after counters move.
     live: Box<(WorkspaceId, serde_json::Value)>,
     /// Where the analytics buckets mirroring these counters go (added in the same transaction).
@@ -57,7 +106,7 @@ pub struct Progress {
 /// Why a job cannot be worked on now.
 #[derive(Debug)]
 pub enum Claim {
-    Claimed(Progress),
+    Claimed(Box<Progress>),
     /// Finished earlier (a redelivery or a duplicate of the job): nothing to do.
     Finished,
     /// Another execution holds the lease for this many more seconds.
@@ -75,6 +124,10 @@ fn instance_of(owner: &str) -> &str {
 }
 
 impl Progress {
+    fn new(key: Key, counters: Key, version: u64, stored: Stored, done: BTreeSet<u64>, live: Box<(WorkspaceId, serde_json::Value)>, rollup: Box<crate::analytics::rollup::Scope>) -> Self {
+        Progress { key, counters, mirror: None, version, stored, done, published_at: tokio::time::Instant::now(), live, rollup, variant: None }
+    }
+
     /// Reads the job's record and takes its lease (creating the record on first run).
     pub async fn claim(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, job: &str, owner: &str) -> Result<Claim, JobError> {
         let key = Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("JOB#{job}"));
@@ -83,14 +136,15 @@ impl Progress {
         let rollup = Box::new(crate::analytics::rollup::Scope { workspace: ws.clone(), site: site.clone(), notification: id.clone() });
         // Most jobs run once: create the record outright and read it only when it exists already.
         let stored = Stored { owner: Some(owner.to_owned()), lease_until: now + LEASE_SECS, ..Stored::default() };
-        let mut progress = Progress { key: key.clone(), counters: notification_key(ws, site, id), mirror: None, version: 0, stored, live: live.clone(), rollup: rollup.clone(), variant: None };
-        match progress.write(state, Condition::NotExists, Vec::new()).await {
-            Ok(()) => return Ok(Claim::Claimed(progress)),
+        let mut progress = Progress::new(key.clone(), notification_key(ws, site, id), 0, stored, BTreeSet::new(), live.clone(), rollup.clone());
+        match progress.commit_raw(state, Condition::NotExists, false).await {
+            Ok(()) => return Ok(Claim::Claimed(Box::new(progress))),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => {}
             Err(e) => return Err(JobError::retry(e)),
         }
+        // Strongly consistent: the version read is the condition of the next write.
         let found = state.table.get(&key).await.map_err(JobError::retry)?;
-        let (version, stored) = match &found {
+        let (version, mut stored) = match &found {
             Some(item) => (item.version, item.parse::<Stored>().map_err(|e| JobError::Permanent(e.to_string()))?),
             None => (0, Stored::default()),
         };
@@ -105,12 +159,14 @@ impl Progress {
                 return Ok(Claim::Held(stored.lease_until - now));
             }
         }
-        let mut progress = Progress { key, counters: notification_key(ws, site, id), mirror: None, version, stored, live, rollup, variant: None };
+        let mut done = unpack(&stored.answered).map_err(JobError::Permanent)?;
+        done.extend(std::mem::take(&mut stored.done).iter().map(|d| done_key(d)));
+        let mut progress = Progress::new(key, notification_key(ws, site, id), version, stored, done, live, rollup);
         progress.stored.owner = Some(owner.to_owned());
         progress.stored.lease_until = now + LEASE_SECS;
         let condition = if found.is_some() { Condition::VersionIs(version) } else { Condition::NotExists };
-        match progress.write(state, condition, Vec::new()).await {
-            Ok(()) => Ok(Claim::Claimed(progress)),
+        match progress.commit_raw(state, condition, false).await {
+            Ok(()) => Ok(Claim::Claimed(Box::new(progress))),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { .. }) => Ok(Claim::Held(1)),
             Err(e) => Err(JobError::retry(e)),
         }
@@ -126,9 +182,9 @@ impl Progress {
         self.variant = variant.filter(|v| *v != super::ab::WINNER);
     }
 
-    /// True when the subscriber has a final answer (records written before ids were shortened hold whole ids).
+    /// True when the subscriber has a final answer.
     pub fn is_done(&self, subscriber: &str) -> bool {
-        self.stored.done.contains(&done_id(subscriber)) || self.stored.done.contains(subscriber)
+        self.done.contains(&done_key(subscriber))
     }
 
     /// True when the lease runs out within half its length (so a long job renews it).
@@ -136,43 +192,61 @@ impl Progress {
         self.stored.lease_until - state.clock.epoch_seconds() < LEASE_SECS / 2
     }
 
-    /// Records final answers and adds their counters, in one transaction; renews the lease.
+    fn take(&mut self, answered: &[String], deltas: Vec<(String, i64)>) {
+        self.done.extend(answered.iter().map(|a| done_key(a)));
+        for (k, d) in deltas {
+            *self.stored.unpublished.entry(k).or_default() += d;
+        }
+    }
+
+    /// Checkpoints final answers and their counters (a plain put of this record; the counters are
+    /// published when the last publish is `PUBLISH_INTERVAL` old); renews the lease.
     /// `Err(LeaseLost)` when another execution took the job over meanwhile.
     pub async fn record(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
-        self.stored.done.extend(answered.iter().map(|a| done_id(a)));
+        self.take(&answered, deltas);
         self.stored.lease_until = state.clock.epoch_seconds() + LEASE_SECS;
-        self.commit(state, deltas).await
+        let publish = self.published_at.elapsed() >= PUBLISH_INTERVAL;
+        self.commit(state, publish).await
     }
 
-    /// Marks the job finished (with its last counters): every later copy of it does nothing.
+    /// Marks the job finished and publishes every counter it holds: every later copy of it does nothing.
     /// The done set is dropped: nothing reads it once the job is finished, and the write is billed by size.
-    pub async fn finish(&mut self, state: &AppState, _answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+    pub async fn finish(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+        self.take(&answered, deltas);
         self.stored.finished = true;
         self.stored.owner = None;
-        self.stored.done.clear();
-        self.commit(state, deltas).await
+        self.done.clear();
+        self.commit(state, true).await
     }
 
-    /// Records the last answers and gives the lease up (the job will be retried).
+    /// Records the last answers, publishes the counters and gives the lease up (the job will be retried).
     pub async fn release(&mut self, state: &AppState, answered: Vec<String>, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
+        self.take(&answered, deltas);
         self.stored.owner = None;
         self.stored.lease_until = 0;
-        self.stored.done.extend(answered.iter().map(|a| done_id(a)));
-        self.commit(state, deltas).await
+        self.commit(state, true).await
     }
 
-    async fn commit(&mut self, state: &AppState, deltas: Vec<(String, i64)>) -> Result<(), Lost> {
-        match self.write(state, Condition::VersionIs(self.version), deltas).await {
+    async fn commit(&mut self, state: &AppState, publish: bool) -> Result<(), Lost> {
+        match self.commit_raw(state, Condition::VersionIs(self.version), publish).await {
             Ok(()) => Ok(()),
             Err(TableError::ConditionFailed | TableError::TransactionCancelled { index: 0 }) => Err(Lost::Lease),
             Err(e) => Err(Lost::Table(e)),
         }
     }
 
-    async fn write(&mut self, state: &AppState, condition: Condition, deltas: Vec<(String, i64)>) -> Result<(), TableError> {
+    /// Writes the record; with `publish`, adds its unpublished counters in the same transaction and
+    /// clears them. Without counters to add it is a plain conditional put (half the write units of a
+    /// one-item transaction).
+    async fn commit_raw(&mut self, state: &AppState, condition: Condition, publish: bool) -> Result<(), TableError> {
         let next = self.version + 1;
-        let item = Item::of(self.key.clone(), &self.stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
-        let mut deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+        let mut stored = self.stored.clone();
+        stored.answered = pack(&self.done);
+        let mut deltas: Vec<(String, i64)> = Vec::new();
+        if publish {
+            deltas = std::mem::take(&mut stored.unpublished).into_iter().filter(|(_, d)| *d != 0).collect();
+        }
+        let item = Item::of(self.key.clone(), &stored).with_version(next).with_expiry(state.clock.epoch_seconds() + KEEP_SECS);
         let moved = !deltas.is_empty();
         if moved {
             let mut writes = vec![TxWrite::Put { item, condition }];
@@ -193,10 +267,13 @@ impl Progress {
             writes.push(TxWrite::Add { key: self.counters.clone(), deltas });
             state.table.transact(writes).await?;
         } else {
-            // A plain conditional put: half the write units of a one-item transaction.
             state.table.put(item, condition).await?;
         }
         self.version = next;
+        self.stored = stored;
+        if publish {
+            self.published_at = tokio::time::Instant::now();
+        }
         if moved {
             crate::live::notify(state, &self.live.0, "notification.stats", self.live.1.clone()).await;
         }

@@ -42,6 +42,22 @@ fn adhoc_job_id(subs: &[Recipient]) -> String {
     format!("adhoc-{}", &crate::auth::tokens::token_hash(&ids.join(","))[..16])
 }
 
+/// The notification a deliver job sends, read eventually consistent (half the read units on DynamoDB).
+/// Safe because a started notification's content, target and plan never change again (only drafts and
+/// scheduled ones are edited); what can change later is its counters, which delivery does not read, and
+/// a cancel, which a read a second stale sees one second late (as if the cancel had come a second later).
+/// A read that misses the record or finds it not yet started (the start's write not replicated yet) is
+/// repeated strongly consistent.
+pub(super) async fn load_started_notification(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId) -> Result<Notification, JobError> {
+    if let Some(item) = state.table.get_eventually(&notification_key(ws, site, id)).await.map_err(JobError::retry)? {
+        let n: Notification = item.parse().map_err(|e| JobError::Permanent(e.to_string()))?;
+        if n.started_at.is_some() {
+            return Ok(n);
+        }
+    }
+    load_notification(state, ws, site, id).await
+}
+
 pub(super) async fn load_notification(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId) -> Result<Notification, JobError> {
     let item = state.table.get(&notification_key(ws, site, id)).await.map_err(JobError::retry)?.ok_or_else(|| JobError::Permanent(format!("notification {id} no longer exists")))?;
     item.parse().map_err(|e| JobError::Permanent(e.to_string()))
@@ -67,8 +83,10 @@ fn existed_at(s: &Subscriber, created_at: Option<chrono::DateTime<chrono::FixedO
 }
 
 /// Pages `span` shards from `first` on, queues deliver jobs for the selected subscribers, then writes the
-/// shards' markers and their counters in one transaction. A redelivered fan-out of finished shards does
-/// nothing (their markers are written together, so the first one tells).
+/// job's marker (named after its first shard) and its counters in one transaction. A redelivered fan-out
+/// of finished shards does nothing. One marker per job is enough: every fan-out of a notification covers
+/// the span its record names (the outbox sweep re-queues with that span), so no other job starts at one
+/// of these shards.
 async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &NotificationId, first: u8, span: u8) -> Result<(), JobError> {
     let marker = |shard: u8| Key::new(format!("WS#{ws}#SITE#{site}#NOTIF#{id}"), format!("FANOUT#{shard:02}"));
     let shards = first..first.saturating_add(span).min(SHARDS);
@@ -102,8 +120,7 @@ async fn fanout(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &Notifica
     let mut deltas = vec![("targeted".to_owned(), targeted), ("shards_done".to_owned(), i64::from(covered)), ("jobs_total".to_owned(), job_count as i64)];
     deltas.extend(variant_deltas);
     let expiry = state.clock.epoch_seconds() + 7 * 86_400;
-    let mut writes: Vec<TxWrite> = shards.map(|shard| TxWrite::Put { item: Item::new(marker(shard)).with_expiry(expiry), condition: Condition::NotExists }).collect();
-    writes.push(TxWrite::Add { key: notification_key(ws, site, id), deltas });
+    let writes = vec![TxWrite::Put { item: Item::new(marker(first)).with_expiry(expiry), condition: Condition::NotExists }, TxWrite::Add { key: notification_key(ws, site, id), deltas }];
     match state.table.transact(writes).await {
         // Another run of this fan-out got there first; the jobs just queued repeat its ids and do nothing.
         Ok(()) | Err(TableError::TransactionCancelled { .. }) => Ok(()),

@@ -29,6 +29,20 @@ impl DynamoTable {
     pub fn table_name(&self) -> &str {
         &self.table
     }
+
+    async fn get_item(&self, key: &Key, consistent: bool) -> Result<Option<Item>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attrs(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let now = self.clock.epoch_seconds();
+        out.item.map(from_attrs).transpose().map(|found| found.filter(|i| !i.is_expired(now)))
+    }
 }
 
 fn s(v: &str) -> AttributeValue {
@@ -141,17 +155,11 @@ fn unavailable<E: std::error::Error>(e: E) -> TableError {
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attrs(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let now = self.clock.epoch_seconds();
-        out.item.map(from_attrs).transpose().map(|found| found.filter(|i| !i.is_expired(now)))
+        self.get_item(key, true).await
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, TableError> {
+        self.get_item(key, false).await
     }
 
     async fn put(&self, item: Item, cond: Condition) -> Result<(), TableError> {
