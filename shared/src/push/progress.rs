@@ -290,3 +290,111 @@ pub enum Lost {
     #[error(transparent)]
     Table(TableError),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ports::FixedClock;
+
+    fn state(clock: Arc<FixedClock>) -> AppState {
+        let dir = std::env::temp_dir().join(format!("webtrigger-progress-{}", ulid::Ulid::new()));
+        let keyring = crate::adapters::LocalKeyring::open(&dir.join("keys")).unwrap();
+        let secrets = crate::adapters::LocalSecrets::with_dir(dir.join("secrets"));
+        AppState::embedded_parts(crate::adapters::SqliteDb::in_memory().unwrap(), Arc::new(keyring), Arc::new(secrets), clock)
+    }
+
+    struct Job {
+        state: AppState,
+        clock: Arc<FixedClock>,
+        ids: (WorkspaceId, SiteId, NotificationId),
+        subs: Vec<String>,
+    }
+
+    impl Job {
+        fn new() -> Self {
+            let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+            let ids = (WorkspaceId::new(ulid::Ulid::new()), SiteId::new(ulid::Ulid::new()), NotificationId::new(ulid::Ulid::new()));
+            let subs = (0..4).map(|i| crate::auth::tokens::token_hash(&format!("sub-{i}"))).collect();
+            Job { state: state(clock.clone()), clock, ids, subs }
+        }
+
+        async fn claim(&self, message: &str) -> Claim {
+            let (ws, site, id) = &self.ids;
+            Progress::claim(&self.state, ws, site, id, "00-0", &owner_id(&self.state, message)).await.unwrap()
+        }
+
+        async fn claimed(&self, message: &str) -> Box<Progress> {
+            match self.claim(message).await {
+                Claim::Claimed(p) => p,
+                other => panic!("not claimed: {other:?}"),
+            }
+        }
+
+        async fn accepted(&self) -> i64 {
+            let (ws, site, id) = &self.ids;
+            let item = self.state.table.get(&notification_key(ws, site, id)).await.unwrap();
+            item.and_then(|i| i.attrs.get("accepted").and_then(|v| v.as_i64())).unwrap_or(0)
+        }
+
+        fn answers(&self, range: std::ops::Range<usize>) -> (Vec<String>, Vec<(String, i64)>) {
+            (self.subs[range.clone()].to_vec(), vec![("accepted".to_owned(), range.len() as i64)])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_then_a_crash_then_a_resume_counts_each_answer_once() {
+        let job = Job::new();
+        let mut first = job.claimed("msg-a").await;
+        let (answered, deltas) = job.answers(0..2);
+        first.record(&job.state, answered, deltas).await.unwrap();
+        assert_eq!(job.accepted().await, 0, "a checkpoint carries its counter deltas, it does not publish them");
+
+        // The first execution dies here (kill -9). Its lease is waited out, then another copy resumes.
+        assert!(matches!(job.claim("msg-b").await, Claim::Held(_)), "a live lease is not taken over");
+        job.clock.advance(chrono::Duration::seconds(LEASE_SECS + 1));
+        let mut second = job.claimed("msg-b").await;
+        assert!(job.subs[..2].iter().all(|s| second.is_done(s)), "the checkpointed answers are not sent again");
+        assert!(job.subs[2..].iter().all(|s| !second.is_done(s)), "the rest still are");
+
+        // Had the first execution survived, its commit would no longer land (nor count).
+        let (answered, deltas) = job.answers(0..4);
+        assert!(matches!(first.finish(&job.state, answered, deltas).await, Err(Lost::Lease)));
+        assert_eq!(job.accepted().await, 0);
+
+        let (answered, deltas) = job.answers(2..4);
+        second.finish(&job.state, answered, deltas).await.unwrap();
+        assert_eq!(job.accepted().await, 4, "the checkpoint's deltas are published with the finish, once");
+        assert!(matches!(job.claim("msg-c").await, Claim::Finished), "a redelivery of the finished job does nothing");
+        assert_eq!(job.accepted().await, 4);
+    }
+
+    #[tokio::test]
+    async fn a_release_publishes_its_counters_and_the_retry_adds_only_its_own() {
+        let job = Job::new();
+        let mut first = job.claimed("msg-a").await;
+        let (answered, deltas) = job.answers(0..1);
+        first.record(&job.state, answered, deltas).await.unwrap();
+        let (answered, deltas) = job.answers(1..3);
+        first.release(&job.state, answered, deltas).await.unwrap();
+        assert_eq!(job.accepted().await, 3, "a release publishes the checkpoint's deltas and its own");
+
+        let mut retry = job.claimed("msg-a").await;
+        assert!(job.subs[..3].iter().all(|s| retry.is_done(s)) && !retry.is_done(&job.subs[3]));
+        let (answered, deltas) = job.answers(3..4);
+        retry.finish(&job.state, answered, deltas).await.unwrap();
+        assert_eq!(job.accepted().await, 4, "published deltas are cleared from the record, so the finish adds only its own");
+    }
+
+    #[test]
+    fn done_sets_pack_six_bytes_per_subscriber() {
+        let keys: BTreeSet<u64> = ["ab12cd34ef56", "000000000001", "ffffffffffff"].iter().map(|h| done_key(h)).collect();
+        let packed = pack(&keys);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&packed).unwrap().len(), 3 * DONE_BYTES);
+        assert_eq!(unpack(&packed).unwrap(), keys);
+        assert_eq!(done_key("ab12cd34ef56789"), 0xab12cd34ef56, "a hex id is kept by its first 48 bits");
+        assert_ne!(done_key("not-hex-at-all"), done_key("not-hex-at-all!"), "other ids are hashed first");
+        assert!(unpack("AAAA").is_err(), "a partial entry is corrupt, not silently dropped");
+    }
+}
