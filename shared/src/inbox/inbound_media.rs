@@ -5,8 +5,7 @@
 //! showed, and a provider that dropped the file (Meta keeps media about 30 days) is a 410.
 
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -107,17 +106,12 @@ fn safe_type(raw: Option<&str>) -> String {
     if plain && !active { t } else { "application/octet-stream".into() }
 }
 
-/// The file with its type, never rendered as a page (nosniff, a sandbox CSP), documents as a download.
+/// The file with a safe type: images, audio and video inline, the rest as a download.
 fn response(entry: &Entry, f: inbound_media::Fetched) -> Response {
     let mime = safe_type(f.mime.as_deref().or(entry.media_mime.as_deref()));
     let fallback = format!("{}.{}", entry.kind, mime.rsplit('/').next().unwrap_or("bin"));
-    let name: String = entry.media_filename.as_deref().unwrap_or(&fallback).chars().map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' }).collect();
-    let disposition = format!("{}; filename=\"{name}\"", if inline(&mime) { "inline" } else { "attachment" });
-    (
-        [(header::CONTENT_TYPE, mime), (header::CONTENT_DISPOSITION, disposition), (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()), (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into()), (header::CACHE_CONTROL, "private, max-age=3600".into())],
-        f.bytes,
-    )
-        .into_response()
+    let show = inline(&mime);
+    super::media_link::file_response(mime, entry.media_filename.as_deref().unwrap_or(&fallback), show, f.bytes)
 }
 
 #[cfg(test)]

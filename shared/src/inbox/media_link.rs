@@ -66,12 +66,18 @@ async fn fetch(State(state): State<AppState>, Path(token): Path<String>) -> Resu
     Ok(content_response(&a, bytes))
 }
 
-/// The file as an HTTP answer: its sniffed type, never rendered as a page (nosniff, a sandbox CSP),
-/// and documents offered as a download under their name.
+/// An attachment as an HTTP answer: its sniffed type, images inline, documents as a download.
 pub fn content_response(a: &attachments::Attachment, bytes: Vec<u8>) -> Response {
     let mime = a.mime.clone().unwrap_or_else(|| "application/octet-stream".into());
-    let name: String = a.filename.chars().map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' }).collect();
-    let disposition = if mime.starts_with("image/") { format!("inline; filename=\"{name}\"") } else { format!("attachment; filename=\"{name}\"") };
+    let inline = mime.starts_with("image/");
+    file_response(mime, &a.filename, inline, bytes)
+}
+
+/// A file as an HTTP answer, never rendered as a page (nosniff, a sandbox CSP), kept only in the
+/// viewer's cache; `inline` ones show in the page, the rest download under `filename` (made header-safe).
+pub fn file_response(mime: String, filename: &str, inline: bool, bytes: Vec<u8>) -> Response {
+    let name: String = filename.chars().map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' }).collect();
+    let disposition = format!("{}; filename=\"{name}\"", if inline { "inline" } else { "attachment" });
     (
         [(header::CONTENT_TYPE, mime), (header::CONTENT_DISPOSITION, disposition), (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()), (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into()), (header::CACHE_CONTROL, "private, max-age=3600".into())],
         bytes,
