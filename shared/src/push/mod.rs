@@ -5,6 +5,7 @@ pub mod ab;
 pub mod crypto;
 pub mod devices;
 pub mod frequency;
+pub mod import_rows;
 pub mod imports;
 pub mod lifecycle;
 pub mod linked;

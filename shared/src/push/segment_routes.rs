@@ -25,7 +25,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(import_vapid_key))
         .routes(routes!(export_subscribers))
         .routes(routes!(import_subscribers))
+        .routes(routes!(create_subscriber_import))
         .routes(routes!(get_subscriber_import))
+        .routes(routes!(put_import_part))
 }
 
 pub fn public_api() -> OpenApiRouter<AppState> {
@@ -153,7 +155,8 @@ async fn export_subscribers(State(state): State<AppState>, ws: Workspace, Path(p
 
 /// Imports subscribers from CSV (a header naming `endpoint,p256dh,auth` and any of `tags,external_id,
 /// attributes,time_zone`) or JSON lines, as a background job; rows are checked as strictly as the public
-/// subscribe endpoint and upserted by endpoint. The upload is bounded by the API's body limit.
+/// subscribe endpoint and upserted by endpoint. The upload is bounded by the API's body limit: a larger
+/// file goes in parts (`POST …/imports`, then `PUT …/imports/{import}/parts/{n}`).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/import", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 202, description = "Accepted: the import job", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Empty, not UTF-8, or a CSV header without the needed columns", body = ErrorEnvelope)))]
@@ -168,6 +171,41 @@ async fn import_subscribers(State(state): State<AppState>, ws: Workspace, meta: 
 struct ImportPath {
     site: String,
     import: String,
+}
+
+/// Creates an import that takes its file in parts, for files past the body limit (`max_part_bytes`).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sites/{site}/imports", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)), request_body = super::imports::NewImport,
+    responses((status = 201, description = "Created: waiting for part 1", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Unknown format", body = ErrorEnvelope)))]
+async fn create_subscriber_import(State(state): State<AppState>, ws: Workspace, meta: RequestMeta, Path(p): Path<SitePath>, ApiJson(body): ApiJson<super::imports::NewImport>) -> ApiResult<super::imports::ImportView> {
+    Ok(ApiOk::created(super::imports::create(&state, &ws, &meta, &site_id(&p.site)?, body.format).await?))
+}
+
+#[derive(Deserialize)]
+struct PartPath {
+    site: String,
+    import: String,
+    part: u32,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct PartQuery {
+    /// True on the file's final part.
+    #[serde(default)]
+    last: bool,
+}
+
+/// Part `part` (1, 2, …, in order) of an import's file: whole lines, part 1 of a CSV starting with the
+/// header. Sending a part again is harmless; after the last part the import runs.
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/sites/{site}/imports/{import}/parts/{part}", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ("import" = String, Path), ("part" = u32, Path), PartQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 202, description = "Stored and queued", body = Envelope<super::imports::ImportView>), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 409, description = "Out of order, or after the last part", body = ErrorEnvelope), (status = 413, description = "Past the body limit", body = ErrorEnvelope), (status = 422, description = "Not UTF-8, a bad header, or too many rows", body = ErrorEnvelope)))]
+async fn put_import_part(State(state): State<AppState>, ws: Workspace, Path(p): Path<PartPath>, axum::extract::Query(q): axum::extract::Query<PartQuery>, body: axum::body::Bytes) -> ApiResult<super::imports::ImportView> {
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::Validation("the part is not UTF-8 (cut the file at line ends)".into()))?;
+    let id = super::imports::ImportId::parse(&p.import).map_err(|_| ApiError::NotFound("no such import".into()))?;
+    let site = site_id(&p.site)?;
+    super::sites::get(&state, &ws, &site).await?;
+    let view = super::imports::add_part(&state, &ws, &site, &id, p.part, q.last, text).await?;
+    Ok(ApiOk(axum::http::StatusCode::ACCEPTED, view))
 }
 
 /// An import job: progress, counters and the per-row errors (by line of the uploaded file).

@@ -12,7 +12,9 @@ import { WithWorkspace } from './settings';
 export interface ImportView {
   id: string;
   format: 'csv' | 'json_lines';
-  status: 'running' | 'completed';
+  status: 'uploading' | 'running' | 'completed';
+  parts: number;
+  max_part_bytes: number;
   rows: number;
   processed: number;
   created: number;
@@ -32,6 +34,41 @@ export function contentTypeOf(file: { name: string; type: string }): string {
   return file.type || 'text/csv';
 }
 
+/** Room left under the server's body limit for the request's own overhead. */
+const PART_HEADROOM = 4096;
+
+/**
+ * Cuts a file into parts of at most `max` bytes, each ending at a line end (the server numbers the
+ * lines across parts), reading one slice at a time so a large file is never held whole.
+ */
+export async function* fileParts(file: Blob, max: number): AsyncGenerator<Uint8Array> {
+  let start = 0;
+  while (start < file.size) {
+    const end = Math.min(start + max, file.size);
+    const bytes = new Uint8Array(await file.slice(start, end).arrayBuffer());
+    let cut = bytes.length;
+    if (end < file.size) {
+      cut = bytes.lastIndexOf(0x0a) + 1;
+      if (cut === 0) throw new Error(`A line near byte ${start} is longer than one upload part (${max} bytes).`);
+    }
+    yield bytes.subarray(0, cut);
+    start += cut;
+  }
+}
+
+/** Sends one part, again after a network failure or a server error (a re-sent part is harmless). */
+async function sendPart(url: string, body: Uint8Array, contentType: string): Promise<ImportView> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await apiFetch<ImportView>(url, { method: 'PUT', body, headers: { 'Content-Type': contentType }, timeoutMs: 120_000 });
+    } catch (x) {
+      const transient = x instanceof ApiError && (x.status === 0 || x.status >= 500);
+      if (!transient || attempt >= 4) throw x;
+      await new Promise((r) => window.setTimeout(r, 500 * 2 ** attempt));
+    }
+  }
+}
+
 export function ImportPage() {
   return <WithWorkspace title="Import and export" lead="Bring subscribers from another push vendor, or download a site's subscribers as CSV.">{(ws) => <Import ws={ws} />}</WithWorkspace>;
 }
@@ -43,10 +80,11 @@ function Import({ ws }: { ws: WorkspaceSummary }) {
   const [job, setJob] = useState<ImportView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState<{ bytes: number; total: number } | null>(null);
   const current = site || sites[0]?.id || '';
   const base = `/v1/workspaces/${ws.id}/sites/${current}`;
   useEffect(() => {
-    if (!job || job.status === 'completed') return;
+    if (!job || job.status !== 'running') return;
     const timer = window.setTimeout(() => {
       apiFetch<ImportView>(`${base}/imports/${job.id}`).then(setJob, (e) => setError(err(e)));
     }, 1000);
@@ -67,13 +105,33 @@ function Import({ ws }: { ws: WorkspaceSummary }) {
     setBusy(true);
     setError(null);
     setJob(null);
+    const contentType = contentTypeOf(file);
     try {
-      const body = await file.text();
-      setJob(await apiFetch<ImportView>(`${base}/subscribers/import`, { method: 'POST', body, headers: { 'Content-Type': contentTypeOf(file) }, timeoutMs: 120_000 }));
+      const format = contentType === 'text/csv' ? 'csv' : 'json_lines';
+      const created = await apiFetch<ImportView>(`${base}/imports`, { method: 'POST', body: { format } });
+      let part = 0;
+      let bytes = 0;
+      setSent({ bytes, total: file.size });
+      let view = created;
+      const max = Math.max(created.max_part_bytes - PART_HEADROOM, 1024);
+      const pieces = fileParts(file, max);
+      let next = await pieces.next();
+      while (!next.done) {
+        const following = await pieces.next();
+        part += 1;
+        const last = following.done ? '?last=true' : '';
+        view = await sendPart(`${base}/imports/${created.id}/parts/${part}${last}`, next.value, contentType);
+        bytes += next.value.length;
+        setSent({ bytes, total: file.size });
+        next = following;
+      }
+      if (part === 0) view = await sendPart(`${base}/imports/${created.id}/parts/1?last=true`, new Uint8Array(), contentType);
+      setJob(view);
     } catch (x) {
       setError(err(x));
     } finally {
       setBusy(false);
+      setSent(null);
     }
   };
   const download = async () => {
@@ -101,18 +159,20 @@ function Import({ ws }: { ws: WorkspaceSummary }) {
           <button class="button button-primary" disabled={!file || busy}>{busy ? 'Uploading…' : 'Import'}</button>
           <button type="button" class="button" onClick={download}>Download all subscribers (CSV)</button>
         </div>
+        {sent && <p class="muted" data-testid="import-upload">Uploading {Math.round((100 * sent.bytes) / Math.max(sent.total, 1))} % of {(sent.total / 1048576).toFixed(1)} MB</p>}
         {error && <p class="alert alert-error" role="alert">{error}</p>}
       </form>
       {!job && !error && (
         <div class="empty-state" data-testid="import-help">
           <h2>No import running</h2>
           <p>CSV: a header naming <code>endpoint,p256dh,auth</code> and any of <code>tags</code> (space-separated), <code>external_id</code>, <code>attributes</code> (a JSON object) and <code>time_zone</code>. Or JSON lines with the same keys. The export of another site here is a valid import.</p>
-          <p>Rows are checked like a browser subscribing and upserted by endpoint, so importing a file twice updates rather than duplicates. One upload is limited by the server's request size (1 MiB unless configured).</p>
+          <p>Rows are checked like a browser subscribing and upserted by endpoint, so importing a file twice updates rather than duplicates. Large files are sent in parts that fit the server's request size, so a vendor's full export of a million rows can come in one go.</p>
         </div>
       )}
       {job && (
         <div class="card" data-testid="import-result">
           <h2 class="card-title">Import {job.status === 'completed' ? 'finished' : 'running'}</h2>
+          <p class="muted" data-testid="import-parts">{job.parts} {job.parts === 1 ? 'part' : 'parts'} uploaded</p>
           <progress max={100} value={percent} aria-label="Import progress" />
           <p data-testid="import-counts">{job.processed} of {job.rows} rows · {job.created} created · {job.updated} updated · {job.failed} failed</p>
           {job.errors.length > 0 && (
