@@ -125,7 +125,23 @@ async function apiFetchOnce<T>(path: string, init: ApiInit = {}): Promise<T> {
 /** Fetches a non-JSON answer (a CSV export) with the same token and refresh as `apiFetch`; an error
  * answer is still an envelope and is thrown as `ApiError`. */
 export async function apiDownload(path: string): Promise<Blob> {
-  const once = async (): Promise<Blob> => {
+  return (await downloadPage(path)).blob;
+}
+
+/** Like `apiDownload` for a paged export: follows `X-Next-Cursor` and joins the pages into one file. */
+export async function apiDownloadAll(path: string): Promise<Blob> {
+  const pages: Blob[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await downloadPage(cursor ? `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}` : path);
+    pages.push(page.blob);
+    cursor = page.next;
+  } while (cursor);
+  return new Blob(pages, { type: pages[0]?.type || 'application/octet-stream' });
+}
+
+async function downloadPage(path: string): Promise<{ blob: Blob; next: string | null }> {
+  const once = async () => {
     const headers = new Headers();
     if (accessToken) headers.set('Authorization', `Bearer ${accessToken}`);
     let response: Response;
@@ -134,7 +150,7 @@ export async function apiDownload(path: string): Promise<Blob> {
     } catch (error) {
       throw new ApiError(0, CLIENT_ERROR.network, `The server could not be reached (${describe(error)}).`);
     }
-    if (response.ok) return response.blob();
+    if (response.ok) return { blob: await response.blob(), next: response.headers.get('X-Next-Cursor') };
     const envelope = (await response.json().catch(() => null)) as Envelope<unknown> | null;
     const e = envelope && !envelope.success ? envelope.error : { code: 'unknown_error', message: `HTTP ${response.status}` };
     throw new ApiError(response.status, e.code, e.message);

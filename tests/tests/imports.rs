@@ -106,6 +106,41 @@ async fn import_in_parts(mut state: AppState) {
     assert_eq!((view["created"].as_u64(), view["updated"].as_u64(), view["failed"].as_u64(), view["processed"].as_u64()), (Some(398), Some(0), Some(2), Some(400)), "{view}");
     let subs = ada.get(&format!("{sites}/{site_id}/subscribers?limit=1")).await;
     assert_eq!(subs.data()["total"], 398, "{}", subs.body);
+
+    // The export comes in pages (the header on the first only) that together hold each subscriber once.
+    let export = format!("{sites}/{site_id}/subscribers/export");
+    let (mut endpoints, mut cursor, mut pages) = (std::collections::BTreeSet::new(), None::<String>, Vec::new());
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{export}?limit=150&cursor={c}"),
+            None => format!("{export}?limit=150"),
+        };
+        let r = ada.get(&url).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let text = r.body.as_str().unwrap().to_owned();
+        let mut lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        if cursor.is_none() {
+            assert_eq!(lines.remove(0), webtrigger::push::subscriber_export::HEADER);
+        }
+        assert!(lines.iter().all(|l| !l.starts_with("id,")), "the header only on the first page");
+        pages.push(lines.len());
+        endpoints.extend(lines.iter().map(|l| l.split(',').nth(1).unwrap().to_owned()));
+        match r.headers.get("x-next-cursor") {
+            Some(next) => {
+                assert!(r.headers.get("link").unwrap().to_str().unwrap().contains("rel=\"next\""));
+                cursor = Some(next.to_str().unwrap().to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!((pages, endpoints.len()), (vec![150, 150, 98], 398));
+    ada.get(&format!("{export}?cursor=zz")).await.assert_error(422, "validation_failed");
+    ada.get(&format!("{export}?cursor=99.")).await.assert_error(422, "validation_failed");
+    // A cursor of this site's export does not open another site's.
+    let other = ada.post(&sites, json!({"name": "Other", "allowed_origins": ["https://other.example.com"], "contact": "mailto:ops@example.com"})).await;
+    let first = ada.get(&format!("{export}?limit=1")).await;
+    let foreign = first.headers.get("x-next-cursor").unwrap().to_str().unwrap().to_owned();
+    ada.get(&format!("{sites}/{}/subscribers/export?cursor={foreign}", other.data()["id"].as_str().unwrap())).await.assert_error(422, "validation_failed");
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
 }

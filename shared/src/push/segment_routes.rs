@@ -143,14 +143,31 @@ async fn import_vapid_key(State(state): State<AppState>, ws: Workspace, meta: Re
     Ok(ApiOk::ok(super::vapid_import::import(&state, &ws, &meta, &site_id(&p.site)?, &body).await?))
 }
 
-/// Every subscriber of the site as CSV (`id,endpoint,p256dh,auth,tags,external_id,attributes,time_zone,…`).
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/export", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path)),
-    responses((status = 200, description = "CSV, one subscriber a row", content_type = "text/csv", body = String), (status = 404, description = "Not found", body = ErrorEnvelope)))]
-async fn export_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>) -> Result<axum::response::Response, ApiError> {
+#[derive(Deserialize, utoipa::IntoParams)]
+struct ExportQuery {
+    /// From the previous page's `X-Next-Cursor` header.
+    cursor: Option<String>,
+    /// Rows per page, at most 10,000 (the default).
+    limit: Option<usize>,
+}
+
+/// A page of the site's subscribers as CSV (`id,endpoint,p256dh,auth,tags,external_id,attributes,
+/// time_zone,…`; the header on the first page only). When there is more,
+/// `X-Next-Cursor` holds the cursor and `Link` the next page's URL (`rel="next"`).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/sites/{site}/subscribers/export", tag = "push", security(("bearer" = [])), params(("ws" = String, Path), ("site" = String, Path), ExportQuery),
+    responses((status = 200, description = "CSV, one subscriber a row", content_type = "text/csv", body = String), (status = 404, description = "Not found", body = ErrorEnvelope), (status = 422, description = "Bad cursor", body = ErrorEnvelope)))]
+async fn export_subscribers(State(state): State<AppState>, ws: Workspace, Path(p): Path<SitePath>, axum::extract::Query(q): axum::extract::Query<ExportQuery>) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
     let site = site_id(&p.site)?;
-    let csv = super::subscriber_export::export_csv(&state, &ws, &site).await?;
-    let disposition = format!("attachment; filename=\"subscribers-{site}.csv\"");
-    Ok(axum::response::IntoResponse::into_response(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (axum::http::header::CONTENT_DISPOSITION, disposition)], csv)))
+    let page = super::subscriber_export::export_page(&state, &ws, &site, q.cursor.as_deref(), q.limit.unwrap_or(super::subscriber_export::PAGE_ROWS)).await?;
+    let mut response = axum::response::IntoResponse::into_response(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"subscribers-{site}.csv\""))], page.csv));
+    if let Some(next) = page.next_cursor {
+        let limit = q.limit.map(|l| format!("&limit={l}")).unwrap_or_default();
+        let link = format!("<?cursor={next}{limit}>; rel=\"next\"").parse().map_err(|_| ApiError::Internal("cursor is not a header value".into()))?;
+        response.headers_mut().insert(header::LINK, link);
+        response.headers_mut().insert("x-next-cursor", next.parse().map_err(|_| ApiError::Internal("cursor is not a header value".into()))?);
+    }
+    Ok(response)
 }
 
 /// Imports subscribers from CSV (a header naming `endpoint,p256dh,auth` and any of `tags,external_id,

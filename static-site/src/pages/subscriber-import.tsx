@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 
-import { ApiError, apiDownload, apiFetch } from '../api';
+import { ApiError, apiDownloadAll, apiFetch } from '../api';
 import type { WorkspaceSummary } from '../auth';
 import { onLinkClick } from '../router';
 import { SitePicker, useSites } from './push';
@@ -137,7 +137,7 @@ function Import({ ws }: { ws: WorkspaceSummary }) {
   const download = async () => {
     setError(null);
     try {
-      const blob = await apiDownload(`${base}/subscribers/export`);
+      const blob = await apiDownloadAll(`${base}/subscribers/export`);
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = `subscribers-${current}.csv`;
