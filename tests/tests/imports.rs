@@ -4,11 +4,9 @@
 #[path = "api/client.rs"]
 mod client;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use client::Client;
 use serde_json::{json, Value};
 use webtrigger::state::AppState;
 
@@ -41,16 +39,9 @@ fn parts(text: &str, max: usize) -> Vec<String> {
 }
 
 async fn import_in_parts(mut state: AppState) {
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![HOST.into()] }, ..Default::default() });
     state.max_body_bytes = LIMIT;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Shop").await;
-    let sites = format!("/v1/workspaces/{ws}/sites");
-    let site = ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
-    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+    let (stop_tx, worker) = client::push_consumer(&mut state, HOST);
+    let (mut ada, sites, site_id) = client::shop_site(&state).await;
     let file = csv_file();
     assert!(file.len() > 3 * LIMIT, "the file must need several parts");
 

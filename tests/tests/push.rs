@@ -82,9 +82,7 @@ async fn push_end_to_end(mut state: webtrigger::AppState) {
     let app = axum::Router::new().route("/push/{name}", post(push_service)).with_state(fake.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
+    let (stop_tx, worker) = client::push_consumer(&mut state, &fake_host);
 
     let mut ada = Client::new(state.clone());
     ada.sign_up("ada@example.com").await;

@@ -55,16 +55,8 @@ async fn segments_end_to_end(mut state: webtrigger::AppState) {
     let fake_host = listener.local_addr().unwrap().to_string();
     let app = axum::Router::new().route("/push/{name}", post(accept)).with_state(received.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake_host.clone()] }, ..Default::default() });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
-
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Shop").await;
-    let sites = format!("/v1/workspaces/{ws}/sites");
-    let site = ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
-    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+    let (stop_tx, worker) = client::push_consumer(&mut state, &fake_host);
+    let (mut ada, sites, site_id) = client::shop_site(&state).await;
     let public = format!("/v1/public/sites/{site_id}");
 
     // Twelve browsers: zone i%3 (DE, FR, US), Chrome on Windows when even else Firefox on Linux, the
@@ -207,16 +199,9 @@ const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
 async fn import_reports_exactly_the_bad_rows() {
     let (mut state, _dir) = webtrigger_tests::embedded_state().await;
     let host = "127.0.0.1:9";
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.into()] }, ..Default::default() });
     state.max_body_bytes = 4 * 1024 * 1024;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
-    let mut ada = Client::new(state.clone());
-    ada.sign_up("ada@example.com").await;
-    let ws = ada.create_workspace("Shop").await;
-    let sites = format!("/v1/workspaces/{ws}/sites");
-    let site = ada.post(&sites, json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
-    let site_id = site.data()["id"].as_str().unwrap().to_owned();
+    let (stop_tx, worker) = client::push_consumer(&mut state, host);
+    let (mut ada, sites, site_id) = client::shop_site(&state).await;
 
     let mut csv = String::from("endpoint,p256dh,auth,tags,external_id,attributes,time_zone\n");
     for i in 0..10_000 {

@@ -137,3 +137,25 @@ pub async fn provider_world(state: &mut AppState, public_url: Option<&str>) -> (
     let ws = owner.create_workspace("Support").await;
     (fake, owner, ws)
 }
+
+/// Web Push allowed to `host` (a loopback push-service fake) and the push-send queue consumed as
+/// `serve` consumes it; send `true` on the returned sender, then await the handle, to stop it.
+pub fn push_consumer(state: &mut AppState, host: &str) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    state.push = std::sync::Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.into()] }, ..Default::default() });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), std::sync::Arc::new(webtrigger::push::worker::PushWorker), stopped));
+    (stop, worker)
+}
+
+/// A signed-up owner of a fresh "Shop" workspace with one site "Shop" (origin https://shop.example.com):
+/// the owner's client, the workspace's sites URL and the site's id.
+pub async fn shop_site(state: &AppState) -> (Client, String, String) {
+    let mut owner = Client::new(state.clone());
+    owner.sign_up("ada@example.com").await;
+    let ws = owner.create_workspace("Shop").await;
+    let sites = format!("/v1/workspaces/{ws}/sites");
+    let site = owner.post(&sites, serde_json::json!({"name": "Shop", "allowed_origins": ["https://shop.example.com"], "contact": "mailto:ops@example.com"})).await;
+    assert_eq!(site.status, 201, "{}", site.body);
+    let id = site.data()["id"].as_str().unwrap().to_owned();
+    (owner, sites, id)
+}
