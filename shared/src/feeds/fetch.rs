@@ -5,7 +5,7 @@
 use reqwest::header::{ACCEPT, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, USER_AGENT};
 use reqwest::{StatusCode, Url};
 
-use crate::http::outbound::{check_url_schemes, literal_allowed, OutboundPolicy};
+use crate::http::outbound::{check_url_schemes, literal_allowed, read_capped, BodyError, OutboundPolicy};
 
 /// Largest feed document read.
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
@@ -76,7 +76,7 @@ pub async fn fetch(client: &reqwest::Client, policy: &OutboundPolicy, url: &str,
         if let Some(lm) = &known.last_modified {
             req = req.header(IF_MODIFIED_SINCE, lm);
         }
-        let mut resp = req.send().await.map_err(|e| describe(&e))?;
+        let resp = req.send().await.map_err(|e| describe(&e))?;
         let status = resp.status();
         if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
             let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or(FetchError::Status(status.as_u16()))?;
@@ -90,18 +90,12 @@ pub async fn fetch(client: &reqwest::Client, policy: &OutboundPolicy, url: &str,
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-            return Err(FetchError::TooLarge);
-        }
         let header = |name| resp.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(|s: &str| s.chars().take(256).collect::<String>());
         let validators = Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
-            if bytes.len() + chunk.len() > MAX_BYTES {
-                return Err(FetchError::TooLarge);
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_capped(resp, MAX_BYTES as u64).await.map_err(|e| match e {
+            BodyError::TooLarge => FetchError::TooLarge,
+            BodyError::Failed(e) => describe(&e),
+        })?;
         return Ok(Fetched::Body { bytes, validators });
     }
     Err(FetchError::Redirects)

@@ -153,6 +153,31 @@ pub fn literal_allowed(url: &Url, policy: &OutboundPolicy) -> bool {
     }
 }
 
+/// Why a capped body read stopped.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body (declared or as received) passed the cap; nothing past it was read.
+    TooLarge,
+    /// The connection failed mid-body.
+    Failed(reqwest::Error),
+}
+
+/// Reads a response body of at most `cap` bytes, refusing a larger declared length before reading and
+/// stopping at the chunk that would pass the cap (a customer's server may send without end).
+pub async fn read_capped(mut response: reqwest::Response, cap: u64) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > cap) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Failed)? {
+        if (out.len() + chunk.len()) as u64 > cap {
+            return Err(BodyError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::{ProviderSecrets, ProviderUrls};
-use crate::http::outbound::{check_url, guarded_client, literal_allowed, OutboundPolicy};
+use crate::http::outbound::{self, check_url, guarded_client, literal_allowed, BodyError, OutboundPolicy};
 
 /// Redirects followed (Twilio answers one); more means something is wrong.
 const MAX_HOPS: usize = 3;
@@ -93,18 +93,11 @@ fn refusal(provider: &'static str, status: u16, credentialed: bool) -> MediaErro
 }
 
 /// The body, refusing it (without reading further) once it passes `cap` bytes.
-async fn read_capped(provider: &str, mut r: Response, cap: u64) -> Result<Vec<u8>, MediaError> {
-    if r.content_length().is_some_and(|n| n > cap) {
-        return Err(MediaError::TooLarge(cap));
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = r.chunk().await.map_err(|e| network(provider, &e))? {
-        if (out.len() + chunk.len()) as u64 > cap {
-            return Err(MediaError::TooLarge(cap));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+async fn read_capped(provider: &str, r: Response, cap: u64) -> Result<Vec<u8>, MediaError> {
+    outbound::read_capped(r, cap).await.map_err(|e| match e {
+        BodyError::TooLarge => MediaError::TooLarge(cap),
+        BodyError::Failed(e) => network(provider, &e),
+    })
 }
 
 fn content_type(r: &Response) -> Option<String> {
