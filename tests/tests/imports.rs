@@ -4,10 +4,9 @@
 #[path = "api/client.rs"]
 mod client;
 
-use std::time::Duration;
 
 use axum::http::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use webtrigger::state::AppState;
 
 const KEY: &str = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
@@ -83,15 +82,7 @@ async fn import_in_parts(mut state: AppState) {
     assert_eq!(rows, 400);
     ada.call_raw(Method::PUT, &part_url(pieces.len() as u32 + 1, true), pieces[0].clone().into_bytes()).await.assert_error(409, "conflict");
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    let view: Value = loop {
-        let r = ada.get(&format!("{sites}/{site_id}/imports/{id}")).await;
-        if r.data()["status"] == "completed" {
-            break r.data().clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never completed: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = client::wait_import_completed(&mut ada, &format!("{sites}/{site_id}/imports/{id}")).await;
     let lines: Vec<u64> = view["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [59, 303], "file lines of rows 57 and 301, counted across parts (the header is line 1): {}", view["errors"]);
     assert_eq!((view["created"].as_u64(), view["updated"].as_u64(), view["failed"].as_u64(), view["processed"].as_u64()), (Some(398), Some(0), Some(2), Some(400)), "{view}");

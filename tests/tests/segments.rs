@@ -220,15 +220,7 @@ async fn import_reports_exactly_the_bad_rows() {
     assert_eq!(started.data()["rows"], 10_000);
     let id = started.data()["id"].as_str().unwrap().to_owned();
     ada.extra_headers.clear();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    let view = loop {
-        let r = ada.get(&format!("{sites}/{site_id}/imports/{id}")).await;
-        if r.data()["status"] == "completed" {
-            break r.data().clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never completed: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = client::wait_import_completed(&mut ada, &format!("{sites}/{site_id}/imports/{id}")).await;
     let lines: Vec<u64> = view["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [101, 5001, 9000], "the file lines of rows 99, 4999 and 8998 (the header is line 1): {}", view["errors"]);
     assert!(view["errors"][1]["message"].as_str().unwrap().contains("push service"), "{}", view["errors"]);

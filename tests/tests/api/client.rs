@@ -159,3 +159,16 @@ pub async fn shop_site(state: &AppState) -> (Client, String, String) {
     let id = site.data()["id"].as_str().unwrap().to_owned();
     (owner, sites, id)
 }
+
+/// Polls a subscriber import (`{sites}/{site}/imports/{id}`) until it completes (within 300 s); its view.
+pub async fn wait_import_completed(c: &mut Client, import_url: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let r = c.get(import_url).await;
+        if r.data()["status"] == "completed" {
+            return r.data().clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never completed: {}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
