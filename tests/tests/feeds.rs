@@ -401,3 +401,26 @@ async fn feeds_on_the_aws_adapters() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["title"], "Second");
 }
+
+/// A "Poll now" between the tick's claim and its queued job: the job does not fetch again, so the
+/// manual poll's report stands and an item published in between is left for the next poll to send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poll_now_after_the_ticks_claim_makes_its_job_moot() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::embedded(dir.path(), Arc::new(SystemClock)).unwrap();
+    state.ensure_queues().await.unwrap();
+    let (server, host) = feed_server().await;
+    let mut w = world(state, server, host).await;
+    w.serve("rss.xml", Doc { body: rss(&[("p1", "First")]), ..Default::default() });
+    let id = w.create(json!({"url": w.url("rss.xml")})).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(webtrigger::feeds::poller::claim_due(&w.state, Utc::now()).await.unwrap(), 1, "a new feed is due at once");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let report = w.poll_now(&id).await;
+    assert_eq!((report["new_items"].as_u64(), report["not_sent"].as_u64()), (Some(1), Some(1)), "the manual poll takes the baseline: {report}");
+    w.serve("rss.xml", Doc { body: rss(&[("p2", "Second"), ("p1", "First")]), ..Default::default() });
+    drain(&w.state).await;
+    assert_eq!(w.requests("rss.xml").len(), 1, "the claimed job did not fetch again");
+    assert!(w.notifications().await.is_empty());
+    assert_eq!(w.poll_now(&id).await["sent"], 1, "the next poll sends the new item");
+    assert_eq!(w.requests("rss.xml").len(), 2);
+}

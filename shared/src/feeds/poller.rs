@@ -36,6 +36,18 @@ pub struct FeedJob {
     pub workspace: WorkspaceId,
     pub site: SiteId,
     pub feed: FeedId,
+    /// When the tick claimed the feed (ms); a poll finished after it (a "Poll now") makes this job moot.
+    #[serde(default)]
+    pub claimed_at_ms: Option<i64>,
+}
+
+impl FeedJob {
+    /// Whether `feed` was polled after this job's claim, so polling again would fetch the document twice
+    /// and could take items the other poll is about to report.
+    fn overtaken(&self, feed: &Feed) -> bool {
+        let polled_ms = feed.last_polled_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.timestamp_millis());
+        matches!((self.claimed_at_ms, polled_ms), (Some(claimed), Some(polled)) if polled > claimed)
+    }
 }
 
 /// What one poll did.
@@ -62,6 +74,10 @@ impl PollReport {
 /// Polls one feed now. `Err` only for platform failures (table, queue), which are worth a retry.
 pub async fn poll(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &FeedId) -> Result<PollReport, ApiError> {
     let (feed, _) = store::load(state, ws, site, id).await?;
+    poll_loaded(state, ws, site, id, feed).await
+}
+
+async fn poll_loaded(state: &AppState, ws: &WorkspaceId, site: &SiteId, id: &FeedId, feed: Feed) -> Result<PollReport, ApiError> {
     let known = Validators { etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
     let fetched = fetch::fetch(&state.events_out.http, &state.events_out.policy, &feed.url, &known).await;
     let (report, update) = match fetched {
@@ -254,7 +270,7 @@ async fn claim(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<Opt
         store::due_put(feed.next_poll_ms, &e.workspace, &e.site, &e.feed),
     ];
     match state.table.transact(writes).await {
-        Ok(()) => Ok(Some(FeedJob { workspace: e.workspace, site: e.site, feed: e.feed })),
+        Ok(()) => Ok(Some(FeedJob { workspace: e.workspace, site: e.site, feed: e.feed, claimed_at_ms: Some(now.timestamp_millis()) })),
         Err(TableError::TransactionCancelled { .. } | TableError::ConditionFailed) => Ok(None),
         Err(err) => Err(err.into()),
     }
@@ -267,7 +283,15 @@ pub struct FeedWorker;
 impl JobHandler for FeedWorker {
     async fn handle(&self, state: &AppState, message: &SqsMessage) -> Result<(), JobError> {
         let job: FeedJob = serde_json::from_str(message.body.as_deref().unwrap_or_default()).map_err(|e| JobError::Permanent(format!("not a feed job: {e}")))?;
-        match poll(state, &job.workspace, &job.site, &job.feed).await {
+        let feed = match store::load(state, &job.workspace, &job.site, &job.feed).await {
+            Ok((feed, _)) => feed,
+            Err(ApiError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(JobError::retry(e)),
+        };
+        if job.overtaken(&feed) {
+            return Ok(());
+        }
+        match poll_loaded(state, &job.workspace, &job.site, &job.feed, feed).await {
             Ok(_) | Err(ApiError::NotFound(_)) => Ok(()),
             Err(e) => Err(JobError::retry(e)),
         }
