@@ -171,6 +171,15 @@ async fn feed_server() -> (Shared, String) {
     (server, host)
 }
 
+/// `world` on the embedded backend in a fresh data dir (kept while the returned guard lives).
+async fn embedded_world() -> (World, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::embedded(dir.path(), Arc::new(SystemClock)).unwrap();
+    state.ensure_queues().await.unwrap();
+    let (server, host) = feed_server().await;
+    (world(state, server, host).await, dir)
+}
+
 /// Runs the feeds queue, then the push queue, until both are empty.
 async fn drain(state: &AppState) {
     let push = webtrigger::push::worker::PushWorker;
@@ -199,11 +208,7 @@ fn outcomes(items: &[Value]) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feeds_become_notifications_exactly_once_embedded() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::embedded(dir.path(), Arc::new(SystemClock)).unwrap();
-    state.ensure_queues().await.unwrap();
-    let (server, host) = feed_server().await;
-    let mut w = world(state, server, host).await;
+    let (mut w, dir) = embedded_world().await;
     let t0 = Utc::now() + chrono::Duration::minutes(1);
 
     // An RSS feed with two items: the first poll (the tick's) takes them as seen and sends nothing.
@@ -406,11 +411,7 @@ async fn feeds_on_the_aws_adapters() {
 /// manual poll's report stands and an item published in between is left for the next poll to send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_poll_now_after_the_ticks_claim_makes_its_job_moot() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = AppState::embedded(dir.path(), Arc::new(SystemClock)).unwrap();
-    state.ensure_queues().await.unwrap();
-    let (server, host) = feed_server().await;
-    let mut w = world(state, server, host).await;
+    let (mut w, _dir) = embedded_world().await;
     w.serve("rss.xml", Doc { body: rss(&[("p1", "First")]), ..Default::default() });
     let id = w.create(json!({"url": w.url("rss.xml")})).await["id"].as_str().unwrap().to_owned();
     assert_eq!(webtrigger::feeds::poller::claim_due(&w.state, Utc::now()).await.unwrap(), 1, "a new feed is due at once");
