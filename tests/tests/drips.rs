@@ -46,7 +46,7 @@ impl Harness {
         let fake = listener.local_addr().unwrap().to_string();
         let app = axum::Router::new().route("/push/{name}", post(accept)).with_state(seen.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![fake.clone()] }, ..Default::default() });
+        client::allow_push_hosts(&mut state, vec![fake.clone()]);
         if let Some((c, _)) = &clock {
             c.set(Utc::now());
         }
@@ -470,11 +470,6 @@ async fn bad_input_is_refused_with_the_field_named() {
     assert_ne!(first.data()["schedules"][0]["id"], second.data()["schedules"][0]["id"]);
 }
 
-fn start_worker(state: &webtrigger::AppState) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
-    (stop_tx, worker)
-}
 
 async fn wait_for_pushes(h: &Harness, n: usize) -> Vec<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -495,7 +490,7 @@ async fn wait_for_pushes(h: &Harness, n: usize) -> Vec<String> {
 async fn drips_and_recurring_on_aws() {
     let state = webtrigger_tests::aws_state_with_clock(Arc::new(webtrigger::ports::SystemClock)).await;
     let mut h = Harness::new(state, None).await;
-    let (stop_tx, worker) = start_worker(&h.state);
+    let (stop_tx, worker) = client::start_push_worker(&h.state);
     let steps = json!([{"delay_minutes": 0, "title": "Welcome"}, {"delay_minutes": 1440, "title": "Day one"}]);
     let drip = h.admin.post(&format!("{}/drips", h.base), json!({"name": "Welcome", "steps": steps})).await;
     let one = format!("{}/drips/{}", h.base, drip.data()["id"].as_str().unwrap());

@@ -415,6 +415,7 @@ async fn a_poll_now_after_the_ticks_claim_makes_its_job_moot() {
     w.serve("rss.xml", Doc { body: rss(&[("p1", "First")]), ..Default::default() });
     let id = w.create(json!({"url": w.url("rss.xml")})).await["id"].as_str().unwrap().to_owned();
     assert_eq!(webtrigger::feeds::poller::claim_due(&w.state, Utc::now()).await.unwrap(), 1, "a new feed is due at once");
+    // The poll must finish in a later millisecond than the claim: `overtaken` compares at ms precision.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let report = w.poll_now(&id).await;
     assert_eq!((report["new_items"].as_u64(), report["not_sent"].as_u64()), (Some(1), Some(1)), "the manual poll takes the baseline: {report}");

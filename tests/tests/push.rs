@@ -346,9 +346,8 @@ async fn a_slow_push_service_does_not_hold_another_origins_retry() {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     }
     let (mut state, _dir) = webtrigger_tests::embedded_state().await;
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: hosts.clone() }, ..Default::default() });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
+    client::allow_push_hosts(&mut state, hosts.clone());
+    let (stop_tx, worker) = client::start_push_worker(&state);
 
     let mut ada = Client::new(state.clone());
     ada.sign_up("ada@example.com").await;

@@ -65,7 +65,7 @@ async fn fake_push_service(state: &mut webtrigger::AppState) -> (String, Arc<Mut
     let host = listener.local_addr().unwrap().to_string();
     let app = axum::Router::new().route("/push/{name}", post(accept)).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    state.push = Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.clone()] }, ..Default::default() });
+    client::allow_push_hosts(state, vec![host.clone()]);
     (host, seen)
 }
 
@@ -112,16 +112,11 @@ async fn lifecycle_and_frequency_cap_aws() {
     lifecycle_and_frequency_cap(webtrigger_tests::aws_state_with_clock(Arc::new(webtrigger::ports::SystemClock)).await).await;
 }
 
-fn start_worker(state: &webtrigger::AppState) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), Arc::new(webtrigger::push::worker::PushWorker), stop_rx));
-    (stop_tx, worker)
-}
 
 async fn lifecycle_and_frequency_cap(mut state: webtrigger::AppState) {
     let (fake_host, seen) = fake_push_service(&mut state).await;
     let Shop { mut admin, sites, site, notifications } = shop(&state, &fake_host, &[("a", None), ("b", None), ("c", None)], None).await;
-    let (stop_tx, worker) = start_worker(&state);
+    let (stop_tx, worker) = client::start_push_worker(&state);
 
     // A draft: saved, not sent; edited conditionally on its version.
     let draft = admin.post(&notifications, json!({"title": "Draft", "target": {"type": "all"}, "draft": true})).await;

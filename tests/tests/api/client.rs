@@ -138,13 +138,23 @@ pub async fn provider_world(state: &mut AppState, public_url: Option<&str>) -> (
     (fake, owner, ws)
 }
 
-/// Web Push allowed to `host` (a loopback push-service fake) and the push-send queue consumed as
-/// `serve` consumes it; send `true` on the returned sender, then await the handle, to stop it.
-pub fn push_consumer(state: &mut AppState, host: &str) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
-    state.push = std::sync::Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: vec![host.into()] }, ..Default::default() });
+/// Web Push allowed to reach `hosts` (loopback push-service fakes) besides the public push services.
+pub fn allow_push_hosts(state: &mut AppState, hosts: Vec<String>) {
+    state.push = std::sync::Arc::new(webtrigger::push::PushRuntime { policy: webtrigger::push::types::EndpointPolicy { extra_hosts: hosts }, ..Default::default() });
+}
+
+/// The push-send queue consumed as `serve` consumes it; send `true` on the returned sender, then await
+/// the handle, to stop it.
+pub fn start_push_worker(state: &AppState) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(webtrigger::local::consume(state.clone(), webtrigger::queues::push_send(), std::sync::Arc::new(webtrigger::push::worker::PushWorker), stopped));
     (stop, worker)
+}
+
+/// `allow_push_hosts` for one `host`, then `start_push_worker`.
+pub fn push_consumer(state: &mut AppState, host: &str) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    allow_push_hosts(state, vec![host.into()]);
+    start_push_worker(state)
 }
 
 /// A signed-up owner of a fresh "Shop" workspace with one site "Shop" (origin https://shop.example.com):
