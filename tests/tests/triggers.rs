@@ -206,6 +206,7 @@ on_both_backends!(
     dedupe_on_a_payload_path_lasts_the_window_and_the_filter_skips_events,
     template_errors_are_4xx_at_save_time_and_logged_failures_at_run_time,
     idempotency_keys_answer_repeats_with_the_first_result,
+    a_lone_push_action_is_stored_with_its_claim_and_log_at_once,
 );
 
 const ORDER: &[u8] = br#"{"order": {"id": 1001, "items": ["boots", "laces"]}, "customer": {"id": "cust-42", "phone": "+14155552671"}}"#;
@@ -264,6 +265,47 @@ async fn a_signed_post_sends_push_and_whatsapp_once(mut w: World) {
     eve.sign_up("eve@example.com").await;
     eve.create_workspace("Eve").await;
     assert_eq!(eve.get(&w.path(&format!("triggers/{trigger}"))).await.status, 404);
+}
+
+/// A trigger with one push action writes its notification, dedupe claim and invocation in one
+/// transaction: of concurrent deliveries of one event exactly one fires, and each repeat finds the
+/// invocation it repeats; a push that cannot be sent leaves a failed invocation that still dedupes.
+async fn a_lone_push_action_is_stored_with_its_claim_and_log_at_once(mut w: World) {
+    let mut def = w.order_trigger();
+    def["actions"].as_array_mut().unwrap().truncate(1);
+    def["actions"][0]["body"] = json!("{{ order.note | default('on the way') }}");
+    let (trigger, secret) = w.create_trigger(def).await;
+    let replies = futures_util::future::join_all((0..8).map(|_| w.signed(&trigger, &secret, "msg_lone_1", ORDER))).await;
+    let fired: Vec<_> = replies.iter().filter(|r| r.status == 202).collect();
+    assert_eq!(fired.len(), 1, "{:?}", replies.iter().map(|r| (r.status, r.body.to_string())).collect::<Vec<_>>());
+    assert_eq!((fired[0].data()["status"].as_str(), fired[0].data()["duplicate"].as_bool()), (Some("fired"), Some(false)));
+    let invocation = fired[0].data()["invocation_id"].as_str().unwrap().to_owned();
+    for r in replies.iter().filter(|r| r.status != 202) {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!((r.data()["invocation_id"].as_str(), r.data()["duplicate"].as_bool(), r.data()["status"].as_str()), (Some(invocation.as_str()), Some(true), Some("fired")), "{}", r.body);
+    }
+    w.drain().await;
+    assert_eq!(w.pushes().len(), 1, "one event, one push");
+    let log = w.ada.get(&w.path(&format!("triggers/{trigger}/invocations"))).await;
+    let invocations = log.data()["invocations"].as_array().unwrap().clone();
+    assert_eq!(invocations.len(), 1, "{}", log.body);
+    assert_eq!((invocations[0]["status"].as_str(), invocations[0]["outcomes"][0]["ok"].as_bool()), (Some("fired"), Some(true)), "{}", log.body);
+    let notification = invocations[0]["outcomes"][0]["ids"][0].as_str().unwrap();
+    let sent = w.ada.get(&w.path(&format!("sites/{}/notifications/{notification}", w.site))).await;
+    assert_eq!((sent.status, sent.data()["stats"]["accepted"].as_i64()), (200, Some(1)), "{}", sent.body);
+
+    // A body longer than a notification may be: the action fails, the invocation says so, and a repeat is a repeat.
+    let long = serde_json::to_vec(&json!({"order": {"id": 7, "note": "x".repeat(1500)}, "customer": {"id": "cust-42"}})).unwrap();
+    let r = w.signed(&trigger, &secret, "msg_lone_2", &long).await;
+    assert_eq!((r.status, r.data()["status"].as_str()), (202, Some("failed")), "{}", r.body);
+    let again = w.signed(&trigger, &secret, "msg_lone_2", &long).await;
+    assert_eq!((again.status, again.data()["duplicate"].as_bool(), again.data()["status"].as_str()), (200, Some(true), Some("failed")), "{}", again.body);
+    assert_eq!(again.data()["invocation_id"], r.data()["invocation_id"]);
+    let log = w.ada.get(&w.path(&format!("triggers/{trigger}/invocations"))).await;
+    let newest = &log.data()["invocations"][0];
+    assert!(newest["outcomes"][0]["detail"].as_str().unwrap().contains("at most 1000 characters"), "{}", newest["outcomes"]);
+    w.drain().await;
+    assert_eq!(w.pushes().len(), 1, "the failed push sent nothing");
 }
 
 async fn every_auth_mode_refuses_bad_and_stale_signatures(mut w: World) {

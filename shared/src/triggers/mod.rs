@@ -1,6 +1,7 @@
 //! Webhook triggers: any system POSTs JSON to `/t/{id}`; the trigger verifies it, dedupes it, filters
 //! and renders it through templates, and sends Web Push notifications and WhatsApp messages.
 
+mod actions;
 pub mod render;
 mod routes;
 pub mod run;

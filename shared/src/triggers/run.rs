@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use utoipa::ToSchema;
 
-use super::render::{self, RenderedAction, RenderedTarget};
+use super::actions;
+use super::render::{self, RenderedAction};
 use super::store;
 use super::types::{AuthMode, InvocationId, Trigger, TriggerId};
 use super::verify::{self, StandardHeaders, VerifyError};
-use crate::auth::{RequestMeta, Workspace, WorkspaceId};
+use crate::auth::{Workspace, WorkspaceId};
+use crate::push::notifications::NotificationId;
 use crate::http::ApiError;
 use crate::ports::{Condition, Item, Key, Query, TableError, TxWrite};
 use crate::state::AppState;
@@ -172,18 +174,12 @@ pub async fn ingest(state: &AppState, raw_trigger: &str, headers: &HeaderMap, bo
     let mut inv = new_invocation(state, &trigger, InvocationStatus::Running, "ok".into());
     inv.idempotency_key = idempotency_key(&trigger, from_sender, &payload);
     inv.payload = (body.len() <= MAX_STORED_PAYLOAD).then(|| payload.clone());
-    let mut writes = vec![TxWrite::Put { item: invocation_item(state, &ws, &inv), condition: Condition::NotExists }];
-    if let Some(key) = &inv.idempotency_key {
-        let claim = Item::new(dedupe_key(&ws, &trigger.id, key)).with_attr("invocation_id", inv.id.as_str()).with_expiry(now + i64::from(trigger.dedupe_window_seconds));
-        writes.insert(0, TxWrite::Put { item: claim, condition: Condition::NotExists });
+    let claim = inv.idempotency_key.as_ref().map(|key| Item::new(dedupe_key(&ws, &trigger.id, key)).with_attr("invocation_id", inv.id.as_str()).with_expiry(now + i64::from(trigger.dedupe_window_seconds)));
+    let key = inv.idempotency_key.clone().unwrap_or_default();
+    match execute(state, &ws, &trigger, inv, &payload, claim).await? {
+        Ran::Done(inv) => Ok(IngestAnswer { invocation_id: inv.id, status: inv.status, duplicate: false, error: inv.error }),
+        Ran::Duplicate => duplicate(state, &ws, &trigger, &key).await,
     }
-    match state.table.transact(writes).await {
-        Ok(()) => {}
-        Err(TableError::TransactionCancelled { index: 0 }) if inv.idempotency_key.is_some() => return duplicate(state, &ws, &trigger, inv.idempotency_key.as_deref().unwrap_or_default()).await,
-        Err(e) => return Err(e.into()),
-    }
-    let inv = execute(state, &ws, &trigger, inv, &payload).await?;
-    Ok(IngestAnswer { invocation_id: inv.id, status: inv.status, duplicate: false, error: inv.error })
 }
 
 async fn duplicate(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, key: &str) -> Result<IngestAnswer, ApiError> {
@@ -196,91 +192,118 @@ async fn duplicate(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, key: &
     Ok(IngestAnswer { invocation_id: original, status, duplicate: true, error: None })
 }
 
-/// Filters, renders and runs the actions of a logged invocation, then stores the outcome.
-async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv: Invocation, payload: &Json) -> Result<Invocation, ApiError> {
+/// How a call ended: with its invocation, or as a repeat of one whose dedupe claim already exists.
+enum Ran {
+    Done(Invocation),
+    Duplicate,
+}
+
+/// Filters, renders and runs the actions of an invocation not yet stored, and stores it with its outcome
+/// and `claim` (the dedupe marker, which makes a repeat `Duplicate`). A lone push action's notification
+/// is written in that same transaction, so such a call commits once and its notification, claim and log
+/// exist together or not at all. Several actions commit one by one, so the claim and a `running` log are
+/// stored before the first of them.
+async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv: Invocation, payload: &Json, claim: Option<Item>) -> Result<Ran, ApiError> {
     let ctx = render::context(payload);
     let rendered = render::passes(trigger.filter.as_deref(), &ctx).and_then(|pass| if pass { render::render_all(&trigger.actions, &ctx).map(Some) } else { Ok(None) });
+    let mut claim = claim;
+    let mut logged = false;
     match rendered {
         Err(e) => {
             inv.status = InvocationStatus::Failed;
             inv.error = Some(format!("template error in {e}"));
         }
         Ok(None) => inv.status = InvocationStatus::Filtered,
-        Ok(Some(actions)) => {
+        Ok(Some(mut actions)) => {
             inv.rendered = actions.iter().map(|a| serde_json::to_value(a).expect("rendered action serialises")).collect();
             let tws = crate::auth::principal::service_workspace(ws.clone(), trigger.id.as_str());
+            if let [RenderedAction::Push { .. }] = actions.as_slice() {
+                return push_at_once(state, ws, &tws, trigger, inv, claim, actions.remove(0)).await;
+            }
+            if !store(state, ws, &inv, claim.take()).await? {
+                return Ok(Ran::Duplicate);
+            }
+            logged = true;
             for (index, action) in actions.into_iter().enumerate() {
-                inv.outcomes.push(run_action(state, &tws, &inv.id, index, action).await);
+                inv.outcomes.push(actions::run(state, &tws, &inv.id, index, action).await);
             }
-            let failed = inv.outcomes.iter().filter(|o| !o.ok).count();
-            inv.status = if failed == 0 { InvocationStatus::Fired } else { InvocationStatus::Failed };
-            if failed > 0 {
-                inv.error = Some(format!("{failed} of {} action(s) failed", inv.outcomes.len()));
-            }
+            settle(&mut inv);
         }
     }
-    state.table.put(invocation_item(state, ws, &inv), Condition::None).await?;
+    finish(state, ws, trigger, inv, claim, logged).await
+}
+
+/// Sets the status from the outcomes of the actions.
+fn settle(inv: &mut Invocation) {
+    let failed = inv.outcomes.iter().filter(|o| !o.ok).count();
+    inv.status = if failed == 0 { InvocationStatus::Fired } else { InvocationStatus::Failed };
+    if failed > 0 {
+        inv.error = Some(format!("{failed} of {} action(s) failed", inv.outcomes.len()));
+    }
+}
+
+/// A lone push action: its notification, outbox entry and audit entry are written in one transaction
+/// with the claim and the invocation as fired.
+async fn push_at_once(state: &AppState, ws: &WorkspaceId, tws: &Workspace, trigger: &Trigger, mut inv: Invocation, claim: Option<Item>, action: RenderedAction) -> Result<Ran, ApiError> {
+    let claim_key = claim.as_ref().map(|c| c.key.clone());
+    let fired = |id: &NotificationId| {
+        let mut fired = inv.clone();
+        fired.outcomes.push(actions::queued(0, id));
+        settle(&mut fired);
+        fired
+    };
+    let logs = |id: &NotificationId| {
+        let mut writes: Vec<TxWrite> = claim.iter().map(|c| TxWrite::Put { item: c.clone(), condition: Condition::NotExists }).collect();
+        writes.push(TxWrite::Put { item: invocation_item(state, ws, &fired(id)), condition: Condition::NotExists });
+        writes
+    };
+    let failure = match actions::push_with(state, tws, 0, action, logs).await {
+        Ok(id) => return Ok(Ran::Done(fired(&id))),
+        Err(failure) => failure,
+    };
+    // The transaction may have been refused by the claim: a call with the same key came first.
+    if let Some(key) = &claim_key {
+        if state.table.get(key).await?.is_some() {
+            return Ok(Ran::Duplicate);
+        }
+    }
+    inv.outcomes.push(failure);
+    settle(&mut inv);
+    finish(state, ws, trigger, inv, claim, false).await
+}
+
+/// Stores a new invocation with its claim in one transaction; false when the claim already exists.
+async fn store(state: &AppState, ws: &WorkspaceId, inv: &Invocation, claim: Option<Item>) -> Result<bool, ApiError> {
+    let claimed = claim.is_some();
+    let mut writes: Vec<TxWrite> = claim.into_iter().map(|item| TxWrite::Put { item, condition: Condition::NotExists }).collect();
+    writes.push(TxWrite::Put { item: invocation_item(state, ws, inv), condition: Condition::NotExists });
+    match state.table.transact(writes).await {
+        Ok(()) => Ok(true),
+        Err(TableError::TransactionCancelled { index: 0 }) if claimed => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores the invocation as it ended (replacing its `running` log when `logged`) and reports a failure.
+async fn finish(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, inv: Invocation, claim: Option<Item>, logged: bool) -> Result<Ran, ApiError> {
+    if logged {
+        state.table.put(invocation_item(state, ws, &inv), Condition::None).await?;
+    } else if !store(state, ws, &inv, claim).await? {
+        return Ok(Ran::Duplicate);
+    }
     if inv.status == InvocationStatus::Failed {
         tracing::warn!(trigger = %trigger.id, invocation = %inv.id, error = inv.error.as_deref().unwrap_or_default(), "trigger invocation failed");
         let data = json!({"trigger_id": trigger.id, "trigger_name": trigger.name, "invocation_id": inv.id, "error": inv.error});
         crate::events_out::emit(state, ws, crate::events_out::EventType::TriggerFailed, data).await;
     }
-    Ok(inv)
+    Ok(Ran::Done(inv))
 }
 
-fn failed(index: usize, e: impl std::fmt::Display) -> ActionOutcome {
-    ActionOutcome { index, ok: false, detail: e.to_string(), ids: vec![] }
-}
-
-async fn run_action(state: &AppState, ws: &Workspace, inv: &InvocationId, index: usize, action: RenderedAction) -> ActionOutcome {
-    let meta = RequestMeta { ip: "trigger".into(), user_agent: format!("trigger {}", ws.principal().actor()) };
-    match action {
-        RenderedAction::Push { site_id, target, title, body, url, icon, image, transactional } => {
-            use crate::push::notifications::{Content, NewNotification, Plan, Target};
-            let target = match target {
-                RenderedTarget::All => Target::All,
-                RenderedTarget::Tags { tags } => Target::Tags { tags },
-                RenderedTarget::ExternalId { external_id } => Target::ExternalId { external_id },
-            };
-            let req = NewNotification { content: Content { title, body, url, icon, image, badge: None, actions: vec![], require_interaction: false }, target, ttl_seconds: None, urgency: None, topic: None, draft: false, plan: Plan { transactional, ..Default::default() } };
-            let Ok(site) = crate::push::sites::SiteId::parse(&site_id) else { return failed(index, format!("no site `{site_id}`")) };
-            match crate::push::notifications::send(state, ws, &meta, &site, req).await {
-                Ok(view) => ActionOutcome { index, ok: true, detail: "notification queued".into(), ids: vec![view.notification.id.to_string()] },
-                Err(e) => failed(index, e),
-            }
-        }
-        RenderedAction::Members { title, body, url } => {
-            let members = match crate::workspaces::members::list_members(state, ws).await {
-                Ok(m) => m,
-                Err(e) => return failed(index, e),
-            };
-            let payload = json!({"title": title, "body": body, "url": url.unwrap_or_else(|| "/triggers".into()), "tag": inv.to_string()});
-            let (mut reached, mut failures) = (0, 0);
-            for m in members {
-                match crate::push::devices::notify_user(state, &m.user_id, &payload).await {
-                    Ok((ok, bad)) => (reached, failures) = (reached + ok, failures + bad),
-                    Err(_) => failures += 1,
-                }
-            }
-            ActionOutcome { index, ok: true, detail: format!("{reached} device(s) reached, {failures} failed"), ids: vec![] }
-        }
-        RenderedAction::Whatsapp { channel_id, to, text, template_name, template_language, template_variables } => {
-            use crate::whatsapp::types::Content;
-            let content = match (text, template_name) {
-                (Some(body), _) => Content::Text { body, preview_url: false },
-                (None, name) => Content::Template { name, language: template_language, content_sid: None, variables: template_variables, params: None },
-            };
-            let (mut ids, mut errors) = (vec![], vec![]);
-            for (r, number) in to.iter().enumerate() {
-                let req = crate::whatsapp::messages::NewMessage { channel_id: channel_id.clone(), to: number.clone(), content: content.clone(), template_fallback: None, client_message_id: Some(format!("{inv}.{index}.{r}")), template_id: None, template_variables: None };
-                match crate::whatsapp::messages::send(state, ws, req).await {
-                    Ok((message, _)) => ids.push(message.id.to_string()),
-                    Err(e) => errors.push(format!("{number}: {e}")),
-                }
-            }
-            let detail = if errors.is_empty() { format!("{} message(s) queued", ids.len()) } else { format!("{} queued; {}", ids.len(), errors.join("; ")) };
-            ActionOutcome { index, ok: errors.is_empty(), detail, ids }
-        }
+/// The invocation of a call that has no dedupe claim (so cannot be a repeat).
+fn done(ran: Ran) -> Result<Invocation, ApiError> {
+    match ran {
+        Ran::Done(inv) => Ok(inv),
+        Ran::Duplicate => Err(ApiError::Conflict("this call was already run".into())),
     }
 }
 
@@ -293,8 +316,7 @@ pub async fn replay(state: &AppState, ws: &Workspace, trigger_id: &TriggerId, id
     let mut inv = new_invocation(state, &trigger, InvocationStatus::Running, "replay".into());
     inv.replay_of = Some(original.id);
     inv.payload = Some(payload.clone());
-    state.table.put(invocation_item(state, ws.id(), &inv), Condition::NotExists).await?;
-    execute(state, ws.id(), &trigger, inv, &payload).await
+    done(execute(state, ws.id(), &trigger, inv, &payload, None).await?)
 }
 
 /// Runs `payload` through `trigger` (its actions possibly an unsaved draft) as a new invocation whose
@@ -303,8 +325,7 @@ pub async fn test_send(state: &AppState, ws: &Workspace, trigger: &Trigger, payl
     ws.require(crate::auth::Action::TriggersManage)?;
     let mut inv = new_invocation(state, trigger, InvocationStatus::Running, "test".into());
     inv.payload = Some(payload.clone());
-    state.table.put(invocation_item(state, ws.id(), &inv), Condition::NotExists).await?;
-    execute(state, ws.id(), trigger, inv, payload).await
+    done(execute(state, ws.id(), trigger, inv, payload, None).await?)
 }
 
 /// Renders a sample payload without sending: the filter result and every action as it would go out.
