@@ -8,9 +8,21 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendConfig {
-    /// SQLite + local key files under `data_dir`.
-    Embedded { data_dir: PathBuf },
+    /// SQLite + local key files under `data_dir`; `WEBTRIGGER_SQLITE_SYNC` sets `durability`.
+    Embedded { data_dir: PathBuf, durability: Durability },
     Aws(AwsConfig),
+}
+
+/// How an embedded commit reaches the disk (`WEBTRIGGER_SQLITE_SYNC`: `full`, the default, or `normal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: every committed batch is fsynced before its callers hear of it, so an
+    /// answered write survives a power loss as well as a process crash.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: commits survive a process crash (`kill -9`), but a power loss or OS crash
+    /// can lose the batches committed since the last WAL checkpoint's fsync.
+    Normal,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +110,12 @@ impl Config {
         };
         let backend = match get("WEBTRIGGER_BACKEND").as_deref() {
             None | Some("embedded") => {
-                BackendConfig::Embedded { data_dir: get("WEBTRIGGER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")) }
+                let durability = match get("WEBTRIGGER_SQLITE_SYNC").as_deref() {
+                    None | Some("full") => Durability::Full,
+                    Some("normal") => Durability::Normal,
+                    Some(other) => return Err(ConfigError::Invalid { name: "WEBTRIGGER_SQLITE_SYNC", reason: format!("`{other}` is neither `full` nor `normal`") }),
+                };
+                BackendConfig::Embedded { data_dir: get("WEBTRIGGER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")), durability }
             }
             Some("aws") => BackendConfig::Aws(AwsConfig {
                 table: get("WEBTRIGGER_TABLE").ok_or(ConfigError::Missing("WEBTRIGGER_TABLE"))?,
@@ -190,8 +207,17 @@ mod tests {
     #[test]
     fn embedded_is_the_default() {
         let c = Config::from_vars(vars(&[])).unwrap();
-        assert_eq!(c.backend, BackendConfig::Embedded { data_dir: "data".into() });
+        assert_eq!(c.backend, BackendConfig::Embedded { data_dir: "data".into(), durability: Durability::Full });
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn sqlite_sync_is_full_or_normal() {
+        let normal = Config::from_vars(vars(&[("WEBTRIGGER_SQLITE_SYNC", "normal")])).unwrap();
+        assert!(matches!(normal.backend, BackendConfig::Embedded { durability: Durability::Normal, .. }));
+        let full = Config::from_vars(vars(&[("WEBTRIGGER_SQLITE_SYNC", "full")])).unwrap();
+        assert!(matches!(full.backend, BackendConfig::Embedded { durability: Durability::Full, .. }));
+        assert!(matches!(Config::from_vars(vars(&[("WEBTRIGGER_SQLITE_SYNC", "off")])), Err(ConfigError::Invalid { name: "WEBTRIGGER_SQLITE_SYNC", .. })));
     }
 
     #[test]

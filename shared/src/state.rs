@@ -84,7 +84,7 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut state = match &config.backend {
             #[cfg(feature = "embedded")]
-            BackendConfig::Embedded { data_dir } => Self::embedded(data_dir, clock)?,
+            BackendConfig::Embedded { data_dir, durability } => Self::embedded_with(data_dir, *durability, clock)?,
             #[cfg(not(feature = "embedded"))]
             BackendConfig::Embedded { .. } => return Err(InitError::EmbeddedNotBuilt),
             BackendConfig::Aws(aws) => Self::aws(aws, clock).await,
@@ -110,9 +110,15 @@ impl AppState {
     /// The embedded backend in `data_dir` (created if missing): `webtrigger.db`, `keys/`, `secrets/`.
     #[cfg(feature = "embedded")]
     pub fn embedded(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, InitError> {
+        Self::embedded_with(data_dir, crate::config::Durability::Full, clock)
+    }
+
+    /// `embedded`, its commits reaching the disk as `durability` says.
+    #[cfg(feature = "embedded")]
+    pub fn embedded_with(data_dir: &Path, durability: crate::config::Durability, clock: Arc<dyn Clock>) -> Result<Self, InitError> {
         let io = |source| InitError::DataDir { path: data_dir.display().to_string(), source };
         std::fs::create_dir_all(data_dir).map_err(io)?;
-        let db = SqliteDb::open(&data_dir.join("webtrigger.db"))?;
+        let db = SqliteDb::open_with(&data_dir.join("webtrigger.db"), durability)?;
         let keyring = LocalKeyring::open(&data_dir.join("keys")).map_err(io)?;
         let secrets = LocalSecrets::with_dir(data_dir.join("secrets")).generating(GENERATED_SECRETS);
         Ok(Self::embedded_parts(db, Arc::new(keyring), Arc::new(secrets), clock))

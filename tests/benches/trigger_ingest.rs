@@ -7,7 +7,8 @@
 //! under load at concurrency 64, spread over 200 triggers (each accepts 600 calls a minute, so the
 //! per-trigger limit is not what is measured). The loaded phases run the HTTP server without the queue
 //! consumers, so they measure intake alone (the fan-out it queued is the push worker's work, see
-//! `fanout_cost`); the last phase repeats the trigger load on `webtrigger serve` itself, workers running.
+//! `fanout_cost`); the loopback phases run again on a database opened with `WEBTRIGGER_SQLITE_SYNC=normal`
+//! (commits not fsynced); the last phase repeats the trigger load on `webtrigger serve` itself, workers running.
 //! Requests are signed before each phase starts; client and server share the machine's cores.
 //! Run: `cargo bench -p webtrigger-tests --bench trigger_ingest`.
 
@@ -21,7 +22,7 @@ use axum::http::Request;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use webtrigger::config::{Config, RateLimits};
+use webtrigger::config::{Config, Durability, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
 use webtrigger::AppState;
 use webtrigger_tests::latency::report;
@@ -155,8 +156,8 @@ async fn http_setup(http: &reqwest::Client, base: &str) -> anyhow::Result<(Vec<T
 }
 
 /// The platform's router on a loopback socket, without queue consumers: intake only.
-async fn intake_server(dir: &std::path::Path, fake: &ProviderFake) -> anyhow::Result<String> {
-    let mut state = AppState::from_config(&Config { backend: webtrigger::config::BackendConfig::Embedded { data_dir: dir.to_path_buf() }, ..config()? }).await?;
+async fn intake_server(dir: &std::path::Path, durability: Durability, fake: &ProviderFake) -> anyhow::Result<String> {
+    let mut state = AppState::from_config(&Config { backend: webtrigger::config::BackendConfig::Embedded { data_dir: dir.to_path_buf(), durability }, ..config()? }).await?;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
     state.ensure_queues().await?;
     let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
@@ -206,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
     report("trigger, in-process (router)", samples);
 
     // Over loopback, intake only.
-    let base = intake_server(&dir.path().join("intake"), &fake).await?;
+    let base = intake_server(&dir.path().join("intake"), Durability::Full, &fake).await?;
     wait_up(&http, &base).await;
     let (targets, meta_path) = http_setup(&http, &base).await?;
     let mut sequential = Vec::with_capacity(SEQUENTIAL);
@@ -216,6 +217,18 @@ async fn main() -> anyhow::Result<()> {
     report("trigger over loopback, one at a time", sequential);
     load("trigger over loopback", &http, &base, (0..LOAD).map(|n| trigger_call(&targets, 2_000_000 + n)).collect(), 202).await;
     load("Meta webhook over loopback", &http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200).await;
+
+    // The same with `WEBTRIGGER_SQLITE_SYNC=normal`: commits are not fsynced (a power loss can lose them).
+    let base = intake_server(&dir.path().join("intake-normal"), Durability::Normal, &fake).await?;
+    wait_up(&http, &base).await;
+    let (targets, meta_path) = http_setup(&http, &base).await?;
+    let mut sequential = Vec::with_capacity(SEQUENTIAL);
+    for n in 0..SEQUENTIAL {
+        sequential.push(send(&http, &base, trigger_call(&targets, 4_000_000 + n), 202).await);
+    }
+    report("sync=normal: trigger over loopback, one at a time", sequential);
+    load("sync=normal: trigger over loopback", &http, &base, (0..LOAD).map(|n| trigger_call(&targets, 5_000_000 + n)).collect(), 202).await;
+    load("sync=normal: Meta webhook over loopback", &http, &base, (0..LOAD).map(|n| meta_call(&meta_path, 100_000 + n)).collect(), 200).await;
 
     // `webtrigger serve` itself: the same load while its workers fan out what it queues.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

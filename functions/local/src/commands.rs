@@ -29,7 +29,7 @@ pub async fn serve_command(data_dir: PathBuf, addr: SocketAddr, static_dir: Opti
 /// The configured backend's state; the embedded backend lives in `data_dir`.
 async fn state(data_dir: PathBuf) -> anyhow::Result<(Config, AppState)> {
     let mut config = Config::from_env()?;
-    if let BackendConfig::Embedded { data_dir: dir } = &mut config.backend {
+    if let BackendConfig::Embedded { data_dir: dir, .. } = &mut config.backend {
         *dir = data_dir;
     }
     let state = AppState::from_config(&config).await?;

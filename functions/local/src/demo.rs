@@ -118,7 +118,7 @@ pub async fn demo(data_dir: PathBuf) -> anyhow::Result<()> {
     let push = push_fake().await?;
     let port = free_port()?;
     let mut config = Config::from_env()?;
-    config.backend = BackendConfig::Embedded { data_dir: data_dir.clone() };
+    config.backend = BackendConfig::Embedded { data_dir: data_dir.clone(), durability: Default::default() };
     // Meta's API at a closed port: the demo never reaches the internet.
     config.providers.meta = "http://127.0.0.1:9/v23.0".into();
     let opts = ServeOptions { data_dir: data_dir.clone(), addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), static_dir: None, drain_timeout: Duration::from_secs(10), config, allow_push_hosts: vec![push.to_string()] };

@@ -81,7 +81,7 @@ pub enum ServeError {
 /// Runs until `shutdown` resolves. Returns once background work has drained (or the timeout passed).
 pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     let mut config = opts.config.clone();
-    if let crate::config::BackendConfig::Embedded { data_dir } = &mut config.backend {
+    if let crate::config::BackendConfig::Embedded { data_dir, .. } = &mut config.backend {
         data_dir.clone_from(&opts.data_dir);
     }
     let mut state = AppState::from_config(&config).await?;

@@ -194,7 +194,7 @@ async fn duplicate(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, key: &
 
 /// How a call ended: with its invocation, or as a repeat of one whose dedupe claim already exists.
 enum Ran {
-    Done(Invocation),
+    Done(Box<Invocation>),
     Duplicate,
 }
 
@@ -258,7 +258,7 @@ async fn push_at_once(state: &AppState, ws: &WorkspaceId, tws: &Workspace, trigg
         writes
     };
     let failure = match actions::push_with(state, tws, 0, action, logs).await {
-        Ok(id) => return Ok(Ran::Done(fired(&id))),
+        Ok(id) => return Ok(Ran::Done(Box::new(fired(&id)))),
         Err(failure) => failure,
     };
     // The transaction may have been refused by the claim: a call with the same key came first.
@@ -296,13 +296,13 @@ async fn finish(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, inv: Invo
         let data = json!({"trigger_id": trigger.id, "trigger_name": trigger.name, "invocation_id": inv.id, "error": inv.error});
         crate::events_out::emit(state, ws, crate::events_out::EventType::TriggerFailed, data).await;
     }
-    Ok(Ran::Done(inv))
+    Ok(Ran::Done(Box::new(inv)))
 }
 
 /// The invocation of a call that has no dedupe claim (so cannot be a repeat).
 fn done(ran: Ran) -> Result<Invocation, ApiError> {
     match ran {
-        Ran::Done(inv) => Ok(inv),
+        Ran::Done(inv) => Ok(*inv),
         Ran::Duplicate => Err(ApiError::Conflict("this call was already run".into())),
     }
 }

@@ -28,24 +28,12 @@ CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visi
 CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
 ";
 
-/// How a commit reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// `synchronous=FULL`: every committed batch is fsynced before its callers hear of it, so an
-    /// answered write survives a power loss as well as a process crash.
-    #[default]
-    Full,
-    /// `synchronous=NORMAL`: commits survive a process crash (`kill -9`), but a power loss or OS crash
-    /// can lose the batches committed since the last WAL checkpoint's fsync.
-    Normal,
-}
+pub use crate::config::Durability;
 
-impl Durability {
-    fn pragma(self) -> &'static str {
-        match self {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        }
+fn synchronous(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
     }
 }
 
@@ -70,6 +58,10 @@ struct Readers {
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 8;
+/// The writer's page cache (negative: in KiB), so the pages of a busy batch stay in memory.
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
+/// Reads map the database file instead of copying each page with a read syscall.
+const MMAP_BYTES: i64 = 256 * 1024 * 1024;
 
 impl Readers {
     fn take(&self) -> rusqlite::Result<Connection> {
@@ -78,6 +70,7 @@ impl Readers {
         }
         let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         Ok(conn)
     }
 
@@ -99,7 +92,12 @@ impl SqliteDb {
     pub fn open_with(path: &Path, durability: Durability) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", durability.pragma())?;
+        conn.pragma_update(None, "synchronous", synchronous(durability))?;
+        // Each job runs in a savepoint, whose statement journal would otherwise be a temporary file:
+        // a write syscall per page a job touches. In memory it costs a page copy.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
         Self::init(conn, Some(Arc::new(readers)))
     }
@@ -146,6 +144,21 @@ impl SqliteDb {
             return Err(E::from("sqlite writer is gone".into()));
         }
         answer.await.map_err(|_| E::from("sqlite writer dropped the job".into()))?
+    }
+
+    /// Runs a short read-only `f` (a lookup by primary key) on a read connection in the calling task:
+    /// handing it to the blocking pool would cost two thread wake-ups, more than the lookup itself, which
+    /// reads pages already in memory (mapped) and never waits on the writer (WAL).
+    pub(crate) async fn read_point<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static + From<String>,
+    {
+        let Some(readers) = &self.readers else { return self.write(f).await };
+        let conn = readers.take().map_err(|e| E::from(format!("sqlite read connection: {e}")))?;
+        let out = f(&conn);
+        readers.give_back(conn);
+        out
     }
 
     /// Runs a read-only `f` on a read connection (committed data only).

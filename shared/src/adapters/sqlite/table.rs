@@ -244,7 +244,7 @@ impl Table for SqliteTable {
         let key = key.clone();
         let now = self.clock.epoch_seconds();
         self.db
-            .read(move |c| {
+            .read_point(move |c| {
                 c.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))
                     .and_then(|mut stmt| stmt.query_row(params![key.pk, key.sk], row_to_item).optional())
                     .map_err(db_err)
