@@ -4,10 +4,12 @@
 //! (`completed`, one push to the site's subscriber). Then every sender retries everything (as Standard
 //! Webhooks senders do with whatever they did not see answered): the 202'd calls answer 200 as
 //! duplicates of the same invocation, and in the end there is exactly one invocation and one
-//! notification per webhook id — none twice.
+//! notification per webhook id — none twice, none missing. The triggers' only action is a push, so each
+//! call's dedupe claim, invocation and notification commit in one transaction: a call cut off by the kill
+//! left all of them or none, and its retry either repeats it or runs it.
 //!
-//! Not covered (known gap): a call cut off after its dedupe claim but before its notification was
-//! recorded leaves a `running` invocation that a retry answers as a duplicate without running it.
+//! Not covered (known gap): a trigger with several actions logs its claim and a `running` invocation
+//! before the first action; a call cut off there is answered as a duplicate by its retry without running.
 
 mod support;
 
@@ -222,6 +224,10 @@ async fn every_accepted_trigger_call_survives_kill_9_once() {
         *per_call.entry(i["idempotency_key"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
     }
     assert!(per_call.values().all(|c| *c == 1), "one invocation per webhook id");
+    assert_eq!(per_call.len(), CALLS, "every webhook id has its invocation, the calls cut off by the kill included");
+    let unfired: Vec<_> = logged.iter().filter(|i| i["status"] != "fired").map(|i| i["idempotency_key"].clone()).collect();
+    assert!(unfired.is_empty(), "every invocation fired (none left running by the kill): {unfired:?}");
+    assert_eq!(titles.len(), CALLS, "every call has its notification");
     assert!(accepted.keys().all(|n| per_call.contains_key(&format!("msg_crash_{n:04}"))));
     for n in notes.iter().filter(|n| accepted_titles.contains(n["title"].as_str().unwrap())) {
         assert_eq!(n["stats"]["accepted"], 1, "an accepted call's notification reached the one subscriber once: {n}");

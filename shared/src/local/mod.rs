@@ -115,6 +115,9 @@ pub async fn serve(opts: ServeOptions, shutdown: impl std::future::Future<Output
     }
     background.spawn(minute_timer(state.clone(), stop_rx.clone()));
     tracing::info!(%addr, backend = ?state.backend, data_dir = %opts.data_dir.display(), dashboard = opts.static_dir.is_some(), "webtrigger listening");
+    if let crate::config::BackendConfig::Embedded { durability: crate::config::Durability::Normal, .. } = config.backend {
+        tracing::warn!("WEBTRIGGER_SQLITE_SYNC=normal: commits are not fsynced; a power loss or OS crash can lose answered writes");
+    }
 
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
         shutdown.await;
