@@ -167,6 +167,21 @@ async fn intake_server(dir: &std::path::Path, durability: Durability, fake: &Pro
     Ok(base)
 }
 
+/// One call at a time, then triggers and Meta webhooks under load, on an intake server over `dir`.
+async fn loopback_phases(label: &str, dir: &std::path::Path, durability: Durability, fake: &ProviderFake, http: &reqwest::Client) -> anyhow::Result<()> {
+    let base = intake_server(dir, durability, fake).await?;
+    wait_up(http, &base).await;
+    let (targets, meta_path) = http_setup(http, &base).await?;
+    let mut sequential = Vec::with_capacity(SEQUENTIAL);
+    for n in 0..SEQUENTIAL {
+        sequential.push(send(http, &base, trigger_call(&targets, 1_000_000 + n), 202).await);
+    }
+    report(&format!("{label}trigger over loopback, one at a time"), sequential);
+    load(&format!("{label}trigger over loopback"), http, &base, (0..LOAD).map(|n| trigger_call(&targets, 2_000_000 + n)).collect(), 202).await;
+    load(&format!("{label}Meta webhook over loopback"), http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200).await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -206,29 +221,9 @@ async fn main() -> anyhow::Result<()> {
     }
     report("trigger, in-process (router)", samples);
 
-    // Over loopback, intake only.
-    let base = intake_server(&dir.path().join("intake"), Durability::Full, &fake).await?;
-    wait_up(&http, &base).await;
-    let (targets, meta_path) = http_setup(&http, &base).await?;
-    let mut sequential = Vec::with_capacity(SEQUENTIAL);
-    for n in 0..SEQUENTIAL {
-        sequential.push(send(&http, &base, trigger_call(&targets, 1_000_000 + n), 202).await);
-    }
-    report("trigger over loopback, one at a time", sequential);
-    load("trigger over loopback", &http, &base, (0..LOAD).map(|n| trigger_call(&targets, 2_000_000 + n)).collect(), 202).await;
-    load("Meta webhook over loopback", &http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200).await;
-
-    // The same with `WEBTRIGGER_SQLITE_SYNC=normal`: commits are not fsynced (a power loss can lose them).
-    let base = intake_server(&dir.path().join("intake-normal"), Durability::Normal, &fake).await?;
-    wait_up(&http, &base).await;
-    let (targets, meta_path) = http_setup(&http, &base).await?;
-    let mut sequential = Vec::with_capacity(SEQUENTIAL);
-    for n in 0..SEQUENTIAL {
-        sequential.push(send(&http, &base, trigger_call(&targets, 4_000_000 + n), 202).await);
-    }
-    report("sync=normal: trigger over loopback, one at a time", sequential);
-    load("sync=normal: trigger over loopback", &http, &base, (0..LOAD).map(|n| trigger_call(&targets, 5_000_000 + n)).collect(), 202).await;
-    load("sync=normal: Meta webhook over loopback", &http, &base, (0..LOAD).map(|n| meta_call(&meta_path, 100_000 + n)).collect(), 200).await;
+    // Over loopback, intake only, then the same with `WEBTRIGGER_SQLITE_SYNC=normal` (commits not fsynced).
+    loopback_phases("", &dir.path().join("intake"), Durability::Full, &fake, &http).await?;
+    loopback_phases("sync=normal: ", &dir.path().join("intake-normal"), Durability::Normal, &fake, &http).await?;
 
     // `webtrigger serve` itself: the same load while its workers fan out what it queues.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
