@@ -124,6 +124,15 @@ impl AppState {
         Ok(Self::embedded_parts(db, Arc::new(keyring), Arc::new(secrets), clock))
     }
 
+    /// A state on a private in-memory database, its keys under a fresh temporary directory (unit tests).
+    #[cfg(all(test, feature = "embedded"))]
+    pub(crate) fn in_memory_for_tests(clock: Arc<dyn Clock>) -> Self {
+        let dir = std::env::temp_dir().join(format!("webtrigger-unit-{}", ulid::Ulid::new()));
+        let keyring = LocalKeyring::open(&dir.join("keys")).expect("key dir");
+        let secrets = LocalSecrets::with_dir(dir.join("secrets"));
+        Self::embedded_parts(SqliteDb::in_memory().expect("in-memory database"), Arc::new(keyring), Arc::new(secrets), clock)
+    }
+
     /// The embedded backend from parts (tests use an in-memory database).
     #[cfg(feature = "embedded")]
     pub fn embedded_parts(db: SqliteDb, keyring: Arc<dyn Keyring>, secrets: Arc<dyn Secrets>, clock: Arc<dyn Clock>) -> Self {

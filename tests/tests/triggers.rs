@@ -243,6 +243,8 @@ async fn a_signed_post_sends_push_and_whatsapp_once(mut w: World) {
     }
     w.drain().await;
     assert_eq!((w.pushes().len(), w.whatsapp_sent().len()), (1, 1), "duplicates sent nothing");
+    let markers = w.state.table.query(webtrigger::ports::Query::partition(webtrigger::triggers::interrupted::PARTITION)).await.unwrap();
+    assert!(markers.items.is_empty(), "the ended invocation's running marker is gone: {:?}", markers.items);
 
     let log = w.ada.get(&w.path(&format!("triggers/{trigger}/invocations"))).await;
     let invocations = log.data()["invocations"].as_array().unwrap().clone();

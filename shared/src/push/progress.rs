@@ -299,10 +299,7 @@ mod tests {
     use crate::ports::FixedClock;
 
     fn state(clock: Arc<FixedClock>) -> AppState {
-        let dir = std::env::temp_dir().join(format!("webtrigger-progress-{}", ulid::Ulid::new()));
-        let keyring = crate::adapters::LocalKeyring::open(&dir.join("keys")).unwrap();
-        let secrets = crate::adapters::LocalSecrets::with_dir(dir.join("secrets"));
-        AppState::embedded_parts(crate::adapters::SqliteDb::in_memory().unwrap(), Arc::new(keyring), Arc::new(secrets), clock)
+        AppState::in_memory_for_tests(clock)
     }
 
     struct Job {

@@ -112,6 +112,11 @@ async fn run_minute(state: &AppState, minute: i64, catching_up: bool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WhatsApp outbox sweep failed"),
         }
+        match crate::triggers::interrupted::sweep(state).await {
+            Ok(n) if n > 0 => tracing::warn!(ended = n, "trigger invocations cut off between their actions ended as failed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "interrupted trigger invocation sweep failed"),
+        }
         match crate::flows::runtime::sweep_due(state).await {
             Ok(n) if n > 0 => tracing::info!(fired = n, "bot flow waits resumed"),
             Ok(_) => {}

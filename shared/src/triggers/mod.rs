@@ -2,6 +2,7 @@
 //! and renders it through templates, and sends Web Push notifications and WhatsApp messages.
 
 mod actions;
+pub mod interrupted;
 pub mod render;
 mod routes;
 pub mod run;

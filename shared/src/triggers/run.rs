@@ -207,7 +207,7 @@ async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv:
     let ctx = render::context(payload);
     let rendered = render::passes(trigger.filter.as_deref(), &ctx).and_then(|pass| if pass { render::render_all(&trigger.actions, &ctx).map(Some) } else { Ok(None) });
     let mut claim = claim;
-    let mut logged = false;
+    let mut running = None;
     match rendered {
         Err(e) => {
             inv.status = InvocationStatus::Failed;
@@ -220,17 +220,19 @@ async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv:
             if let [RenderedAction::Push { .. }] = actions.as_slice() {
                 return push_at_once(state, ws, &tws, trigger, inv, claim, actions.remove(0)).await;
             }
-            if !store(state, ws, &inv, claim.take()).await? {
+            // The marker lets the minute tick end this log as failed if the process dies before it ends.
+            let marker = super::interrupted::marker(state.clock.now().timestamp_millis(), ws, &inv);
+            running = Some(marker.key.clone());
+            if !store(state, ws, &inv, claim.take(), Some(marker)).await? {
                 return Ok(Ran::Duplicate);
             }
-            logged = true;
             for (index, action) in actions.into_iter().enumerate() {
                 inv.outcomes.push(actions::run(state, &tws, &inv.id, index, action).await);
             }
             settle(&mut inv);
         }
     }
-    finish(state, ws, trigger, inv, claim, logged).await
+    finish(state, ws, trigger, inv, claim, running).await
 }
 
 /// Sets the status from the outcomes of the actions.
@@ -269,13 +271,14 @@ async fn push_at_once(state: &AppState, ws: &WorkspaceId, tws: &Workspace, trigg
     }
     inv.outcomes.push(failure);
     settle(&mut inv);
-    finish(state, ws, trigger, inv, claim, false).await
+    finish(state, ws, trigger, inv, claim, None).await
 }
 
-/// Stores a new invocation with its claim in one transaction; false when the claim already exists.
-async fn store(state: &AppState, ws: &WorkspaceId, inv: &Invocation, claim: Option<Item>) -> Result<bool, ApiError> {
+/// Stores a new invocation with its claim (and its `running` marker) in one transaction; false when
+/// the claim already exists.
+async fn store(state: &AppState, ws: &WorkspaceId, inv: &Invocation, claim: Option<Item>, marker: Option<Item>) -> Result<bool, ApiError> {
     let claimed = claim.is_some();
-    let mut writes: Vec<TxWrite> = claim.into_iter().map(|item| TxWrite::Put { item, condition: Condition::NotExists }).collect();
+    let mut writes: Vec<TxWrite> = claim.into_iter().chain(marker).map(|item| TxWrite::Put { item, condition: Condition::NotExists }).collect();
     writes.push(TxWrite::Put { item: invocation_item(state, ws, inv), condition: Condition::NotExists });
     match state.table.transact(writes).await {
         Ok(()) => Ok(true),
@@ -284,19 +287,26 @@ async fn store(state: &AppState, ws: &WorkspaceId, inv: &Invocation, claim: Opti
     }
 }
 
-/// Stores the invocation as it ended (replacing its `running` log when `logged`) and reports a failure.
-async fn finish(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, inv: Invocation, claim: Option<Item>, logged: bool) -> Result<Ran, ApiError> {
-    if logged {
-        state.table.put(invocation_item(state, ws, &inv), Condition::None).await?;
-    } else if !store(state, ws, &inv, claim).await? {
+/// Stores the invocation as it ended (replacing its `running` log and removing that log's marker when
+/// `running` names one) and reports a failure.
+async fn finish(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, inv: Invocation, claim: Option<Item>, running: Option<Key>) -> Result<Ran, ApiError> {
+    if let Some(marker) = running {
+        let ended = TxWrite::Put { item: invocation_item(state, ws, &inv), condition: Condition::None };
+        state.table.transact(vec![ended, TxWrite::Delete { key: marker, condition: Condition::None }]).await?;
+    } else if !store(state, ws, &inv, claim, None).await? {
         return Ok(Ran::Duplicate);
     }
     if inv.status == InvocationStatus::Failed {
-        tracing::warn!(trigger = %trigger.id, invocation = %inv.id, error = inv.error.as_deref().unwrap_or_default(), "trigger invocation failed");
-        let data = json!({"trigger_id": trigger.id, "trigger_name": trigger.name, "invocation_id": inv.id, "error": inv.error});
-        crate::events_out::emit(state, ws, crate::events_out::EventType::TriggerFailed, data).await;
+        report_failure(state, ws, &trigger.id, &trigger.name, &inv).await;
     }
     Ok(Ran::Done(Box::new(inv)))
+}
+
+/// Logs a failed invocation and emits `trigger.failed` to the workspace's event webhooks.
+pub(super) async fn report_failure(state: &AppState, ws: &WorkspaceId, trigger: &TriggerId, name: &str, inv: &Invocation) {
+    tracing::warn!(%trigger, invocation = %inv.id, error = inv.error.as_deref().unwrap_or_default(), "trigger invocation failed");
+    let data = json!({"trigger_id": trigger, "trigger_name": name, "invocation_id": inv.id, "error": inv.error});
+    crate::events_out::emit(state, ws, crate::events_out::EventType::TriggerFailed, data).await;
 }
 
 /// The invocation of a call that has no dedupe claim (so cannot be a repeat).

@@ -150,7 +150,7 @@ pub async fn create(state: &AppState, ws: &Workspace, meta: &RequestMeta, input:
     Ok((trigger, SecretString::from(secret)))
 }
 
-async fn load_item(state: &AppState, ws: &WorkspaceId, id: &TriggerId) -> Result<Item, ApiError> {
+pub(super) async fn load_item(state: &AppState, ws: &WorkspaceId, id: &TriggerId) -> Result<Item, ApiError> {
     state.table.get(&trigger_key(ws, id)).await?.ok_or_else(|| ApiError::NotFound("no such trigger".into()))
 }
 
