@@ -101,6 +101,26 @@ impl World {
     }
 }
 
+/// The worker tells open dashboards when a message went out, so the inbox shows `sent` without waiting
+/// for the provider's status webhook (a reload that raced the send would otherwise show `queued`).
+#[tokio::test]
+async fn a_sent_message_is_announced_live() {
+    let mut w = world().await;
+    let channel = w.meta_channel().await;
+    w.inbound_from(&channel, "+14155552671").await;
+    let mut live = w.state.live.subscribe();
+    let sent = w.send(json!({"channel_id": channel, "to": "+14155552671", "type": "text", "body": "On its way"})).await;
+    w.drain().await;
+    let id = sent["id"].as_str().unwrap();
+    let mut statuses = Vec::new();
+    while let Ok((_, event)) = live.try_recv() {
+        if event.kind == "message.status" && event.data["message_id"] == id {
+            statuses.push(event.data["status"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(statuses, ["sent"], "one live status event once the provider accepted it");
+}
+
 #[tokio::test]
 async fn sends_through_each_provider_embedded() {
     sends_through_each_provider(world().await).await;

@@ -8,8 +8,9 @@
 //! call's dedupe claim, invocation and notification commit in one transaction: a call cut off by the kill
 //! left all of them or none, and its retry either repeats it or runs it.
 //!
-//! Not covered (known gap): a trigger with several actions logs its claim and a `running` invocation
-//! before the first action; a call cut off there is answered as a duplicate by its retry without running.
+//! Not covered here: a trigger with several actions logs its claim and a `running` invocation before the
+//! first action; a call cut off there is answered as a duplicate by its retry, and the minute tick ends
+//! its invocation as `failed` 15 minutes later (`triggers/interrupted.rs`, unit-tested there).
 
 mod support;
 

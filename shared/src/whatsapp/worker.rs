@@ -112,13 +112,14 @@ async fn send(state: &AppState, job: &SendJob) -> Result<(), JobError> {
         Ok(accepted) => {
             let pointer = Item::new(provider_message_key(channel.provider.as_str(), &accepted.provider_message_id)).with_attr("workspace", ws.as_str()).with_attr("message", msg.id.as_str());
             state.table.put(pointer, crate::ports::Condition::None).await.map_err(JobError::retry)?;
-            messages::modify(state, ws, &msg.id, |m| {
+            let sent = messages::modify(state, ws, &msg.id, |m| {
                 m.provider_message_id = Some(accepted.provider_message_id.clone());
                 m.error = None;
                 advance(m, MessageStatus::Sent, &now) || m.provider_message_id.is_some()
             })
             .await
             .map_err(infra)?;
+            announce(state, ws, sent.as_ref()).await;
             if channel.status == ChannelStatus::Degraded {
                 channels::modify(state, ws, &channel.id, |c| {
                     if c.status == ChannelStatus::Degraded {
@@ -193,12 +194,13 @@ async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e:
         }
         exhausted => {
             let error = if exhausted.is_some() { MessageError { message: format!("gave up after {} attempts: {}", job.attempt, error.message), ..error } } else { error };
-            messages::modify(state, ws, &job.message, |m| {
+            let failed = messages::modify(state, ws, &job.message, |m| {
                 m.error = Some(error.clone());
                 advance(m, MessageStatus::Failed, now)
             })
             .await
             .map_err(infra)?;
+            announce(state, ws, failed.as_ref()).await;
             if exhausted.is_some() {
                 // Kept for inspection (`webtrigger dlq stats`); the message itself is already `failed`.
                 let body = serde_json::to_string(job).expect("job serialises");
@@ -207,4 +209,12 @@ async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e:
             Ok(())
         }
     }
+}
+
+/// Tells open dashboards (the inbox timeline) that a message was sent or failed, so they reload instead of
+/// waiting for the provider's status webhook. A broadcast's messages are followed by its counters instead.
+async fn announce(state: &AppState, ws: &crate::auth::WorkspaceId, msg: Option<&messages::Message>) {
+    let Some(m) = msg.filter(|m| m.broadcast.is_none()) else { return };
+    let data = serde_json::json!({"message_id": m.id, "channel_id": m.channel_id, "to": m.to, "status": m.status, "error": m.error, "at": m.updated_at});
+    crate::live::publish(state, ws, "message.status", data).await;
 }
