@@ -179,7 +179,7 @@ async fn status(state: &AppState, ws: &WorkspaceId, provider: Provider, s: &Stat
     })
     .await?;
     if let (true, Some(msg)) = (moved.into_inner(), stored) {
-        let data = json!({"message_id": msg.id, "channel_id": msg.channel_id, "to": msg.to, "status": msg.status, "error": msg.error, "at": at});
+        let data = messages::status_event(&msg, &at);
         crate::live::publish(state, ws, "message.status", data.clone()).await;
         crate::events_out::emit(state, ws, crate::events_out::EventType::MessageStatus, data).await;
     }

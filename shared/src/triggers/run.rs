@@ -203,10 +203,9 @@ enum Ran {
 /// is written in that same transaction, so such a call commits once and its notification, claim and log
 /// exist together or not at all. Several actions commit one by one, so the claim and a `running` log are
 /// stored before the first of them.
-async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv: Invocation, payload: &Json, claim: Option<Item>) -> Result<Ran, ApiError> {
+async fn execute(state: &AppState, ws: &WorkspaceId, trigger: &Trigger, mut inv: Invocation, payload: &Json, mut claim: Option<Item>) -> Result<Ran, ApiError> {
     let ctx = render::context(payload);
     let rendered = render::passes(trigger.filter.as_deref(), &ctx).and_then(|pass| if pass { render::render_all(&trigger.actions, &ctx).map(Some) } else { Ok(None) });
-    let mut claim = claim;
     let mut running = None;
     match rendered {
         Err(e) => {

@@ -295,6 +295,11 @@ pub async fn modify(state: &AppState, ws: &WorkspaceId, id: &MessageId, change: 
     Err(ApiError::Conflict("the message kept changing; retry".into()))
 }
 
+/// What a `message.status` event (live, and to event webhooks) says of a message whose status moved at `at`.
+pub fn status_event(m: &Message, at: &str) -> serde_json::Value {
+    serde_json::json!({"message_id": m.id, "channel_id": m.channel_id, "to": m.to, "status": m.status, "error": m.error, "at": at})
+}
+
 /// Moves a message forward to `status` (ignored when that would go backwards), at `at`.
 pub fn advance(m: &mut Message, status: MessageStatus, at: &str) -> bool {
     if !m.status.can_become(status) {

@@ -215,6 +215,5 @@ async fn failed(state: &AppState, job: &SendJob, channel: &channels::Channel, e:
 /// waiting for the provider's status webhook. A broadcast's messages are followed by its counters instead.
 async fn announce(state: &AppState, ws: &crate::auth::WorkspaceId, msg: Option<&messages::Message>) {
     let Some(m) = msg.filter(|m| m.broadcast.is_none()) else { return };
-    let data = serde_json::json!({"message_id": m.id, "channel_id": m.channel_id, "to": m.to, "status": m.status, "error": m.error, "at": m.updated_at});
-    crate::live::publish(state, ws, "message.status", data).await;
+    crate::live::publish(state, ws, "message.status", messages::status_event(m, &m.updated_at)).await;
 }
