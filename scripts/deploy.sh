@@ -32,9 +32,8 @@ MISSING=0
 need() { if [ "$DRY_RUN" = 1 ]; then echo "    MISSING: $*" >&2; MISSING=1; else fail "$*"; fi; }
 run() { if [ "$DRY_RUN" = 1 ]; then echo "    would run: $*"; else echo "    \$ $*"; "$@"; fi; }
 
-# Every Lambda runs the one webtrigger-lambda bootstrap; WEBTRIGGER_FUNCTION (set by the stack) picks the handler.
-FUNCTIONS=$(sed -nE 's/^ *\("([a-z-]+)", Function::.*/\1/p' shared/src/lambda.rs)
-BOOTSTRAP=target/lambda/webtrigger-lambda/bootstrap
+# Every Lambda has its own bootstrap: functions/lambda/src/bin/<function>.rs → target/lambda/<function>/bootstrap.
+FUNCTIONS=$(ls functions/lambda/src/bin | sed -n 's/\.rs$//p')
 CDK_ARGS=(--require-approval never --context "reservedConcurrency=$RESERVED" --parameters "AlarmEmail=$ALARM_EMAIL")
 
 step "prerequisites: aarch64 Rust target, node, AWS credentials"
@@ -70,16 +69,18 @@ else
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 
-step "Lambda artifact: cargo lambda build --profile lambda-release --arm64 (one bootstrap for $(echo "$FUNCTIONS" | wc -l) functions)"
+step "Lambda artifacts: cargo lambda build --profile lambda-release --arm64 ($(echo "$FUNCTIONS" | wc -l) bootstraps)"
 if [ "$SKIP_BUILD" = 1 ]; then
   echo "    --skip-build: using target/lambda as it is (synth still rejects a missing or non-arm64 bootstrap)"
 else
-  # lambda-release (Cargo.toml): opt-level s, fat LTO, one codegen unit, panic=abort: the small bootstrap.
+  # lambda-release (Cargo.toml): opt-level s (z for the platform's crate), no cross-crate LTO, panic=abort.
   run cargo lambda build --profile lambda-release --arm64 --package webtrigger-lambda
 fi
 if [ "$DRY_RUN" != 1 ]; then
-  [ -f "$BOOTSTRAP" ] || fail "$BOOTSTRAP was not built"
-  echo "    $BOOTSTRAP: $(du -h "$BOOTSTRAP" | cut -f1), deployed as: $(echo $FUNCTIONS)"
+  for f in $FUNCTIONS; do
+    [ -f "target/lambda/$f/bootstrap" ] || fail "target/lambda/$f/bootstrap was not built"
+    echo "    $f: $(du -h "target/lambda/$f/bootstrap" | cut -f1)"
+  done
 fi
 
 step "dashboard: static-site npm run build"

@@ -16,9 +16,10 @@ const reservedTemplate = Template.fromStack(new WebTriggerStack(new App({ contex
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any }>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** Every function the bootstrap can run (the `"name" => Function::…` table of shared/src/lambda.rs): the stack must deploy each. */
-const crates = [...fs.readFileSync(path.resolve(here, '../../shared/src/lambda.rs'), 'utf8').matchAll(/^\s*\("([a-z-]+)", Function::\w+\),$/gm)].map((m) => m[1]).sort();
-const BOOTSTRAP = 'webtrigger-lambda';
+/** Every bootstrap the Rust side builds (functions/lambda/src/bin/<function>.rs): the stack must deploy each. */
+const crates = fs.readdirSync(path.resolve(here, '../../functions/lambda/src/bin')).filter((f) => f.endsWith('.rs')).map((f) => f.slice(0, -3)).sort();
+/** An asset root holding `bytes` as every function's bootstrap. */
+const everyBootstrap = (bytes: Buffer) => Object.fromEntries(crates.map((c) => [c, bytes]));
 
 /** The Lambda of a crate: construct ids are the crate name in PascalCase (`api-health` → `ApiHealth…`). */
 function functionNamed(crate: string): [string, any] {
@@ -73,7 +74,6 @@ test('every function: provided.al2023, arm64, bootstrap, the env contract', () =
     assert.equal(fn.Properties.Runtime, 'provided.al2023', crate);
     assert.deepEqual(fn.Properties.Architectures, ['arm64'], crate);
     assert.equal(fn.Properties.Handler, 'bootstrap', crate);
-    assert.equal(fn.Properties.Environment.Variables.WEBTRIGGER_FUNCTION, crate, crate);
     const env = fn.Properties.Environment.Variables;
     for (const v of ['WEBTRIGGER_TABLE', 'WEBTRIGGER_KMS_KEY_ID', 'WEBTRIGGER_SECRETS_PREFIX', 'RUST_LOG']) assert.ok(env[v], `${crate} lacks ${v}`);
     assert.equal(env.WEBTRIGGER_BACKEND, 'aws');
@@ -250,20 +250,28 @@ test('synth fails on an x86_64 bootstrap, or one that is not an ELF, naming ever
   const elf32 = elf(AARCH64);
   elf32[4] = 1;
   for (const [bytes, problem] of [[elf(X86_64), 'machine 0x3e, not aarch64'], [Buffer.from('#!/bin/sh\nexit 1\n'), 'not an ELF'], [elf32, 'not a 64-bit']] as const) {
-    assert.throws(synth({ lambdaAssetRoot: assetRootWith({ [BOOTSTRAP]: bytes }) }), (e: Error) => {
+    assert.throws(synth({ lambdaAssetRoot: assetRootWith(everyBootstrap(bytes)) }), (e: Error) => {
       for (const crate of crates) assert.match(e.message, new RegExp(`${crate}: .*${problem}`), `${crate} not named for ${problem}`);
       return true;
     });
   }
 });
 
-test('synth passes with an aarch64 bootstrap: one Lambda per function, all on the one artifact', () => {
-  const root = assetRootWith({ [BOOTSTRAP]: elf(AARCH64) });
+test('synth passes with aarch64 bootstraps: one Lambda per function, each on its own artifact', () => {
+  const root = assetRootWith(Object.fromEntries(crates.map((c, i) => [c, Buffer.concat([elf(AARCH64), Buffer.from(c.padEnd(32 + i))])])));
   const t = synth({ lambdaAssetRoot: root })();
   const functions = Object.values(t.toJSON().Resources as Record<string, any>).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'provided.al2023');
   assert.equal(functions.length, crates.length, 'one Lambda per function');
-  assert.deepEqual(functions.map((f) => f.Properties.Environment.Variables.WEBTRIGGER_FUNCTION).sort(), crates, 'each runs its own handler');
-  assert.equal(new Set(functions.map((f) => JSON.stringify(f.Properties.Code))).size, 1, 'one artifact for all');
+  assert.equal(new Set(functions.map((f) => JSON.stringify(f.Properties.Code))).size, crates.length, 'each its own artifact');
+});
+
+test('synth fails naming exactly the function whose bootstrap is missing', () => {
+  const [missing, ...built] = crates;
+  assert.throws(synth({ lambdaAssetRoot: assetRootWith(Object.fromEntries(built.map((c) => [c, elf(AARCH64)]))) }), (e: Error) => {
+    assert.match(e.message, new RegExp(`${missing}: .*bootstrap is missing`));
+    for (const crate of built) assert.doesNotMatch(e.message, new RegExp(`\\b${crate}: `), `${crate} is built`);
+    return true;
+  });
 });
 
 test('allowPlaceholders=true synthesizes without bootstraps (with a warning per function)', () => {

@@ -1,5 +1,9 @@
-//! Lambda entry points: the one bootstrap every function runs, and the runners for a route group, a queue
-//! worker and the minute tick. Configuration and clients are built once per cold start, then reused.
+//! Lambda entry points: one `pub async fn` per deployed function, each run by its own bootstrap
+//! (`functions/lambda/src/bin/<function>.rs`), and the runners for a route group, a queue worker and the
+//! minute tick. A bootstrap links only the handlers it serves; configuration and clients are built once per
+//! cold start, then reused.
+
+use std::future::Future;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -11,24 +15,41 @@ use crate::ports::QueueSpec;
 use crate::schedule::{self, TickReport};
 use crate::state::AppState;
 use crate::worker::{self, JobHandler};
+use crate::{auth, broadcasts, contacts, drips, events_out, feeds, flows, health, inbox, live, push, queues, recurring, triggers, whatsapp, workspaces};
 
 pub type Error = lambda_runtime::Error;
 
-async fn init() -> Result<AppState, Error> {
+/// Whether a function sends invite and password-reset email: only those build (and link) the SMTP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Email {
+    Sends,
+    Never,
+}
+
+/// Runs a bootstrap's entry on a multi-threaded Tokio runtime until the Lambda service stops the sandbox.
+pub fn start(entry: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(entry)
+}
+
+async fn init(email: Email) -> Result<AppState, Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
-    Ok(AppState::from_config(&config).await?)
+    let state = AppState::for_function(&config).await?;
+    Ok(match email {
+        Email::Sends => state.with_mail(&config)?,
+        Email::Never => state,
+    })
 }
 
 /// Serves an API route group behind API Gateway (HTTP API, payload 2.0).
-pub async fn run_api(routes: Router<AppState>) -> Result<(), Error> {
-    let state = init().await?;
+async fn run_api(routes: Router<AppState>, email: Email) -> Result<(), Error> {
+    let state = init(email).await?;
     lambda_http::run(crate::http::api(routes, state, None)).await
 }
 
 /// Consumes an SQS queue; answers with partial batch failures.
-pub async fn run_worker(queue: QueueSpec, handler: impl JobHandler + 'static) -> Result<(), Error> {
-    let state = init().await?;
+async fn run_worker(queue: QueueSpec, handler: impl JobHandler + 'static) -> Result<(), Error> {
+    let state = init(Email::Never).await?;
     let (state, queue, handler) = (&state, &queue, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(worker::process_batch(state, queue, handler, event.payload).await)
@@ -36,9 +57,102 @@ pub async fn run_worker(queue: QueueSpec, handler: impl JobHandler + 'static) ->
     .await
 }
 
+pub async fn api_health() -> Result<(), Error> {
+    run_api(health::routes(), Email::Never).await
+}
+
+pub async fn api_auth() -> Result<(), Error> {
+    run_api(auth::routes(), Email::Sends).await
+}
+
+pub async fn api_workspaces() -> Result<(), Error> {
+    run_api(workspaces::routes(), Email::Sends).await
+}
+
+/// Push sites, notifications, drips, recurring notifications and feeds.
+pub async fn api_sites() -> Result<(), Error> {
+    run_api(push::routes().merge(drips::routes()).merge(recurring::routes()).merge(feeds::routes()), Email::Never).await
+}
+
+/// The site SDK's public routes (subscribe, unsubscribe, click reports).
+pub async fn api_subscribers() -> Result<(), Error> {
+    run_api(push::public_routes(), Email::Never).await
+}
+
+pub async fn api_credentials() -> Result<(), Error> {
+    run_api(whatsapp::credentials_routes(), Email::Never).await
+}
+
+pub async fn api_messages() -> Result<(), Error> {
+    run_api(whatsapp::messages_routes(), Email::Never).await
+}
+
+/// The inbox and the live-updates stream routes.
+pub async fn api_inbox() -> Result<(), Error> {
+    run_api(inbox::routes().merge(live::routes()), Email::Never).await
+}
+
+pub async fn api_triggers() -> Result<(), Error> {
+    run_api(triggers::routes(), Email::Never).await
+}
+
+pub async fn api_flows() -> Result<(), Error> {
+    run_api(flows::routes(), Email::Never).await
+}
+
+/// Contacts and broadcasts.
+pub async fn api_campaigns() -> Result<(), Error> {
+    run_api(contacts::routes().merge(broadcasts::routes()), Email::Never).await
+}
+
+pub async fn hook_meta() -> Result<(), Error> {
+    run_api(inbox::hooks::meta_routes(), Email::Never).await
+}
+
+pub async fn hook_twilio() -> Result<(), Error> {
+    run_api(inbox::hooks::twilio_routes(), Email::Never).await
+}
+
+pub async fn hook_whapi() -> Result<(), Error> {
+    run_api(inbox::hooks::whapi_routes(), Email::Never).await
+}
+
+/// The public trigger URL, `POST /t/{trigger}`.
+pub async fn hook_trigger() -> Result<(), Error> {
+    run_api(triggers::hook_routes(), Email::Never).await
+}
+
+pub async fn worker_echo() -> Result<(), Error> {
+    run_worker(queues::echo(), health::EchoWorker).await
+}
+
+pub async fn worker_push_send() -> Result<(), Error> {
+    run_worker(queues::push_send(), push::worker::PushWorker).await
+}
+
+pub async fn worker_whatsapp_send() -> Result<(), Error> {
+    run_worker(queues::whatsapp_send(), whatsapp::worker::WhatsAppWorker).await
+}
+
+pub async fn worker_webhook_process() -> Result<(), Error> {
+    run_worker(queues::webhook_process(), inbox::process::WebhookWorker).await
+}
+
+pub async fn worker_events_out() -> Result<(), Error> {
+    run_worker(queues::events_out(), events_out::EventsOutWorker).await
+}
+
+pub async fn worker_campaigns() -> Result<(), Error> {
+    run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await
+}
+
+pub async fn worker_feeds() -> Result<(), Error> {
+    run_worker(queues::feeds(), feeds::poller::FeedWorker).await
+}
+
 /// Runs the minute tick for each EventBridge scheduled event.
-pub async fn run_schedule() -> Result<(), Error> {
-    let state = init().await?;
+pub async fn cron_tick() -> Result<(), Error> {
+    let state = init(Email::Never).await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {
         Ok::<TickReport, Error>(schedule::handle_scheduled_event(state, event.payload).await?)
@@ -46,156 +160,32 @@ pub async fn run_schedule() -> Result<(), Error> {
     .await
 }
 
-/// Every deployed Lambda. All of them run the one `webtrigger-lambda` bootstrap (one link, one artifact);
-/// `WEBTRIGGER_FUNCTION` picks the entry. Each stays its own Lambda with its own role, alarms and metrics.
-/// The CDK tests read this table (one `"name" => Function::Variant,` per line): keep that shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    ApiHealth,
-    ApiAuth,
-    ApiWorkspaces,
-    ApiSites,
-    ApiSubscribers,
-    ApiCredentials,
-    ApiMessages,
-    ApiInbox,
-    ApiTriggers,
-    ApiFlows,
-    ApiCampaigns,
-    HookMeta,
-    HookTwilio,
-    HookWhapi,
-    HookTrigger,
-    WorkerEcho,
-    WorkerPushSend,
-    WorkerWhatsAppSend,
-    WorkerWebhookProcess,
-    WorkerEventsOut,
-    WorkerCampaigns,
-    WorkerFeeds,
-    CronTick,
-    LiveWebsocket,
-}
-
-const FUNCTIONS: &[(&str, Function)] = &[
-    ("api-health", Function::ApiHealth),
-    ("api-auth", Function::ApiAuth),
-    ("api-workspaces", Function::ApiWorkspaces),
-    ("api-sites", Function::ApiSites),
-    ("api-subscribers", Function::ApiSubscribers),
-    ("api-credentials", Function::ApiCredentials),
-    ("api-messages", Function::ApiMessages),
-    ("api-inbox", Function::ApiInbox),
-    ("api-triggers", Function::ApiTriggers),
-    ("api-flows", Function::ApiFlows),
-    ("api-campaigns", Function::ApiCampaigns),
-    ("hook-meta", Function::HookMeta),
-    ("hook-twilio", Function::HookTwilio),
-    ("hook-whapi", Function::HookWhapi),
-    ("hook-trigger", Function::HookTrigger),
-    ("worker-echo", Function::WorkerEcho),
-    ("worker-push-send", Function::WorkerPushSend),
-    ("worker-whatsapp-send", Function::WorkerWhatsAppSend),
-    ("worker-webhook-process", Function::WorkerWebhookProcess),
-    ("worker-events-out", Function::WorkerEventsOut),
-    ("worker-campaigns", Function::WorkerCampaigns),
-    ("worker-feeds", Function::WorkerFeeds),
-    ("cron-tick", Function::CronTick),
-    ("live-websocket", Function::LiveWebsocket),
-];
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum FunctionError {
-    #[error("WEBTRIGGER_FUNCTION is not set; it names the handler this Lambda runs: one of {}", names())]
-    Missing,
-    #[error("WEBTRIGGER_FUNCTION `{name}` is not a WebTrigger function; expected one of {list}", name = .0, list = names())]
-    Unknown(String),
-}
-
-fn names() -> String {
-    FUNCTIONS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
-}
-
-impl Function {
-    /// Every function, in deployment order.
-    pub fn all() -> impl Iterator<Item = Function> {
-        FUNCTIONS.iter().map(|(_, f)| *f)
-    }
-
-    pub fn name(self) -> &'static str {
-        FUNCTIONS.iter().find(|(_, f)| *f == self).map(|(name, _)| *name).expect("every function is in FUNCTIONS")
-    }
-
-    pub fn parse(name: &str) -> Result<Self, FunctionError> {
-        FUNCTIONS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| FunctionError::Unknown(name.to_owned()))
-    }
-
-    /// The function `WEBTRIGGER_FUNCTION` names (set per Lambda by the CDK stack).
-    pub fn from_env() -> Result<Self, FunctionError> {
-        match std::env::var("WEBTRIGGER_FUNCTION") {
-            Ok(name) => Self::parse(name.trim()),
-            Err(_) => Err(FunctionError::Missing),
-        }
-    }
-
-    /// Runs this function's handler until the Lambda service stops the sandbox.
-    pub async fn run(self) -> Result<(), Error> {
-        use crate::{auth, broadcasts, contacts, events_out, flows, health, inbox, push, queues, triggers, whatsapp, workspaces};
-        match self {
-            Function::ApiHealth => run_api(health::routes()).await,
-            Function::ApiAuth => run_api(auth::routes()).await,
-            Function::ApiWorkspaces => run_api(workspaces::routes()).await,
-            Function::ApiSites => run_api(push::routes().merge(crate::drips::routes()).merge(crate::recurring::routes()).merge(crate::feeds::routes())).await,
-            Function::ApiSubscribers => run_api(push::public_routes()).await,
-            Function::ApiCredentials => run_api(whatsapp::credentials_routes()).await,
-            Function::ApiMessages => run_api(whatsapp::messages_routes()).await,
-            Function::ApiInbox => run_api(inbox::routes().merge(crate::live::routes())).await,
-            Function::ApiTriggers => run_api(triggers::routes()).await,
-            Function::ApiFlows => run_api(flows::routes()).await,
-            Function::ApiCampaigns => run_api(contacts::routes().merge(broadcasts::routes())).await,
-            Function::HookMeta => run_api(inbox::hooks::meta_routes()).await,
-            Function::HookTwilio => run_api(inbox::hooks::twilio_routes()).await,
-            Function::HookWhapi => run_api(inbox::hooks::whapi_routes()).await,
-            Function::HookTrigger => run_api(triggers::hook_routes()).await,
-            Function::WorkerEcho => run_worker(queues::echo(), health::EchoWorker).await,
-            Function::WorkerPushSend => run_worker(queues::push_send(), push::worker::PushWorker).await,
-            Function::WorkerWhatsAppSend => run_worker(queues::whatsapp_send(), whatsapp::worker::WhatsAppWorker).await,
-            Function::WorkerWebhookProcess => run_worker(queues::webhook_process(), inbox::process::WebhookWorker).await,
-            Function::WorkerEventsOut => run_worker(queues::events_out(), events_out::EventsOutWorker).await,
-            Function::WorkerCampaigns => run_worker(queues::campaigns(), broadcasts::worker::CampaignWorker).await,
-            Function::WorkerFeeds => run_worker(queues::feeds(), crate::feeds::poller::FeedWorker).await,
-            Function::CronTick => run_schedule().await,
-            Function::LiveWebsocket => run_live_websocket().await,
-        }
-    }
-}
-
 /// Handles the live-updates WebSocket API's `$connect` / `$disconnect` / `$default` routes.
-pub async fn run_live_websocket() -> Result<(), Error> {
-    let state = init().await?;
+pub async fn live_websocket() -> Result<(), Error> {
+    let state = init(Email::Never).await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest>| async move {
-        Ok::<_, Error>(crate::live::websocket::handle_event(state, &event.payload).await)
+        Ok::<_, Error>(live::websocket::handle_event(state, &event.payload).await)
     }))
     .await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    /// Every bootstrap in `functions/lambda/src/bin/` runs the entry its file names (`api-health.rs` →
+    /// `lambda::api_health`); the CDK stack and `scripts/deploy.sh` take the function list from that directory.
     #[test]
-    fn every_function_round_trips_through_its_name() {
-        for f in Function::all() {
-            assert_eq!(Function::parse(f.name()), Ok(f));
+    fn each_bootstrap_runs_the_entry_it_is_named_after() {
+        let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/lambda/src/bin");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&bin).expect("the bootstrap directory") {
+            let path = entry.expect("entry").path();
+            let name = path.file_stem().and_then(|s| s.to_str()).expect("a file name").to_owned();
+            let source = std::fs::read_to_string(&path).expect("readable");
+            let call = format!("webtrigger::lambda::start(webtrigger::lambda::{}())", name.replace('-', "_"));
+            assert!(source.contains(&call), "{} must call {call}", path.display());
+            names.push(name);
         }
-        assert_eq!(Function::all().count(), FUNCTIONS.len());
-    }
-
-    #[test]
-    fn an_unknown_name_is_refused_with_the_list() {
-        let err = Function::parse("api-nope").unwrap_err();
-        assert_eq!(err, FunctionError::Unknown("api-nope".into()));
-        assert!(err.to_string().contains("api-health, api-auth"), "{err}");
+        assert!(names.len() >= 24 && names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')), "{names:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! The API's self-description, served at `GET /v1/openapi.json`. Every route group registers its
 //! handlers through `utoipa-axum`, so a route and its documentation come from the same line.
-
-use std::sync::OnceLock;
+//! The served document is `shared/openapi.json`, generated from those routers and checked against them
+//! by a unit test: serving the generated text keeps the `api-health` bootstrap from linking every handler.
 
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -70,8 +70,26 @@ pub fn all_groups() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(crate::health::api()).merge(crate::auth::api()).merge(crate::workspaces::api()).merge(crate::push::api()).merge(crate::drips::api()).merge(crate::recurring::api()).merge(crate::push::public_api()).merge(crate::feeds::api()).merge(crate::whatsapp::credentials_api()).merge(crate::whatsapp::messages_api()).merge(crate::inbox::api()).merge(crate::triggers::api()).merge(crate::events_out::api()).merge(crate::flows::api()).merge(crate::contacts::api()).merge(crate::broadcasts::api()).merge(crate::live::api())
 }
 
-/// The OpenAPI document (built once per process).
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(|| all_groups().into_openapi())
+/// The OpenAPI document `GET /v1/openapi.json` serves (regenerate: `WEBTRIGGER_BLESS=1 cargo test -p
+/// webtrigger --lib openapi`).
+pub const DOCUMENT: &str = include_str!("../openapi.json");
+
+/// The document as the routers describe it today.
+pub fn generate() -> String {
+    let mut text = serde_json::to_string_pretty(&all_groups().into_openapi()).expect("the document serialises");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_served_document_is_the_one_the_routers_describe() {
+        let generated = super::generate();
+        if std::env::var_os("WEBTRIGGER_BLESS").is_some() {
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"), &generated).expect("write openapi.json");
+            return;
+        }
+        assert!(generated == super::DOCUMENT, "shared/openapi.json is out of date with the routes: regenerate it with `WEBTRIGGER_BLESS=1 cargo test -p webtrigger --lib openapi`");
+    }
 }

@@ -79,8 +79,15 @@ pub enum InitError {
 }
 
 impl AppState {
-    /// Builds the state the configuration names (called once per process).
+    /// Builds the state the configuration names with every runtime (the local binary, which serves all
+    /// routes and workers in one process; called once per process).
     pub async fn from_config(config: &Config) -> Result<Self, InitError> {
+        Self::for_function(config).await?.with_mail(config)
+    }
+
+    /// The ports and the runtimes every function shares; email, which only the auth and workspace routes
+    /// send, is added by `with_mail` (so the other Lambda bootstraps do not link the SMTP client).
+    pub async fn for_function(config: &Config) -> Result<Self, InitError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let mut state = match &config.backend {
             #[cfg(feature = "embedded")]
@@ -103,8 +110,13 @@ impl AppState {
             state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
         }
         state.live_ws_url = config.live_ws_url.clone();
-        state.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
         Ok(state)
+    }
+
+    /// Adds invite and password-reset email when the configuration names an SMTP relay.
+    pub fn with_mail(mut self, config: &Config) -> Result<Self, InitError> {
+        self.mail = config.mail.as_ref().map(crate::auth::mailer::MailRuntime::smtp).transpose()?;
+        Ok(self)
     }
 
     /// The embedded backend in `data_dir` (created if missing): `webtrigger.db`, `keys/`, `secrets/`.

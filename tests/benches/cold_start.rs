@@ -1,10 +1,10 @@
-//! Cold start of the Lambda bootstrap under a local Lambda Runtime API emulator: for every function
-//! (`WEBTRIGGER_FUNCTION`), starts the one `webtrigger-lambda` binary 10 times with the environment the CDK
-//! stack gives it, and reports init (exec → first `GET /2018-06-01/runtime/invocation/next`) and the first
-//! invocation (event handed out → its `/response`).
+//! Cold start of the Lambda bootstraps under a local Lambda Runtime API emulator: for every function
+//! (functions/lambda/src/bin/), starts its own bootstrap 10 times with the environment the CDK stack gives
+//! it, and reports init (exec → first `GET /2018-06-01/runtime/invocation/next`) and the first invocation
+//! (event handed out → its `/response`).
 //!
-//! `cargo build --profile lambda-release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [bootstrap] [function…]`
-//! (default bootstrap: the first built of `target/{lambda-release,release,debug}/webtrigger-lambda`, i.e. the
+//! `cargo build --profile lambda-release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [directory] [function…]`
+//! (default directory: the first of `target/{lambda-release,release,debug}/` holding the bootstraps, i.e. the
 //! deployed profile first; default every function).
 //! API functions get `GET /v1/health` (others answer it 404, still a full request), workers an empty SQS
 //! batch, the tick its scheduled event, live-websocket a `$disconnect`. Without the moto endpoint AWS calls fail: init is still measured.
@@ -108,14 +108,16 @@ fn event_for(function: &str) -> anyhow::Result<String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--")).peekable();
-    let bootstrap = match args.next_if(|a| a.contains('/')) {
+    let dir: std::path::PathBuf = match args.next_if(|a| a.contains('/')) {
         Some(path) => path.into(),
-        None => ["lambda-release", "release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}/webtrigger-lambda"))).into_iter().find(|p| p.is_file()).unwrap_or_default(),
+        None => ["lambda-release", "release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}"))).into_iter().find(|d| d.join("api-health").is_file()).unwrap_or_default(),
     };
-    anyhow::ensure!(bootstrap.is_file(), "the bootstrap is not built: cargo build --profile lambda-release -p webtrigger-lambda");
+    anyhow::ensure!(dir.join("api-health").is_file(), "the bootstraps are not built: cargo build --profile lambda-release -p webtrigger-lambda");
     let mut functions: Vec<String> = args.collect();
     if functions.is_empty() {
-        functions = webtrigger::lambda::Function::all().map(|f| f.name().to_owned()).collect();
+        let bin = webtrigger_tests::workspace_file("functions/lambda/src/bin");
+        functions = std::fs::read_dir(bin)?.filter_map(|e| Some(e.ok()?.path().file_stem()?.to_str()?.to_owned())).collect();
+        functions.sort();
     }
     let env = stack_environment().await;
     let emu = Emulator { event: Arc::default(), run: Arc::default() };
@@ -129,14 +131,16 @@ async fn main() -> anyhow::Result<()> {
     let api = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    println!("cold start of {} ({} bytes), {RUNS} runs per function", bootstrap.display(), std::fs::metadata(&bootstrap)?.len());
+    println!("cold start of the bootstraps in {}, {RUNS} runs per function", dir.display());
     for function in functions {
+        let bootstrap = dir.join(&function);
+        println!("{function}: {} bytes", std::fs::metadata(&bootstrap)?.len());
         *emu.event.lock().unwrap() = event_for(&function)?;
         let (mut inits, mut cpus, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
             let (tx, rx) = oneshot::channel();
             let mut command = std::process::Command::new(&bootstrap);
-            command.env_clear().envs(env.iter().cloned()).env("WEBTRIGGER_FUNCTION", &function).env("AWS_LAMBDA_FUNCTION_NAME", &function);
+            command.env_clear().envs(env.iter().cloned()).env("AWS_LAMBDA_FUNCTION_NAME", &function);
             command.env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")).env("AWS_LAMBDA_RUNTIME_API", api.to_string()).stdout(std::process::Stdio::null());
             *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), pid: None, handed_out: None, init_cpu: None, outcome: Some(tx) });
             let mut child = command.spawn()?;

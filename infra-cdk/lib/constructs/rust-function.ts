@@ -1,6 +1,6 @@
-// A Rust Lambda: the one `webtrigger-lambda` bootstrap (`cargo lambda build --profile lambda-release --arm64` into
-// <repo>/target/lambda/webtrigger-lambda/) that every function shares, with `WEBTRIGGER_FUNCTION` naming
-// its handler; on provided.al2023 / arm64 with JSON logs kept a month.
+// A Rust Lambda: its own bootstrap (functions/lambda/src/bin/<entry>.rs, built by `cargo lambda build
+// --profile lambda-release --arm64` into <repo>/target/lambda/<entry>/bootstrap), on provided.al2023 / arm64
+// with JSON logs kept a month.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +12,9 @@ import { Construct } from 'constructs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const PLACEHOLDER_ASSET = path.resolve(here, '../../placeholder-asset');
 export const DEFAULT_ASSET_ROOT = path.resolve(here, '../../../target/lambda');
-/** The bootstrap's binary name (functions/lambda), so its directory under the asset root. */
-export const BOOTSTRAP_BINARY = 'webtrigger-lambda';
 
 export interface RustFunctionProps {
-  /** The handler, as `WEBTRIGGER_FUNCTION` names it (`webtrigger::lambda::Function`), e.g. `api-health`. */
+  /** The bootstrap, as functions/lambda/src/bin/ names it (`api-health` → `target/lambda/api-health/bootstrap`). */
   readonly entry: string;
   readonly description: string;
   readonly assetRoot: string;
@@ -52,8 +50,8 @@ export function bootstrapProblem(bootstrap: string): string | undefined {
 }
 
 /** Where the function's code comes from: the built binary, or (only when allowed) the placeholder. */
-export function assetFor(assetRoot: string, allowPlaceholder: boolean): { dir: string; problem?: string; placeholder: boolean } {
-  const dir = path.join(assetRoot, BOOTSTRAP_BINARY);
+export function assetFor(assetRoot: string, entry: string, allowPlaceholder: boolean): { dir: string; problem?: string; placeholder: boolean } {
+  const dir = path.join(assetRoot, entry);
   const problem = bootstrapProblem(path.join(dir, 'bootstrap'));
   if (problem === undefined) return { dir, placeholder: false };
   return allowPlaceholder ? { dir: PLACEHOLDER_ASSET, problem, placeholder: true } : { dir, problem, placeholder: false };
@@ -70,7 +68,7 @@ export class RustFunction extends lambda.Function {
   readonly entry: string;
 
   constructor(scope: Construct, id: string, props: RustFunctionProps) {
-    const asset = assetFor(props.assetRoot, placeholdersAllowed(scope));
+    const asset = assetFor(props.assetRoot, props.entry, placeholdersAllowed(scope));
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -84,7 +82,7 @@ export class RustFunction extends lambda.Function {
       code: lambda.Code.fromAsset(fs.existsSync(asset.dir) ? asset.dir : PLACEHOLDER_ASSET),
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
-      environment: { RUST_LOG: 'info', ...props.environment, WEBTRIGGER_FUNCTION: props.entry },
+      environment: { RUST_LOG: 'info', ...props.environment },
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
