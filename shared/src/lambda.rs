@@ -19,37 +19,33 @@ use crate::{auth, broadcasts, contacts, drips, events_out, feeds, flows, health,
 
 pub type Error = lambda_runtime::Error;
 
-/// Whether a function sends invite and password-reset email: only those build (and link) the SMTP client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Email {
-    Sends,
-    Never,
-}
-
 /// Runs a bootstrap's entry on a multi-threaded Tokio runtime until the Lambda service stops the sandbox.
 pub fn start(entry: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(entry)
 }
 
-async fn init(email: Email) -> Result<AppState, Error> {
+/// What a function adds to the shared state: `with_mail` for the two route groups that send email. A
+/// function pointer, not a flag, so the bootstraps that never send do not link the SMTP client.
+type Extend = fn(AppState, &Config) -> Result<AppState, crate::state::InitError>;
+
+const SHARED_ONLY: Extend = |state, _| Ok(state);
+const SENDS_MAIL: Extend = AppState::with_mail;
+
+async fn init(extend: Extend) -> Result<AppState, Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
-    let state = AppState::for_function(&config).await?;
-    Ok(match email {
-        Email::Sends => state.with_mail(&config)?,
-        Email::Never => state,
-    })
+    Ok(extend(AppState::for_function(&config).await?, &config)?)
 }
 
 /// Serves an API route group behind API Gateway (HTTP API, payload 2.0).
-async fn run_api(routes: Router<AppState>, email: Email) -> Result<(), Error> {
-    let state = init(email).await?;
+async fn run_api(routes: Router<AppState>, extend: Extend) -> Result<(), Error> {
+    let state = init(extend).await?;
     lambda_http::run(crate::http::api(routes, state, None)).await
 }
 
 /// Consumes an SQS queue; answers with partial batch failures.
 async fn run_worker(queue: QueueSpec, handler: impl JobHandler + 'static) -> Result<(), Error> {
-    let state = init(Email::Never).await?;
+    let state = init(SHARED_ONLY).await?;
     let (state, queue, handler) = (&state, &queue, &handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(worker::process_batch(state, queue, handler, event.payload).await)
@@ -58,68 +54,68 @@ async fn run_worker(queue: QueueSpec, handler: impl JobHandler + 'static) -> Res
 }
 
 pub async fn api_health() -> Result<(), Error> {
-    run_api(health::routes(), Email::Never).await
+    run_api(health::routes(), SHARED_ONLY).await
 }
 
 pub async fn api_auth() -> Result<(), Error> {
-    run_api(auth::routes(), Email::Sends).await
+    run_api(auth::routes(), SENDS_MAIL).await
 }
 
 pub async fn api_workspaces() -> Result<(), Error> {
-    run_api(workspaces::routes(), Email::Sends).await
+    run_api(workspaces::routes(), SENDS_MAIL).await
 }
 
 /// Push sites, notifications, drips, recurring notifications and feeds.
 pub async fn api_sites() -> Result<(), Error> {
-    run_api(push::routes().merge(drips::routes()).merge(recurring::routes()).merge(feeds::routes()), Email::Never).await
+    run_api(push::routes().merge(drips::routes()).merge(recurring::routes()).merge(feeds::routes()), SHARED_ONLY).await
 }
 
 /// The site SDK's public routes (subscribe, unsubscribe, click reports).
 pub async fn api_subscribers() -> Result<(), Error> {
-    run_api(push::public_routes(), Email::Never).await
+    run_api(push::public_routes(), SHARED_ONLY).await
 }
 
 pub async fn api_credentials() -> Result<(), Error> {
-    run_api(whatsapp::credentials_routes(), Email::Never).await
+    run_api(whatsapp::credentials_routes(), SHARED_ONLY).await
 }
 
 pub async fn api_messages() -> Result<(), Error> {
-    run_api(whatsapp::messages_routes(), Email::Never).await
+    run_api(whatsapp::messages_routes(), SHARED_ONLY).await
 }
 
 /// The inbox and the live-updates stream routes.
 pub async fn api_inbox() -> Result<(), Error> {
-    run_api(inbox::routes().merge(live::routes()), Email::Never).await
+    run_api(inbox::routes().merge(live::routes()), SHARED_ONLY).await
 }
 
 pub async fn api_triggers() -> Result<(), Error> {
-    run_api(triggers::routes(), Email::Never).await
+    run_api(triggers::routes(), SHARED_ONLY).await
 }
 
 pub async fn api_flows() -> Result<(), Error> {
-    run_api(flows::routes(), Email::Never).await
+    run_api(flows::routes(), SHARED_ONLY).await
 }
 
 /// Contacts and broadcasts.
 pub async fn api_campaigns() -> Result<(), Error> {
-    run_api(contacts::routes().merge(broadcasts::routes()), Email::Never).await
+    run_api(contacts::routes().merge(broadcasts::routes()), SHARED_ONLY).await
 }
 
 pub async fn hook_meta() -> Result<(), Error> {
-    run_api(inbox::hooks::meta_routes(), Email::Never).await
+    run_api(inbox::hooks::meta_routes(), SHARED_ONLY).await
 }
 
 pub async fn hook_twilio() -> Result<(), Error> {
-    run_api(inbox::hooks::twilio_routes(), Email::Never).await
+    run_api(inbox::hooks::twilio_routes(), SHARED_ONLY).await
 }
 
 pub async fn hook_whapi() -> Result<(), Error> {
-    run_api(inbox::hooks::whapi_routes(), Email::Never).await
+    run_api(inbox::hooks::whapi_routes(), SHARED_ONLY).await
 }
 
 /// The public trigger URL, `POST /t/{trigger}`.
 pub async fn hook_trigger() -> Result<(), Error> {
-    run_api(triggers::hook_routes(), Email::Never).await
+    run_api(triggers::hook_routes(), SHARED_ONLY).await
 }
 
 pub async fn worker_echo() -> Result<(), Error> {
@@ -152,7 +148,7 @@ pub async fn worker_feeds() -> Result<(), Error> {
 
 /// Runs the minute tick for each EventBridge scheduled event.
 pub async fn cron_tick() -> Result<(), Error> {
-    let state = init(Email::Never).await?;
+    let state = init(SHARED_ONLY).await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| async move {
         Ok::<TickReport, Error>(schedule::handle_scheduled_event(state, event.payload).await?)
@@ -162,7 +158,7 @@ pub async fn cron_tick() -> Result<(), Error> {
 
 /// Handles the live-updates WebSocket API's `$connect` / `$disconnect` / `$default` routes.
 pub async fn live_websocket() -> Result<(), Error> {
-    let state = init(Email::Never).await?;
+    let state = init(SHARED_ONLY).await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest>| async move {
         Ok::<_, Error>(live::websocket::handle_event(state, &event.payload).await)

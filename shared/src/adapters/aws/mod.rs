@@ -2,6 +2,7 @@
 //! `AWS_ENDPOINT_URL` (or an explicit endpoint) points them at a local AWS-protocol server in tests.
 
 mod dynamo;
+mod http_client;
 mod kms;
 mod secrets_manager;
 mod sqs;
@@ -9,19 +10,21 @@ mod sqs;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use dynamo::DynamoTable;
+pub use http_client::ReqwestHttpClient;
 pub use kms::KmsKeyring;
 pub use secrets_manager::SecretsManagerSecrets;
 pub use sqs::SqsQueue;
 
 /// SDK configuration from the standard AWS environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config_from_env() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(ReqwestHttpClient::shared()).load().await
 }
 
 /// SDK configuration for a local AWS-protocol server with static test credentials.
 pub async fn sdk_config_for_endpoint(endpoint: &str) -> SdkConfig {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static");
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(ReqwestHttpClient::shared())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(creds)
