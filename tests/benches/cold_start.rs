@@ -5,7 +5,10 @@
 //!
 //! `cargo build --profile lambda-release -p webtrigger-lambda && WEBTRIGGER_TEST_AWS_ENDPOINT=http://127.0.0.1:<moto> cargo bench -p webtrigger-tests --bench cold_start -- [directory] [function…]`
 //! (default directory: the first of `target/{lambda-release,release,debug}/` holding the bootstraps, i.e. the
-//! deployed profile first; default every function).
+//! deployed profile first; default every function). A cargo-lambda directory (`target/lambda`, holding
+//! `<function>/bootstrap`) works too; `WEBTRIGGER_BOOTSTRAP_RUNNER` prefixes each start, e.g.
+//! `qemu-aarch64 -L /usr/aarch64-linux-gnu` to check that the arm64 artifacts start (timings under
+//! emulation say nothing about Lambda).
 //! API functions get `GET /v1/health` (others answer it 404, still a full request), workers an empty SQS
 //! batch, the tick its scheduled event, live-websocket a `$disconnect`. Without the moto endpoint AWS calls fail: init is still measured.
 
@@ -112,7 +115,12 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path.into(),
         None => ["lambda-release", "release", "debug"].map(|p| webtrigger_tests::workspace_file(&format!("target/{p}"))).into_iter().find(|d| d.join("api-health").is_file()).unwrap_or_default(),
     };
-    anyhow::ensure!(dir.join("api-health").is_file(), "the bootstraps are not built: cargo build --profile lambda-release -p webtrigger-lambda");
+    let bootstrap_of = |function: &str| match dir.join(function).join("bootstrap") {
+        lambda_layout if lambda_layout.is_file() => lambda_layout,
+        _ => dir.join(function),
+    };
+    anyhow::ensure!(bootstrap_of("api-health").is_file(), "the bootstraps are not built: cargo build --profile lambda-release -p webtrigger-lambda");
+    let runner: Vec<String> = std::env::var("WEBTRIGGER_BOOTSTRAP_RUNNER").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
     let mut functions: Vec<String> = args.collect();
     if functions.is_empty() {
         let bin = webtrigger_tests::workspace_file("functions/lambda/src/bin");
@@ -133,13 +141,20 @@ async fn main() -> anyhow::Result<()> {
 
     println!("cold start of the bootstraps in {}, {RUNS} runs per function", dir.display());
     for function in functions {
-        let bootstrap = dir.join(&function);
+        let bootstrap = bootstrap_of(&function);
         println!("{function}: {} bytes", std::fs::metadata(&bootstrap)?.len());
         *emu.event.lock().unwrap() = event_for(&function)?;
         let (mut inits, mut cpus, mut firsts) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
             let (tx, rx) = oneshot::channel();
-            let mut command = std::process::Command::new(&bootstrap);
+            let mut command = match runner.split_first() {
+                Some((program, args)) => {
+                    let mut c = std::process::Command::new(program);
+                    c.args(args).arg(&bootstrap);
+                    c
+                }
+                None => std::process::Command::new(&bootstrap),
+            };
             command.env_clear().envs(env.iter().cloned()).env("AWS_LAMBDA_FUNCTION_NAME", &function);
             command.env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function}")).env("AWS_LAMBDA_RUNTIME_API", api.to_string()).stdout(std::process::Stdio::null());
             *emu.run.lock().unwrap() = Some(Run { started: Instant::now(), pid: None, handed_out: None, init_cpu: None, outcome: Some(tx) });
