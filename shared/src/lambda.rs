@@ -34,7 +34,7 @@ const SENDS_MAIL: Extend = AppState::with_mail;
 async fn init(extend: Extend) -> Result<AppState, Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
-    Ok(extend(AppState::for_function(&config).await?, &config)?)
+    Ok(extend(AppState::for_lambda(&config).await?, &config)?)
 }
 
 /// Serves an API route group behind API Gateway (HTTP API, payload 2.0).

@@ -74,6 +74,8 @@ pub enum InitError {
     EmbeddedNotBuilt,
     #[error("cannot create queue: {0}")]
     Queue(#[from] crate::ports::QueueError),
+    #[error("cannot configure the AWS SDK: {0}")]
+    Aws(String),
     #[error("cannot set up email: {0}")]
     Mail(#[from] crate::auth::mailer::MailError),
 }
@@ -85,28 +87,50 @@ impl AppState {
         Self::for_function(config).await?.with_mail(config)
     }
 
-    /// The ports and the runtimes every function shares; email, which only the auth and workspace routes
-    /// send, is added by `with_mail` (so the other Lambda bootstraps do not link the SMTP client).
+    /// The ports and the runtimes every function shares, AWS credentials from the SDK's full default chain
+    /// (environment, profile, web identity, container, IMDS: `serve` on a VM). Email, which only the auth
+    /// and workspace routes send, is added by `with_mail` (so the other Lambda bootstraps do not link it).
     pub async fn for_function(config: &Config) -> Result<Self, InitError> {
+        Self::assemble(config, |endpoint| async move {
+            match endpoint {
+                Some(e) => Ok(adapters::aws::sdk_config_for_endpoint(&e).await),
+                None => Ok(adapters::aws::sdk_config_from_env().await),
+            }
+        })
+        .await
+    }
+
+    /// `for_function` inside Lambda: region and credentials from the variables the Lambda service sets, so
+    /// the bootstraps do not link the profile, STS and IMDS credential providers.
+    pub async fn for_lambda(config: &Config) -> Result<Self, InitError> {
+        Self::assemble(config, |endpoint| std::future::ready(adapters::aws::sdk_config_lambda(endpoint.as_deref()).map_err(InitError::Aws))).await
+    }
+
+    /// The state for `config`, loading the AWS SDK configuration (when the backend is AWS) with `load_sdk`,
+    /// given the explicit endpoint if any.
+    async fn assemble<F, Fut>(config: &Config, load_sdk: F) -> Result<Self, InitError>
+    where
+        F: FnOnce(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<aws_config::SdkConfig, InitError>>,
+    {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let mut state = match &config.backend {
+        let (mut state, sdk) = match &config.backend {
             #[cfg(feature = "embedded")]
-            BackendConfig::Embedded { data_dir, durability } => Self::embedded_with(data_dir, *durability, clock)?,
+            BackendConfig::Embedded { data_dir, durability } => (Self::embedded_with(data_dir, *durability, clock)?, None),
             #[cfg(not(feature = "embedded"))]
             BackendConfig::Embedded { .. } => return Err(InitError::EmbeddedNotBuilt),
-            BackendConfig::Aws(aws) => Self::aws(aws, clock).await,
+            BackendConfig::Aws(aws) => {
+                let sdk = load_sdk(aws.endpoint.clone()).await?;
+                (Self::aws_from_sdk(&sdk, aws, clock), Some(sdk))
+            }
         };
         state.max_body_bytes = config.max_body_bytes;
         state.limits = config.limits;
         state.trusted_proxies = config.trusted_proxies.clone();
         state.whatsapp = Arc::new(crate::whatsapp::WhatsAppRuntime::new(config.providers.clone()).with_public_url(config.public_url.clone()).with_outbound(&config.outbound));
         state.events_out = Arc::new(crate::events_out::EventsRuntime::new(config.outbound.clone()));
-        if let (BackendConfig::Aws(aws), Some(endpoint)) = (&config.backend, &config.live_ws_endpoint) {
-            let sdk = match &aws.endpoint {
-                Some(e) => adapters::aws::sdk_config_for_endpoint(e).await,
-                None => adapters::aws::sdk_config_from_env().await,
-            };
-            let sink = crate::live::websocket::WebSocketSink::new(&sdk, endpoint, state.table.clone());
+        if let (Some(sdk), Some(endpoint)) = (&sdk, &config.live_ws_endpoint) {
+            let sink = crate::live::websocket::WebSocketSink::new(sdk, endpoint, state.table.clone());
             state.live = Arc::new(crate::live::Hub::default().with_remote(Arc::new(sink)));
         }
         state.live_ws_url = config.live_ws_url.clone();
@@ -175,15 +199,7 @@ impl AppState {
         }
     }
 
-    /// The AWS backend; clients are created once here and reused for the life of the Lambda.
-    pub async fn aws(aws: &AwsConfig, clock: Arc<dyn Clock>) -> Self {
-        let sdk = match &aws.endpoint {
-            Some(endpoint) => adapters::aws::sdk_config_for_endpoint(endpoint).await,
-            None => adapters::aws::sdk_config_from_env().await,
-        };
-        Self::aws_from_sdk(&sdk, aws, clock)
-    }
-
+    /// The AWS backend on `sdk`; clients are created once here and reused for the life of the process.
     pub fn aws_from_sdk(sdk: &aws_config::SdkConfig, aws: &AwsConfig, clock: Arc<dyn Clock>) -> Self {
         let table: Arc<dyn Table> = Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), &aws.table, clock.clone()));
         Self {
