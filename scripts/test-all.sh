@@ -28,7 +28,7 @@ echo "==> PWA build"
 
 echo "==> cargo test (workspace)"
 cargo build --workspace --quiet
-# The 24 Lambda bootstraps (one-line mains) hold no tests: built above, not linked again as test harnesses.
+# The Lambda bootstraps (one-line mains) hold no tests: built above, not linked again as test harnesses.
 cargo test --workspace --exclude webtrigger-lambda 2>&1 | tee "$TARGET_DIR/cargo-test.log"
 
 echo "==> browser test: the dashboard served by the local binary in headless Chromium"

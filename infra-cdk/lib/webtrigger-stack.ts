@@ -106,6 +106,7 @@ export class WebTriggerStack extends Stack {
     const apiWorkspaces = fn('ApiWorkspaces', 'api-workspaces', 'Workspaces, members, invites, API keys, audit log');
     const workerEcho = fn('WorkerEcho', 'worker-echo', 'Consumes tick heartbeats from the echo queue', echo.environment());
     const apiSites = fn('ApiSites', 'api-sites', 'Web Push sites, subscribers (admin), notifications, segments, welcome drips, recurring schedules', pushSend.environment());
+    const apiFeeds = fn('ApiFeeds', 'api-feeds', "A site's RSS/Atom feeds: settings, items, poll now (guarded outbound HTTP; new items become notifications)", pushSend.environment());
     const apiSubscribers = fn('ApiSubscribers', 'api-subscribers', 'Public endpoints for the site SDK (subscribe, tags, tracking)');
     const workerPushSend = fn('WorkerPushSend', 'worker-push-send', 'Web Push fan-out and delivery', pushSend.environment(), { timeout: Duration.seconds(30), reserved: 20 });
     const apiCredentials = fn('ApiCredentials', 'api-credentials', 'WhatsApp provider credentials (sealed) and channels');
@@ -128,7 +129,7 @@ export class WebTriggerStack extends Stack {
 
     // Least privilege, per function.
     apiHealth.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
-    for (const f of [apiAuth, apiWorkspaces, apiSites]) {
+    for (const f of [apiAuth, apiWorkspaces, apiSites, apiFeeds]) {
       table.grantReadWriteData(f);
       signingSecrets.forEach((s) => s.grantRead(f));
     }
@@ -137,6 +138,7 @@ export class WebTriggerStack extends Stack {
     apiSites.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [key.keyArn], conditions: vapidOnly }));
     workerPushSend.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn], conditions: vapidOnly }));
     pushSend.queue.grantSendMessages(apiSites);
+    pushSend.queue.grantSendMessages(apiFeeds);
     dashboardVapid.grantRead(apiAuth);
     // The public SDK endpoints are the internet-facing surface: no Scan, no BatchWrite, and only the key
     // spaces they own (sites' public pointers, workspace data under WS#, their own rate-limit buckets).
@@ -231,7 +233,7 @@ export class WebTriggerStack extends Stack {
     apiHealth.addEnvironment('WEBTRIGGER_LIVE_WS_URL', live.stage.url);
 
     // Feeds: the tick claims due feeds and queues one poll each; the worker fetches and creates
-    // notifications (queueing their fan-out on push-send). Poll-now runs in api-sites.
+    // notifications (queueing their fan-out on push-send). Poll-now runs in api-feeds.
     table.grantReadWriteData(workerFeeds);
     feeds.queue.grantSendMessages(cronTick);
     pushSend.queue.grantSendMessages(workerFeeds);
@@ -263,6 +265,8 @@ export class WebTriggerStack extends Stack {
     route(['/v1/auth/{proxy+}', '/v1/me', '/v1/me/{proxy+}', '/v1/invites/{proxy+}'], apiAuth, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces', '/v1/workspaces/{proxy+}'], apiWorkspaces, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/sites', '/v1/workspaces/{ws}/sites/{proxy+}'], apiSites, [apigw.HttpMethod.ANY]);
+    // A site's feeds have their own Lambda (the only one parsing feeds); the specific route wins over the greedy one.
+    route(['/v1/workspaces/{ws}/sites/{site}/feeds', '/v1/workspaces/{ws}/sites/{site}/feeds/{proxy+}'], apiFeeds, [apigw.HttpMethod.ANY]);
     route(['/v1/public/{proxy+}'], apiSubscribers, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/credentials', '/v1/workspaces/{ws}/credentials/{proxy+}', '/v1/workspaces/{ws}/channels', '/v1/workspaces/{ws}/channels/{proxy+}'], apiCredentials, [apigw.HttpMethod.ANY]);
     route(['/v1/workspaces/{ws}/messages', '/v1/workspaces/{ws}/messages/{proxy+}'], apiMessages, [apigw.HttpMethod.ANY]);

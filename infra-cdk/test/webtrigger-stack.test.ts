@@ -168,7 +168,7 @@ test('only the authenticated route groups can read the token signing secrets', (
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => signing.includes(r?.Ref))),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCampaigns', 'ApiCredentials', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiCampaigns', 'ApiCredentials', 'ApiFeeds', 'ApiFlows', 'ApiInbox', 'ApiMessages', 'ApiSites', 'ApiTriggers', 'ApiWorkspaces']);
 });
 
 test('the WhatsApp sender: its queue redrives to a DLQ; the tick may re-queue both senders', () => {
@@ -356,6 +356,14 @@ test('feeds: the tick queues polls on the feeds queue with a DLQ, worker-feeds c
   const queue = resources[mapping.Properties.EventSourceArn['Fn::GetAtt'][0]];
   assert.ok(queue.Properties.RedrivePolicy?.maxReceiveCount === 5, 'the feeds queue redrives to a DLQ');
   assert.ok(!actionsOf(policiesOf(workerId)).some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:')), 'polling needs no secrets');
+  const [feedsId, feeds] = functionNamed('api-feeds');
+  assert.ok(feeds.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_PUSH_SEND, 'poll-now queues push fan-out');
+  assert.ok(actionsOf(policiesOf(feedsId)).includes('sqs:SendMessage'));
+  assert.ok(!actionsOf(policiesOf(feedsId)).some((a: string) => a.startsWith('kms:')), 'the feed routes open no sealed secrets');
+  const integrationOf = (key: string) => Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey === key)?.Properties.Target['Fn::Join'][1][1].Ref;
+  const targetOf = (integration: string) => resources[integration].Properties.IntegrationUri['Fn::GetAtt'][0];
+  for (const key of ['ANY /v1/workspaces/{ws}/sites/{site}/feeds', 'ANY /v1/workspaces/{ws}/sites/{site}/feeds/{proxy+}']) assert.equal(targetOf(integrationOf(key)), feedsId, key);
+  assert.equal(targetOf(integrationOf('ANY /v1/workspaces/{ws}/sites/{proxy+}')), functionNamed('api-sites')[0], 'the rest of a site stays on api-sites');
   const [tickId, tick] = functionNamed('cron-tick');
   assert.ok(tick.Properties.Environment.Variables.WEBTRIGGER_QUEUE_URL_FEEDS, 'the tick queues feed polls');
   assert.ok(actionsOf(policiesOf(tickId)).includes('sqs:SendMessage'));

@@ -65,9 +65,14 @@ pub async fn api_workspaces() -> Result<(), Error> {
     run_api(workspaces::routes(), SENDS_MAIL).await
 }
 
-/// Push sites, notifications, drips, recurring notifications and feeds.
+/// Push sites, notifications, drips and recurring notifications.
 pub async fn api_sites() -> Result<(), Error> {
-    run_api(push::routes().merge(drips::routes()).merge(recurring::routes()).merge(feeds::routes()), SHARED_ONLY).await
+    run_api(push::routes().merge(drips::routes()).merge(recurring::routes()), SHARED_ONLY).await
+}
+
+/// A site's RSS/Atom feeds, with poll-now: the only route group that parses feeds (feed-rs, regex).
+pub async fn api_feeds() -> Result<(), Error> {
+    run_api(feeds::routes(), SHARED_ONLY).await
 }
 
 /// The site SDK's public routes (subscribe, unsubscribe, click reports).
@@ -182,6 +187,6 @@ mod tests {
             assert!(source.contains(&call), "{} must call {call}", path.display());
             names.push(name);
         }
-        assert!(names.len() >= 24 && names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')), "{names:?}");
+        assert!(names.len() >= 25 && names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')), "{names:?}");
     }
 }
