@@ -35,3 +35,17 @@ fn without_the_lambda_variables_it_names_the_missing_one() {
     assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
     assert!(sdk.credentials_provider().is_some());
 }
+
+/// An unreachable endpoint is a dispatch failure the SDK classifies as I/O (so its standard retry strategy
+/// retries it), not a service error or a panic in the reqwest connector.
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_retryable_io_failure() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let sdk = webtrigger::adapters::aws::sdk_config_lambda(Some(&format!("http://{closed}"))).expect("config");
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let err = ddb.describe_table().table_name("absent").send().await.unwrap_err();
+    match err {
+        aws_sdk_dynamodb::error::SdkError::DispatchFailure(failure) => assert!(failure.is_io(), "{failure:?}"),
+        other => panic!("not a dispatch failure: {other:?}"),
+    }
+}
