@@ -73,7 +73,7 @@ step "Lambda artifacts: cargo lambda build --profile lambda-release --arm64 ($(e
 if [ "$SKIP_BUILD" = 1 ]; then
   echo "    --skip-build: using target/lambda as it is (synth still rejects a missing or non-arm64 bootstrap)"
 else
-  # lambda-release (Cargo.toml): opt-level s (z for the platform's crate), no cross-crate LTO, panic=abort.
+  # lambda-release (Cargo.toml): opt-level z, no cross-crate LTO, panic=abort; aarch64 flags in .cargo/config.toml.
   run cargo lambda build --profile lambda-release --arm64 --package webtrigger-lambda
 fi
 if [ "$DRY_RUN" != 1 ]; then

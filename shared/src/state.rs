@@ -82,26 +82,22 @@ pub enum InitError {
 
 impl AppState {
     /// Builds the state the configuration names with every runtime (the local binary, which serves all
-    /// routes and workers in one process; called once per process).
+    /// routes and workers in one process; called once per process). AWS credentials come from the SDK's full
+    /// default chain (environment, profile, web identity, container, IMDS: `serve` on a VM).
     pub async fn from_config(config: &Config) -> Result<Self, InitError> {
-        Self::for_function(config).await?.with_mail(config)
-    }
-
-    /// The ports and the runtimes every function shares, AWS credentials from the SDK's full default chain
-    /// (environment, profile, web identity, container, IMDS: `serve` on a VM). Email, which only the auth
-    /// and workspace routes send, is added by `with_mail` (so the other Lambda bootstraps do not link it).
-    pub async fn for_function(config: &Config) -> Result<Self, InitError> {
-        Self::assemble(config, |endpoint| async move {
+        let state = Self::assemble(config, |endpoint| async move {
             match endpoint {
                 Some(e) => Ok(adapters::aws::sdk_config_for_endpoint(&e).await),
                 None => Ok(adapters::aws::sdk_config_from_env().await),
             }
         })
-        .await
+        .await?;
+        state.with_mail(config)
     }
 
-    /// `for_function` inside Lambda: region and credentials from the variables the Lambda service sets, so
-    /// the bootstraps do not link the profile, STS and IMDS credential providers.
+    /// The ports and the runtimes every Lambda shares, region and credentials from the variables the Lambda
+    /// service sets, so the bootstraps do not link the profile, STS and IMDS credential providers. Email, which
+    /// only the auth and workspace routes send, is added by `with_mail` (so the other bootstraps do not link it).
     pub async fn for_lambda(config: &Config) -> Result<Self, InitError> {
         Self::assemble(config, |endpoint| std::future::ready(adapters::aws::sdk_config_lambda(endpoint.as_deref()).map_err(InitError::Aws))).await
     }

@@ -21,12 +21,17 @@ pub async fn sdk_config_from_env() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).http_client(ReqwestHttpClient::shared()).load().await
 }
 
+/// The static credentials and region a local AWS-protocol server (moto) accepts.
+fn local_server_credentials() -> (Region, Credentials) {
+    (Region::new("us-east-1"), Credentials::new("test", "test", None, None, "static"))
+}
+
 /// SDK configuration for a local AWS-protocol server with static test credentials.
 pub async fn sdk_config_for_endpoint(endpoint: &str) -> SdkConfig {
-    let creds = Credentials::new("test", "test", None, None, "static");
+    let (region, creds) = local_server_credentials();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(ReqwestHttpClient::shared())
-        .region(Region::new("us-east-1"))
+        .region(region)
         .endpoint_url(endpoint)
         .credentials_provider(creds)
         .load()
@@ -46,7 +51,10 @@ pub fn sdk_config_lambda(endpoint: Option<&str>) -> Result<SdkConfig, String> {
 pub fn sdk_config_lambda_with(endpoint: Option<&str>, var: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, String> {
     let builder = SdkConfig::builder().behavior_version(BehaviorVersion::latest()).http_client(ReqwestHttpClient::shared());
     let (builder, credentials) = match endpoint {
-        Some(endpoint) => (builder.region(Region::new("us-east-1")).endpoint_url(endpoint), Credentials::new("test", "test", None, None, "static")),
+        Some(endpoint) => {
+            let (region, credentials) = local_server_credentials();
+            (builder.region(region).endpoint_url(endpoint), credentials)
+        }
         None => {
             let var = |name: &str| var(name).filter(|v| !v.is_empty());
             let missing = |name: &str| format!("{name} is not set (the Lambda service sets it for the execution role)");
