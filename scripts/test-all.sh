@@ -30,6 +30,8 @@ echo "==> cargo test (workspace)"
 cargo build --workspace --quiet
 # The Lambda bootstraps (one-line mains) hold no tests: built above, not linked again as test harnesses.
 cargo test --workspace --exclude webtrigger-lambda 2>&1 | tee "$TARGET_DIR/cargo-test.log"
+echo "==> cargo test: the shared crate as the Lambda bootstraps build it (no embedded backend, no OpenAPI docs)"
+cargo test -p webtrigger --lib --no-default-features 2>&1 | tee -a "$TARGET_DIR/cargo-test.log"
 
 echo "==> browser test: the dashboard served by the local binary in headless Chromium"
 WEB_PORT=$(free_port)

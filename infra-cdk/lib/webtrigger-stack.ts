@@ -180,7 +180,7 @@ export class WebTriggerStack extends Stack {
     for (const f of [hookMeta, hookTwilio, hookWhapi]) webhookProcess.queue.grantSendMessages(f);
     workerWebhookProcess.addEventSource(new SqsEventSource(webhookProcess.queue, { batchSize: 10, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: true }));
     webhookProcess.deadLetterQueue.grantSendMessages(workerWebhookProcess);
-    for (const f of [workerWebhookProcess, apiInbox]) dashboardVapid.grantRead(f);
+    dashboardVapid.grantRead(workerWebhookProcess);
     signingSecrets.forEach((s) => s.grantRead(apiInbox));
     whatsappSend.queue.grantSendMessages(apiInbox);
     webhookProcess.queue.grantSendMessages(apiInbox);

@@ -153,13 +153,13 @@ test('least privilege: no dynamodb/sqs/kms/secrets action on Resource "*"', () =
   }
 });
 
-test('the dashboard VAPID secret: api-auth serves its key; the inbox notifies assignees with it', () => {
+test('the dashboard VAPID secret: api-auth serves its key; the webhook worker notifies assignees with it (api-inbox queues replays to it)', () => {
   const secretId = Object.keys(resources).find((k) => resources[k].Type === 'AWS::SecretsManager::Secret' && resources[k].Properties.Name === 'webtrigger/dashboard-vapid-key');
   assert.ok(secretId, 'dashboard VAPID secret exists');
   const readers = Object.keys(resources).filter(
     (id) => resources[id].Type === 'AWS::Lambda::Function' && policiesOf(id).some((st) => [st.Resource].flat().some((r: any) => r?.Ref === secretId)),
   );
-  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiInbox', 'ApiTriggers', 'HookTrigger', 'WorkerWebhookProcess']);
+  assert.deepEqual(readers.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort(), ['ApiAuth', 'ApiTriggers', 'HookTrigger', 'WorkerWebhookProcess']);
 });
 
 test('only the authenticated route groups can read the token signing secrets', () => {

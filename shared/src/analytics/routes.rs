@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::events::{self, Event, EventKind, Recorded};
 use super::funnel::{self, NotificationAnalytics};
@@ -20,8 +20,8 @@ use crate::push::notifications::NotificationId;
 use crate::push::sites::{self, SiteId};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(site_analytics))
         .routes(routes!(site_analytics_csv))
         .routes(routes!(notification_analytics))

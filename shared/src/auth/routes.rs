@@ -8,7 +8,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::accounts::{self, Session};
 use super::principal::{open_workspace, Principal, RequestMeta};
@@ -21,8 +21,8 @@ use crate::workspaces::{invites, members};
 const REFRESH_COOKIE: &str = "wt_refresh";
 
 /// The auth route group with its documentation.
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(sign_up))
         .routes(routes!(log_in))
         .routes(routes!(refresh))

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::store::{self, BroadcastView, NewBroadcast, Recipient};
 use super::types::BroadcastId;
@@ -17,8 +17,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 use crate::whatsapp::types::Content;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_broadcasts, create_broadcast))
         .routes(routes!(preview_broadcast))
         .routes(routes!(get_broadcast))

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::audience::RuleSet;
 use super::audiences::{self, AudienceCount, AudienceId, NewAudience, SavedAudience};
@@ -21,8 +21,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 use crate::whatsapp::types::PhoneNumber;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_contacts, create_contact))
         .routes(routes!(export_contacts))
         .routes(routes!(get_contact, patch_contact, erase_contact))

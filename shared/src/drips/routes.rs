@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::store::{self, DripView};
 use super::types::{DripId, DripInput, Status};
@@ -15,8 +15,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::push::sites::SiteId;
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_drips, create_drip))
         .routes(routes!(get_drip, update_drip, delete_drip))
         .routes(routes!(pause_drip))

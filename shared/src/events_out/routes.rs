@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::deliver::{self, Attempt};
 use super::endpoints::{self, Endpoint, EndpointId, EndpointInput};
@@ -15,8 +15,8 @@ use crate::http::{ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_endpoints, create_endpoint))
         .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
         .routes(routes!(endpoint_attempts))

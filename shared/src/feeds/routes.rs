@@ -6,7 +6,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::poller::{self, PollReport};
 use super::store::{self, FeedItem};
@@ -17,8 +17,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::push::sites::{self, SiteId};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_feeds, create_feed))
         .routes(routes!(get_feed, update_feed, delete_feed))
         .routes(routes!(poll_feed))

@@ -9,7 +9,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::data::{self, StepStats};
 use super::engine::Session;
@@ -26,8 +26,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 use crate::whatsapp::types::{ChannelId, PhoneNumber};
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_flows, create_flow))
         .routes(routes!(get_flow, save_draft, delete_flow))
         .routes(routes!(publish))

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::Router;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 pub use worker::{EchoWorker, Heartbeat, heartbeat_key};
 
@@ -30,8 +30,8 @@ pub struct Health {
 }
 
 /// The health route group with its documentation.
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(openapi_json))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(health)).routes(routes!(openapi_json))
 }
 
 /// The `api-health` route group: health and the API description.

@@ -7,6 +7,8 @@ mod envelope;
 mod error;
 mod middleware;
 
+pub mod api_router;
+
 use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
 use axum::Router;

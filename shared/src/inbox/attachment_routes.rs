@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::attachments::{self, Attachment, AttachmentId, NewAttachment};
 use crate::auth::{Action, Workspace};
@@ -13,8 +13,8 @@ use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_attachment)).routes(routes!(get_attachment)).routes(routes!(put_part)).routes(routes!(complete)).routes(routes!(content))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(create_attachment)).routes(routes!(get_attachment)).routes(routes!(put_part)).routes(routes!(complete)).routes(routes!(content))
 }
 
 #[derive(Deserialize)]

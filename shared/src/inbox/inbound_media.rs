@@ -7,7 +7,7 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::conversations::{self, ConversationId, Entry};
 use crate::auth::{Action, Workspace};
@@ -24,8 +24,8 @@ use crate::whatsapp::credentials;
 pub const MAX_BYTES: u64 = 16 * 1024 * 1024;
 pub const MAX_BYTES_AWS: u64 = 4 * 1024 * 1024;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(inbound_media_content))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(inbound_media_content))
 }
 
 #[derive(Deserialize)]

@@ -50,6 +50,14 @@ pub async fn enqueue(state: &AppState, ws: &WorkspaceId, event: &str) -> Result<
     Ok(())
 }
 
+/// Queues a stored raw event again; `NotFound` when it expired or never existed.
+pub async fn requeue(state: &AppState, ws: &WorkspaceId, event: &str) -> Result<(), ApiError> {
+    if state.table.get(&raw_event_key(ws, event)).await?.is_none() {
+        return Err(ApiError::NotFound(format!("webhook event {event} expired or never existed")));
+    }
+    enqueue(state, ws, event).await
+}
+
 /// Stored raw events, newest first.
 pub async fn list_raw(state: &AppState, ws: &WorkspaceId, limit: u32) -> Result<Vec<RawEvent>, ApiError> {
     let page = state.table.query(Query::partition(format!("WS#{ws}#HOOKEV")).reverse().limit(limit.clamp(1, 100))).await?;

@@ -6,7 +6,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::actions::{self, Assign, Labels, Note, Reply, Snooze};
 use super::consent::{self, ConsentChange};
@@ -18,8 +18,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 use crate::whatsapp::types::PhoneNumber;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(timeline, reply))
@@ -191,11 +191,12 @@ struct EventPath {
     event: String,
 }
 
-/// Processes a stored webhook again; processing is idempotent, so the result is the same.
+/// Queues a stored webhook for processing again (by the webhook worker, with its retries and dead-letter
+/// queue); processing is idempotent, so the result is the same as the first time.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/webhook-events/{event}/replay", tag = "inbox", security(("bearer" = [])), params(("ws" = String, Path), ("event" = String, Path)),
-    responses((status = 200, description = "Processed again", body = Envelope<Object>), (status = 404, description = "Expired or unknown", body = ErrorEnvelope)))]
+    responses((status = 202, description = "Queued for processing", body = Envelope<Object>), (status = 404, description = "Expired or unknown", body = ErrorEnvelope)))]
 async fn replay_event(State(state): State<AppState>, ws: Workspace, Path(p): Path<EventPath>) -> ApiResult<serde_json::Value> {
     ws.require(Action::ChannelsManage)?;
-    let n = process::process(&state, ws.id(), &p.event).await?;
-    Ok(ApiOk::ok(json!({"replayed": p.event, "events": n})))
+    process::requeue(&state, ws.id(), &p.event).await?;
+    Ok(ApiOk(axum::http::StatusCode::ACCEPTED, json!({"replayed": p.event, "queued": true})))
 }

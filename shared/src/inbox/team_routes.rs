@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::actions;
 use super::canned::{self, CannedId, CannedInput, CannedReply};
@@ -16,8 +16,8 @@ use crate::http::{ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_teams, create_team))
         .routes(routes!(update_team, delete_team))
         .routes(routes!(list_agents))

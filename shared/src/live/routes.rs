@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::ticket::{self, Ticket};
 use super::LiveEvent;
@@ -26,8 +26,8 @@ use crate::state::AppState;
 /// A stream ends after this long; the dashboard reconnects with a new ticket (membership checked again).
 pub const STREAM_MAX_SECS: u64 = 30 * 60;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(issue_ticket)).routes(routes!(catch_up))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(issue_ticket)).routes(routes!(catch_up))
 }
 
 /// The ticket and catch-up routes (served by `api-inbox` on AWS, where the WebSocket API streams).

@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::crypto::VapidKey;
 use super::outcome::Outcome;
@@ -84,8 +84,8 @@ pub async fn notify_user(state: &AppState, user: &UserId, payload: &serde_json::
 }
 
 /// Member-device routes (served by the `api-auth` group, under `/v1/me`).
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(push_key)).routes(routes!(list_devices, add_device)).routes(routes!(remove_device)).routes(routes!(test_devices))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(push_key)).routes(routes!(list_devices, add_device)).routes(routes!(remove_device)).routes(routes!(test_devices))
 }
 
 pub fn routes() -> Router<AppState> {

@@ -291,7 +291,7 @@ pub enum Lost {
     Table(TableError),
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use std::sync::Arc;
 

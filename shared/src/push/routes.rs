@@ -10,7 +10,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::lifecycle;
 use crate::analytics::events::{self, Event, EventKind, Recorded};
@@ -24,8 +24,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
 /// Admin routes with their documentation.
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_sites, create_site))
         .routes(routes!(get_site, update_site, delete_site))
         .routes(routes!(list_subscribers))
@@ -38,8 +38,8 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 /// Public routes for the site SDK, with their documentation.
-pub fn public_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event)).merge(super::segment_routes::public_api())
+pub fn public_api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(site_config)).routes(routes!(subscribe, unsubscribe)).routes(routes!(update_tags)).routes(routes!(track_event)).merge(super::segment_routes::public_api())
 }
 
 /// The `api-sites` route group.

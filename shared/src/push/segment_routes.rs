@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::segments::{self, Estimate, Segment, SegmentId, SegmentInput};
 use super::sites::SiteId;
@@ -16,8 +16,8 @@ use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_segments, create_segment))
         .routes(routes!(estimate_draft))
         .routes(routes!(get_segment, update_segment, delete_segment))
@@ -30,8 +30,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(put_import_part))
 }
 
-pub fn public_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(update_attributes))
+pub fn public_api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(update_attributes))
 }
 
 #[derive(Deserialize)]

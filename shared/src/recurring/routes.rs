@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::rule::Run;
 use super::store::{self, RunView, ScheduleView};
@@ -16,8 +16,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::push::sites::SiteId;
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_recurring, create_recurring))
         .routes(routes!(preview_recurring_runs))
         .routes(routes!(get_recurring, update_recurring, delete_recurring))

@@ -66,7 +66,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
     Ok(page.items.len())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::run::{self, IngestAnswer, Invocation};
 use super::store;
@@ -21,8 +21,8 @@ use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_triggers, create_trigger))
         .routes(routes!(get_trigger, update_trigger, delete_trigger))
         .routes(routes!(rotate_secret))

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::render::{self, RenderedAction};
 use super::run::{self, Invocation};
@@ -19,8 +19,8 @@ use crate::http::{ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(test_trigger))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(test_trigger))
 }
 
 #[derive(Deserialize, ToSchema)]

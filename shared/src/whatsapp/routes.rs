@@ -6,7 +6,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::channels::{self, Channel, ChannelUpdate, ChannelView, CreatedChannel, NewChannel, WebhookSecret};
 use super::check::{self, TestRequest};
@@ -20,8 +20,8 @@ use crate::http::{ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn credentials_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn credentials_api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_credentials, create_credential))
         .routes(routes!(get_credential, update_credential, delete_credential))
         .routes(routes!(test_credential))
@@ -32,8 +32,8 @@ pub fn credentials_api() -> OpenApiRouter<AppState> {
         .merge(super::templates_routes::api())
 }
 
-pub fn messages_api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_messages, send_message)).routes(routes!(get_message))
+pub fn messages_api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(list_messages, send_message)).routes(routes!(get_message))
 }
 
 /// The `api-credentials` route group.

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::templates::{Template, TemplateId};
 use super::templates_media::{self, MediaQuery, UploadedSample};
@@ -14,8 +14,8 @@ use crate::http::{ApiError, ApiJson, ApiOk, ApiResult};
 use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_templates, create_template)).routes(routes!(sync_templates)).routes(routes!(upload_sample)).routes(routes!(get_template))
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(list_templates, create_template)).routes(routes!(sync_templates)).routes(routes!(upload_sample)).routes(routes!(get_template))
 }
 
 #[derive(Deserialize)]

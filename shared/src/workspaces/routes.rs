@@ -6,7 +6,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use crate::http::api_router::{routes, ApiRouter};
 
 use super::{api_keys, audit, invites, members};
 use crate::auth::{ApiKeyId, InviteId, Principal, RequestMeta, Role, Scope, UserId, Workspace};
@@ -15,8 +15,8 @@ use crate::openapi::{Envelope, ErrorEnvelope};
 use crate::state::AppState;
 
 /// The workspaces route group with its documentation.
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn api() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_mine, create))
         .routes(routes!(get_one, rename))
         .routes(routes!(list_members))
