@@ -12,6 +12,9 @@
 //! Requests are signed before each phase starts; client and server share the machine's cores.
 //! Run: `cargo bench -p webtrigger-tests --bench trigger_ingest`.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

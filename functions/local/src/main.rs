@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use clap::Parser;
 use cli::{Cli, Command, KeysAction};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     webtrigger::telemetry::init();
