@@ -1,5 +1,6 @@
 //! The API's self-description, served at `GET /v1/openapi.json`. Every route group registers its
-//! handlers through `utoipa-axum`, so a route and its documentation come from the same line.
+//! handlers through `http::api_router` (utoipa-axum with the `openapi` feature), so a route and its
+//! documentation come from the same line.
 //! The served document is `shared/openapi.json`, generated from those routers and checked against them
 //! by a unit test: serving the generated text keeps the `api-health` bootstrap from linking every handler.
 
