@@ -27,6 +27,10 @@ pub const GENERATED_SECRETS: &[&str] = &["token-signing-key", "dashboard-vapid-k
 pub struct AppState {
     pub table: Arc<dyn Table>,
     pub queue: Arc<dyn Queue>,
+    /// Table writes and queue sends in one commit, where `table` and `queue` are one store (embedded);
+    /// `None` on AWS, where callers write an outbox entry instead. Replacing `table` or `queue` (the
+    /// counting decorators) must clear it, or writes would bypass the replacement.
+    pub transact_and_send: Option<Arc<dyn crate::ports::TransactAndSend>>,
     pub keyring: Arc<dyn Keyring>,
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
@@ -173,6 +177,7 @@ impl AppState {
         Self {
             table: table.clone(),
             queue: queue.clone(),
+            transact_and_send: Some(queue.clone()),
             sqlite_queue: Some(queue),
             keyring,
             secrets,
@@ -201,6 +206,7 @@ impl AppState {
         Self {
             table: table.clone(),
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), aws.queue_urls.clone())),
+            transact_and_send: None,
             keyring: Arc::new(KmsKeyring::new(aws_sdk_kms::Client::new(sdk), &aws.kms_key_id)),
             secrets: Arc::new(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), &aws.secrets_prefix)),
             clock,

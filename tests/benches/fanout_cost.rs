@@ -89,6 +89,8 @@ async fn run(size: usize, sink: &Sink, nobody: bool) -> anyhow::Result<Run> {
     let counts = Counts::default();
     let raw_table = state.table.clone();
     let raw_queue = state.queue.clone();
+    // As on AWS: the record, its outbox entry and the queue sends are separate requests.
+    state.transact_and_send = None;
     state.table = Arc::new(CountingTable::new(state.table.clone(), counts.clone()));
     state.queue = Arc::new(CountingQueue::new(state.queue.clone(), counts.clone()));
     state.keyring = Arc::new(CountingKeyring::new(state.keyring.clone(), counts.clone()));

@@ -10,6 +10,6 @@ pub mod table;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use keyring::{DataKey, EncryptionContext, Keyring, KeyringError};
-pub use queue::{Delivery, OutgoingMessage, Queue, QueueError, QueueSpec};
+pub use queue::{Delivery, OutgoingMessage, Queue, QueueError, QueueSpec, TransactAndSend};
 pub use secrets::{Secrets, SecretsError};
 pub use table::{Condition, Cursor, Direction, Index, IndexKey, Item, Key, Page, Query, SkRange, Table, TableError, TxWrite};

@@ -103,3 +103,12 @@ pub(crate) fn check_send(messages: &[OutgoingMessage]) -> Result<(), QueueError>
     }
     Ok(())
 }
+
+/// A table transaction and queue sends committed together, where one store holds both (the embedded
+/// backend). The AWS backend has none (DynamoDB and SQS are two services), so callers keep an outbox there.
+#[async_trait]
+pub trait TransactAndSend: Send + Sync {
+    /// Applies `writes` with `Table::transact`'s checks, conditions and errors and, in the same commit,
+    /// sends `messages` (any number, each as `Queue::send` takes them) to `queue`: both happen or neither.
+    async fn transact_and_send(&self, writes: Vec<crate::ports::TxWrite>, queue: &str, messages: Vec<OutgoingMessage>) -> Result<(), crate::ports::TableError>;
+}

@@ -503,6 +503,11 @@ pub(crate) async fn start(state: &AppState, ws: &WorkspaceId, mut n: Notificatio
         state.table.transact(writes).await.map_err(lifecycle::moved)?;
         return Ok(written);
     }
+    if let Some(store) = &state.transact_and_send {
+        // One store holds the record and the queue: committed together, with no outbox entry to clear.
+        store.transact_and_send(writes, &crate::queues::push_send().name, jobs_to_messages(&jobs)).await.map_err(lifecycle::moved)?;
+        return Ok(written);
+    }
     let outbox = outbox_item(state.clock.now().timestamp_millis(), ws, &site_id, &n.id);
     let outbox_key = outbox.key.clone();
     writes.insert(1, TxWrite::Put { item: outbox, condition: Condition::NotExists });

@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 
 use super::SqliteDb;
 use crate::ports::queue::check_send;
-use crate::ports::{Clock, Delivery, OutgoingMessage, Queue, QueueError, QueueSpec};
+use crate::ports::table::check_transaction;
+use crate::ports::{Clock, Delivery, OutgoingMessage, Queue, QueueError, QueueSpec, TableError, TransactAndSend, TxWrite};
 
 pub struct SqliteQueue {
     db: SqliteDb,
@@ -45,6 +46,15 @@ struct QueueRow {
     visibility_ms: i64,
     max_receives: u32,
     dlq: Option<String>,
+}
+
+fn insert_messages(c: &rusqlite::Connection, queue: &str, ids: &[String], messages: &[OutgoingMessage], now: i64) -> Result<(), QueueError> {
+    queue_row(c, queue)?;
+    let mut insert = c.prepare_cached("INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(db_err)?;
+    for (id, m) in ids.iter().zip(messages) {
+        insert.execute(params![id, queue, m.body, now, now + m.delay.as_millis() as i64]).map_err(db_err)?;
+    }
+    Ok(())
 }
 
 fn queue_row(c: &rusqlite::Connection, name: &str) -> Result<QueueRow, QueueError> {
@@ -170,16 +180,7 @@ impl Queue for SqliteQueue {
         let now = self.clock.now().timestamp_millis();
         let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
         let out = ids.clone();
-        self.db
-            .write(move |c| {
-                queue_row(c, &queue)?;
-                let mut insert = c.prepare_cached("INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(db_err)?;
-                for (id, m) in ids.iter().zip(&messages) {
-                    insert.execute(params![id, queue, m.body, now, now + m.delay.as_millis() as i64]).map_err(db_err)?;
-                }
-                Ok::<(), QueueError>(())
-            })
-            .await?;
+        self.db.write(move |c| insert_messages(c, &queue, &ids, &messages, now)).await?;
         signal.notify_waiters();
         Ok(out)
     }
@@ -249,5 +250,61 @@ impl Queue for SqliteQueue {
                     .map_err(db_err)
             })
             .await
+    }
+}
+
+/// The table's transaction and the sends run in one writer job, so they share a savepoint and a commit.
+#[async_trait]
+impl TransactAndSend for SqliteQueue {
+    async fn transact_and_send(&self, writes: Vec<TxWrite>, queue: &str, messages: Vec<OutgoingMessage>) -> Result<(), TableError> {
+        check_transaction(&writes)?;
+        for batch in messages.chunks(crate::ports::queue::MAX_BATCH) {
+            check_send(batch).map_err(|e| TableError::Invalid(e.to_string()))?;
+        }
+        let signal = self.signal(queue);
+        let queue = queue.to_owned();
+        let now = self.clock.now();
+        let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
+        self.db
+            .write(move |c| {
+                super::table::transact_in(c, &writes, now.timestamp())?;
+                insert_messages(c, &queue, &ids, &messages, now.timestamp_millis()).map_err(|e| TableError::Unavailable(e.to_string()))
+            })
+            .await?;
+        signal.notify_waiters();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::SqliteQueue;
+    use crate::adapters::sqlite::{SqliteDb, SqliteTable};
+    use crate::ports::{Condition, Item, Key, OutgoingMessage, Queue, QueueSpec, SystemClock, Table, TableError, TransactAndSend, TxWrite};
+
+    #[tokio::test]
+    async fn the_transaction_and_its_sends_commit_together_or_not_at_all() {
+        let db = SqliteDb::in_memory().unwrap();
+        let (table, queue) = (SqliteTable::new(db.clone(), Arc::new(SystemClock)), SqliteQueue::new(db, Arc::new(SystemClock)));
+        queue.ensure(&QueueSpec::new("jobs", Duration::from_secs(30), 3)).await.unwrap();
+        let record = || TxWrite::Put { item: Item::new(Key::new("N#1", "RECORD")), condition: Condition::NotExists };
+        let messages = |n: usize| (0..n).map(|i| OutgoingMessage::new(format!("job {i}"))).collect::<Vec<_>>();
+
+        queue.transact_and_send(vec![record()], "jobs", messages(12)).await.unwrap();
+        assert!(table.get(&Key::new("N#1", "RECORD")).await.unwrap().is_some());
+        let mut received = queue.receive("jobs", 10, Duration::ZERO).await.unwrap().len();
+        received += queue.receive("jobs", 10, Duration::ZERO).await.unwrap().len();
+        assert_eq!(received, 12, "more sends than one SQS batch holds, all in the same commit");
+
+        // A refused condition queues nothing; an oversized message writes nothing.
+        assert_eq!(queue.transact_and_send(vec![record()], "jobs", messages(3)).await, Err(TableError::TransactionCancelled { index: 0 }));
+        let other = TxWrite::Put { item: Item::new(Key::new("N#2", "RECORD")), condition: Condition::NotExists };
+        let huge = vec![OutgoingMessage::new("x".repeat(256 * 1024 + 1))];
+        assert!(matches!(queue.transact_and_send(vec![other], "jobs", huge).await, Err(TableError::Invalid(_))));
+        assert!(table.get(&Key::new("N#2", "RECORD")).await.unwrap().is_none());
+        assert!(queue.receive("jobs", 10, Duration::ZERO).await.unwrap().is_empty());
     }
 }

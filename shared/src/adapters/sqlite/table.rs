@@ -211,7 +211,7 @@ fn delete_row(c: &Connection, key: &Key) -> Result<(), TableError> {
 }
 
 /// Every condition first (reporting the first that fails), then every write, all inside the job's savepoint.
-fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Result<(), TableError> {
+pub(super) fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Result<(), TableError> {
     for (index, w) in writes.iter().enumerate() {
         let (key, condition) = match w {
             TxWrite::Put { item, condition } => (&item.key, *condition),
