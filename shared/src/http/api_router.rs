@@ -16,9 +16,8 @@ pub use bare::ApiRouter;
 mod bare {
     #![cfg_attr(feature = "openapi", allow(dead_code))]
 
-    use axum::routing::{MethodFilter, MethodRouter};
+    use axum::routing::MethodRouter;
     use axum::Router;
-    use utoipa::openapi::path::HttpMethod;
 
     /// An axum router built from `routes!` groups, with `OpenApiRouter`'s building methods.
     pub struct ApiRouter<S>(Router<S>);
@@ -49,26 +48,13 @@ mod bare {
         }
     }
 
-    pub fn method_filter(method: HttpMethod) -> MethodFilter {
-        match method {
-            HttpMethod::Get => MethodFilter::GET,
-            HttpMethod::Put => MethodFilter::PUT,
-            HttpMethod::Post => MethodFilter::POST,
-            HttpMethod::Head => MethodFilter::HEAD,
-            HttpMethod::Patch => MethodFilter::PATCH,
-            HttpMethod::Trace => MethodFilter::TRACE,
-            HttpMethod::Delete => MethodFilter::DELETE,
-            HttpMethod::Options => MethodFilter::OPTIONS,
-        }
-    }
-
     #[doc(hidden)]
-    pub use utoipa_axum::paste;
+    pub use utoipa_axum::{paste, PathItemExt};
 }
 
 #[cfg(any(test, not(feature = "openapi")))]
 #[doc(hidden)]
-pub use bare::{method_filter, paste};
+pub use bare::{paste, PathItemExt};
 
 /// `routes!` without the documentation: the handlers' shared path and a method router over each one's
 /// methods, read from the `__path_<handler>` types `#[utoipa::path]` generates.
@@ -77,8 +63,8 @@ macro_rules! bare_routes {
     ($first:ident $(, $handler:ident)* $(,)?) => {{
         let methods = axum::routing::MethodRouter::new();
         $crate::http::api_router::paste! {
-            let methods = <[<__path_ $first>] as utoipa::Path>::methods().into_iter().fold(methods, |m, method| m.on($crate::http::api_router::method_filter(method), $first));
-            $( let methods = <[<__path_ $handler>] as utoipa::Path>::methods().into_iter().fold(methods, |m, method| m.on($crate::http::api_router::method_filter(method), $handler)); )*
+            let methods = <[<__path_ $first>] as utoipa::Path>::methods().into_iter().fold(methods, |m, method| m.on($crate::http::api_router::PathItemExt::to_method_filter(&method), $first));
+            $( let methods = <[<__path_ $handler>] as utoipa::Path>::methods().into_iter().fold(methods, |m, method| m.on($crate::http::api_router::PathItemExt::to_method_filter(&method), $handler)); )*
             (<[<__path_ $first>] as utoipa::Path>::path(), methods)
         }
     }};
