@@ -5,8 +5,11 @@
 //! A job that fails rolls back to its savepoint and leaves the rest of the batch alone.
 
 use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 use rusqlite::Connection;
+
+use super::checkpoint::Checkpoints;
 
 /// Most jobs one transaction holds: bounds how long the first caller of a batch waits behind the others.
 const MAX_BATCH: usize = 256;
@@ -42,15 +45,15 @@ where
     E: Send + 'static + From<String>,
 {
     fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Finish> {
-        let result = match conn.execute_batch("SAVEPOINT job") {
+        let result = match run_cached(conn, "SAVEPOINT job") {
             Err(e) => Err(E::from(format!("sqlite savepoint: {e}"))),
             Ok(()) => {
                 let result = (self.f)(conn);
                 // A failed job leaves no trace; the batch's other jobs keep theirs. (If the job's error
                 // ended the whole transaction, the writer notices through autocommit and fails the batch.)
-                let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
                 if !conn.is_autocommit() {
-                    if let Err(e) = conn.execute_batch(end) {
+                    let undone = if result.is_ok() { Ok(()) } else { run_cached(conn, "ROLLBACK TO job") };
+                    if let Err(e) = undone.and_then(|()| run_cached(conn, "RELEASE job")) {
                         tracing::warn!(error = %e, "sqlite savepoint could not be closed");
                     }
                 }
@@ -74,8 +77,13 @@ impl<T: Send, E: Send + From<String>> Finish for Ran<T, E> {
     }
 }
 
-/// The writer thread's loop: runs until every sender is gone.
-pub(super) fn run_writer(conn: Connection, jobs: Receiver<Box<dyn Job>>) {
+/// Runs one statement without parameters, parsed once per connection: the writer runs these per job.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// The writer thread's loop: runs until every sender is gone. Each commit is reported to `checkpoints`.
+pub(super) fn run_writer(conn: Connection, jobs: Receiver<Box<dyn Job>>, checkpoints: Option<Arc<Checkpoints>>) {
     while let Ok(first) = jobs.recv() {
         let mut next = Some(first);
         let mut waiting: Vec<Box<dyn Finish>> = Vec::new();
@@ -83,7 +91,7 @@ pub(super) fn run_writer(conn: Connection, jobs: Receiver<Box<dyn Job>>) {
         while let Some(job) = next.take() {
             taken += 1;
             if conn.is_autocommit() {
-                if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
                     job.fail(format!("sqlite begin: {e}"));
                     next = more(&jobs, taken);
                     continue;
@@ -101,14 +109,20 @@ pub(super) fn run_writer(conn: Connection, jobs: Receiver<Box<dyn Job>>) {
         let committed = if conn.is_autocommit() {
             Ok(())
         } else {
-            conn.execute_batch("COMMIT").map_err(|e| {
+            run_cached(&conn, "COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 format!("sqlite commit: {e}")
             })
         };
+        if let (Ok(()), Some(c)) = (&committed, &checkpoints) {
+            c.committed();
+        }
         for w in waiting {
             w.finish(committed.clone());
         }
+    }
+    if let Some(c) = checkpoints {
+        c.close();
     }
 }
 

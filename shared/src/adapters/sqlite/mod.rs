@@ -1,5 +1,6 @@
 //! Embedded backend: one SQLite database file (WAL) holding the table and the queues.
 
+mod checkpoint;
 mod commit;
 mod queue;
 mod table;
@@ -82,6 +83,10 @@ impl Readers {
     }
 }
 
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> rusqlite::Result<()> {
+    std::thread::Builder::new().name(name.into()).spawn(f).map(drop).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
 impl SqliteDb {
     /// Opens (creating if needed) the database file in WAL mode with full durability.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
@@ -98,16 +103,22 @@ impl SqliteDb {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+        let checkpointer = Connection::open(path)?;
+        checkpointer.pragma_update(None, "synchronous", synchronous(durability))?;
+        let checkpoints = Arc::new(checkpoint::Checkpoints::default());
         let readers = Readers { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
-        Self::init(conn, Some(Arc::new(readers)))
+        let db = Self::init(conn, Some(Arc::new(readers)), Some(checkpoints.clone()))?;
+        spawn("sqlite-checkpoint", move || checkpoint::run_checkpointer(checkpointer, checkpoints))?;
+        Ok(db)
     }
 
     /// A private in-memory database (tests, benchmarks).
     pub fn in_memory() -> rusqlite::Result<Self> {
-        Self::init(Connection::open_in_memory()?, None)
+        Self::init(Connection::open_in_memory()?, None, None)
     }
 
-    fn init(conn: Connection, readers: Option<Arc<Readers>>) -> rusqlite::Result<Self> {
+    fn init(conn: Connection, readers: Option<Arc<Readers>>, checkpoints: Option<Arc<checkpoint::Checkpoints>>) -> rusqlite::Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         // `leased` (received and not yet acknowledged or delayed by its consumer) came after the first schema.
@@ -115,11 +126,9 @@ impl SqliteDb {
         if !has_leased {
             conn.execute_batch("ALTER TABLE queue_messages ADD COLUMN leased INTEGER NOT NULL DEFAULT 0")?;
         }
+        conn.set_prepared_statement_cache_capacity(64);
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || commit::run_writer(conn, rx))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        spawn("sqlite-writer", move || commit::run_writer(conn, rx, checkpoints))?;
         Ok(Self { writer: tx, readers })
     }
 
