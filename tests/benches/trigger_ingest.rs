@@ -4,8 +4,12 @@
 //! deliveries (`POST /hooks/meta/…`: verify, store the raw event, enqueue its processing). Latency is from
 //! sending the request to its answer, which is written only after everything the call stored is
 //! committed. Phases: in-process through the router; over loopback one call at a time; over loopback
-//! under load at concurrency 64, spread over 200 triggers (each accepts 600 calls a minute, so the
-//! per-trigger limit is not what is measured). The loaded phases run the HTTP server without the queue
+//! under load at concurrency 16, 32 and 64, spread over 200 triggers (each accepts 600 calls a minute, so
+//! the per-trigger limit is not what is measured). Loaded phases on the intake server also print the
+//! server's own receipt → answer time (a layer around the router: from the parsed request to the response
+//! that follows the commit), the "receipt to durable enqueue", without the client's share of the
+//! cores or the socket. With a closed loop at concurrency c, mean latency is c / throughput whatever the
+//! server does, so the sweep shows the latency the intake holds at each load. The loaded phases run the HTTP server without the queue
 //! consumers, so they measure intake alone (the fan-out it queued is the push worker's work, see
 //! `fanout_cost`); the loopback phases run again on a database opened with `WEBTRIGGER_SQLITE_SYNC=normal`
 //! (commits not fsynced); the last phase repeats the trigger load on `webtrigger serve` itself, workers running.
@@ -34,7 +38,9 @@ use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_
 /// Triggers the load is spread over.
 const TRIGGERS: usize = 200;
 const SEQUENTIAL: usize = 1_000;
+/// Connections of the loaded phases; the trigger phase on the fsynced intake server sweeps `SWEEP`.
 const CONCURRENCY: usize = 64;
+const SWEEP: [usize; 3] = [16, 32, 64];
 /// Calls per loaded phase.
 const LOAD: usize = 12_000;
 const APP_SECRET: &str = "bench-meta-app-secret";
@@ -46,6 +52,8 @@ struct Target {
 
 /// A prepared call: path, headers and body.
 type Call = (String, Vec<(&'static str, String)>, String);
+/// The intake server's receipt → answer time of each call since it was last drained.
+type ServerTimings = Arc<std::sync::Mutex<Vec<Duration>>>;
 
 /// A signed trigger call number `n` (unique `webhook-id`, so none is a duplicate).
 fn trigger_call(targets: &[Target], n: usize) -> Call {
@@ -114,12 +122,16 @@ async fn send(http: &reqwest::Client, base: &str, (path, headers, body): Call, e
     took
 }
 
-/// Runs `calls` over `CONCURRENCY` connections; prints latency and throughput.
-async fn load(name: &str, http: &reqwest::Client, base: &str, calls: Vec<Call>, expect: u16) {
+/// Runs `calls` over `concurrency` connections; prints latency (the client's and, given the intake
+/// server's timings, the server's) and throughput.
+async fn load(name: &str, concurrency: usize, http: &reqwest::Client, base: &str, calls: Vec<Call>, expect: u16, server: Option<&ServerTimings>) {
     let n = calls.len();
     let queue = Arc::new(std::sync::Mutex::new(calls));
+    if let Some(timings) = server {
+        timings.lock().unwrap().clear();
+    }
     let started = Instant::now();
-    let tasks: Vec<_> = (0..CONCURRENCY)
+    let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (http, base, queue) = (http.clone(), base.to_owned(), queue.clone());
             tokio::spawn(async move {
@@ -137,7 +149,10 @@ async fn load(name: &str, http: &reqwest::Client, base: &str, calls: Vec<Call>, 
         all.extend(t.await.expect("task"));
     }
     let secs = started.elapsed().as_secs_f64();
-    report(&format!("{name}, concurrency {CONCURRENCY}"), all);
+    report(&format!("{name}, concurrency {concurrency}"), all);
+    if let Some(timings) = server {
+        report("  → server: receipt → answer", std::mem::take(&mut *timings.lock().unwrap()));
+    }
     println!("{:<48} {:>7.0} signed requests/s ({n} requests)", format!("  → {name} throughput"), n as f64 / secs);
 }
 
@@ -158,21 +173,31 @@ async fn http_setup(http: &reqwest::Client, base: &str) -> anyhow::Result<(Vec<T
     .await
 }
 
-/// The platform's router on a loopback socket, without queue consumers: intake only.
-async fn intake_server(dir: &std::path::Path, durability: Durability, fake: &ProviderFake) -> anyhow::Result<String> {
+/// The platform's router on a loopback socket, without queue consumers: intake only, timed per call.
+async fn intake_server(dir: &std::path::Path, durability: Durability, fake: &ProviderFake) -> anyhow::Result<(String, ServerTimings)> {
     let mut state = AppState::from_config(&Config { backend: webtrigger::config::BackendConfig::Embedded { data_dir: dir.to_path_buf(), durability }, ..config()? }).await?;
     state.whatsapp = Arc::new(webtrigger::whatsapp::WhatsAppRuntime::new(fake.urls()));
     state.ensure_queues().await?;
-    let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None);
+    let timings = ServerTimings::default();
+    let recorded = timings.clone();
+    let app = webtrigger::http::api(webtrigger::local::all_routes(), state, None).layer(axum::middleware::from_fn(move |req: Request<Body>, next: axum::middleware::Next| {
+        let recorded = recorded.clone();
+        async move {
+            let t = Instant::now();
+            let answer = next.run(req).await;
+            recorded.lock().unwrap().push(t.elapsed());
+            answer
+        }
+    }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
-    Ok(base)
+    Ok((base, timings))
 }
 
 /// One call at a time, then triggers and Meta webhooks under load, on an intake server over `dir`.
 async fn loopback_phases(label: &str, dir: &std::path::Path, durability: Durability, fake: &ProviderFake, http: &reqwest::Client) -> anyhow::Result<()> {
-    let base = intake_server(dir, durability, fake).await?;
+    let (base, timings) = intake_server(dir, durability, fake).await?;
     wait_up(http, &base).await;
     let (targets, meta_path) = http_setup(http, &base).await?;
     let mut sequential = Vec::with_capacity(SEQUENTIAL);
@@ -180,8 +205,12 @@ async fn loopback_phases(label: &str, dir: &std::path::Path, durability: Durabil
         sequential.push(send(http, &base, trigger_call(&targets, 1_000_000 + n), 202).await);
     }
     report(&format!("{label}trigger over loopback, one at a time"), sequential);
-    load(&format!("{label}trigger over loopback"), http, &base, (0..LOAD).map(|n| trigger_call(&targets, 2_000_000 + n)).collect(), 202).await;
-    load(&format!("{label}Meta webhook over loopback"), http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200).await;
+    let sweep: &[usize] = if durability == Durability::Full { &SWEEP } else { &[CONCURRENCY] };
+    for (i, &concurrency) in sweep.iter().enumerate() {
+        let first = 2_000_000 + i * LOAD;
+        load(&format!("{label}trigger over loopback"), concurrency, http, &base, (first..first + LOAD).map(|n| trigger_call(&targets, n)).collect(), 202, Some(&timings)).await;
+    }
+    load(&format!("{label}Meta webhook over loopback"), CONCURRENCY, http, &base, (0..LOAD).map(|n| meta_call(&meta_path, n)).collect(), 200, Some(&timings)).await;
     Ok(())
 }
 
@@ -241,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     wait_up(&http, &base).await;
     let (targets, _) = http_setup(&http, &base).await?;
-    load("trigger on `serve`, workers running", &http, &base, (0..LOAD / 2).map(|n| trigger_call(&targets, 3_000_000 + n)).collect(), 202).await;
+    load("trigger on `serve`, workers running", CONCURRENCY, &http, &base, (0..LOAD / 2).map(|n| trigger_call(&targets, 3_000_000 + n)).collect(), 202, None).await;
     let _ = stop_tx.send(());
     server.await??;
     Ok(())
