@@ -64,18 +64,19 @@ pub fn encrypt_with(as_private: &PrivateKey, salt: [u8; 16], ua_public: &[u8; 65
     let cek = hmac_sha256(&prk, &[b"Content-Encoding: aes128gcm\0", &[1]]);
     let nonce = hmac_sha256(&prk, &[b"Content-Encoding: nonce\0", &[1]]);
 
+    // One buffer: the header, then the record sealed in place behind it, then its tag.
     let mut body = Vec::with_capacity(plaintext.len() + OVERHEAD);
     body.extend_from_slice(&salt);
     body.extend_from_slice(&RECORD_SIZE.to_be_bytes());
     body.push(65);
     body.extend_from_slice(&as_public);
-    let mut record = Vec::with_capacity(plaintext.len() + 17);
-    record.extend_from_slice(plaintext);
-    record.push(2);
+    let header = body.len();
+    body.extend_from_slice(plaintext);
+    body.push(2);
     let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &cek[..16]).map_err(|_| PushCryptoError::Crypto)?);
     let nonce = Nonce::try_assume_unique_for_key(&nonce[..12]).map_err(|_| PushCryptoError::Crypto)?;
-    key.seal_in_place_append_tag(nonce, Aad::empty(), &mut record).map_err(|_| PushCryptoError::Crypto)?;
-    body.extend_from_slice(&record);
+    let tag = key.seal_in_place_separate_tag(nonce, Aad::empty(), &mut body[header..]).map_err(|_| PushCryptoError::Crypto)?;
+    body.extend_from_slice(tag.as_ref());
     Ok(body)
 }
 

@@ -1,12 +1,15 @@
 //! Sends one encrypted message to a push service: one shared HTTP client (pooled connections, timeouts,
-//! no redirects), VAPID JWTs signed once per (key, push-service origin) and reused until an hour before
-//! they expire, TTL / Urgency / Topic headers, and the answer classified into an `Outcome`.
+//! no redirects), VAPID `Authorization` values signed once per (key, push-service origin) and reused
+//! until an hour before they expire, TTL / Urgency / Topic headers, and the answer classified into an
+//! `Outcome`. The endpoint is parsed once per send, for both the audience and the request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use reqwest::header::HeaderValue;
+use url::Url;
 
 use super::crypto::{encrypt, VapidKey};
 use super::outcome::{classify, Outcome};
@@ -25,9 +28,13 @@ pub struct Delivery<'a> {
     pub topic: Option<&'a str>,
 }
 
+/// A signed `Authorization` value and the expiry of its JWT (epoch seconds).
+type SignedAuthorization = (HeaderValue, i64);
+
 pub struct PushSender {
     http: reqwest::Client,
-    jwts: Mutex<HashMap<(String, String), (String, i64)>>,
+    /// VAPID public key → audience → the value sent; looked up by `&str` so a hit allocates nothing.
+    authorizations: Mutex<HashMap<String, HashMap<String, SignedAuthorization>>>,
 }
 
 impl Default for PushSender {
@@ -46,52 +53,59 @@ impl PushSender {
             .user_agent(concat!("WebTrigger/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client");
-        Self { http, jwts: Mutex::new(HashMap::new()) }
+        Self { http, authorizations: Mutex::new(HashMap::new()) }
+    }
+
+    fn fresh(&self, key: &VapidKey, audience: &str, now_s: i64) -> Option<HeaderValue> {
+        let cache = self.authorizations.lock().unwrap_or_else(|e| e.into_inner());
+        let (value, exp) = cache.get(key.public_key())?.get(audience)?;
+        (*exp - JWT_RENEW_BEFORE_SECS > now_s).then(|| value.clone())
     }
 
     /// The cached `Authorization` value for this key and audience, signing a new JWT when needed.
-    pub fn authorization(&self, key: &VapidKey, contact: &str, audience: &str, now: DateTime<Utc>) -> Result<String, super::crypto::PushCryptoError> {
-        let cache_key = (key.public_key().to_owned(), audience.to_owned());
+    pub fn authorization(&self, key: &VapidKey, contact: &str, audience: &str, now: DateTime<Utc>) -> Result<HeaderValue, super::crypto::PushCryptoError> {
         let now_s = now.timestamp();
-        if let Some((jwt, exp)) = self.jwts.lock().expect("jwt cache").get(&cache_key) {
-            if *exp - JWT_RENEW_BEFORE_SECS > now_s {
-                return Ok(key.authorization(jwt));
-            }
+        if let Some(value) = self.fresh(key, audience, now_s) {
+            return Ok(value);
         }
         let exp = now_s + JWT_LIFETIME_SECS;
-        let signed = key.jwt(audience, contact, exp)?;
-        // Sends that missed the cache at the same moment all settle on the first JWT stored, so one
+        let signed = HeaderValue::try_from(key.authorization(&key.jwt(audience, contact, exp)?)).map_err(|_| super::crypto::PushCryptoError::Crypto)?;
+        // Sends that missed the cache at the same moment all settle on the first value stored, so one
         // origin sees one JWT per key rather than one per racing sender.
-        let mut jwts = self.jwts.lock().expect("jwt cache");
-        let (jwt, _) = match jwts.get(&cache_key) {
-            Some((stored, stored_exp)) if *stored_exp - JWT_RENEW_BEFORE_SECS > now_s => (stored.clone(), *stored_exp),
+        let mut cache = self.authorizations.lock().unwrap_or_else(|e| e.into_inner());
+        let per_key = cache.entry(key.public_key().to_owned()).or_default();
+        match per_key.get(audience) {
+            Some((stored, stored_exp)) if *stored_exp - JWT_RENEW_BEFORE_SECS > now_s => Ok(stored.clone()),
             _ => {
-                jwts.insert(cache_key, (signed.clone(), exp));
-                (signed, exp)
+                per_key.insert(audience.to_owned(), (signed.clone(), exp));
+                Ok(signed)
             }
-        };
-        Ok(key.authorization(&jwt))
+        }
     }
 
     /// Encrypts and posts one message. Never fails: every problem is an `Outcome`.
     pub async fn send(&self, sub: &PushSubscription, key: &VapidKey, contact: &str, delivery: &Delivery<'_>, now: DateTime<Utc>) -> Outcome {
+        // Stored endpoints were parsed when subscribed; one that no longer parses has nowhere to go.
+        let Ok(endpoint) = Url::parse(&sub.endpoint) else {
+            return Outcome::Rejected("the subscription's endpoint is not a URL".into());
+        };
         let (p256dh, auth) = sub.key_bytes();
         let body = match encrypt(&p256dh, &auth, delivery.payload) {
             Ok(b) => b,
             Err(super::crypto::PushCryptoError::TooLarge(_)) => return Outcome::TooLarge,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
-        let origin = sub.origin();
+        let origin = endpoint.origin().ascii_serialization();
         let authorization = match self.authorization(key, contact, &origin, now) {
             Ok(a) => a,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
         let mut request = self
             .http
-            .post(&sub.endpoint)
+            .post(endpoint)
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")
-            .header("TTL", delivery.ttl_seconds.to_string())
+            .header("TTL", HeaderValue::from(delivery.ttl_seconds))
             .header("Urgency", delivery.urgency.header())
             .header("Authorization", authorization)
             .body(body);
