@@ -62,6 +62,12 @@ pub async fn transaction_all_or_nothing(b: Backend) {
     ];
     assert_eq!(b.table.transact(check_fails).await, Err(TableError::TransactionCancelled { index: 1 }));
     assert_eq!(b.table.get(&ka).await.unwrap(), None);
+    // Of several failing conditions, the first in order is the one reported, whatever kind each is.
+    let both_fail = vec![TxWrite::Check { key: kc.clone(), condition: Condition::Exists }, TxWrite::Put { item: Item::new(kb.clone()), condition: Condition::NotExists }];
+    assert_eq!(b.table.transact(both_fail).await, Err(TableError::TransactionCancelled { index: 0 }));
+    let both_fail = vec![TxWrite::Put { item: Item::new(kb.clone()), condition: Condition::NotExists }, TxWrite::Check { key: kc.clone(), condition: Condition::Exists }];
+    assert_eq!(b.table.transact(both_fail).await, Err(TableError::TransactionCancelled { index: 0 }));
+    assert_eq!(b.table.get(&kb).await.unwrap().unwrap().attrs["v"], 1, "a refused put leaves the stored item as it was");
 
     let ok = vec![
         TxWrite::Put { item: Item::new(ka.clone()).with_attr("v", 9), condition: Condition::NotExists },

@@ -137,6 +137,22 @@ fn write(tx: &Connection, item: &Item) -> Result<(), TableError> {
     Ok(())
 }
 
+/// Writes `item` unless a live item holds its key (an expired one is replaced, as `NotExists` treats it
+/// as absent); false when one does. One statement, so the key's leaf page is visited once.
+fn write_absent(tx: &Connection, item: &Item, now: i64) -> Result<bool, TableError> {
+    let data = serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))?;
+    let (gpk, gsk) = item.gsi1.as_ref().map(|g| (Some(&g.pk), Some(&g.sk))).unwrap_or((None, None));
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, ttl, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (pk, sk) DO UPDATE SET gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk, ttl = excluded.ttl, version = excluded.version, data = excluded.data \
+             WHERE items.ttl IS NOT NULL AND items.ttl <= ?8",
+        )
+        .and_then(|mut stmt| stmt.execute(params![item.key.pk, item.key.sk, gpk, gsk, item.expires_at, item.version as i64, data, now]))
+        .map_err(db_err)?;
+    Ok(changed == 1)
+}
+
 /// Adds `deltas` to the counters of the item under `key` (created if absent) inside `tx`.
 fn add_in(tx: &Connection, key: &Key, deltas: &[(String, i64)], expires_at: Option<i64>) -> Result<Vec<i64>, TableError> {
     let existing = tx
@@ -210,23 +226,36 @@ fn delete_row(c: &Connection, key: &Key) -> Result<(), TableError> {
     Ok(())
 }
 
-/// Every condition first (reporting the first that fails), then every write, all inside the job's savepoint.
+/// Each write in order, checking its condition as it goes and stopping at the first that fails (whose
+/// index is reported). Keys are distinct within a transaction, so no write changes a later one's
+/// condition, and the job's savepoint undoes the writes before a failure: the same outcome as checking
+/// every condition first, with one visit to each key instead of two.
 pub(super) fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Result<(), TableError> {
     for (index, w) in writes.iter().enumerate() {
-        let (key, condition) = match w {
-            TxWrite::Put { item, condition } => (&item.key, *condition),
-            TxWrite::Delete { key, condition } | TxWrite::Check { key, condition } => (key, *condition),
-            TxWrite::Add { key, .. } | TxWrite::AddExpiring { key, .. } => (key, Condition::None),
-        };
-        if !holds(c, key, condition, now).map_err(db_err)? {
-            return Err(TableError::TransactionCancelled { index });
-        }
-    }
-    for w in writes {
+        let cancelled = TableError::TransactionCancelled { index };
         match w {
-            TxWrite::Put { item, .. } => write(c, item)?,
-            TxWrite::Delete { key, .. } => delete_row(c, key)?,
-            TxWrite::Check { .. } => {}
+            TxWrite::Put { item, condition: Condition::NotExists } => {
+                if !write_absent(c, item, now)? {
+                    return Err(cancelled);
+                }
+            }
+            TxWrite::Put { item, condition } => {
+                if !holds(c, &item.key, *condition, now).map_err(db_err)? {
+                    return Err(cancelled);
+                }
+                write(c, item)?;
+            }
+            TxWrite::Delete { key, condition } => {
+                if !holds(c, key, *condition, now).map_err(db_err)? {
+                    return Err(cancelled);
+                }
+                delete_row(c, key)?;
+            }
+            TxWrite::Check { key, condition } => {
+                if !holds(c, key, *condition, now).map_err(db_err)? {
+                    return Err(cancelled);
+                }
+            }
             TxWrite::Add { key, deltas } => {
                 add_in(c, key, deltas, None)?;
             }
@@ -257,11 +286,10 @@ impl Table for SqliteTable {
         item.check_attr_names()?;
         let now = self.clock.epoch_seconds();
         self.db
-            .write(move |c| {
-                if !holds(c, &item.key, condition, now).map_err(db_err)? {
-                    return Err(TableError::ConditionFailed);
-                }
-                write(c, &item)
+            .write(move |c| match condition {
+                Condition::NotExists => write_absent(c, &item, now)?.then_some(()).ok_or(TableError::ConditionFailed),
+                _ if !holds(c, &item.key, condition, now).map_err(db_err)? => Err(TableError::ConditionFailed),
+                _ => write(c, &item),
             })
             .await
     }
