@@ -8,16 +8,27 @@ mod table;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use queue::SqliteQueue;
 pub use table::SqliteTable;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS items (
-    pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, ttl INTEGER,
+/// `items` is a rowid table with its key as a unique index: rows (a few hundred bytes to a few KiB of
+/// JSON) are appended in rowid order, and only the small key entries land at random places. As a
+/// WITHOUT ROWID table (the first schema) the rows themselves sat in the key's B-tree: a handful per
+/// leaf, spilling to overflow pages past ~1 KB, so each write dirtied several random pages.
+macro_rules! items_columns {
+    () => {
+        "pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, ttl INTEGER,
     version INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+    PRIMARY KEY (pk, sk)"
+    };
+}
+
+const SCHEMA: &str = concat!(
+    "CREATE TABLE IF NOT EXISTS items (",
+    items_columns!(),
+    ");
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 CREATE INDEX IF NOT EXISTS items_ttl ON items (ttl) WHERE ttl IS NOT NULL;
 CREATE TABLE IF NOT EXISTS queues (
@@ -27,7 +38,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at);
 CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt) WHERE receipt IS NOT NULL;
-";
+",
+);
 
 pub use crate::config::Durability;
 
@@ -83,6 +95,29 @@ impl Readers {
     }
 }
 
+/// Rewrites a first-schema `items` (WITHOUT ROWID) as the rowid table `SCHEMA` declares, in one
+/// transaction; its indexes are dropped with it and `SCHEMA` creates them again.
+fn migrate_items_to_rowid(conn: &Connection) -> rusqlite::Result<()> {
+    let sql: Option<String> = conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'items'", [], |r| r.get(0)).optional()?;
+    if !sql.is_some_and(|s| s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
+        return Ok(());
+    }
+    tracing::info!("rewriting the items table as a rowid table (once)");
+    let rewritten = conn.execute_batch(concat!(
+        "BEGIN IMMEDIATE; CREATE TABLE items_rowid (",
+        items_columns!(),
+        ");
+         INSERT INTO items_rowid (pk, sk, gsi1pk, gsi1sk, ttl, version, data) SELECT pk, sk, gsi1pk, gsi1sk, ttl, version, data FROM items;
+         DROP TABLE items;
+         ALTER TABLE items_rowid RENAME TO items;
+         COMMIT;"
+    ));
+    if rewritten.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    rewritten
+}
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> rusqlite::Result<()> {
     std::thread::Builder::new().name(name.into()).spawn(f).map(drop).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
@@ -120,6 +155,7 @@ impl SqliteDb {
 
     fn init(conn: Connection, readers: Option<Arc<Readers>>, checkpoints: Option<Arc<checkpoint::Checkpoints>>) -> rusqlite::Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate_items_to_rowid(&conn)?;
         conn.execute_batch(SCHEMA)?;
         // `leased` (received and not yet acknowledged or delayed by its consumer) came after the first schema.
         let has_leased: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('queue_messages') WHERE name = 'leased'", [], |r| r.get::<_, i64>(0).map(|n| n > 0))?;
@@ -185,5 +221,44 @@ impl SqliteDb {
         })
         .await
         .map_err(|e| E::from(format!("sqlite task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::SqliteDb;
+    use crate::adapters::sqlite::SqliteTable;
+    use crate::ports::{Key, Query, SystemClock, Table};
+
+    #[tokio::test]
+    async fn a_first_schema_database_is_rewritten_with_its_items_kept() {
+        let dir = std::env::temp_dir().join(format!("webtrigger-migrate-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        {
+            let old = rusqlite::Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, ttl INTEGER,
+                     version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+                 CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+                 INSERT INTO items VALUES ('WS#1', 'SITE#a', 'IDX', '1', NULL, 3, '{\"name\":\"Shop\"}');",
+            )
+            .unwrap();
+        }
+        let db = SqliteDb::open(&path).unwrap();
+        let table = SqliteTable::new(db.clone(), Arc::new(SystemClock));
+        let item = table.get(&Key::new("WS#1", "SITE#a")).await.unwrap().expect("kept");
+        assert_eq!((item.version, item.attrs["name"].as_str()), (3, Some("Shop")));
+        assert_eq!(table.query(Query::gsi1("IDX")).await.unwrap().items.len(), 1, "the index is there again");
+        drop((table, db));
+        let check = rusqlite::Connection::open(&path).unwrap();
+        let sql: String = check.query_row("SELECT sql FROM sqlite_master WHERE name = 'items'", [], |r| r.get(0)).unwrap();
+        assert!(!sql.to_ascii_uppercase().contains("WITHOUT ROWID"), "{sql}");
+        let leftovers: i64 = check.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'items_rowid'", [], |r| r.get(0)).unwrap();
+        assert_eq!(leftovers, 0);
+        drop(check);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
