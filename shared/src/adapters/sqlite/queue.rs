@@ -258,6 +258,7 @@ impl Queue for SqliteQueue {
 impl TransactAndSend for SqliteQueue {
     async fn transact_and_send(&self, writes: Vec<TxWrite>, queue: &str, messages: Vec<OutgoingMessage>) -> Result<(), TableError> {
         check_transaction(&writes)?;
+        let encoded = super::table::encode_puts(&writes)?;
         for batch in messages.chunks(crate::ports::queue::MAX_BATCH) {
             check_send(batch).map_err(|e| TableError::Invalid(e.to_string()))?;
         }
@@ -267,7 +268,7 @@ impl TransactAndSend for SqliteQueue {
         let ids: Vec<String> = messages.iter().map(|_| self.clock.new_id().to_string()).collect();
         self.db
             .write(move |c| {
-                super::table::transact_in(c, &writes, now.timestamp())?;
+                super::table::transact_in(c, &writes, &encoded, now.timestamp())?;
                 insert_messages(c, &queue, &ids, &messages, now.timestamp_millis()).map_err(|e| TableError::Unavailable(e.to_string()))
             })
             .await?;

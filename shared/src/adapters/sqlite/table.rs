@@ -128,8 +128,18 @@ fn holds(tx: &Connection, key: &Key, condition: Condition, now: i64) -> rusqlite
     })
 }
 
-fn write(tx: &Connection, item: &Item) -> Result<(), TableError> {
-    let data = serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))?;
+/// An item's attributes as stored. Callers encode before handing a write to the writer thread, so the
+/// one thread every write waits on does not also serialise.
+fn encode(item: &Item) -> Result<String, TableError> {
+    serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))
+}
+
+/// The stored form of each `Put` of a transaction (`None` for the other writes), in order.
+pub(super) fn encode_puts(writes: &[TxWrite]) -> Result<Vec<Option<String>>, TableError> {
+    writes.iter().map(|w| if let TxWrite::Put { item, .. } = w { encode(item).map(Some) } else { Ok(None) }).collect()
+}
+
+fn write(tx: &Connection, item: &Item, data: &str) -> Result<(), TableError> {
     let (gpk, gsk) = item.gsi1.as_ref().map(|g| (Some(&g.pk), Some(&g.sk))).unwrap_or((None, None));
     tx.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, ttl, version, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .and_then(|mut stmt| stmt.execute(params![item.key.pk, item.key.sk, gpk, gsk, item.expires_at, item.version as i64, data]))
@@ -139,8 +149,7 @@ fn write(tx: &Connection, item: &Item) -> Result<(), TableError> {
 
 /// Writes `item` unless a live item holds its key (an expired one is replaced, as `NotExists` treats it
 /// as absent); false when one does. One statement, so the key's leaf page is visited once.
-fn write_absent(tx: &Connection, item: &Item, now: i64) -> Result<bool, TableError> {
-    let data = serde_json::to_string(&item.attrs).map_err(|e| TableError::Invalid(e.to_string()))?;
+fn write_absent(tx: &Connection, item: &Item, data: &str, now: i64) -> Result<bool, TableError> {
     let (gpk, gsk) = item.gsi1.as_ref().map(|g| (Some(&g.pk), Some(&g.sk))).unwrap_or((None, None));
     let changed = tx
         .prepare_cached(
@@ -173,7 +182,7 @@ fn add_in(tx: &Connection, key: &Key, deltas: &[(String, i64)], expires_at: Opti
         item.attrs.insert(name.clone(), new.into());
         out.push(new);
     }
-    write(tx, &item)?;
+    write(tx, &item, &encode(&item)?)?;
     Ok(out)
 }
 
@@ -230,12 +239,14 @@ fn delete_row(c: &Connection, key: &Key) -> Result<(), TableError> {
 /// index is reported). Keys are distinct within a transaction, so no write changes a later one's
 /// condition, and the job's savepoint undoes the writes before a failure: the same outcome as checking
 /// every condition first, with one visit to each key instead of two.
-pub(super) fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Result<(), TableError> {
-    for (index, w) in writes.iter().enumerate() {
+/// `encoded` is `encode_puts(writes)`.
+pub(super) fn transact_in(c: &Connection, writes: &[TxWrite], encoded: &[Option<String>], now: i64) -> Result<(), TableError> {
+    for (index, (w, data)) in writes.iter().zip(encoded).enumerate() {
         let cancelled = TableError::TransactionCancelled { index };
+        let data = data.as_deref().unwrap_or_default();
         match w {
             TxWrite::Put { item, condition: Condition::NotExists } => {
-                if !write_absent(c, item, now)? {
+                if !write_absent(c, item, data, now)? {
                     return Err(cancelled);
                 }
             }
@@ -243,7 +254,7 @@ pub(super) fn transact_in(c: &Connection, writes: &[TxWrite], now: i64) -> Resul
                 if !holds(c, &item.key, *condition, now).map_err(db_err)? {
                     return Err(cancelled);
                 }
-                write(c, item)?;
+                write(c, item, data)?;
             }
             TxWrite::Delete { key, condition } => {
                 if !holds(c, key, *condition, now).map_err(db_err)? {
@@ -284,12 +295,12 @@ impl Table for SqliteTable {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), TableError> {
         item.check_attr_names()?;
-        let now = self.clock.epoch_seconds();
+        let (now, data) = (self.clock.epoch_seconds(), encode(&item)?);
         self.db
             .write(move |c| match condition {
-                Condition::NotExists => write_absent(c, &item, now)?.then_some(()).ok_or(TableError::ConditionFailed),
+                Condition::NotExists => write_absent(c, &item, &data, now)?.then_some(()).ok_or(TableError::ConditionFailed),
                 _ if !holds(c, &item.key, condition, now).map_err(db_err)? => Err(TableError::ConditionFailed),
-                _ => write(c, &item),
+                _ => write(c, &item, &data),
             })
             .await
     }
@@ -344,6 +355,7 @@ impl Table for SqliteTable {
     async fn transact(&self, writes: Vec<TxWrite>) -> Result<(), TableError> {
         check_transaction(&writes)?;
         let now = self.clock.epoch_seconds();
-        self.db.write(move |c| transact_in(c, &writes, now)).await
+        let encoded = encode_puts(&writes)?;
+        self.db.write(move |c| transact_in(c, &writes, &encoded, now)).await
     }
 }
