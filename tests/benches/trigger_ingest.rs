@@ -9,7 +9,9 @@
 //! server's own receipt → answer time (a layer around the router: from the parsed request to the response
 //! that follows the commit), the "receipt to durable enqueue", without the client's share of the
 //! cores or the socket. With a closed loop at concurrency c, mean latency is c / throughput whatever the
-//! server does, so the sweep shows the latency the intake holds at each load. The loaded phases run the HTTP server without the queue
+//! server does, so the sweep shows the latency the intake holds at each load. Each loaded phase also
+//! prints the CPU per call of all threads and of the `sqlite-writer` thread alone: every write waits on
+//! that one thread, so its cost per call bounds the database's rate. The loaded phases run the HTTP server without the queue
 //! consumers, so they measure intake alone (the fan-out it queued is the push worker's work, see
 //! `fanout_cost`); the loopback phases run again on a database opened with `WEBTRIGGER_SQLITE_SYNC=normal`
 //! (commits not fsynced); the last phase repeats the trigger load on `webtrigger serve` itself, workers running.
@@ -32,7 +34,7 @@ use tower::ServiceExt;
 use webtrigger::config::{Config, Durability, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
 use webtrigger::AppState;
-use webtrigger_tests::latency::report;
+use webtrigger_tests::latency::{report, CpuTimes};
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN};
 
 /// Triggers the load is spread over.
@@ -44,6 +46,8 @@ const SWEEP: [usize; 3] = [16, 32, 64];
 /// Calls per loaded phase.
 const LOAD: usize = 12_000;
 const APP_SECRET: &str = "bench-meta-app-secret";
+/// The embedded backend's writer thread, whose CPU per call bounds what one database file can take.
+const WRITER: &str = "sqlite-writer";
 
 struct Target {
     path: String,
@@ -130,7 +134,7 @@ async fn load(name: &str, concurrency: usize, http: &reqwest::Client, base: &str
     if let Some(timings) = server {
         timings.lock().unwrap().clear();
     }
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), CpuTimes::now(WRITER));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (http, base, queue) = (http.clone(), base.to_owned(), queue.clone());
@@ -148,12 +152,15 @@ async fn load(name: &str, concurrency: usize, http: &reqwest::Client, base: &str
     for t in tasks {
         all.extend(t.await.expect("task"));
     }
-    let secs = started.elapsed().as_secs_f64();
+    let wall = started.elapsed();
+    let secs = wall.as_secs_f64();
+    let cpu_after = CpuTimes::now(WRITER);
     report(&format!("{name}, concurrency {concurrency}"), all);
     if let Some(timings) = server {
         report("  → server: receipt → answer", std::mem::take(&mut *timings.lock().unwrap()));
     }
     println!("{:<48} {:>7.0} signed requests/s ({n} requests)", format!("  → {name} throughput"), n as f64 / secs);
+    cpu_after.report_since(&cpu, n, wall, WRITER);
 }
 
 async fn wait_up(http: &reqwest::Client, base: &str) {
