@@ -60,3 +60,12 @@ fn stat_cpu(path: &std::path::Path) -> Duration {
     // USER_HZ is 100 on every Linux architecture the platform builds for.
     Duration::from_millis(ticks * 10)
 }
+
+/// Time the calling thread has spent on a CPU, in nanoseconds (`/proc/thread-self/schedstat`, Linux):
+/// what a rate "per core" divides by, unaffected by the thread waiting or being preempted.
+pub fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use url::Url;
 
 use super::crypto::{encrypt, VapidKey};
@@ -103,22 +103,22 @@ impl PushSender {
         let mut request = self
             .http
             .post(endpoint)
-            .header("Content-Encoding", "aes128gcm")
-            .header("Content-Type", "application/octet-stream")
-            .header("TTL", HeaderValue::from(delivery.ttl_seconds))
-            .header("Urgency", delivery.urgency.header())
-            .header("Authorization", authorization)
+            .header(CONTENT_ENCODING, HeaderValue::from_static("aes128gcm"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))
+            .header(HeaderName::from_static("ttl"), HeaderValue::from(delivery.ttl_seconds))
+            .header(HeaderName::from_static("urgency"), HeaderValue::from_static(delivery.urgency.header()))
+            .header(AUTHORIZATION, authorization)
             .body(body);
         if let Some(topic) = delivery.topic {
-            request = request.header("Topic", topic);
+            request = request.header(HeaderName::from_static("topic"), topic);
         }
         match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let host = origin.split("://").nth(1).unwrap_or_default().to_owned();
+                let host = origin.split("://").nth(1).unwrap_or_default();
                 let text = if status >= 300 { response.text().await.unwrap_or_default() } else { String::new() };
-                classify(status, &host, retry_after.as_deref(), now, &text)
+                classify(status, host, retry_after.as_deref(), now, &text)
             }
             Err(e) if e.is_timeout() => Outcome::Transient("push service timed out".into()),
             Err(e) => Outcome::Transient(format!("push service unreachable: {}", e.without_url())),
