@@ -86,9 +86,7 @@ mod tests {
 
     #[tokio::test]
     async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
-        let dir = std::env::temp_dir().join(format!("webtrigger-checkpoint-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db.sqlite");
+        let (dir, path) = super::super::scratch_db("checkpoint");
         let db = SqliteDb::open(&path).unwrap();
         let initial = std::fs::metadata(&path).unwrap().len();
         // ~2 MiB: far below the writer's own auto-checkpoint (`BACKSTOP_PAGES`), so only the thread copies it.

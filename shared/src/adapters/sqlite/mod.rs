@@ -224,6 +224,15 @@ impl SqliteDb {
     }
 }
 
+/// A fresh directory under the system's temp dir for a test's database file (`<dir>/db.sqlite`).
+#[cfg(test)]
+fn scratch_db(purpose: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("webtrigger-{purpose}-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    (dir, path)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -234,9 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_first_schema_database_is_rewritten_with_its_items_kept() {
-        let dir = std::env::temp_dir().join(format!("webtrigger-migrate-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
+        let (dir, path) = super::scratch_db("migrate");
         {
             let old = rusqlite::Connection::open(&path).unwrap();
             old.execute_batch(
