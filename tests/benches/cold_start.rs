@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::oneshot;
+use webtrigger_tests::cpu::schedstat;
 
 const RUNS: usize = 10;
 
@@ -37,12 +38,6 @@ struct Run {
 /// One run's figures: init wall time, init CPU time, first invocation wall time.
 type Sample = (Duration, Option<Duration>, Duration);
 
-/// Time the process has spent on a CPU (`/proc/<pid>/schedstat`, nanoseconds; Linux only).
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
-}
-
 #[derive(Clone)]
 struct Emulator {
     event: Arc<Mutex<String>>,
@@ -54,7 +49,7 @@ async fn next(State(emu): State<Emulator>) -> (HeaderMap, String) {
     let first = match emu.run.lock().unwrap().as_mut() {
         Some(run) if run.handed_out.is_none() => {
             run.handed_out = Some(Instant::now());
-            run.init_cpu = run.pid.and_then(cpu_time);
+            run.init_cpu = run.pid.and_then(|pid| schedstat(&format!("/proc/{pid}/schedstat")));
             true
         }
         _ => false,

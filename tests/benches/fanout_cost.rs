@@ -27,25 +27,12 @@ use webtrigger::push::sites::SiteId;
 use webtrigger::push::subscribers::{subscribe, SubscribeRequest};
 use webtrigger::push::types::EndpointPolicy;
 use webtrigger::auth::WorkspaceId;
+use webtrigger_tests::cpu::{process_cpu, task_cpu};
 
 /// Lambda x86 price per GB-second, at 1,769 MB (one full vCPU).
 const LAMBDA_GB_SECOND: f64 = 0.000_016_666_7;
 const LAMBDA_GB: f64 = 1.769;
 const WORKERS: f64 = 100.0;
-
-/// CPU time of the whole process so far (all threads), from /proc.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(") ").map(|(_, rest)| rest.split(' ').collect()).unwrap_or_default();
-    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
-    Duration::from_millis(ticks * 10)
-}
-
-/// CPU time of one thread, in nanoseconds (schedstat's first field).
-fn thread_cpu(tid: &str) -> Duration {
-    let raw = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).unwrap_or_default();
-    Duration::from_nanos(raw.split(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0))
-}
 
 struct Sink {
     host: String,
@@ -130,7 +117,7 @@ async fn run(size: usize, sink: &Sink, nobody: bool) -> anyhow::Result<Run> {
     ada.refresh().await;
     let before = sink.received.load(Ordering::Relaxed);
     counts.reset();
-    let (cpu0, sink0, t0) = (process_cpu(), thread_cpu(&sink.tid), Instant::now());
+    let (cpu0, sink0, t0) = (process_cpu(), task_cpu(&sink.tid), Instant::now());
     let target = if nobody { json!({"type": "tags", "tags": ["nobody-has-this"]}) } else { json!({"type": "all"}) };
     let sent = ada.post(&format!("/v1/workspaces/{ws}/sites/{site_id}/notifications"), json!({"title": "Sale!", "body": "50% off everything today only", "url": "https://shop.example.com/sale", "target": target})).await;
     let notification = sent.data()["id"].as_str().unwrap().to_owned();
@@ -147,7 +134,7 @@ async fn run(size: usize, sink: &Sink, nobody: bool) -> anyhow::Result<Run> {
         }
     }
     let wall = t0.elapsed();
-    let cpu = process_cpu().saturating_sub(cpu0).saturating_sub(thread_cpu(&sink.tid).saturating_sub(sink0));
+    let cpu = process_cpu().saturating_sub(cpu0).saturating_sub(task_cpu(&sink.tid).saturating_sub(sink0));
     let snapshot = counts.snapshot();
 
     let record = raw_table.get(&notification_key(&ws_id, &site_key_id, &NotificationId::parse(&notification).unwrap())).await?.expect("notification record");

@@ -22,7 +22,7 @@ use serde_json::json;
 use webtrigger::push::crypto::{encrypt, VapidKey};
 use webtrigger::push::sender::{Delivery, PushSender};
 use webtrigger::push::types::{EndpointPolicy, PushSubscription, Urgency};
-use webtrigger_tests::latency::thread_cpu;
+use webtrigger_tests::cpu::thread_cpu;
 
 /// One message's worth of the primitives Web Push needs, nothing else: the floor the sender is measured against.
 #[inline(never)]

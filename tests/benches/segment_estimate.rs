@@ -15,6 +15,7 @@ use webtrigger::push::sites::SiteId;
 use webtrigger::push::subscriber_data::AttrValue;
 use webtrigger::push::subscribers::{shard_partition, shard_of, ClientInfo, Subscriber};
 use webtrigger::push::types::PushSubscription;
+use webtrigger_tests::cpu::process_cpu;
 
 const SUBSCRIBERS: usize = 100_000;
 const ZONES: [(&str, &str); 4] = [("Europe/Berlin", "DE"), ("Europe/Paris", "FR"), ("America/New_York", "US"), ("Asia/Tokyo", "JP")];
@@ -41,15 +42,6 @@ fn subscriber(i: usize) -> Subscriber {
         attributes: [("plan".to_owned(), AttrValue::String(if i.is_multiple_of(4) { "pro" } else { "free" }.into())), ("seats".to_owned(), AttrValue::Number((i % 50) as f64))].into(),
         clicks: (i % 7) as u64,
     }
-}
-
-/// CPU seconds this process used so far, all threads (`/proc/self/stat` utime + stime): a loaded
-/// machine inflates wall time, not this.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: Vec<f64> = after_comm.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
-    ticks.iter().sum::<f64>() / 100.0
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,9 +86,9 @@ fn main() -> anyhow::Result<()> {
         )?;
         let (mut best, mut best_cpu) = (f64::MAX, f64::MAX);
         for run in 1..=3 {
-            let (t, cpu) = (Instant::now(), cpu_seconds());
+            let (t, cpu) = (Instant::now(), process_cpu().as_secs_f64());
             let estimate = webtrigger::push::segments::count_matching(&state, &ws, &site, &rules).await?;
-            let (secs, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+            let (secs, cpu) = (t.elapsed().as_secs_f64(), process_cpu().as_secs_f64() - cpu);
             (best, best_cpu) = (best.min(secs), best_cpu.min(cpu));
             println!("  run {run}: {} of {} match, {secs:.3} s wall, {cpu:.2} s CPU", estimate.count, estimate.total);
             anyhow::ensure!(estimate.total == SUBSCRIBERS as u64, "scanned {} of {SUBSCRIBERS}", estimate.total);

@@ -34,7 +34,8 @@ use tower::ServiceExt;
 use webtrigger::config::{Config, Durability, RateLimits};
 use webtrigger::local::{serve, ServeOptions};
 use webtrigger::AppState;
-use webtrigger_tests::latency::{report, CpuTimes};
+use webtrigger_tests::cpu::CpuTimes;
+use webtrigger_tests::latency::report;
 use webtrigger_tests::provider_fakes::{ProviderFake, META_PHONE_NUMBER_ID, META_TOKEN};
 
 /// Triggers the load is spread over.

@@ -96,6 +96,7 @@ pub async fn aws_resources_with_queues() -> (aws_config::SdkConfig, AwsConfig) {
 }
 
 pub mod browser;
+pub mod cpu;
 pub mod latency;
 pub mod media_fakes;
 pub mod moto_table;
