@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use super::notifications::{payload, NotificationId, PushJob, Recipient, MAX_ATTEMPTS};
 use super::outcome::Outcome;
 use super::progress::{owner_id, Claim, Lost, Progress};
-use super::sender::Delivery;
+use super::sender::{Delivery, Destination};
 use super::sites::SiteId;
 use super::subscribers;
 use super::worker::load_started_notification;
@@ -117,9 +117,13 @@ pub async fn deliver(state: &AppState, job: DeliverJob) -> Result<(), JobError> 
     let mut answers = futures_util::stream::iter(pending)
         .map(|s: Recipient| {
             async move {
-                let limit = state.push.origin_limit(&s.subscription.origin());
-                let _permit = limit.acquire_owned().await.expect("origin semaphores are never closed");
-                let outcome = state.push.sender.send(&s.subscription, key, contact, delivery, now).await;
+                let outcome = match Destination::of(&s.subscription) {
+                    Err(unusable) => unusable,
+                    Ok(destination) => {
+                        let _permit = state.push.origin_limit(destination.origin()).acquire_owned().await.expect("origin semaphores are never closed");
+                        state.push.sender.send_to(&s.subscription, destination, key, contact, delivery, now).await
+                    }
+                };
                 (s, outcome)
             }
         })

@@ -1,7 +1,8 @@
 //! Sends one encrypted message to a push service: one shared HTTP client (pooled connections, timeouts,
 //! no redirects), VAPID `Authorization` values signed once per (key, push-service origin) and reused
 //! until an hour before they expire, TTL / Urgency / Topic headers, and the answer classified into an
-//! `Outcome`. The endpoint is parsed once per send, for both the audience and the request.
+//! `Outcome`. The endpoint is parsed once per send (`Destination`), for the audience, the request and the
+//! caller's per-origin limit.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,6 +27,27 @@ pub struct Delivery<'a> {
     pub ttl_seconds: u32,
     pub urgency: Urgency,
     pub topic: Option<&'a str>,
+}
+
+/// A subscription's endpoint parsed once per send: the URL posted to, and its origin (the VAPID audience,
+/// and the key of the worker's per-origin send limit).
+pub struct Destination {
+    url: Url,
+    origin: String,
+}
+
+impl Destination {
+    /// Stored endpoints were parsed when subscribed; one that no longer parses has nowhere to go, which
+    /// is the outcome returned.
+    pub fn of(sub: &PushSubscription) -> Result<Self, Outcome> {
+        let url = Url::parse(&sub.endpoint).map_err(|_| Outcome::Rejected("the subscription's endpoint is not a URL".into()))?;
+        Ok(Self { origin: url.origin().ascii_serialization(), url })
+    }
+
+    /// `scheme://host[:port]`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
 }
 
 /// A signed `Authorization` value and the expiry of its JWT (epoch seconds).
@@ -85,24 +107,28 @@ impl PushSender {
 
     /// Encrypts and posts one message. Never fails: every problem is an `Outcome`.
     pub async fn send(&self, sub: &PushSubscription, key: &VapidKey, contact: &str, delivery: &Delivery<'_>, now: DateTime<Utc>) -> Outcome {
-        // Stored endpoints were parsed when subscribed; one that no longer parses has nowhere to go.
-        let Ok(endpoint) = Url::parse(&sub.endpoint) else {
-            return Outcome::Rejected("the subscription's endpoint is not a URL".into());
-        };
+        match Destination::of(sub) {
+            Ok(destination) => self.send_to(sub, destination, key, contact, delivery, now).await,
+            Err(unusable) => unusable,
+        }
+    }
+
+    /// `send`, to the subscription's endpoint as its caller already parsed it.
+    pub async fn send_to(&self, sub: &PushSubscription, destination: Destination, key: &VapidKey, contact: &str, delivery: &Delivery<'_>, now: DateTime<Utc>) -> Outcome {
+        let Destination { url, origin } = destination;
         let (p256dh, auth) = sub.key_bytes();
         let body = match encrypt(&p256dh, &auth, delivery.payload) {
             Ok(b) => b,
             Err(super::crypto::PushCryptoError::TooLarge(_)) => return Outcome::TooLarge,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
-        let origin = endpoint.origin().ascii_serialization();
         let authorization = match self.authorization(key, contact, &origin, now) {
             Ok(a) => a,
             Err(e) => return Outcome::Rejected(e.to_string()),
         };
         let mut request = self
             .http
-            .post(endpoint)
+            .post(url)
             .header(CONTENT_ENCODING, HeaderValue::from_static("aes128gcm"))
             .header(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))
             .header(HeaderName::from_static("ttl"), HeaderValue::from(delivery.ttl_seconds))
@@ -142,5 +168,17 @@ mod tests {
         assert_ne!(a, other, "one JWT per audience");
         let renewed = sender.authorization(&key, "mailto:ops@example.com", "https://fcm.googleapis.com", t0 + chrono::Duration::hours(11) + chrono::Duration::minutes(1)).unwrap();
         assert_ne!(a, renewed, "renewed within the last hour");
+    }
+
+    #[tokio::test]
+    async fn a_stored_endpoint_that_no_longer_parses_is_rejected_without_a_request() {
+        let (key, _) = VapidKey::generate().unwrap();
+        let sub = PushSubscription { endpoint: "no scheme here".into(), p256dh: String::new(), auth: String::new() };
+        assert!(Destination::of(&sub).is_err());
+        let delivery = Delivery { payload: b"{}", ttl_seconds: 60, urgency: Urgency::Normal, topic: None };
+        let outcome = PushSender::new().send(&sub, &key, "mailto:ops@example.com", &delivery, Utc::now()).await;
+        assert_eq!(outcome, Outcome::Rejected("the subscription's endpoint is not a URL".into()));
+        let parsed = PushSubscription { endpoint: "https://fcm.googleapis.com/fcm/send/abc".into(), ..sub };
+        assert_eq!(Destination::of(&parsed).map(|d| d.origin().to_owned()).ok().as_deref(), Some("https://fcm.googleapis.com"));
     }
 }
